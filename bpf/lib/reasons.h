@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every verdict, direction and reason the datapath counts, in one place.
+ * Mirrored by agent/src/main/java/dev/ferry/datapath/{Verdict,Direction,Reason}.java,
+ * whose labels are the Prometheus label values. Numbers are never reused:
+ * retire a reason by leaving a hole.
+ */
+#ifndef FERRY_REASONS_H
+#define FERRY_REASONS_H
+
+enum ferry_direction {
+	FERRY_DIR_INGRESS = 0,   /* towards a pod: to_pod on the uplink; pod-side for endpoint counters */
+	FERRY_DIR_EGRESS  = 1,   /* out of a pod: from_pod on the host veth */
+};
+
+enum ferry_verdict {
+	FERRY_VERDICT_PASS           = 0,  /* TC_ACT_OK: the kernel stack decides */
+	FERRY_VERDICT_REDIRECT_PEER  = 1,  /* bpf_redirect_peer into a local pod */
+	FERRY_VERDICT_REDIRECT_NEIGH = 2,  /* bpf_redirect_neigh towards another node */
+	FERRY_VERDICT_DROP           = 3,
+};
+
+enum ferry_reason {
+	FERRY_REASON_FORWARDED         = 0,   /* the redirect verdicts */
+	FERRY_REASON_NOT_IP            = 1,   /* ARP and every other ethertype */
+	FERRY_REASON_TRUNCATED         = 2,   /* shorter than the headers it claims */
+	FERRY_REASON_IP_OPTIONS        = 3,
+	FERRY_REASON_FRAGMENT          = 4,
+	FERRY_REASON_TTL_EXPIRED       = 5,   /* TTL <= 1: the stack answers with ICMP time exceeded */
+	FERRY_REASON_NOT_LOCAL_ENDPOINT = 6,  /* to_pod: not addressed to a pod of this node */
+	FERRY_REASON_OUTSIDE_CLUSTER   = 7,   /* not in the cluster CIDRs: masquerade and routing are the stack's */
+	FERRY_REASON_FIB_FAILED        = 8,   /* bpf_fib_lookup gave no forwardable route */
+	FERRY_REASON_NAT_FLOW          = 9,   /* conntrack NATs this flow: the reverse translation needs the stack */
+	FERRY_REASON_IPV6              = 10,  /* IPv6 is not short-circuited yet */
+	FERRY_REASON_STACK_ONLY        = 11,  /* the endpoint carries FERRY_ENDPOINT_F_STACK_ONLY */
+	FERRY_REASON_REDIRECT_FAILED   = 12,  /* the redirect helper refused: dropped */
+	FERRY_REASON_MAX,
+};
+
+#endif /* FERRY_REASONS_H */

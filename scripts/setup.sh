@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Sourced by scripts/test.sh and scripts/demo.sh: installs what a fresh Debian
+# machine lacks and selects a JDK >= 25. Safe to run again; does nothing when
+# everything is there.
+
+ferry_die() { echo "ferry setup: $*" >&2; exit 1; }
+
+ferry_require_root() {
+  [ "$(id -u)" -eq 0 ] || ferry_die "must run as root: Ferry's tests and demo create network namespaces, veth pairs and BPF programs (try: sudo $0)"
+}
+
+# Debian packages the build, the tests and the demo use.
+FERRY_PACKAGES=(
+  make gcc libc6-dev            # ferry-cni (static C)
+  clang llvm libbpf-dev libbpf1 # BPF objects, llvm-objdump, libbpf.so.1 for the agent
+  linux-libc-dev                # uapi headers bpf/ compiles against
+  iproute2 iputils-ping         # test topologies (tests only; the agent never execs ip)
+  nftables conntrack            # NAT flows in the datapath tests
+  iperf3                        # demo traffic
+  maven
+)
+
+ferry_install_packages() {
+  local missing=()
+  for p in "${FERRY_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || ferry_die "missing packages (${missing[*]}) and no apt-get to install them"
+  echo "ferry setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || ferry_die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || ferry_die "apt-get install ${missing[*]} failed"
+}
+
+ferry_java_major() { "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'; }
+
+ferry_select_jdk() {
+  local candidates=()
+  [ -n "${JAVA_HOME:-}" ] && candidates+=("$JAVA_HOME")
+  candidates+=(/usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/temurin-2[5-9]-jdk-* /usr/lib/jvm/*-2[5-9]-* /usr/lib/jvm/jdk-2[5-9]*)
+  for j in "${candidates[@]}"; do
+    [ -x "$j/bin/javac" ] || continue
+    local major; major=$(ferry_java_major "$j")
+    if [ -n "$major" ] && [ "$major" -ge 25 ] 2>/dev/null; then
+      export JAVA_HOME="$j" PATH="$j/bin:$PATH"
+      return 0
+    fi
+  done
+  ferry_die "no JDK >= 25 found (Ferry uses the final Foreign Function & Memory API). Install one, e.g. Temurin 25, under /usr/lib/jvm or point JAVA_HOME at it."
+}
+
+ferry_install_packages
+ferry_select_jdk
+# libbpf wants bpffs; mount it if this machine booted without it.
+if ! mountpoint -q /sys/fs/bpf; then mount -t bpf bpf /sys/fs/bpf || ferry_die "cannot mount bpffs on /sys/fs/bpf"; fi
+export MAVEN_OPTS="${MAVEN_OPTS:-} --enable-native-access=ALL-UNNAMED"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds everything (Java, BPF
+# objects, ferry-cni) and runs every test, root-only ones included. Fails when a
+# test was skipped: integration tests must run, never silently pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+ferry_require_root
+
+mvn -B -ntp verify "$@"
+
+skipped=$(cat agent/target/surefire-reports/TEST-*.xml 2>/dev/null \
+          | grep -o '<testsuite [^>]*' | grep -o 'skipped="[0-9]*"' | awk -F'"' '{s+=$2} END {print s+0}')
+if [ "${skipped:-0}" -ne 0 ]; then
+  echo "ferry tests: $skipped test(s) were skipped; every test must run here (root, Linux >= 6.6 with BPF)." >&2
+  grep -l '<skipped' agent/target/surefire-reports/TEST-*.xml >&2 || true
+  exit 1
+fi
