@@ -16,3 +16,11 @@ if [ "${skipped:-0}" -ne 0 ]; then
   grep -l '<skipped' agent/target/surefire-reports/TEST-*.xml >&2 || true
   exit 1
 fi
+
+# Tests clean up what they create; anything left is a defect in a test.
+left_ns=$(ip netns list 2>/dev/null | grep -o '^ferrytest-[^ ]*' || true)
+left_pins=$(ls /sys/fs/bpf 2>/dev/null | grep '^ferry-test' || true)
+if [ -n "$left_ns$left_pins" ]; then
+  echo "ferry tests: left behind: ${left_ns} ${left_pins}" >&2
+  exit 1
+fi

@@ -21,19 +21,22 @@ enum ferry_verdict {
 };
 
 enum ferry_reason {
-	FERRY_REASON_FORWARDED         = 0,   /* the redirect verdicts */
-	FERRY_REASON_NOT_IP            = 1,   /* ARP and every other ethertype */
-	FERRY_REASON_TRUNCATED         = 2,   /* shorter than the headers it claims */
-	FERRY_REASON_IP_OPTIONS        = 3,
-	FERRY_REASON_FRAGMENT          = 4,
-	FERRY_REASON_TTL_EXPIRED       = 5,   /* TTL <= 1: the stack answers with ICMP time exceeded */
-	FERRY_REASON_NOT_LOCAL_ENDPOINT = 6,  /* to_pod: not addressed to a pod of this node */
-	FERRY_REASON_OUTSIDE_CLUSTER   = 7,   /* not in the cluster CIDRs: masquerade and routing are the stack's */
-	FERRY_REASON_FIB_FAILED        = 8,   /* bpf_fib_lookup gave no forwardable route */
-	FERRY_REASON_NAT_FLOW          = 9,   /* conntrack NATs this flow: the reverse translation needs the stack */
-	FERRY_REASON_IPV6              = 10,  /* IPv6 is not short-circuited yet */
-	FERRY_REASON_STACK_ONLY        = 11,  /* the endpoint carries FERRY_ENDPOINT_F_STACK_ONLY */
-	FERRY_REASON_REDIRECT_FAILED   = 12,  /* the redirect helper refused: dropped */
+	FERRY_REASON_FORWARDED          = 0,   /* the redirect verdicts */
+	FERRY_REASON_NOT_IP             = 1,   /* ARP and every other ethertype */
+	FERRY_REASON_TRUNCATED          = 2,   /* shorter than the headers it claims */
+	FERRY_REASON_MALFORMED          = 3,   /* IP version or header length that makes no sense */
+	FERRY_REASON_IP_OPTIONS         = 4,
+	FERRY_REASON_FRAGMENT           = 5,
+	FERRY_REASON_TTL_EXPIRED        = 6,   /* TTL <= 1: the stack answers with ICMP time exceeded */
+	FERRY_REASON_NOT_LOCAL_ENDPOINT = 7,   /* to_pod: not addressed to a pod of this node */
+	FERRY_REASON_OUTSIDE_CLUSTER    = 8,   /* not in the cluster CIDRs: masquerade and routing are the stack's */
+	FERRY_REASON_FIB_MISS           = 9,   /* bpf_fib_lookup: no route to forward on (unreachable, local,
+	                                        * forwarding off, or back out of the device it came in on) */
+	FERRY_REASON_FRAG_NEEDED        = 10,  /* larger than the route's MTU: the stack sends ICMP frag needed */
+	FERRY_REASON_NAT_FLOW           = 11,  /* conntrack NATs this flow: the reverse translation needs the stack */
+	FERRY_REASON_IPV6               = 12,  /* IPv6 is not short-circuited yet */
+	FERRY_REASON_STACK_ONLY         = 13,  /* the endpoint carries FERRY_ENDPOINT_F_STACK_ONLY */
+	FERRY_REASON_REDIRECT_FAILED    = 14,  /* the redirect helper refused: dropped */
 	FERRY_REASON_MAX,
 };
 

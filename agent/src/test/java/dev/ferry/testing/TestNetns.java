@@ -5,11 +5,14 @@ import dev.ferry.netns.NetNamespace;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * A throwaway network namespace named {@code <prefix>-<random>} so that a test
+ * A throwaway network namespace named {@code ferrytest-<prefix>-<random>} so that a test
  * can run twice in a row, or beside another, without name clashes. Deleted on
  * close, with everything in it (its veth ends go with it).
  */
 public final class TestNetns implements AutoCloseable {
+    /** scripts/test.sh fails the run when a namespace of this prefix outlives the tests. */
+    public static final String NAME_PREFIX = "ferrytest-";
+
     private final String name;
     private NetNamespace handle;
 
@@ -17,9 +20,9 @@ public final class TestNetns implements AutoCloseable {
         this.name = name;
     }
 
-    /** prefix: a few letters naming the test; the whole name stays short enough for interface names. */
+    /** prefix: a few letters naming the test. */
     public static TestNetns create(String prefix) {
-        String name = prefix + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0xffff));
+        String name = NAME_PREFIX + prefix + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0xffff));
         Shell.run("ip", "netns", "add", name);
         TestNetns ns = new TestNetns(name);
         ns.ip("link", "set", "lo", "up");

@@ -1,0 +1,18 @@
+package dev.ferry.datapath;
+
+import java.util.Locale;
+
+/** How programs are hooked to devices: TCX links (Linux >= 6.6), or clsact + tc filter before that. */
+public enum AttachMode {
+    TCX,
+    TC;
+
+    /** Parses the configuration value {@code tcx} or {@code tc}. */
+    public static AttachMode parse(String value) {
+        return switch (value.trim().toLowerCase(Locale.ROOT)) {
+            case "tcx" -> TCX;
+            case "tc" -> TC;
+            default -> throw new IllegalArgumentException("attach mode must be 'tcx' or 'tc', not '" + value + "'");
+        };
+    }
+}

@@ -1,0 +1,221 @@
+package dev.ferry.datapath;
+
+import dev.ferry.bpf.BpfObject;
+import dev.ferry.bpf.BpfProgram;
+import dev.ferry.bpf.TcAttachment;
+import dev.ferry.bpf.TcHook;
+import dev.ferry.bpf.TcxHook;
+import dev.ferry.bpf.TcxLink;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * The entry point of the datapath: loads bpf/datapath.c's object, adopting the
+ * maps and links pinned under the bpffs root by an earlier agent, and hooks its
+ * programs to devices.
+ *
+ * <p>Pins ({@code <root>/ferry_endpoints}, ..., {@code <root>/links/<program>/<ifname>})
+ * are what keep packets moving while no agent runs: closing this object releases
+ * the process's file descriptors only. Device ifindexes belong to the network
+ * namespace of the calling thread; the agent runs inside the node's namespace.
+ */
+public final class Datapath implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Datapath.class);
+
+    static final String OBJECT_RESOURCE = "/bpf/ferry.bpf.o";
+    static final String LINKS_DIR = "links";
+    /** tc filter identity used in the clsact fallback; one filter of ours per hook. */
+    static final int TC_HANDLE = 0xfe77;
+    static final int TC_PRIORITY = 1;
+
+    private final BpfObject object;
+    private final Path bpffsRoot;
+    private final AttachMode mode;
+    private final EndpointMap endpoints;
+    private final ClusterCidrMap clusterCidrs;
+    private final CounterMaps counters;
+
+    private Datapath(BpfObject object, Path bpffsRoot, AttachMode mode) {
+        this.object = object;
+        this.bpffsRoot = bpffsRoot;
+        this.mode = mode;
+        this.endpoints = new EndpointMap(object.map(EndpointMap.NAME));
+        this.clusterCidrs = new ClusterCidrMap(object.map(ClusterCidrMap.NAME));
+        this.counters = new CounterMaps(object.map(CounterMaps.GLOBAL), object.map(CounterMaps.PER_ENDPOINT));
+    }
+
+    /** Loads the programs; maps pinned under {@code bpffsRoot} are adopted, missing ones created and pinned. */
+    public static Datapath load(Path bpffsRoot, AttachMode mode) {
+        BpfObject object = BpfObject.load("ferry", objectBytes(), bpffsRoot);
+        try {
+            return new Datapath(object, bpffsRoot, mode);
+        } catch (RuntimeException e) {
+            object.close();
+            throw e;
+        }
+    }
+
+    private static byte[] objectBytes() {
+        try (InputStream in = Datapath.class.getResourceAsStream(OBJECT_RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException("the agent jar has no " + OBJECT_RESOURCE + ": the build did not compile bpf/");
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to read " + OBJECT_RESOURCE, e);
+        }
+    }
+
+    public EndpointMap endpoints() {
+        return endpoints;
+    }
+
+    public ClusterCidrMap clusterCidrs() {
+        return clusterCidrs;
+    }
+
+    public CounterMaps counters() {
+        return counters;
+    }
+
+    public AttachMode mode() {
+        return mode;
+    }
+
+    public Path bpffsRoot() {
+        return bpffsRoot;
+    }
+
+    public BpfProgram program(DatapathProgram program) {
+        return object.program(program.programName());
+    }
+
+    /**
+     * Hooks {@code program} to the device, or moves an existing hook of ours onto
+     * this object's program in one atomic step. Safe to repeat.
+     */
+    public Attachment attach(DatapathProgram program, String ifname, int ifindex) {
+        BpfProgram prog = program(program);
+        return switch (mode) {
+            case TCX -> attachTcx(program, prog, ifname, ifindex);
+            case TC -> {
+                try (TcAttachment tc = TcAttachment.attach(prog, ifindex, TcHook.INGRESS, TC_HANDLE, TC_PRIORITY)) {
+                    yield new Attachment(program, ifname, ifindex, mode, tc.programId());
+                }
+            }
+        };
+    }
+
+    private Attachment attachTcx(DatapathProgram program, BpfProgram prog, String ifname, int ifindex) {
+        Path pin = linkPin(program, ifname);
+        Optional<TcxLink> existing = TcxLink.openPinnedIfExists(pin);
+        if (existing.isPresent()) {
+            try (TcxLink link = existing.get()) {
+                if (link.ifindex() == ifindex) {
+                    if (link.programId() != prog.id()) {
+                        link.update(prog);
+                    }
+                    return new Attachment(program, ifname, ifindex, mode, link.programId());
+                }
+                // The pin outlived its device (deleted, or a new one took the name): replace it.
+                link.detach();
+                TcxLink.unpin(pin);
+            }
+        }
+        try (TcxLink link = TcxLink.attach(prog, ifindex, TcxHook.INGRESS)) {
+            link.pin(pin);
+            return new Attachment(program, ifname, ifindex, mode, link.programId());
+        }
+    }
+
+    /** Unhooks {@code program} from the device; nothing attached is fine. */
+    public void detach(DatapathProgram program, String ifname, int ifindex) {
+        Path pin = linkPin(program, ifname);
+        TcxLink.openPinnedIfExists(pin).ifPresent(link -> {
+            try (link) {
+                link.detach();
+            }
+        });
+        TcxLink.unpin(pin);
+        if (mode == AttachMode.TC && ifindex > 0) {
+            TcAttachment.find(ifindex, TcHook.INGRESS, TC_HANDLE, TC_PRIORITY).ifPresent(tc -> {
+                try (tc) {
+                    tc.detach();
+                }
+            });
+        }
+    }
+
+    /**
+     * Moves every pinned TCX link onto this object's programs (an atomic swap per
+     * link: no packet sees a gap) and drops pins whose device is gone. Called
+     * once at start by an agent that takes over from an earlier one.
+     */
+    public List<Attachment> adoptPinnedLinks() {
+        List<Attachment> adopted = new ArrayList<>();
+        for (DatapathProgram program : DatapathProgram.values()) {
+            Path dir = bpffsRoot.resolve(LINKS_DIR).resolve(program.programName());
+            if (!Files.isDirectory(dir)) {
+                continue;
+            }
+            try (Stream<Path> pins = Files.list(dir)) {
+                for (Path pin : pins.sorted().toList()) {
+                    adoptPin(program, pin).ifPresent(adopted::add);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("failed to list pinned links in '" + dir + "'", e);
+            }
+        }
+        return adopted;
+    }
+
+    private Optional<Attachment> adoptPin(DatapathProgram program, Path pin) {
+        String ifname = ifnameOfPin(pin.getFileName().toString());
+        try (TcxLink link = TcxLink.openPinned(pin)) {
+            if (link.ifindex() == 0) {
+                log.info("event=link_pin_stale pin={} reason=device_gone action=unpinned", pin);
+                TcxLink.unpin(pin);
+                return Optional.empty();
+            }
+            BpfProgram prog = program(program);
+            int before = link.programId();
+            link.update(prog);
+            log.info("event=link_adopted program={} ifname={} ifindex={} old_prog_id={} new_prog_id={}",
+                    program.programName(), ifname, link.ifindex(), before, prog.id());
+            return Optional.of(new Attachment(program, ifname, link.ifindex(), AttachMode.TCX, link.programId()));
+        }
+    }
+
+    /**
+     * bpffs refuses names with a dot (reserved for its own files, EPERM), while
+     * interface names may have one (eth0.100). ':' is one character Linux never
+     * allows in an interface name, so it stands in for '.' without ambiguity.
+     */
+    static String pinNameOfIfname(String ifname) {
+        return ifname.replace('.', ':');
+    }
+
+    static String ifnameOfPin(String pinName) {
+        return pinName.replace(':', '.');
+    }
+
+    Path linkPin(DatapathProgram program, String ifname) {
+        return bpffsRoot.resolve(LINKS_DIR).resolve(program.programName()).resolve(pinNameOfIfname(ifname));
+    }
+
+    /** Releases this process's handles; pinned maps and links stay and keep forwarding. */
+    @Override
+    public void close() {
+        object.close();
+    }
+}

@@ -1,0 +1,53 @@
+package dev.ferry.datapath;
+
+import dev.ferry.testing.Shell;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.StructLayout;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The Java layouts agree with bpf/lib/abi.h: sizes and every field's offset and
+ * size, as printed by the C side (bpf/test/abi_layout.c, built with the header).
+ */
+class MapLayoutsTest {
+
+    @Test
+    void javaLayoutsMatchTheCHeaderFieldForField() throws Exception {
+        Map<String, String> c = cSide();
+        Map<String, String> java = new LinkedHashMap<>();
+        for (StructLayout layout : MapLayouts.ALL) {
+            String struct = layout.name().orElseThrow();
+            java.put(struct, String.valueOf(layout.byteSize()));
+            for (MemoryLayout field : layout.memberLayouts()) {
+                String name = field.name().orElseThrow();
+                java.put(struct + "." + name, MapLayouts.offset(layout, name) + " " + field.byteSize());
+            }
+        }
+        java.put("reason.max", String.valueOf(Reason.MAX));
+        assertEquals(c, java);
+    }
+
+    @Test
+    void reasonNumbersAreDenseUpToMax() {
+        for (int code = 0; code < Reason.MAX; code++) {
+            assertEquals(code, Reason.of(code).code());
+        }
+        assertEquals(Reason.MAX, Reason.values().length);
+    }
+
+    private static Map<String, String> cSide() throws Exception {
+        Path dumper = Path.of(MapLayoutsTest.class.getResource("/bpf/abi_layout").toURI());
+        Map<String, String> lines = new LinkedHashMap<>();
+        for (String line : Shell.run(dumper.toString()).strip().split("\n")) {
+            int space = line.indexOf(' ');
+            lines.put(line.substring(0, space), line.substring(space + 1));
+        }
+        return lines;
+    }
+}

@@ -1,0 +1,153 @@
+package dev.ferry.datapath;
+
+import dev.ferry.net.MacAddress;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+
+/** Crafts Ethernet frames for BPF_PROG_TEST_RUN and reads back what the programs made of them. */
+final class Packets {
+    private Packets() {}
+
+    static final int ETH_HLEN = 14;
+    static final int ETH_P_IP = 0x0800;
+    static final int ETH_P_ARP = 0x0806;
+    static final int ETH_P_IPV6 = 0x86dd;
+    static final int IPPROTO_ICMP = 1;
+    static final int IPPROTO_TCP = 6;
+    static final int IPPROTO_UDP = 17;
+
+    static final MacAddress SENDER_MAC = MacAddress.parse("02:00:00:00:00:aa");
+    static final MacAddress GATEWAY_MAC = MacAddress.parse("02:00:00:00:00:bb");
+
+    /** An IPv4 packet; the builder methods return copies with one thing changed. */
+    record Ipv4(String src, String dst, int protocol, int ttl, int fragOff, int optionWords, int payload,
+                int srcPort, int dstPort) {
+
+        static Ipv4 udp(String src, String dst) {
+            return new Ipv4(src, dst, IPPROTO_UDP, 64, 0, 0, 32, 40000, 5353);
+        }
+
+        static Ipv4 tcp(String src, String dst) {
+            return new Ipv4(src, dst, IPPROTO_TCP, 64, 0, 0, 32, 40000, 8080);
+        }
+
+        static Ipv4 icmp(String src, String dst) {
+            return new Ipv4(src, dst, IPPROTO_ICMP, 64, 0, 0, 32, 0, 0);
+        }
+
+        Ipv4 ttl(int value) {
+            return new Ipv4(src, dst, protocol, value, fragOff, optionWords, payload, srcPort, dstPort);
+        }
+
+        Ipv4 fragOff(int value) {
+            return new Ipv4(src, dst, protocol, ttl, value, optionWords, payload, srcPort, dstPort);
+        }
+
+        Ipv4 options(int words) {
+            return new Ipv4(src, dst, protocol, ttl, fragOff, words, payload, srcPort, dstPort);
+        }
+
+        Ipv4 payload(int bytes) {
+            return new Ipv4(src, dst, protocol, ttl, fragOff, optionWords, bytes, srcPort, dstPort);
+        }
+
+        Ipv4 ports(int source, int destination) {
+            return new Ipv4(src, dst, protocol, ttl, fragOff, optionWords, payload, source, destination);
+        }
+
+        /** The whole frame, addressed from the pod to its gateway. */
+        byte[] frame() {
+            int ihl = 5 + optionWords;
+            int l4 = protocol == IPPROTO_TCP ? 20 : protocol == IPPROTO_UDP ? 8 : 8;
+            int totLen = ihl * 4 + l4 + payload;
+            ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + totLen);
+            ethernet(b, GATEWAY_MAC, SENDER_MAC, ETH_P_IP);
+            int ip = b.position();
+            b.put((byte) (0x40 | ihl)).put((byte) 0).putShort((short) totLen);
+            b.putShort((short) 0x1234).putShort((short) fragOff);
+            b.put((byte) ttl).put((byte) protocol).putShort((short) 0);
+            b.put(addr(src)).put(addr(dst));
+            for (int i = 0; i < optionWords; i++) {
+                b.putInt(0x01010101); // NOPs
+            }
+            b.putShort(ip + 10, ipv4Checksum(b.array(), ip, ihl * 4));
+            if (protocol == IPPROTO_UDP) {
+                b.putShort((short) srcPort).putShort((short) dstPort).putShort((short) (8 + payload)).putShort((short) 0);
+            } else if (protocol == IPPROTO_TCP) {
+                b.putShort((short) srcPort).putShort((short) dstPort).putInt(1).putInt(0)
+                        .put((byte) 0x50).put((byte) 0x02).putShort((short) 65535).putShort((short) 0).putShort((short) 0);
+            } else {
+                b.put((byte) 8).put((byte) 0).putShort((short) 0).putInt(0x00010001);
+            }
+            return b.array();
+        }
+    }
+
+    static byte[] arp() {
+        ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + 28);
+        ethernet(b, MacAddress.parse("ff:ff:ff:ff:ff:ff"), SENDER_MAC, ETH_P_ARP);
+        b.putShort((short) 1).putShort((short) ETH_P_IP).put((byte) 6).put((byte) 4).putShort((short) 1);
+        b.put(SENDER_MAC.bytes()).put(addr("10.77.1.2")).put(new byte[6]).put(addr("169.254.1.1"));
+        return b.array();
+    }
+
+    /** An Ethernet header that announces IPv4 and then ends, or carries only {@code ipBytes} of it. */
+    static byte[] truncatedIpv4(int ipBytes) {
+        byte[] full = Ipv4.udp("10.77.1.2", "10.77.1.3").frame();
+        return java.util.Arrays.copyOf(full, ETH_HLEN + ipBytes);
+    }
+
+    static byte[] ipv6() {
+        ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + 40 + 8);
+        ethernet(b, GATEWAY_MAC, SENDER_MAC, ETH_P_IPV6);
+        b.putInt(0x60000000).putShort((short) 8).put((byte) IPPROTO_UDP).put((byte) 64);
+        b.put(addr("fd00::2")).put(addr("fd00::3"));
+        b.putShort((short) 1).putShort((short) 2).putShort((short) 8).putShort((short) 0);
+        return b.array();
+    }
+
+    private static void ethernet(ByteBuffer b, MacAddress dst, MacAddress src, int type) {
+        b.put(dst.bytes()).put(src.bytes()).putShort((short) type);
+    }
+
+    static byte[] addr(String literal) {
+        try {
+            return InetAddress.getByName(literal).getAddress();
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+
+    static short ipv4Checksum(byte[] data, int offset, int length) {
+        long sum = 0;
+        for (int i = 0; i < length; i += 2) {
+            sum += ((data[offset + i] & 0xff) << 8) | (data[offset + i + 1] & 0xff);
+        }
+        while ((sum >> 16) != 0) {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        return (short) ~sum;
+    }
+
+    // Readers of a frame the program returned.
+
+    static MacAddress dstMac(byte[] frame) {
+        return new MacAddress(java.util.Arrays.copyOfRange(frame, 0, 6));
+    }
+
+    static MacAddress srcMac(byte[] frame) {
+        return new MacAddress(java.util.Arrays.copyOfRange(frame, 6, 12));
+    }
+
+    static int ttl(byte[] frame) {
+        return frame[ETH_HLEN + 8] & 0xff;
+    }
+
+    /** True when the IPv4 header checksum verifies (the one's complement sum folds to 0xffff). */
+    static boolean ipv4ChecksumValid(byte[] frame) {
+        int ihl = (frame[ETH_HLEN] & 0x0f) * 4;
+        return ipv4Checksum(frame, ETH_HLEN, ihl) == 0;
+    }
+}

@@ -1,0 +1,50 @@
+package dev.ferry.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.Stream;
+
+/**
+ * A bpffs directory of a test's own, removed with everything pinned in it. Name
+ * it {@code ferry-test-...}: scripts/test.sh fails the run when such a directory
+ * outlives the tests.
+ */
+public final class BpfPins implements AutoCloseable {
+    private final Path root;
+
+    private BpfPins(Path root) {
+        this.root = root;
+    }
+
+    public static BpfPins create(String prefix) {
+        return new BpfPins(Path.of("/sys/fs/bpf",
+                prefix + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000, 0xfffff))));
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    /** Unlinks every pin; maps and links go away once no process holds them. */
+    public static void removeTree(Path root) {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to remove pins under " + root, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        removeTree(root);
+    }
+}

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Ferry's datapath: two tc programs, attached with TCX by the agent.
+ *
+ *   from_pod  ingress of every host-side pod veth (packets leaving a pod)
+ *   to_pod    ingress of the uplink (packets arriving at the node)
+ *
+ * Local pods are reached with bpf_redirect_peer, pods on other nodes with
+ * bpf_fib_lookup + bpf_redirect_neigh; everything else goes to the kernel stack
+ * and is counted with its reason (lib/reasons.h).
+ */
+#include "lib/common.h"
+#include "lib/endpoint.h"
+#include "lib/cidr.h"
+#include "lib/metrics.h"
+#include "lib/local.h"
+#include "lib/fib.h"
+
+static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
+{
+	struct ipv4_flow flow = {};
+	__u16 reason = ipv4_parse(ctx, &flow);
+	struct endpoint_info *src = endpoint_lookup_ipv4(flow.saddr);
+	struct endpoint_info *dst;
+	struct decision d;
+
+	if (reason != FERRY_REASON_FORWARDED)
+		d = pass(reason);
+	else if ((dst = endpoint_lookup_ipv4(flow.daddr)))
+		d = ipv4_redirect_peer(ctx, &flow, dst);
+	else if (!cluster_contains_ipv4(flow.daddr))
+		d = pass(FERRY_REASON_OUTSIDE_CLUSTER);
+	else
+		d = ipv4_redirect_neigh(ctx, &flow);
+	d.src_endpoint = src ? src->endpoint_id : 0;
+	return d;
+}
+
+static __always_inline struct decision ipv4_to_pod(struct __sk_buff *ctx)
+{
+	struct ipv4_flow flow = {};
+	__u16 reason = ipv4_parse(ctx, &flow);
+	struct endpoint_info *dst;
+
+	if (reason != FERRY_REASON_FORWARDED)
+		return pass(reason);
+	dst = endpoint_lookup_ipv4(flow.daddr);
+	if (!dst)
+		return pass(FERRY_REASON_NOT_LOCAL_ENDPOINT);
+	return ipv4_redirect_peer(ctx, &flow, dst);
+}
+
+static __always_inline __be16 eth_proto(struct __sk_buff *ctx)
+{
+	void *head;
+
+	if (!ctx_pull(ctx, 0, ETH_HLEN, &head))
+		return 0;
+	return ((struct ethhdr *)head)->h_proto;
+}
+
+SEC("tc")
+int from_pod(struct __sk_buff *ctx)
+{
+	__u32 len = ctx->len;
+	struct decision d;
+
+	switch (eth_proto(ctx)) {
+	case bpf_htons(ETH_P_IP):
+		d = ipv4_from_pod(ctx);
+		break;
+	case bpf_htons(ETH_P_IPV6):
+		d = pass(FERRY_REASON_IPV6);
+		break;
+	default:
+		d = pass(FERRY_REASON_NOT_IP);
+	}
+	return account(FERRY_DIR_EGRESS, &d, len);
+}
+
+SEC("tc")
+int to_pod(struct __sk_buff *ctx)
+{
+	__u32 len = ctx->len;
+	struct decision d;
+
+	switch (eth_proto(ctx)) {
+	case bpf_htons(ETH_P_IP):
+		d = ipv4_to_pod(ctx);
+		break;
+	case bpf_htons(ETH_P_IPV6):
+		d = pass(FERRY_REASON_IPV6);
+		break;
+	default:
+		d = pass(FERRY_REASON_NOT_IP);
+	}
+	return account(FERRY_DIR_INGRESS, &d, len);
+}
+
+char _license[] SEC("license") = "Dual BSD/GPL";

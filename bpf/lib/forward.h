@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The checks every short-circuit owes the stack before it touches a packet. */
+#ifndef FERRY_FORWARD_H
+#define FERRY_FORWARD_H
+
+#include "common.h"
+#include "ipv4.h"
+#include "conntrack.h"
+
+static __always_inline __u16 ipv4_forwardable(struct __sk_buff *ctx, const struct ipv4_flow *flow)
+{
+	if (flow->ttl <= 1)
+		return FERRY_REASON_TTL_EXPIRED;
+	if (ct_is_nated(ctx, flow))
+		return FERRY_REASON_NAT_FLOW;
+	return FERRY_REASON_FORWARDED;
+}
+
+#endif /* FERRY_FORWARD_H */

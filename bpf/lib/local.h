@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Into a pod of this node: straight to the pod's side of its veth with bpf_redirect_peer. */
+#ifndef FERRY_LOCAL_H
+#define FERRY_LOCAL_H
+
+#include "common.h"
+#include "ipv4.h"
+#include "forward.h"
+
+static __always_inline struct decision ipv4_redirect_peer(struct __sk_buff *ctx, const struct ipv4_flow *flow,
+							  const struct endpoint_info *ep)
+{
+	struct decision d;
+	__u16 reason;
+
+	if (ep->flags & FERRY_ENDPOINT_F_STACK_ONLY)
+		return pass(FERRY_REASON_STACK_ONLY);
+	reason = ipv4_forwardable(ctx, flow);
+	if (reason != FERRY_REASON_FORWARDED)
+		return pass(reason);
+	/* The pod sees a router hop: its gateway's MAC as source, one less TTL. */
+	if (ipv4_l2_l3_rewrite(ctx, ep->pod_mac, ep->host_mac) < 0)
+		return pass(FERRY_REASON_TRUNCATED);
+	if (bpf_redirect_peer(ep->ifindex, 0) != TC_ACT_REDIRECT)
+		return drop(FERRY_REASON_REDIRECT_FAILED);
+	d = redirected(FERRY_VERDICT_REDIRECT_PEER);
+	d.dst_endpoint = ep->endpoint_id;
+	return d;
+}
+
+#endif /* FERRY_LOCAL_H */

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Prints the size and field offsets of every struct in lib/abi.h, one
+ * "struct.field offset size" line each, for MapLayoutsTest to compare with the
+ * Java layouts. Built for the host: these structs use fixed-width members only,
+ * so the host and the BPF target lay them out alike. */
+#include <stddef.h>
+#include <stdio.h>
+#include "abi.h"
+#include "reasons.h"
+
+#define SIZE(s)     printf(#s " %zu\n", sizeof(struct s))
+#define FIELD(s, f) printf(#s "." #f " %zu %zu\n", offsetof(struct s, f), sizeof(((struct s *)0)->f))
+
+int main(void)
+{
+	SIZE(endpoint_key);
+	FIELD(endpoint_key, family);
+	FIELD(endpoint_key, pad);
+	FIELD(endpoint_key, addr);
+
+	SIZE(endpoint_info);
+	FIELD(endpoint_info, ifindex);
+	FIELD(endpoint_info, endpoint_id);
+	FIELD(endpoint_info, flags);
+	FIELD(endpoint_info, pod_mac);
+	FIELD(endpoint_info, host_mac);
+
+	SIZE(cidr_key);
+	FIELD(cidr_key, prefixlen);
+	FIELD(cidr_key, family);
+	FIELD(cidr_key, pad);
+	FIELD(cidr_key, addr);
+
+	SIZE(cidr_info);
+	FIELD(cidr_info, flags);
+
+	SIZE(metrics_key);
+	FIELD(metrics_key, direction);
+	FIELD(metrics_key, verdict);
+	FIELD(metrics_key, reason);
+
+	SIZE(metrics_value);
+	FIELD(metrics_value, packets);
+	FIELD(metrics_value, bytes);
+
+	SIZE(endpoint_metrics_key);
+	FIELD(endpoint_metrics_key, endpoint_id);
+	FIELD(endpoint_metrics_key, direction);
+	FIELD(endpoint_metrics_key, verdict);
+	FIELD(endpoint_metrics_key, pad);
+
+	/* The reason numbers are ABI too: the Java enum must agree. */
+	printf("reason.max %d\n", FERRY_REASON_MAX);
+	return 0;
+}
