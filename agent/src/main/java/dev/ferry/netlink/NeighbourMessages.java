@@ -31,10 +31,15 @@ final class NeighbourMessages {
         return m.u8(family.af).u8(0).u16(0).u32(index).u16(state).u8(0).u8(0);
     }
 
-    /** Null for what is not an IP neighbour entry of a device (bridge fdb, proxy entries). */
+    /**
+     * Null for what is not a neighbour anybody manages: bridge fdb and proxy
+     * entries, and the NOARP-only ones the kernel makes for multicast
+     * addresses (ff02::16 appears as soon as IPv6 sends an MLD report), which
+     * {@code ip neigh show} hides too.
+     */
     static Neighbour parse(Message m) {
         Family family = Family.ofAf(m.u8(0));
-        if (family == null || (m.u8(10) & NTF_PROXY) != 0) {
+        if (family == null || (m.u8(10) & NTF_PROXY) != 0 || m.u16(8) == Neighbour.NUD_NOARP) {
             return null;
         }
         Attributes a = m.attributes(NDMSG_LEN);

@@ -228,7 +228,7 @@ public final class RtNetlink implements AutoCloseable {
                 () -> "failed to delete neighbour " + address.getHostAddress() + " dev " + linkName(index), Errno.ENOENT);
     }
 
-    /** The neighbour entries of one link, IPv4 and IPv6. */
+    /** The neighbour entries of one link, IPv4 and IPv6, without the kernel's multicast (NOARP) ones. */
     public List<Neighbour> neighbours(int index) {
         return dump(NeighbourMessages.dump(), () -> "failed to list neighbours", NeighbourMessages::parse).stream()
                 .filter(n -> n.index() == index).toList();

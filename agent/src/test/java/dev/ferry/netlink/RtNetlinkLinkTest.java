@@ -3,9 +3,6 @@ package dev.ferry.netlink;
 import dev.ferry.linux.Errno;
 import dev.ferry.linux.Libc;
 import dev.ferry.testing.RequiresRoot;
-import dev.ferry.testing.TestNetns;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
@@ -21,37 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @RequiresRoot
-class RtNetlinkLinkTest {
-    private TestNetns host;
-    private TestNetns pod;
-    private RtNetlink nl;
-    private final String hostName = Ip.linkName("h");
-
-    @BeforeEach
-    void setUp() {
-        host = TestNetns.create("fnl");
-        pod = TestNetns.create("fnl");
-        nl = RtNetlink.open(host.handle());
-    }
-
-    @AfterEach
-    void tearDown() {
-        try {
-            if (nl != null) {
-                nl.close();
-            }
-        } finally {
-            try {
-                if (pod != null) {
-                    pod.close();
-                }
-            } finally {
-                if (host != null) {
-                    host.close();
-                }
-            }
-        }
-    }
+class RtNetlinkLinkTest extends TwoNamespaces {
 
     @Test
     void vethPeerIsCreatedInsideTheOtherNamespaceWithTheAskedMtuAndMacs() {
