@@ -25,7 +25,9 @@ final class Attributes {
     }
 
     /** Parses the attributes in {@code buf} from {@code offset} to its limit. */
-    static Attributes parse(ByteBuffer buf, int offset) {
+    static Attributes parse(ByteBuffer attributes, int offset) {
+        // duplicate() and slice() come back big-endian; netlink lengths and types are in host order.
+        ByteBuffer buf = attributes.duplicate().order(ByteOrder.nativeOrder());
         Map<Integer, ByteBuffer> byType = new HashMap<>();
         while (buf.limit() - offset >= NLA_HDRLEN) {
             int len = buf.getShort(offset) & 0xffff;
@@ -86,6 +88,6 @@ final class Attributes {
 
     /** The raw value of an attribute that carries a struct (e.g. rtnexthop in RTA_MULTIPATH). */
     Optional<ByteBuffer> raw(int type) {
-        return Optional.ofNullable(byType.get(type)).map(ByteBuffer::duplicate);
+        return Optional.ofNullable(byType.get(type)).map(b -> b.duplicate().order(ByteOrder.nativeOrder()));
     }
 }

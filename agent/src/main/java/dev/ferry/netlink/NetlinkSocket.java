@@ -120,9 +120,9 @@ final class NetlinkSocket implements AutoCloseable {
                     switch (m.type()) {
                         case Uapi.NLMSG_NOOP -> { }
                         case Uapi.NLMSG_ERROR, Uapi.NLMSG_DONE -> {
-                            int error = m.payload().remaining() >= 4 ? m.i32(0) : 0;
+                            int error = m.errorCode();
                             if (error < 0) {
-                                throw failure(operation.get(), -error, extendedAck(m), notFoundErrno);
+                                throw failure(operation.get(), -error, m.extendedAck(), notFoundErrno);
                             }
                             return new Reply(messages, interrupted);
                         }
@@ -144,27 +144,6 @@ final class NetlinkSocket implements AutoCloseable {
         return errno == notFoundErrno
                 ? new NetlinkException.NotFound(operation, errno, kernelMessage)
                 : new NetlinkException(operation, errno, kernelMessage);
-    }
-
-    /**
-     * NLMSGERR_ATTR_MSG from an error or done message. An error carries the
-     * failed request's header, then (unless NLM_F_CAPPED) its payload, then
-     * the TLVs; a done message carries the TLVs right after its error code.
-     */
-    private static String extendedAck(Message m) {
-        if (!m.hasFlag(Uapi.NLM_F_ACK_TLVS)) {
-            return null;
-        }
-        int offset = 4;
-        if (m.type() == Uapi.NLMSG_ERROR) {
-            int requestLength = m.i32(4);
-            offset += m.hasFlag(Uapi.NLM_F_CAPPED) ? Uapi.NLMSG_HDRLEN : (requestLength + 3) & ~3;
-        }
-        if (offset > m.payload().limit()) {
-            return null;
-        }
-        return Attributes.parse(m.payload(), offset).string(Uapi.NLMSGERR_ATTR_MSG)
-                .filter(s -> !s.isEmpty()).orElse(null);
     }
 
     private void send(Arena arena, MemorySegment state, byte[] request, int seq) {

@@ -80,7 +80,7 @@ final class RouteMessages {
             oif = hop.getInt(4);
             flags |= hop.get(2) & 0xff;
             if (hopLength <= hop.remaining()) {
-                gateway = Attributes.parse(hop.slice(0, hopLength).order(hop.order()), RTNEXTHOP_LEN)
+                gateway = Attributes.parse(hop.slice(0, hopLength), RTNEXTHOP_LEN)
                         .address(RTA_GATEWAY).orElse(gateway);
             }
         }

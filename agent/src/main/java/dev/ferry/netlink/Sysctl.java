@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Map;
 
 /**
  * Per-namespace network sysctls ({@code net.ipv4.ip_forward},
@@ -46,6 +47,11 @@ public final class Sysctl {
 
     public static void set(NetNamespace namespace, String key, String value) {
         namespace.execute(() -> set(key, value));
+    }
+
+    /** Sets several keys, in the map's order, on one thread inside {@code namespace} (one thread start, not one per key). */
+    public static void setAll(NetNamespace namespace, Map<String, String> values) {
+        namespace.execute(() -> values.forEach(Sysctl::set));
     }
 
     public static String get(NetNamespace namespace, String key) {

@@ -207,6 +207,20 @@ class RtNetlinkRouteTest extends TwoNamespaces {
     }
 
     @Test
+    void multipathDefaultRouteIsListedWithItsFirstNextHop() {
+        Link veth = plumbVeth();
+        nl.addAddress(Address.of(veth.index(), IpPrefix.parse("192.168.50.1/24")));
+        host.ip("route", "add", "default", "nexthop", "via", "192.168.50.2", "nexthop", "via", "192.168.50.3");
+
+        Route listed = nl.routes(RouteFilter.main().family(Family.V4)).stream().filter(Route::isDefault)
+                .findFirst().orElseThrow();
+
+        assertEquals(IpPrefix.literal("192.168.50.2"), listed.gateway());
+        assertEquals(veth.index(), listed.outputIndex());
+        assertEquals(hostName, nl.defaultRouteLink().orElseThrow().name());
+    }
+
+    @Test
     void noDefaultRouteMeansNoDefaultRouteLink() {
         plumbVeth();
 

@@ -33,8 +33,7 @@ class SysctlTest extends TwoNamespaces {
         String proxyArp = "net.ipv4.conf." + hostName + ".proxy_arp";
         String forwarding = "net.ipv4.conf." + hostName + ".forwarding";
 
-        Sysctl.set(host.handle(), proxyArp, "1");
-        Sysctl.set(host.handle(), forwarding, "1");
+        Sysctl.setAll(host.handle(), java.util.Map.of(proxyArp, "1", forwarding, "1"));
 
         assertEquals("1", host.exec("sysctl", "-n", proxyArp).stdout().strip());
         assertEquals("1", host.exec("sysctl", "-n", forwarding).stdout().strip());
