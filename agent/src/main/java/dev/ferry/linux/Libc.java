@@ -26,6 +26,12 @@ public final class Libc {
     public static final int O_CLOEXEC = 0x80000;
     public static final int CLONE_NEWNET = 0x40000000;
 
+    public static final int AF_NETLINK = 16;
+    public static final int SOCK_RAW = 3;
+    public static final int SOCK_CLOEXEC = O_CLOEXEC;
+    public static final int MSG_TRUNC = 0x20;
+    public static final int EINTR = 4;
+
     static final Linker LINKER = Linker.nativeLinker();
     static final SymbolLookup LIBC = LINKER.defaultLookup();
     static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
@@ -91,6 +97,82 @@ public final class Libc {
     public static int if_nametoindex(MemorySegment state, MemorySegment ifname) {
         try {
             return (int) if_nametoindex.invokeExact(state, ifname);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    // int socket(int domain, int type, int protocol);
+    private static final MethodHandle socket = capturing("socket",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+
+    public static int socket(MemorySegment state, int domain, int type, int protocol) {
+        try {
+            return (int) socket.invokeExact(state, domain, type, protocol);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    // int bind(int sockfd, const struct sockaddr *addr, socklen_t addrlen);
+    private static final MethodHandle bind = capturing("bind",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+
+    public static int bind(MemorySegment state, int fd, MemorySegment addr, int addrlen) {
+        try {
+            return (int) bind.invokeExact(state, fd, addr, addrlen);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    // int getsockname(int sockfd, struct sockaddr *addr, socklen_t *addrlen);
+    private static final MethodHandle getsockname = capturing("getsockname",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+
+    public static int getsockname(MemorySegment state, int fd, MemorySegment addr, MemorySegment addrlen) {
+        try {
+            return (int) getsockname.invokeExact(state, fd, addr, addrlen);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    // int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen);
+    private static final MethodHandle setsockopt = capturing("setsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+
+    public static int setsockopt(MemorySegment state, int fd, int level, int optname, MemorySegment optval, int optlen) {
+        try {
+            return (int) setsockopt.invokeExact(state, fd, level, optname, optval, optlen);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    // ssize_t sendto(int sockfd, const void *buf, size_t len, int flags,
+    //                const struct sockaddr *dest_addr, socklen_t addrlen);
+    private static final MethodHandle sendto = capturing("sendto",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+
+    public static long sendto(MemorySegment state, int fd, MemorySegment buf, long len, int flags,
+                              MemorySegment destAddr, int addrlen) {
+        try {
+            return (long) sendto.invokeExact(state, fd, buf, len, flags, destAddr, addrlen);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    // ssize_t recvfrom(int sockfd, void *buf, size_t len, int flags,
+    //                  struct sockaddr *src_addr, socklen_t *addrlen);
+    private static final MethodHandle recvfrom = capturing("recvfrom",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS));
+
+    public static long recvfrom(MemorySegment state, int fd, MemorySegment buf, long len, int flags,
+                                MemorySegment srcAddr, MemorySegment addrlen) {
+        try {
+            return (long) recvfrom.invokeExact(state, fd, buf, len, flags, srcAddr, addrlen);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
