@@ -3,10 +3,15 @@ package dev.ferry.net;
 import java.math.BigInteger;
 import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.net.UnknownHostException;
 
-/** An IPv4 or IPv6 prefix such as 10.244.1.0/24; the address is kept as given (host bits allowed). */
+/**
+ * An address with a prefix length: a CIDR ({@code 10.244.1.0/24}), a route
+ * destination or an interface address ({@code 10.244.1.5/32}). Host bits are
+ * kept as given: an interface address needs them; {@link #network()} clears them.
+ */
 public record IpPrefix(InetAddress address, int length) {
+    public static final IpPrefix DEFAULT_V4 = parse("0.0.0.0/0");
+    public static final IpPrefix DEFAULT_V6 = parse("::/0");
 
     public IpPrefix {
         int max = address.getAddress().length * 8;
@@ -15,42 +20,44 @@ public record IpPrefix(InetAddress address, int length) {
         }
     }
 
-    /** Parses {@code 10.244.1.0/24}, {@code fd00::/64}, or a bare address as a host prefix. */
+    /** Parses {@code 10.0.0.0/8} or {@code fd00::/64}; without a length, the whole address (/32 or /128). Never resolves names. */
     public static IpPrefix parse(String text) {
         String t = text.trim();
         int slash = t.indexOf('/');
-        String addr = slash < 0 ? t : t.substring(0, slash);
-        if (addr.isEmpty() || !(addr.indexOf(':') >= 0 || addr.chars().allMatch(c -> c == '.' || Character.isDigit(c)))) {
-            throw new IllegalArgumentException("not an IP prefix: '" + text + "'");
-        }
+        InetAddress address = literal(slash < 0 ? t : t.substring(0, slash));
         try {
-            InetAddress address = InetAddress.getByName(addr); // literal only: checked above, no DNS
             int length = slash < 0 ? address.getAddress().length * 8 : Integer.parseInt(t.substring(slash + 1));
             return new IpPrefix(address, length);
-        } catch (UnknownHostException | NumberFormatException e) {
+        } catch (NumberFormatException e) {
             throw new IllegalArgumentException("not an IP prefix: '" + text + "'", e);
         }
     }
 
+    /** The prefix covering exactly one address. */
     public static IpPrefix host(InetAddress address) {
         return new IpPrefix(address, address.getAddress().length * 8);
+    }
+
+    /** An IP literal; InetAddress.getByName would resolve a host name, which a typo must not trigger. */
+    public static InetAddress literal(String text) {
+        try {
+            return InetAddress.ofLiteral(text.trim());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("not an IP address: '" + text + "'", e);
+        }
     }
 
     public boolean isIpv4() {
         return address instanceof Inet4Address;
     }
 
-    /** The prefix with its host bits cleared. */
+    /** The prefix's first address: the host bits cleared. */
     public InetAddress network() {
         byte[] b = address.getAddress();
         for (int bit = length; bit < b.length * 8; bit++) {
             b[bit / 8] &= (byte) ~(0x80 >>> (bit % 8));
         }
-        try {
-            return InetAddress.getByAddress(b);
-        } catch (UnknownHostException e) {
-            throw new AssertionError(e);
-        }
+        return literalOf(b);
     }
 
     public boolean contains(InetAddress candidate) {
@@ -59,9 +66,17 @@ public record IpPrefix(InetAddress address, int length) {
         if (a.length != c.length) {
             return false;
         }
-        BigInteger mask = BigInteger.ONE.shiftLeft(a.length * 8).subtract(BigInteger.ONE)
-                .shiftRight(length).not();
+        BigInteger all = BigInteger.ONE.shiftLeft(a.length * 8).subtract(BigInteger.ONE);
+        BigInteger mask = all.shiftRight(length).xor(all);
         return new BigInteger(1, a).and(mask).equals(new BigInteger(1, c).and(mask));
+    }
+
+    private static InetAddress literalOf(byte[] bytes) {
+        try {
+            return InetAddress.getByAddress(bytes);
+        } catch (java.net.UnknownHostException e) {
+            throw new AssertionError(e); // only thrown for a wrong length
+        }
     }
 
     @Override

@@ -1,5 +1,7 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.IpPrefix;
+
 /**
  * An IP address on a link.
  *
@@ -18,6 +20,6 @@ public record Address(int index, IpPrefix prefix, Scope scope) {
     }
 
     public Family family() {
-        return prefix.family();
+        return Family.of(prefix.address());
     }
 }

@@ -1,5 +1,7 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.IpPrefix;
+
 import java.net.InetAddress;
 
 import static dev.ferry.netlink.Uapi.*;

@@ -1,5 +1,7 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.MacAddress;
+
 /**
  * A network device as the kernel reports it.
  *
@@ -8,7 +10,7 @@ package dev.ferry.netlink;
  * @param up    administratively up (IFF_UP); says nothing about the carrier
  * @param kind  IFLA_INFO_KIND ("veth", "bridge"); null for loopback and physical NICs
  */
-public record Link(int index, String name, Mac mac, int mtu, boolean up, String kind) {
+public record Link(int index, String name, MacAddress mac, int mtu, boolean up, String kind) {
     /** IFNAMSIZ less the NUL. */
     public static final int MAX_NAME_LENGTH = 15;
 

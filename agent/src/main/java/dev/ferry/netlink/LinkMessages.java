@@ -1,5 +1,7 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.MacAddress;
+
 import static dev.ferry.netlink.Uapi.*;
 
 /** RTM_*LINK requests and the parsing of their replies. */
@@ -25,7 +27,7 @@ final class LinkMessages {
         return m.endNest().endNest().endNest().build();
     }
 
-    private static void endAttributes(MessageBuilder m, String name, int mtu, Mac mac) {
+    private static void endAttributes(MessageBuilder m, String name, int mtu, MacAddress mac) {
         m.attrString(IFLA_IFNAME, name);
         if (mtu > 0) {
             m.attrU32(IFLA_MTU, mtu);
@@ -61,7 +63,7 @@ final class LinkMessages {
         return ifinfomsg(change(), index, 0, 0).attrU32(IFLA_MTU, mtu).build();
     }
 
-    static byte[] setMac(int index, Mac mac) {
+    static byte[] setMac(int index, MacAddress mac) {
         return ifinfomsg(change(), index, 0, 0).attr(IFLA_ADDRESS, mac.bytes()).build();
     }
 
@@ -89,7 +91,7 @@ final class LinkMessages {
 
     static Link parse(Message m) {
         Attributes a = m.attributes(IFINFOMSG_LEN);
-        Mac mac = a.bytes(IFLA_ADDRESS).filter(b -> b.length == 6).map(Mac::new).orElse(null);
+        MacAddress mac = a.bytes(IFLA_ADDRESS).filter(b -> b.length == 6).map(MacAddress::new).orElse(null);
         return new Link(m.i32(4), a.string(IFLA_IFNAME).orElse(""), mac, a.u32(IFLA_MTU).orElse(0),
                 (m.i32(8) & IFF_UP) != 0, a.nested(IFLA_LINKINFO).string(IFLA_INFO_KIND).orElse(null));
     }

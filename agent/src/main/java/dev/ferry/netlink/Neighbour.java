@@ -1,5 +1,7 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.MacAddress;
+
 import java.net.InetAddress;
 
 /**
@@ -9,7 +11,7 @@ import java.net.InetAddress;
  * @param mac   link-layer address; null while unresolved (state INCOMPLETE or FAILED)
  * @param state NUD_* bits from linux/neighbour.h
  */
-public record Neighbour(int index, InetAddress address, Mac mac, int state) {
+public record Neighbour(int index, InetAddress address, MacAddress mac, int state) {
     public static final int NUD_INCOMPLETE = 0x01;
     public static final int NUD_REACHABLE = 0x02;
     public static final int NUD_STALE = 0x04;
@@ -21,7 +23,7 @@ public record Neighbour(int index, InetAddress address, Mac mac, int state) {
      * An entry the kernel never ages out, flushes on carrier loss, or probes:
      * what lets a pod reach its gateway without ARP.
      */
-    public static Neighbour permanent(int index, InetAddress address, Mac mac) {
+    public static Neighbour permanent(int index, InetAddress address, MacAddress mac) {
         return new Neighbour(index, address, mac, NUD_PERMANENT);
     }
 

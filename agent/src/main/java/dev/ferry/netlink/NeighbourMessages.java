@@ -1,5 +1,7 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.MacAddress;
+
 import static dev.ferry.netlink.Uapi.*;
 
 /** RTM_*NEIGH requests and the parsing of their replies. */
@@ -43,7 +45,7 @@ final class NeighbourMessages {
             return null;
         }
         Attributes a = m.attributes(NDMSG_LEN);
-        Mac mac = a.bytes(NDA_LLADDR).filter(b -> b.length == 6).map(Mac::new).orElse(null);
+        MacAddress mac = a.bytes(NDA_LLADDR).filter(b -> b.length == 6).map(MacAddress::new).orElse(null);
         return a.address(NDA_DST).map(dst -> new Neighbour(m.i32(4), dst, mac, m.u16(8))).orElse(null);
     }
 }

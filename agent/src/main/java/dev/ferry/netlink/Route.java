@@ -1,5 +1,7 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.IpPrefix;
+
 import java.net.InetAddress;
 
 /**
@@ -28,7 +30,7 @@ public record Route(IpPrefix destination, InetAddress gateway, int outputIndex, 
     public static final int TABLE_LOCAL = 255;
 
     public Route {
-        if (gateway != null && Family.of(gateway) != destination.family()) {
+        if (gateway != null && Family.of(gateway) != Family.of(destination.address())) {
             throw new IllegalArgumentException("gateway " + gateway.getHostAddress() + " is not of the family of " + destination);
         }
         if (protocol < 0 || protocol > 255) {
@@ -73,7 +75,7 @@ public record Route(IpPrefix destination, InetAddress gateway, int outputIndex, 
     }
 
     public Family family() {
-        return destination.family();
+        return Family.of(destination.address());
     }
 
     public boolean isDefault() {

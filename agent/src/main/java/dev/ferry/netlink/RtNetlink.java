@@ -1,5 +1,7 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.MacAddress;
+
 import dev.ferry.linux.Errno;
 import dev.ferry.linux.Libc;
 import dev.ferry.netns.NetNamespace;
@@ -117,7 +119,7 @@ public final class RtNetlink implements AutoCloseable {
         changeLink(index, LinkMessages.setMtu(index, mtu), "set MTU " + mtu + " on link %s");
     }
 
-    public void setMac(int index, Mac mac) {
+    public void setMac(int index, MacAddress mac) {
         changeLink(index, LinkMessages.setMac(index, mac), "set MAC " + mac + " on link %s");
     }
 

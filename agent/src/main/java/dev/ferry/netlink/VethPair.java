@@ -1,5 +1,7 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.MacAddress;
+
 /**
  * What to create: a veth device and its peer, with optional MTU and MACs.
  *
@@ -7,7 +9,7 @@ package dev.ferry.netlink;
  * @param mac     this end's MAC; null lets the kernel pick a random one
  * @param peerMac the peer's MAC; null lets the kernel pick a random one
  */
-public record VethPair(String name, String peerName, int mtu, Mac mac, Mac peerMac) {
+public record VethPair(String name, String peerName, int mtu, MacAddress mac, MacAddress peerMac) {
     public VethPair {
         Link.checkName(name);
         Link.checkName(peerName);
@@ -24,11 +26,11 @@ public record VethPair(String name, String peerName, int mtu, Mac mac, Mac peerM
         return new VethPair(name, peerName, mtu, mac, peerMac);
     }
 
-    public VethPair mac(Mac mac) {
+    public VethPair mac(MacAddress mac) {
         return new VethPair(name, peerName, mtu, mac, peerMac);
     }
 
-    public VethPair peerMac(Mac peerMac) {
+    public VethPair peerMac(MacAddress peerMac) {
         return new VethPair(name, peerName, mtu, mac, peerMac);
     }
 }

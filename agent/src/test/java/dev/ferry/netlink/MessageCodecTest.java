@@ -1,5 +1,8 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.IpPrefix;
+import dev.ferry.net.MacAddress;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
@@ -43,7 +46,7 @@ class MessageCodecTest {
 
     @Test
     void vethRequestDescribesThePeerWithItsOwnIfinfomsgAndNamespaceFd() {
-        VethPair veth = VethPair.of("ferabc", "eth0").mtu(1450).peerMac(Mac.parse("02:00:00:00:00:02"));
+        VethPair veth = VethPair.of("ferabc", "eth0").mtu(1450).peerMac(MacAddress.parse("02:00:00:00:00:02"));
 
         Message m = only(LinkMessages.newVeth(veth, 9));
 
@@ -56,7 +59,7 @@ class MessageCodecTest {
         assertEquals("eth0", peerAttributes.string(IFLA_IFNAME).orElseThrow());
         assertEquals(1450, peerAttributes.u32(IFLA_MTU).orElseThrow());
         assertEquals(9, peerAttributes.u32(IFLA_NET_NS_FD).orElseThrow());
-        assertEquals("02:00:00:00:00:02", new Mac(peerAttributes.bytes(IFLA_ADDRESS).orElseThrow()).toString());
+        assertEquals("02:00:00:00:00:02", new MacAddress(peerAttributes.bytes(IFLA_ADDRESS).orElseThrow()).toString());
     }
 
     @Test
@@ -112,7 +115,7 @@ class MessageCodecTest {
     void prefixesParseBothFamiliesAndRejectHostNames() {
         assertEquals(24, IpPrefix.parse("10.244.2.0/24").length());
         assertEquals(128, IpPrefix.parse("fd00::5").length());
-        assertEquals(Family.V6, IpPrefix.DEFAULT_V6.family());
+        assertEquals(Family.V6, Family.of(IpPrefix.DEFAULT_V6.address()));
         assertThrows(IllegalArgumentException.class, () -> IpPrefix.parse("localhost/8"));
         assertThrows(IllegalArgumentException.class, () -> IpPrefix.parse("10.0.0.0/33"));
     }

@@ -1,5 +1,7 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.IpPrefix;
+
 import dev.ferry.testing.RequiresRoot;
 import org.junit.jupiter.api.Test;
 

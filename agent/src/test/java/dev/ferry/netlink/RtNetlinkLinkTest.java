@@ -1,5 +1,7 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.MacAddress;
+
 import dev.ferry.linux.Errno;
 import dev.ferry.linux.Libc;
 import dev.ferry.testing.RequiresRoot;
@@ -22,8 +24,8 @@ class RtNetlinkLinkTest extends TwoNamespaces {
 
     @Test
     void vethPeerIsCreatedInsideTheOtherNamespaceWithTheAskedMtuAndMacs() {
-        Mac hostMac = Mac.parse("02:fe:00:00:00:01");
-        Mac podMac = Mac.parse("02:fe:00:00:00:02");
+        MacAddress hostMac = MacAddress.parse("02:fe:00:00:00:01");
+        MacAddress podMac = MacAddress.parse("02:fe:00:00:00:02");
 
         Link link = nl.createVeth(VethPair.of(hostName, "eth0").mtu(1450).mac(hostMac).peerMac(podMac), pod.handle());
 
@@ -65,7 +67,7 @@ class RtNetlinkLinkTest extends TwoNamespaces {
 
         assertEquals(byName, byIndex);
         assertEquals(index, byName.index());
-        assertEquals(new Mac(host.mac(hostName)), byName.mac());
+        assertEquals(new MacAddress(host.mac(hostName)), byName.mac());
         assertEquals(1500, byName.mtu());
     }
 
@@ -107,7 +109,7 @@ class RtNetlinkLinkTest extends TwoNamespaces {
         String newName = Ip.linkName("r");
 
         nl.setMtu(index, 9000);
-        nl.setMac(index, Mac.parse("02:fe:00:00:00:03"));
+        nl.setMac(index, MacAddress.parse("02:fe:00:00:00:03"));
         nl.renameLink(index, newName);
 
         Map<String, Object> link = Ip.link(host, newName);

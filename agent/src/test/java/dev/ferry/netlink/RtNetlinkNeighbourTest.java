@@ -1,5 +1,8 @@
 package dev.ferry.netlink;
 
+import dev.ferry.net.IpPrefix;
+import dev.ferry.net.MacAddress;
+
 import dev.ferry.testing.RequiresRoot;
 import org.junit.jupiter.api.Test;
 
@@ -46,11 +49,11 @@ class RtNetlinkNeighbourTest extends TwoNamespaces {
     @Test
     void replacingANeighbourIsIdempotentAndUpdatesItsMac() {
         Link hostEnd = plumbVeth();
-        Neighbour pod1 = Neighbour.permanent(hostEnd.index(), IpPrefix.literal("10.244.1.5"), Mac.parse("02:fe:00:00:00:05"));
+        Neighbour pod1 = Neighbour.permanent(hostEnd.index(), IpPrefix.literal("10.244.1.5"), MacAddress.parse("02:fe:00:00:00:05"));
 
         nl.replaceNeighbour(pod1);
         nl.replaceNeighbour(pod1);
-        nl.replaceNeighbour(Neighbour.permanent(pod1.index(), pod1.address(), Mac.parse("02:fe:00:00:00:06")));
+        nl.replaceNeighbour(Neighbour.permanent(pod1.index(), pod1.address(), MacAddress.parse("02:fe:00:00:00:06")));
 
         Map<String, Object> seen = only(Ip.neighbours(host, hostName));
         assertEquals("02:fe:00:00:00:06", seen.get("lladdr"));
@@ -59,7 +62,7 @@ class RtNetlinkNeighbourTest extends TwoNamespaces {
     @Test
     void addingAnExistingNeighbourFailsNamingIt() {
         Link hostEnd = plumbVeth();
-        Neighbour pod1 = Neighbour.permanent(hostEnd.index(), IpPrefix.literal("10.244.1.5"), Mac.parse("02:fe:00:00:00:05"));
+        Neighbour pod1 = Neighbour.permanent(hostEnd.index(), IpPrefix.literal("10.244.1.5"), MacAddress.parse("02:fe:00:00:00:05"));
         nl.addNeighbour(pod1);
 
         var e = assertThrows(NetlinkException.class, () -> nl.addNeighbour(pod1));
@@ -73,7 +76,7 @@ class RtNetlinkNeighbourTest extends TwoNamespaces {
     void deletedNeighbourIsGone() {
         Link hostEnd = plumbVeth();
         InetAddress podIp = IpPrefix.literal("10.244.1.5");
-        nl.replaceNeighbour(Neighbour.permanent(hostEnd.index(), podIp, Mac.parse("02:fe:00:00:00:05")));
+        nl.replaceNeighbour(Neighbour.permanent(hostEnd.index(), podIp, MacAddress.parse("02:fe:00:00:00:05")));
 
         nl.deleteNeighbour(hostEnd.index(), podIp);
 
@@ -96,8 +99,8 @@ class RtNetlinkNeighbourTest extends TwoNamespaces {
     void listingShowsOnlyTheGivenLinksEntries() {
         Link hostEnd = plumbVeth();
         Link other = nl.createVeth(VethPair.of(Ip.linkName("o"), Ip.linkName("O")));
-        nl.replaceNeighbour(Neighbour.permanent(hostEnd.index(), IpPrefix.literal("10.244.1.5"), Mac.parse("02:fe:00:00:00:05")));
-        nl.replaceNeighbour(Neighbour.permanent(other.index(), IpPrefix.literal("10.244.1.6"), Mac.parse("02:fe:00:00:00:06")));
+        nl.replaceNeighbour(Neighbour.permanent(hostEnd.index(), IpPrefix.literal("10.244.1.5"), MacAddress.parse("02:fe:00:00:00:05")));
+        nl.replaceNeighbour(Neighbour.permanent(other.index(), IpPrefix.literal("10.244.1.6"), MacAddress.parse("02:fe:00:00:00:06")));
 
         assertEquals(List.of(IpPrefix.literal("10.244.1.5")),
                 nl.neighbours(hostEnd.index()).stream().map(Neighbour::address).toList());
