@@ -59,15 +59,16 @@ static __always_inline __be16 eth_proto(struct __sk_buff *ctx)
 	return ((struct ethhdr *)head)->h_proto;
 }
 
-SEC("tc")
-int from_pod(struct __sk_buff *ctx)
+/* Both programs: classify by ethertype, decide, count, hand the action back.
+ * direction is a constant at each call site, so each program keeps one branch. */
+static __always_inline int handle(struct __sk_buff *ctx, __u8 direction)
 {
 	__u32 len = ctx->len;
 	struct decision d;
 
 	switch (eth_proto(ctx)) {
 	case bpf_htons(ETH_P_IP):
-		d = ipv4_from_pod(ctx);
+		d = direction == FERRY_DIR_EGRESS ? ipv4_from_pod(ctx) : ipv4_to_pod(ctx);
 		break;
 	case bpf_htons(ETH_P_IPV6):
 		d = pass(FERRY_REASON_IPV6);
@@ -75,26 +76,19 @@ int from_pod(struct __sk_buff *ctx)
 	default:
 		d = pass(FERRY_REASON_NOT_IP);
 	}
-	return account(FERRY_DIR_EGRESS, &d, len);
+	return account(direction, &d, len);
+}
+
+SEC("tc")
+int from_pod(struct __sk_buff *ctx)
+{
+	return handle(ctx, FERRY_DIR_EGRESS);
 }
 
 SEC("tc")
 int to_pod(struct __sk_buff *ctx)
 {
-	__u32 len = ctx->len;
-	struct decision d;
-
-	switch (eth_proto(ctx)) {
-	case bpf_htons(ETH_P_IP):
-		d = ipv4_to_pod(ctx);
-		break;
-	case bpf_htons(ETH_P_IPV6):
-		d = pass(FERRY_REASON_IPV6);
-		break;
-	default:
-		d = pass(FERRY_REASON_NOT_IP);
-	}
-	return account(FERRY_DIR_INGRESS, &d, len);
+	return handle(ctx, FERRY_DIR_INGRESS);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

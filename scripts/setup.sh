@@ -51,6 +51,7 @@ ferry_select_jdk() {
   ferry_die "no JDK >= 25 found (Ferry uses the final Foreign Function & Memory API). Install one, e.g. Temurin 25, under /usr/lib/jvm or point JAVA_HOME at it."
 }
 
+ferry_require_root
 ferry_install_packages
 ferry_select_jdk
 # libbpf wants bpffs; mount it if this machine booted without it.

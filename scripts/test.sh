@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-ferry_require_root
 
 mvn -B -ntp verify "$@"
 

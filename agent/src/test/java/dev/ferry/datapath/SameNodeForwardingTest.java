@@ -1,13 +1,12 @@
 package dev.ferry.datapath;
 
-import dev.ferry.testing.BpfPins;
-import dev.ferry.testing.Cleanup;
 import dev.ferry.testing.RequiresRoot;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -21,8 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @RequiresRoot
 abstract class SameNodeForwardingTest {
-    NodeWithPods topology;
-    BpfPins pins;
+    AttachedNode node;
     Datapath datapath;
     NodeWithPods.Pod a;
     NodeWithPods.Pod b;
@@ -33,53 +31,23 @@ abstract class SameNodeForwardingTest {
 
     @BeforeEach
     void podsOnTheDatapath() throws Exception {
-        topology = new NodeWithPods(linkPrefix());
-        a = topology.addPod("10.78.1.2");
-        b = topology.addPod("10.78.1.3");
-        pins = BpfPins.create("ferry-test-fwd");
-        datapath = Datapath.load(pins.root(), mode());
-        for (NodeWithPods.Pod pod : topology.pods) {
-            datapath.endpoints().put(pod.inet(), pod.entry());
-            topology.node.handle().call(() -> datapath.attach(DatapathProgram.FROM_POD, pod.hostIfname(), pod.hostIfindex()));
-        }
+        node = AttachedNode.create(linkPrefix(), mode(), List.of("10.78.1.2", "10.78.1.3"));
+        datapath = node.datapath;
+        a = node.pod(0);
+        b = node.pod(1);
     }
 
     @AfterEach
     void cleanUp() throws Exception {
-        Cleanup.all(
-                () -> {
-                    if (datapath != null) {
-                        for (NodeWithPods.Pod pod : topology.pods) {
-                            topology.node.handle().execute(() ->
-                                    datapath.detach(DatapathProgram.FROM_POD, pod.hostIfname(), pod.hostIfindex()));
-                        }
-                    }
-                },
-                () -> {
-                    if (datapath != null) {
-                        datapath.close();
-                    }
-                },
-                () -> {
-                    if (pins != null) {
-                        pins.close();
-                    }
-                },
-                () -> {
-                    if (topology != null) {
-                        topology.close();
-                    }
-                });
+        if (node != null) {
+            node.close();
+        }
     }
 
     @Test
     void nodeStackCannotForwardOnItsOwn() throws Exception {
-        for (NodeWithPods.Pod pod : topology.pods) {
-            topology.node.handle().call(() -> {
-                datapath.detach(DatapathProgram.FROM_POD, pod.hostIfname(), pod.hostIfindex());
-                return null;
-            });
-        }
+        node.detach(a);
+        node.detach(b);
         var r = a.ns().exec("ping", "-c", "1", "-W", "1", b.address());
         assertEquals(1, r.exitCode(), "without the datapath the pods must not reach each other: " + r.stdout());
     }

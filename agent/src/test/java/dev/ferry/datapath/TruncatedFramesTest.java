@@ -1,7 +1,5 @@
 package dev.ferry.datapath;
 
-import dev.ferry.testing.BpfPins;
-import dev.ferry.testing.Cleanup;
 import dev.ferry.testing.RequiresRoot;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -9,6 +7,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.Arrays;
+import java.util.List;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -20,37 +19,22 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 @RequiresRoot
 class TruncatedFramesTest {
-    NodeWithPods topology;
-    BpfPins pins;
-    Datapath datapath;
+    AttachedNode node;
     NodeWithPods.Pod a;
     NodeWithPods.Pod b;
 
     @BeforeEach
     void podsOnTheDatapath() throws Exception {
-        topology = new NodeWithPods("ftr");
-        a = topology.addPod("10.80.1.2");
-        b = topology.addPod("10.80.1.3");
-        pins = BpfPins.create("ferry-test-trunc");
-        datapath = Datapath.load(pins.root(), AttachMode.TCX);
-        for (NodeWithPods.Pod pod : topology.pods) {
-            datapath.endpoints().put(pod.inet(), pod.entry());
-            topology.node.handle().call(() -> datapath.attach(DatapathProgram.FROM_POD, pod.hostIfname(), pod.hostIfindex()));
-        }
+        node = AttachedNode.create("ftr", AttachMode.TCX, List.of("10.80.1.2", "10.80.1.3"));
+        a = node.pod(0);
+        b = node.pod(1);
     }
 
     @AfterEach
     void cleanUp() throws Exception {
-        Cleanup.all(
-                () -> {
-                    for (NodeWithPods.Pod pod : topology.pods) {
-                        topology.node.handle().execute(() ->
-                                datapath.detach(DatapathProgram.FROM_POD, pod.hostIfname(), pod.hostIfindex()));
-                    }
-                },
-                () -> datapath.close(),
-                () -> pins.close(),
-                () -> topology.close());
+        if (node != null) {
+            node.close();
+        }
     }
 
     @ParameterizedTest(name = "{0} bytes of IPv4 header")
@@ -76,7 +60,7 @@ class TruncatedFramesTest {
     }
 
     private long truncated() {
-        return datapath.counters().global().stream()
+        return node.datapath.counters().global().stream()
                 .filter(c -> c.direction() == Direction.EGRESS && c.verdict() == Verdict.PASS && c.reason() == Reason.TRUNCATED)
                 .mapToLong(DatapathCounter::packets).sum();
     }
