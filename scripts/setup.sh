@@ -14,7 +14,7 @@ FERRY_PACKAGES=(
   make gcc libc6-dev            # ferry-cni (static C)
   clang llvm libbpf-dev libbpf1 # BPF objects, llvm-objdump, libbpf.so.1 for the agent
   linux-libc-dev                # uapi headers bpf/ compiles against
-  iproute2 iputils-ping         # test topologies (tests only; the agent never execs ip)
+  iproute2 iputils-ping procps  # test topologies (tests only; the agent never execs ip or sysctl)
   nftables conntrack            # NAT flows in the datapath tests
   iperf3                        # demo traffic
   maven
