@@ -56,6 +56,20 @@ class IpamPersistenceTest {
     }
 
     @Test
+    void crashBetweenLinkAndTemporaryDeletionKeepsTheAllocation() throws IOException {
+        // What a kill right after link(2) leaves: the address file and its temporary, one inode.
+        Files.createDirectories(ipamDir());
+        Path temp = ipamDir().resolve(AddressFiles.TEMP_PREFIX + "crashed");
+        Files.writeString(temp, "c1\neth0\n");
+        Files.createLink(ipamDir().resolve("10.244.1.1"), temp);
+
+        Ipam ipam = Ipam.open(state, CIDR);
+        assertFalse(Files.exists(temp));
+        assertEquals(IpPrefix.literal("10.244.1.1"), ipam.find("c1", "eth0").orElseThrow().address());
+        assertEquals(IpPrefix.literal("10.244.1.2"), ipam.allocate("c2", "eth0").address());
+    }
+
+    @Test
     void straysAreReportedAfterTheCidrChangedAndKept() {
         Ipam old = Ipam.open(state, CIDR);
         Allocation a = old.allocate("c1", "eth0");
