@@ -1,0 +1,260 @@
+package dev.ferry.ipam;
+
+import dev.ferry.net.IpPrefix;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * The IPAM state directory, host-local's layout: one file per allocated
+ * address, named by the address, holding its owner. The file system is the
+ * only source of truth, so that a crash at any instruction and a second process
+ * over the same directory both stay correct:
+ * <ul>
+ *   <li>a file appears complete or not at all: its content is written and
+ *       fsynced under a temporary name, then link(2)ed to the address name;</li>
+ *   <li>link(2) fails with EEXIST when the name is taken, so exactly one process
+ *       wins an address, without any lock;</li>
+ *   <li>a crash leaves at most a temporary file, which open removes.</li>
+ * </ul>
+ */
+final class AddressFiles {
+    static final String LAST_RESERVED = "last_reserved";
+    // A leading dot: no address text starts with one, so temporaries never look like allocations.
+    static final String TEMP_PREFIX = ".tmp-";
+
+    private final Path dir;
+
+    private AddressFiles(Path dir) {
+        this.dir = dir;
+    }
+
+    static AddressFiles open(Path dir) {
+        try {
+            Files.createDirectories(dir);
+            AddressFiles files = new AddressFiles(dir);
+            files.removeTemporaries();
+            return files;
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to open IPAM state '" + dir + "': " + e, e);
+        }
+    }
+
+    Path dir() {
+        return dir;
+    }
+
+    /** An address file and its owner. */
+    record Entry(InetAddress address, Owner owner, Path file) {
+    }
+
+    /** Every address file, read now. */
+    List<Entry> scan() {
+        List<Entry> entries = new ArrayList<>();
+        try (DirectoryStream<Path> names = Files.newDirectoryStream(dir)) {
+            for (Path file : names) {
+                Optional<InetAddress> address = addressOf(file.getFileName().toString());
+                if (address.isEmpty()) {
+                    continue;
+                }
+                readOwner(file).ifPresent(owner -> entries.add(new Entry(address.get(), owner, file)));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to read IPAM state '" + dir + "': " + e, e);
+        }
+        return entries;
+    }
+
+    /**
+     * Takes the first candidate nobody holds, for {@code owner}; empty when every
+     * candidate is taken. Nothing is left behind either way.
+     */
+    Optional<InetAddress> reserveFirstFree(Owner owner, Iterator<InetAddress> candidates) {
+        Path temp = dir.resolve(TEMP_PREFIX + UUID.randomUUID());
+        try {
+            writeDurably(temp, owner.fileContent());
+            while (candidates.hasNext()) {
+                InetAddress candidate = candidates.next();
+                if (link(temp, fileOf(candidate), owner)) {
+                    syncDirectory(); // the new name must survive a power cut, or the address could be handed out twice
+                    return Optional.of(candidate);
+                }
+            }
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to reserve an address in '" + dir + "': " + e, e);
+        } finally {
+            deleteQuietly(temp);
+        }
+    }
+
+    /** link(2): false when the name is taken by another thread or process. */
+    private static boolean link(Path temp, Path file, Owner owner) throws IOException {
+        try {
+            Files.createLink(file, temp);
+            return true;
+        } catch (FileAlreadyExistsException taken) {
+            return false;
+        } catch (NoSuchFileException tempGone) {
+            // Another process opening this directory removed our temporary as a crash
+            // leftover; write it again and retry once (a second loss is not a race we expect).
+            writeDurably(temp, owner.fileContent());
+            try {
+                Files.createLink(file, temp);
+                return true;
+            } catch (FileAlreadyExistsException taken) {
+                return false;
+            }
+        }
+    }
+
+    /** Deletes the address file if {@code owner} still holds it; false when it is gone or held by someone else. */
+    boolean release(InetAddress address, Owner owner) {
+        Path file = fileOf(address);
+        try {
+            // Read, then delete: not atomic across processes, but the round-robin walk makes
+            // an address freed and taken again by another process in between very unlikely.
+            if (!readOwner(file).map(owner::equals).orElse(false)) {
+                return false;
+            }
+            boolean deleted = Files.deleteIfExists(file);
+            syncDirectory();
+            return deleted;
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to release '" + file + "': " + e, e);
+        }
+    }
+
+    void delete(Path file) {
+        try {
+            Files.deleteIfExists(file);
+            syncDirectory();
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to delete '" + file + "': " + e, e);
+        }
+    }
+
+    /** Where the round-robin walk stopped last, if known; only a hint, so a missing file is fine. */
+    Optional<InetAddress> lastReserved() {
+        Path file = dir.resolve(LAST_RESERVED);
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8).strip();
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (CharacterCodingException e) {
+            throw new IpamException.StateCorrupt(file, "not UTF-8 text", e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to read '" + file + "': " + e, e);
+        }
+        try {
+            return Optional.of(IpPrefix.literal(text));
+        } catch (IllegalArgumentException e) {
+            throw new IpamException.StateCorrupt(file, "expected an IP address, found '" + text + "'", e);
+        }
+    }
+
+    /** Atomic replace (temporary, fsync, rename), so a crash leaves the old or the new position, never half a line. */
+    void writeLastReserved(InetAddress address) {
+        Path temp = dir.resolve(TEMP_PREFIX + UUID.randomUUID());
+        try {
+            writeDurably(temp, AddressText.of(address) + "\n");
+            Files.move(temp, dir.resolve(LAST_RESERVED), StandardCopyOption.ATOMIC_MOVE);
+        } catch (NoSuchFileException e) {
+            // Another process's open removed our temporary: the position is only a hint, skip this update.
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to write '" + dir.resolve(LAST_RESERVED) + "': " + e, e);
+        } finally {
+            deleteQuietly(temp);
+        }
+    }
+
+    Path fileOf(InetAddress address) {
+        return dir.resolve(AddressText.of(address));
+    }
+
+    /** The address a file name stands for, if it is one written by {@link #fileOf}; other names are not ours. */
+    private static Optional<InetAddress> addressOf(String name) {
+        if (name.startsWith(TEMP_PREFIX) || name.equals(LAST_RESERVED)) {
+            return Optional.empty();
+        }
+        try {
+            InetAddress address = IpPrefix.literal(name);
+            return AddressText.of(address).equals(name) ? Optional.of(address) : Optional.empty();
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The owner written in an address file; empty when the file has just been released. */
+    private static Optional<Owner> readOwner(Path file) throws IOException {
+        String content;
+        try {
+            content = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (CharacterCodingException e) {
+            throw new IpamException.StateCorrupt(file, "not UTF-8 text", e);
+        }
+        String[] lines = content.split("\n", -1);
+        if (lines.length != 3 || !lines[2].isEmpty()) {
+            throw new IpamException.StateCorrupt(file,
+                    "expected two lines 'containerId\\nifname\\n', found '" + content.replace("\n", "\\n") + "'", null);
+        }
+        try {
+            return Optional.of(new Owner(lines[0], lines[1]));
+        } catch (IllegalArgumentException e) {
+            throw new IpamException.StateCorrupt(file, e.getMessage(), e);
+        }
+    }
+
+    private void removeTemporaries() throws IOException {
+        try (DirectoryStream<Path> temps = Files.newDirectoryStream(dir, TEMP_PREFIX + "*")) {
+            for (Path temp : temps) {
+                Files.deleteIfExists(temp);
+            }
+        }
+    }
+
+    private static void writeDurably(Path file, String content) throws IOException {
+        try (FileChannel channel = FileChannel.open(file,
+                StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            ByteBuffer bytes = ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
+            while (bytes.hasRemaining()) {
+                channel.write(bytes);
+            }
+            channel.force(true);
+        }
+    }
+
+    private void syncDirectory() throws IOException {
+        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
+            channel.force(true);
+        }
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException ignored) {
+            // A temporary we cannot delete is removed by the next open; the reservation itself stands.
+        }
+    }
+}

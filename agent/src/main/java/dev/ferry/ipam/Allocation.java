@@ -1,0 +1,9 @@
+package dev.ferry.ipam;
+
+import dev.ferry.net.IpPrefix;
+
+import java.net.InetAddress;
+
+/** One address handed to one pod interface, identified as CNI identifies it: container id and interface name. */
+public record Allocation(InetAddress address, IpPrefix podCidr, String containerId, String ifname) {
+}

@@ -1,0 +1,151 @@
+package dev.ferry.ipam;
+
+import dev.ferry.net.IpPrefix;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.IntStream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class IpamAllocationTest {
+    @TempDir
+    Path state;
+
+    private Ipam open(String cidr) {
+        return Ipam.open(state, IpPrefix.parse(cidr));
+    }
+
+    private static InetAddress ip(String text) {
+        return IpPrefix.literal(text);
+    }
+
+    @Test
+    void firstAllocationSkipsTheNetworkAddress() {
+        Allocation a = open("10.244.1.0/24").allocate("c1", "eth0");
+        assertEquals(ip("10.244.1.1"), a.address());
+        assertEquals(IpPrefix.parse("10.244.1.0/24"), a.podCidr());
+    }
+
+    @Test
+    void broadcastAddressIsNeverHandedOut() {
+        Ipam ipam = open("10.244.1.0/29");
+        List<InetAddress> all = IntStream.range(0, ipam.capacity())
+                .mapToObj(i -> ipam.allocate("c" + i, "eth0").address()).toList();
+        assertEquals(6, all.size());
+        assertFalse(all.contains(ip("10.244.1.7")));
+        assertFalse(all.contains(ip("10.244.1.0")));
+    }
+
+    @Test
+    void sameContainerAndIfnameGetTheSameAddress() {
+        Ipam ipam = open("10.244.1.0/24");
+        Allocation first = ipam.allocate("c1", "eth0");
+        assertEquals(first, ipam.allocate("c1", "eth0"));
+        assertEquals(1, ipam.used());
+    }
+
+    @Test
+    void twoIfnamesOfOneContainerGetTwoAddresses() {
+        Ipam ipam = open("10.244.1.0/24");
+        assertNotEquals(ipam.allocate("c1", "eth0").address(), ipam.allocate("c1", "net1").address());
+        assertEquals(2, ipam.used());
+    }
+
+    @Test
+    void releasedAddressIsNotReusedImmediately() {
+        Ipam ipam = open("10.244.1.0/24");
+        Allocation a = ipam.allocate("a", "eth0");
+        ipam.allocate("b", "eth0");
+        assertEquals(a, ipam.release("a", "eth0").orElseThrow());
+        assertEquals(ip("10.244.1.3"), ipam.allocate("c", "eth0").address());
+    }
+
+    @Test
+    void roundRobinWrapsToTheFirstFreeAddress() {
+        Ipam ipam = open("10.244.1.0/30"); // .1 and .2
+        ipam.allocate("a", "eth0");
+        ipam.allocate("b", "eth0");
+        ipam.release("a", "eth0");
+        assertEquals(ip("10.244.1.1"), ipam.allocate("c", "eth0").address());
+    }
+
+    @Test
+    void releaseOfUnknownIsEmpty() {
+        Ipam ipam = open("10.244.1.0/24");
+        assertTrue(ipam.release("nobody", "eth0").isEmpty());
+        ipam.allocate("a", "eth0");
+        assertTrue(ipam.release("a", "eth0").isPresent());
+        assertTrue(ipam.release("a", "eth0").isEmpty());
+        assertTrue(ipam.find("a", "eth0").isEmpty());
+    }
+
+    @Test
+    void exhaustionOfA29IsReportedClearlyAndLeavesNothingBehind() throws IOException {
+        Ipam ipam = open("10.244.1.0/29");
+        for (int i = 0; i < 6; i++) {
+            ipam.allocate("c" + i, "eth0");
+        }
+        IpamException.Exhausted e = assertThrows(IpamException.Exhausted.class, () -> ipam.allocate("late", "eth0"));
+        assertEquals("pod CIDR 10.244.1.0/29 has no free address: 6 of 6 allocated", e.getMessage());
+        assertTrue(ipam.find("late", "eth0").isEmpty());
+        assertEquals(6, ipam.used());
+        try (var names = Files.list(state.resolve("ipam"))) {
+            assertEquals(List.of(), names.map(p -> p.getFileName().toString())
+                    .filter(n -> n.startsWith(AddressFiles.TEMP_PREFIX)).toList());
+        }
+    }
+
+    @Test
+    void ipv6Slash120Works() {
+        Ipam ipam = open("fd00:10:244:1::/120");
+        assertEquals(255, ipam.capacity());
+        Allocation a = ipam.allocate("c1", "eth0");
+        assertEquals(ip("fd00:10:244:1::1"), a.address());
+        assertTrue(Files.exists(state.resolve("ipam").resolve("fd00:10:244:1::1")));
+        assertEquals(ip("fd00:10:244:1::2"), ipam.allocate("c2", "eth0").address());
+        assertEquals(List.of(a), ipam.allocations().subList(0, 1));
+    }
+
+    @Test
+    void hugeIpv6RangeIsNotEnumerated() {
+        Ipam ipam = open("fd00::/64");
+        assertEquals(Integer.MAX_VALUE, ipam.capacity());
+        assertEquals(ip("fd00::1"), ipam.allocate("c1", "eth0").address());
+    }
+
+    @Test
+    void slash32HasOneUsableAddress() {
+        Ipam ipam = open("10.244.1.9/32");
+        assertEquals(1, ipam.capacity());
+        assertEquals(ip("10.244.1.9"), ipam.allocate("c1", "eth0").address());
+        assertThrows(IpamException.Exhausted.class, () -> ipam.allocate("c2", "eth0"));
+    }
+
+    @Test
+    void slash31HasTwoUsableAddresses() {
+        Ipam ipam = open("10.244.1.8/31");
+        assertEquals(2, ipam.capacity());
+        assertEquals(ip("10.244.1.8"), ipam.allocate("c1", "eth0").address());
+        assertEquals(ip("10.244.1.9"), ipam.allocate("c2", "eth0").address());
+        assertThrows(IpamException.Exhausted.class, () -> ipam.allocate("c3", "eth0"));
+    }
+
+    @Test
+    void invalidContainerIdOrIfnameIsRefused() {
+        Ipam ipam = open("10.244.1.0/24");
+        assertThrows(IllegalArgumentException.class, () -> ipam.allocate("", "eth0"));
+        assertThrows(IllegalArgumentException.class, () -> ipam.allocate("c1", "a/b"));
+        assertThrows(IllegalArgumentException.class, () -> ipam.allocate("c\n1", "eth0"));
+        assertEquals(0, ipam.used());
+    }
+}
