@@ -61,15 +61,15 @@ public record CniResult(List<Interface> interfaces, List<IpConfig> ips, List<Rou
                     n.put("version", ip.address().isIpv4() ? "4" : "6");
                 }
                 ip.interfaceIndex().ifPresent(x -> n.put("interface", x));
-                n.put("address", ip.address().toString());
-                ip.gateway().ifPresent(g -> n.put("gateway", g.getHostAddress()));
+                n.put("address", Addresses.format(ip.address()));
+                ip.gateway().ifPresent(g -> n.put("gateway", Addresses.format(g)));
             }
         }
         if (!routes.isEmpty()) {
             ArrayNode a = o.putArray("routes");
             for (Route r : routes) {
-                ObjectNode n = a.addObject().put("dst", r.dst().toString());
-                r.gw().ifPresent(g -> n.put("gw", g.getHostAddress()));
+                ObjectNode n = a.addObject().put("dst", Addresses.format(r.dst()));
+                r.gw().ifPresent(g -> n.put("gw", Addresses.format(g)));
             }
         }
         // The reference Result's DNS is a struct, so "dns" is always printed, {} when empty.

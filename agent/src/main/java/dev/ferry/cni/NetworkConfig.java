@@ -108,9 +108,11 @@ public record NetworkConfig(
         } catch (IOException e) {
             throw new AssertionError(e); // reading a byte array does no I/O
         }
-        if (root == null || !root.isObject()) {
-            throw new CniException(CniError.DECODING_FAILURE, "failed to decode network configuration",
-                    root == null ? "the configuration is empty" : "the configuration is not a JSON object");
+        if (root == null || root.isMissingNode()) {
+            throw new CniException(CniError.DECODING_FAILURE, "failed to decode network configuration", "the configuration is empty");
+        }
+        if (!root.isObject()) {
+            throw new CniException(CniError.DECODING_FAILURE, "failed to decode network configuration", "the configuration is not a JSON object");
         }
         return root;
     }
