@@ -94,7 +94,7 @@ public record CniResult(List<Interface> interfaces, List<IpConfig> ips, List<Rou
         }
         List<Interface> interfaces = new ArrayList<>();
         for (JsonNode n : Json.array(root, "interfaces", "")) {
-            interfaces.add(new Interface(Json.string(n, "name", "interfaces."),
+            interfaces.add(new Interface(parse(x -> x, Json.string(n, "name", "interfaces."), "interfaces.name"),
                     Optional.ofNullable(Json.string(n, "mac", "interfaces.")).filter(s -> !s.isEmpty()).map(s -> parse(MacAddress::parse, s, "mac")),
                     Optional.ofNullable(Json.string(n, "sandbox", "interfaces."))));
         }
