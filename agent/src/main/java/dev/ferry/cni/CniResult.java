@@ -1,5 +1,7 @@
 package dev.ferry.cni;
 
+import dev.ferry.net.IpText;
+
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -61,15 +63,15 @@ public record CniResult(List<Interface> interfaces, List<IpConfig> ips, List<Rou
                     n.put("version", ip.address().isIpv4() ? "4" : "6");
                 }
                 ip.interfaceIndex().ifPresent(x -> n.put("interface", x));
-                n.put("address", Addresses.format(ip.address()));
-                ip.gateway().ifPresent(g -> n.put("gateway", Addresses.format(g)));
+                n.put("address", IpText.format(ip.address()));
+                ip.gateway().ifPresent(g -> n.put("gateway", IpText.format(g)));
             }
         }
         if (!routes.isEmpty()) {
             ArrayNode a = o.putArray("routes");
             for (Route r : routes) {
-                ObjectNode n = a.addObject().put("dst", Addresses.format(r.dst()));
-                r.gw().ifPresent(g -> n.put("gw", Addresses.format(g)));
+                ObjectNode n = a.addObject().put("dst", IpText.format(r.dst()));
+                r.gw().ifPresent(g -> n.put("gw", IpText.format(g)));
             }
         }
         // The reference Result's DNS is a struct, so "dns" is always printed, {} when empty.

@@ -1,5 +1,7 @@
 package dev.ferry.ipam;
 
+import dev.ferry.net.IpText;
+
 import dev.ferry.net.IpPrefix;
 
 import java.io.IOException;
@@ -175,7 +177,7 @@ final class AddressFiles {
     void writeLastReserved(InetAddress address) {
         Path temp = dir.resolve(TEMP_PREFIX + UUID.randomUUID());
         try {
-            writeDurably(temp, AddressText.of(address) + "\n");
+            writeDurably(temp, IpText.format(address) + "\n");
             Files.move(temp, dir.resolve(LAST_RESERVED), StandardCopyOption.ATOMIC_MOVE);
         } catch (NoSuchFileException e) {
             // Another process's open removed our temporary: the position is only a hint, skip this update.
@@ -187,7 +189,7 @@ final class AddressFiles {
     }
 
     Path fileOf(InetAddress address) {
-        return dir.resolve(AddressText.of(address));
+        return dir.resolve(IpText.format(address));
     }
 
     /** The address a file name stands for, if it is one written by {@link #fileOf}; other names are not ours. */
@@ -197,7 +199,7 @@ final class AddressFiles {
         }
         try {
             InetAddress address = IpPrefix.literal(name);
-            return AddressText.of(address).equals(name) ? Optional.of(address) : Optional.empty();
+            return IpText.format(address).equals(name) ? Optional.of(address) : Optional.empty();
         } catch (IllegalArgumentException e) {
             return Optional.empty();
         }

@@ -1,5 +1,7 @@
 package dev.ferry.ipam;
 
+import dev.ferry.net.IpText;
+
 import dev.ferry.net.IpPrefix;
 
 import java.math.BigInteger;
@@ -136,7 +138,7 @@ public final class Ipam {
     /** Deletes a stray's address file, once the agent knows its pod is gone. */
     public void removeStray(Stray stray) {
         if (range.contains(stray.address())) {
-            throw new IllegalArgumentException(AddressText.of(stray.address()) + " is in pod CIDR " + range.cidr()
+            throw new IllegalArgumentException(IpText.format(stray.address()) + " is in pod CIDR " + range.cidr()
                     + ", not a stray: release it instead");
         }
         lock.lock();

@@ -1,23 +1,24 @@
-package dev.ferry.cni;
+package dev.ferry.net;
 
-import dev.ferry.net.IpPrefix;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 
 /**
- * Addresses as results print them. Java's getHostAddress writes IPv6 in full
- * ("fd00:0:0:0:0:0:0:5"); runtimes and reference plugins use the RFC 5952 form
- * ("fd00::5"), and CHECK compares strings from both, so results use that form.
+ * Addresses as people and other tools write them. Java's getHostAddress writes
+ * IPv6 in full ("fd00:0:0:0:0:0:0:5"); runtimes, reference plugins and iproute2
+ * use the RFC 5952 form ("fd00::5"): CNI results compare strings with them, and
+ * IPAM names its files by address, where two spellings of one address would
+ * break exclusivity.
  */
-final class Addresses {
-    private Addresses() {
+public final class IpText {
+    private IpText() {
     }
 
-    static String format(IpPrefix prefix) {
+    public static String format(IpPrefix prefix) {
         return format(prefix.address()) + "/" + prefix.length();
     }
 
-    static String format(InetAddress address) {
+    public static String format(InetAddress address) {
         if (!(address instanceof Inet6Address)) {
             return address.getHostAddress();
         }

@@ -1,12 +1,11 @@
-package dev.ferry.cni;
+package dev.ferry.net;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.ferry.net.IpPrefix;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-class AddressesTest {
+class IpTextTest {
 
     @ParameterizedTest
     @CsvSource({
@@ -21,6 +20,6 @@ class AddressesTest {
         "FD00:ABCD::1, fd00:abcd::1",
     })
     void ipv6IsPrintedInRfc5952Form(String in, String expected) {
-        assertEquals(expected, Addresses.format(IpPrefix.literal(in)));
+        assertEquals(expected, IpText.format(IpPrefix.literal(in)));
     }
 }
