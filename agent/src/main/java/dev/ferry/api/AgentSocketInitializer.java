@@ -1,0 +1,31 @@
+package dev.ferry.api;
+
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+
+/** Only assembles the pipeline of an accepted connection, in order. */
+final class AgentSocketInitializer extends ChannelInitializer<EpollDomainSocketChannel> {
+    private final PeerCredentialsCheck peerCheck;
+    private final ConcurrencyLimiter limiter;
+    private final ApiRequestHandler handler;
+    private final int maxBodyBytes;
+
+    AgentSocketInitializer(AgentSocketOptions options, ApiRouter router, java.util.concurrent.Executor executor) {
+        this.peerCheck = new PeerCredentialsCheck(options.allowedUids());
+        this.limiter = new ConcurrencyLimiter(options.maxInFlight());
+        this.handler = new ApiRequestHandler(router, executor);
+        this.maxBodyBytes = options.maxBodyBytes();
+    }
+
+    @Override
+    protected void initChannel(EpollDomainSocketChannel channel) {
+        channel.pipeline()
+                .addLast("peer-credentials", peerCheck)
+                .addLast("http", new HttpServerCodec())
+                .addLast("aggregator", new HttpObjectAggregator(maxBodyBytes))
+                .addLast("limiter", limiter)
+                .addLast("api", handler);
+    }
+}
