@@ -2,8 +2,9 @@ package dev.ferry.api;
 
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
+
+import java.util.concurrent.Executor;
 
 /** Only assembles the pipeline of an accepted connection, in order. */
 final class AgentSocketInitializer extends ChannelInitializer<EpollDomainSocketChannel> {
@@ -12,7 +13,7 @@ final class AgentSocketInitializer extends ChannelInitializer<EpollDomainSocketC
     private final ApiRequestHandler handler;
     private final int maxBodyBytes;
 
-    AgentSocketInitializer(AgentSocketOptions options, ApiRouter router, java.util.concurrent.Executor executor) {
+    AgentSocketInitializer(AgentSocketOptions options, ApiRouter router, Executor executor) {
         this.peerCheck = new PeerCredentialsCheck(options.allowedUids());
         this.limiter = new ConcurrencyLimiter(options.maxInFlight());
         this.handler = new ApiRequestHandler(router, executor);
@@ -24,7 +25,7 @@ final class AgentSocketInitializer extends ChannelInitializer<EpollDomainSocketC
         channel.pipeline()
                 .addLast("peer-credentials", peerCheck)
                 .addLast("http", new HttpServerCodec())
-                .addLast("aggregator", new HttpObjectAggregator(maxBodyBytes))
+                .addLast("aggregator", new BoundedAggregator(maxBodyBytes))
                 .addLast("limiter", limiter)
                 .addLast("api", handler);
     }

@@ -15,6 +15,7 @@ public final class ApiErrors {
     public static final String CNI_PATH = "/v1/cni";
 
     /** CNI spec error codes used by the socket layer. */
+    public static final int CNI_INVALID_CONFIG = 7;
     public static final int CNI_TRY_AGAIN_LATER = 11;
     public static final int CNI_GENERIC = 999;
 

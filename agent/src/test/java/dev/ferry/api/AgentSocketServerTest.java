@@ -130,7 +130,12 @@ class AgentSocketServerTest {
              RawHttp http = RawHttp.connect(server.socket())) {
             http.writeRaw(("POST /v1/cni HTTP/1.1\r\nHost: ferry\r\nContent-Length: 4096\r\n\r\n")
                     .getBytes(StandardCharsets.US_ASCII));
-            assertEquals(413, http.read().status());
+            RawHttp.Response response = http.read();
+            assertEquals(413, response.status());
+            JsonNode error = JSON.readTree(response.body());
+            assertEquals(7, error.get("code").asInt(), "a CNI error object on /v1/cni");
+            assertTrue(error.get("details").asText().contains("1024 bytes"));
+            assertTrue(http.closedByServer());
         }
     }
 
