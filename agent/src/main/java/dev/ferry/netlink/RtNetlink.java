@@ -3,11 +3,8 @@ package dev.ferry.netlink;
 import dev.ferry.net.MacAddress;
 
 import dev.ferry.linux.Errno;
-import dev.ferry.linux.Libc;
 import dev.ferry.netns.NetNamespace;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.net.InetAddress;
 import java.util.Comparator;
 import java.util.List;
@@ -53,20 +50,7 @@ public final class RtNetlink implements AutoCloseable {
      */
     public Link createVeth(VethPair veth, NetNamespace peerNamespace) {
         Objects.requireNonNull(peerNamespace, "peerNamespace");
-        // NetNamespace keeps its fd to itself; a second fd from its path names the same namespace.
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = Libc.callState(arena);
-            int fd = Libc.open(state, arena.allocateFrom(peerNamespace.path().toString()), Libc.O_RDONLY | Libc.O_CLOEXEC);
-            if (fd < 0) {
-                throw new Errno("failed to open network namespace '" + peerNamespace.path() + "' for veth peer '"
-                        + veth.peerName() + "'", Libc.errno(state));
-            }
-            try {
-                return createVeth(veth, fd, " in " + peerNamespace.path());
-            } finally {
-                Libc.close(state, fd);
-            }
-        }
+        return createVeth(veth, peerNamespace.fd(), " in " + peerNamespace.path());
     }
 
     /** Creates a veth pair whose peer is born inside the namespace that {@code peerNetnsFd} refers to. */

@@ -50,6 +50,14 @@ public final class NetNamespace implements AutoCloseable {
         return path;
     }
 
+    /** The open descriptor, for calls that name a namespace by fd (IFLA_NET_NS_FD); valid until close. */
+    public int fd() {
+        if (closed) {
+            throw new IllegalStateException("network namespace '" + path + "' is closed");
+        }
+        return fd;
+    }
+
     /** Runs {@code task} inside this namespace and returns its result; its exceptions propagate unchanged. */
     public <T> T call(Callable<T> task) throws Exception {
         if (closed) {

@@ -1,15 +1,11 @@
 package dev.ferry.bpf;
 
+import dev.ferry.testing.BpfPins;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.stream.Stream;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -37,8 +33,8 @@ final class BpfFixtures {
         }
     }
 
-    static BpfObject loadLayer(PinRoot root) {
-        return BpfObject.load("ferry_test", elf(LAYER), root.path());
+    static BpfObject loadLayer(BpfPins root) {
+        return BpfObject.load("ferry_test", elf(LAYER), root.root());
     }
 
     static MemorySegment u32(Arena arena, int value) {
@@ -76,29 +72,5 @@ final class BpfFixtures {
             frame[i] = (byte) i;
         }
         return frame;
-    }
-
-    /** A directory on bpffs named for one test, deleted with everything pinned in it. */
-    record PinRoot(Path path) implements AutoCloseable {
-        static PinRoot create() {
-            return new PinRoot(Path.of("/sys/fs/bpf",
-                    "ferry-test-bpf-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000000, 0x7fffffff))));
-        }
-
-        Path resolve(String name) {
-            return path.resolve(name);
-        }
-
-        @Override
-        public void close() throws IOException {
-            if (!Files.exists(path)) {
-                return;
-            }
-            try (Stream<Path> all = Files.walk(path)) {
-                for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
-        }
     }
 }

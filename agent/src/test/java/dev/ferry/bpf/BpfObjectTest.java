@@ -1,6 +1,6 @@
 package dev.ferry.bpf;
 
-import dev.ferry.bpf.BpfFixtures.PinRoot;
+import dev.ferry.testing.BpfPins;
 import dev.ferry.linux.Errno;
 import dev.ferry.testing.RequiresRoot;
 import org.junit.jupiter.api.AfterEach;
@@ -22,8 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @RequiresRoot
 class BpfObjectTest {
-    private final PinRoot root = PinRoot.create();
-    private final PinRoot otherRoot = PinRoot.create();
+    private final BpfPins root = BpfPins.create("ferry-test-bpf");
+    private final BpfPins otherRoot = BpfPins.create("ferry-test-bpf");
 
     @AfterEach
     void removePins() throws IOException {
@@ -73,7 +73,7 @@ class BpfObjectTest {
     @Test
     void verifierRejectionQuotesTheVerifiersComplaint() {
         BpfException e = assertThrows(BpfException.class,
-                () -> BpfObject.load("reject", BpfFixtures.elf(BpfFixtures.VERIFIER_REJECT), root.path()));
+                () -> BpfObject.load("reject", BpfFixtures.elf(BpfFixtures.VERIFIER_REJECT), root.root()));
         assertEquals("failed to load BPF object 'reject'", e.operation());
         assertTrue(e.errno() > 0);
         assertTrue(e.log().contains("invalid access to packet"), e.log());
@@ -84,13 +84,13 @@ class BpfObjectTest {
     @Test
     void garbageIsRefusedAtOpen() {
         BpfException e = assertThrows(BpfException.class,
-                () -> BpfObject.load("garbage", new byte[]{1, 2, 3, 4, 5, 6, 7, 8}, root.path()));
+                () -> BpfObject.load("garbage", new byte[]{1, 2, 3, 4, 5, 6, 7, 8}, root.root()));
         assertEquals("failed to open BPF object 'garbage'", e.operation());
         assertTrue(e.errno() > 0);
     }
 
     @Test
-    void mapsDeclaredPinnedByNameArePinnedUnderThePinRoot() {
+    void mapsDeclaredPinnedByNameArePinnedUnderTheBpfPins() {
         try (BpfObject ignored = BpfFixtures.loadLayer(root)) {
             assertTrue(Files.exists(root.resolve("fixture_state")));
             assertFalse(Files.exists(root.resolve("fixture_config")), "only maps declared pinned are pinned");
@@ -111,7 +111,7 @@ class BpfObjectTest {
             }
             // The control: under another pin root the same object starts from an empty map.
             try (BpfObject elsewhere = BpfObject.load("ferry_test", BpfFixtures.elf(BpfFixtures.LAYER),
-                    otherRoot.path())) {
+                    otherRoot.root())) {
                 assertFalse(elsewhere.map("fixture_state").lookup(u32(arena, 7), value));
             }
         }

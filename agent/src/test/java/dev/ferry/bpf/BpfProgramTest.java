@@ -1,6 +1,6 @@
 package dev.ferry.bpf;
 
-import dev.ferry.bpf.BpfFixtures.PinRoot;
+import dev.ferry.testing.BpfPins;
 import dev.ferry.linux.Errno;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @RequiresRoot
 class BpfProgramTest {
-    private final PinRoot root = PinRoot.create();
+    private final BpfPins root = BpfPins.create("ferry-test-bpf");
     private BpfObject object;
 
     @BeforeEach

@@ -1,10 +1,10 @@
 package dev.ferry.bpf;
 
+import dev.ferry.testing.BpfPins;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-import dev.ferry.bpf.BpfFixtures.PinRoot;
 import dev.ferry.testing.RequiresRoot;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @RequiresRoot
 class LibbpfLogTest {
-    private final PinRoot root = PinRoot.create();
+    private final BpfPins root = BpfPins.create("ferry-test-bpf");
     private final Logger logger = (Logger) LoggerFactory.getLogger(LibbpfLog.LOGGER_NAME);
     private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
     private Level previousLevel;
@@ -43,7 +43,7 @@ class LibbpfLogTest {
     @Test
     void libbpfDebugMessagesReachSlf4jFormatted() {
         String name = "log_" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0xffff));
-        BpfObject.load(name, BpfFixtures.elf(BpfFixtures.LAYER), root.path()).close();
+        BpfObject.load(name, BpfFixtures.elf(BpfFixtures.LAYER), root.root()).close();
         List<ILoggingEvent> debug = appender.list.stream()
                 .filter(e -> e.getLevel() == Level.DEBUG && e.getFormattedMessage().contains("'" + name + "'"))
                 .toList();
@@ -55,7 +55,7 @@ class LibbpfLogTest {
     @Test
     void verifierRejectionIsLoggedAsWarning() {
         assertThrows(BpfException.class,
-                () -> BpfObject.load("reject", BpfFixtures.elf(BpfFixtures.VERIFIER_REJECT), root.path()));
+                () -> BpfObject.load("reject", BpfFixtures.elf(BpfFixtures.VERIFIER_REJECT), root.root()));
         assertTrue(appender.list.stream().anyMatch(e -> e.getLevel() == Level.WARN
                         && e.getFormattedMessage().contains("invalid access to packet")),
                 "no WARN event with the verifier's complaint: " + messages());
@@ -70,7 +70,7 @@ class LibbpfLogTest {
         for (Thread t : threads) {
             t.join();
         }
-        BpfObject.load("again", BpfFixtures.elf(BpfFixtures.LAYER), root.path()).close();
+        BpfObject.load("again", BpfFixtures.elf(BpfFixtures.LAYER), root.root()).close();
         long loading = appender.list.stream().filter(e -> e.getFormattedMessage().contains("'again'")).count();
         assertTrue(loading > 0, messages());
     }

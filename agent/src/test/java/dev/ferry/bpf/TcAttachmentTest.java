@@ -1,6 +1,6 @@
 package dev.ferry.bpf;
 
-import dev.ferry.bpf.BpfFixtures.PinRoot;
+import dev.ferry.testing.BpfPins;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.Shell;
 import dev.ferry.testing.TestNetns;
@@ -19,7 +19,7 @@ class TcAttachmentTest {
     private static final int HANDLE = 0xfe;
     private static final int PRIORITY = 7;
 
-    private final PinRoot root = PinRoot.create();
+    private final BpfPins root = BpfPins.create("ferry-test-bpf");
     private TestNetns ns;
     private BpfObject object;
     private int ifindex;

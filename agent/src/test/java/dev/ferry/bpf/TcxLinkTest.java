@@ -1,6 +1,6 @@
 package dev.ferry.bpf;
 
-import dev.ferry.bpf.BpfFixtures.PinRoot;
+import dev.ferry.testing.BpfPins;
 import dev.ferry.linux.Errno;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @RequiresRoot
 class TcxLinkTest {
-    private final PinRoot root = PinRoot.create();
+    private final BpfPins root = BpfPins.create("ferry-test-bpf");
     private TestNetns ns;
     private BpfObject object;
     private int ifindex;

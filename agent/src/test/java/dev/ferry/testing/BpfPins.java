@@ -29,6 +29,11 @@ public final class BpfPins implements AutoCloseable {
         return root;
     }
 
+    /** A path below the root, for a pin of the test's own. */
+    public Path resolve(String name) {
+        return root.resolve(name);
+    }
+
     /** Unlinks every pin; maps and links go away once no process holds them. */
     public static void removeTree(Path root) {
         if (!Files.exists(root)) {
