@@ -17,6 +17,14 @@ public record CniError(int code, String msg, String details) implements CniReply
     public static final int PLUGIN_NOT_AVAILABLE = 50;
     /** STATUS: not available, and existing containers may have limited connectivity. */
     public static final int PLUGIN_NOT_AVAILABLE_LIMITED_CONNECTIVITY = 51;
+    /** Ferry: ADD for an attachment that exists in another netns, or an interface name the pod already has. */
+    public static final int FERRY_ALREADY_EXISTS = 100;
+    /** Ferry: the node's pod CIDR has no free address. */
+    public static final int FERRY_ADDRESSES_EXHAUSTED = 101;
+    /** Ferry: CHECK found the endpoint not as ADD left it; the details list what. */
+    public static final int FERRY_CHECK_FAILED = 102;
+    /** Ferry: the kernel refused a step of ADD (netlink, BPF, sysctl, state); everything made was rolled back. */
+    public static final int FERRY_ADD_FAILED = 103;
     /** skel's catch-all for a plain error from a plugin function. */
     public static final int INTERNAL = 999;
 

@@ -2,21 +2,238 @@ package dev.ferry.cni;
 
 import dev.ferry.api.ApiRequest;
 import dev.ferry.api.ApiResponse;
+import dev.ferry.endpoint.Endpoint;
+import dev.ferry.endpoint.EndpointException;
+import dev.ferry.endpoint.EndpointKey;
 import dev.ferry.endpoint.EndpointManager;
+import dev.ferry.endpoint.EndpointRequest;
+import dev.ferry.net.IpPrefix;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** CONTRACT STUB: being implemented on main; signatures are fixed. */
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * The CNI commands, as the agent runs them for ferry-cni: validation, one lock
+ * per container, the endpoint operations and the spec's result and error
+ * objects. Every failure becomes a CNI error object; nothing escapes as an
+ * exception to the socket layer.
+ */
 public final class CniService {
+    private static final Logger log = LoggerFactory.getLogger(CniService.class);
+    /** Pods' default gateway: link-local, answered by the permanent neighbour ADD installs. */
+    static final InetAddress GATEWAY = IpPrefix.literal("169.254.1.1");
+    /**
+     * How long a command waits for another on the same container (a DEL queued
+     * behind a slow ADD) before answering "try again later"; well under the
+     * runtime's own CNI timeout.
+     */
+    static final Duration LOCK_TIMEOUT = Duration.ofSeconds(30);
+
+    private final EndpointManager endpoints;
+    private final Readiness readiness;
+    private final ContainerLocks locks = new ContainerLocks();
+
     public CniService(EndpointManager endpoints, Readiness readiness) {
-        throw new UnsupportedOperationException("stub");
+        this.endpoints = endpoints;
+        this.readiness = readiness;
     }
 
     /** Runs one CNI command; never throws for bad input (the error is the reply). */
     public CniReply handle(CniRequest request) {
-        throw new UnsupportedOperationException("stub");
+        long start = System.nanoTime();
+        CniReply reply;
+        try {
+            reply = dispatch(request);
+        } catch (CniException e) {
+            reply = e.error();
+        } catch (EndpointException e) {
+            reply = error(e);
+        } catch (RuntimeException e) {
+            log.error("event=cni_internal_error command={} container={} ifname={}", request.command(),
+                    request.containerId(), request.ifname(), e);
+            reply = new CniError(CniError.INTERNAL, "internal error in the ferry agent", String.valueOf(e.getMessage()));
+        }
+        logOutcome(request, reply, (System.nanoTime() - start) / 1_000_000.0);
+        return reply;
     }
 
     /** {@code POST /v1/cni}: headers and body to a reply, with the HTTP status ferry-cni expects (2xx result, 4xx/5xx error). */
     public ApiResponse handle(ApiRequest request) {
-        throw new UnsupportedOperationException("stub");
+        CniRequest cni;
+        try {
+            cni = CniRequest.fromHeaders(request.headers(), request.body());
+        } catch (CniException e) {
+            log.info("event=cni_rejected code={} msg=\"{}\" details=\"{}\"", e.error().code(), e.error().msg(), e.error().details());
+            return response(e.error(), versionOf(request.body()));
+        }
+        return response(handle(cni), cni.cniVersion());
+    }
+
+    private CniReply dispatch(CniRequest r) {
+        return switch (r.command()) {
+            case VERSION -> VersionReply.FERRY;
+            case STATUS -> status();
+            case GC -> collectGarbage(r.config().validAttachments());
+            case ADD -> {
+                try (var held = locks.lock(r.containerId(), LOCK_TIMEOUT)) {
+                    yield add(r);
+                }
+            }
+            case DEL -> {
+                try (var held = locks.lock(r.containerId(), LOCK_TIMEOUT)) {
+                    endpoints.remove(key(r));
+                    yield CniReply.Done.INSTANCE;
+                }
+            }
+            case CHECK -> {
+                try (var held = locks.lock(r.containerId(), LOCK_TIMEOUT)) {
+                    yield check(r);
+                }
+            }
+        };
+    }
+
+    private CniReply add(CniRequest r) {
+        Optional<String> notReady = readiness.notReadyReason();
+        if (notReady.isPresent()) {
+            throw new CniException(CniError.TRY_AGAIN_LATER, "the ferry agent is not ready", notReady.get());
+        }
+        Endpoint e = endpoints.add(new EndpointRequest(key(r), r.netns(), r.config().mtu(),
+                r.args().podNamespace(), r.args().podName(), r.args().podUid()));
+        return result(e, r.config());
+    }
+
+    /** The result: the host veth, then the pod's interface (with its sandbox), which the address is on. */
+    static CniResult result(Endpoint e, NetworkConfig config) {
+        return new CniResult(
+                List.of(new CniResult.Interface(e.hostIfname(), Optional.of(e.hostMac()), Optional.empty()),
+                        new CniResult.Interface(e.ifname(), Optional.of(e.podMac()), Optional.of(e.netns()))),
+                List.of(new CniResult.IpConfig(e.address(), Optional.of(GATEWAY), Optional.of(1))),
+                List.of(new CniResult.Route(IpPrefix.DEFAULT_V4, Optional.of(GATEWAY))),
+                config.dns());
+    }
+
+    private CniReply check(CniRequest r) {
+        EndpointKey key = key(r);
+        List<String> problems = new java.util.ArrayList<>(endpoints.check(key, r.netns()));
+        Optional<CniResult> previous = r.config().previousResult();
+        Optional<Endpoint> endpoint = endpoints.get(key);
+        if (previous.isPresent() && endpoint.isPresent()) {
+            IpPrefix address = endpoint.get().address();
+            boolean listed = previous.get().ips().stream().anyMatch(ip -> ip.address().address().equals(address.address()));
+            if (!listed) {
+                problems.add("prevResult does not list the endpoint's address " + address);
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new EndpointException.Broken(key, problems);
+        }
+        return CniReply.Done.INSTANCE;
+    }
+
+    private CniReply status() {
+        Optional<String> notReady = readiness.notReadyReason();
+        if (notReady.isPresent()) {
+            return new CniError(CniError.PLUGIN_NOT_AVAILABLE, "the ferry agent is not ready", notReady.get());
+        }
+        if (endpoints.addressesLeft() <= 0) {
+            return new CniError(CniError.PLUGIN_NOT_AVAILABLE, "the node's pod CIDR has no free address",
+                    "existing pods are unaffected; new pods need an address released first");
+        }
+        return CniReply.Done.INSTANCE;
+    }
+
+    /**
+     * Removes every attachment the runtime did not list. Each removal takes its
+     * container's lock, so it never interleaves with an ADD or DEL of that
+     * container; one that fails is reported and the others still go.
+     */
+    private CniReply collectGarbage(List<NetworkConfig.Attachment> valid) {
+        Set<EndpointKey> keep = valid.stream()
+                .map(a -> new EndpointKey(a.containerId(), a.ifname()))
+                .collect(Collectors.toSet());
+        List<String> failures = new java.util.ArrayList<>();
+        int collected = 0;
+        for (EndpointKey key : endpoints.attachments()) {
+            if (keep.contains(key)) {
+                continue;
+            }
+            try (var held = locks.lock(key.containerId(), LOCK_TIMEOUT)) {
+                endpoints.remove(key);
+                collected++;
+            } catch (RuntimeException e) {
+                failures.add(key + ": " + e.getMessage());
+            }
+        }
+        log.info("event=cni_gc kept={} collected={} failed={}", keep.size(), collected, failures.size());
+        if (!failures.isEmpty()) {
+            return new CniError(CniError.TRY_AGAIN_LATER, "GC could not remove every stale attachment", String.join("; ", failures));
+        }
+        return CniReply.Done.INSTANCE;
+    }
+
+    static CniError error(EndpointException e) {
+        return switch (e) {
+            case EndpointException.BadNetns b ->
+                    new CniError(CniError.INVALID_ENVIRONMENT_VARIABLES, b.summary(), b.details());
+            case EndpointException.AlreadyExists a -> new CniError(CniError.FERRY_ALREADY_EXISTS, a.summary(), a.details());
+            case EndpointException.PoolExhausted p -> new CniError(CniError.FERRY_ADDRESSES_EXHAUSTED, p.summary(), p.details());
+            case EndpointException.Unknown u -> new CniError(CniError.UNKNOWN_CONTAINER, u.summary(), u.details());
+            case EndpointException.Broken b -> new CniError(CniError.FERRY_CHECK_FAILED, b.summary(), b.details());
+            // "Try again later" makes the runtime retry the DEL, which finishes the job.
+            case EndpointException.Incomplete i -> new CniError(CniError.TRY_AGAIN_LATER, i.summary(), i.details());
+            case EndpointException.Failed f -> new CniError(CniError.FERRY_ADD_FAILED, f.summary(), f.details());
+        };
+    }
+
+    /** 2xx only for success: ferry-cni exits non-zero on anything else. */
+    static ApiResponse response(CniReply reply, String cniVersion) {
+        int status = switch (reply) {
+            case CniError e -> switch (e.code()) {
+                case CniError.INCOMPATIBLE_CNI_VERSION, CniError.UNSUPPORTED_FIELD, CniError.INVALID_ENVIRONMENT_VARIABLES,
+                     CniError.DECODING_FAILURE, CniError.INVALID_NETWORK_CONFIG -> 400;
+                case CniError.UNKNOWN_CONTAINER -> 404;
+                case CniError.FERRY_ALREADY_EXISTS, CniError.FERRY_CHECK_FAILED -> 409;
+                case CniError.TRY_AGAIN_LATER, CniError.PLUGIN_NOT_AVAILABLE,
+                     CniError.PLUGIN_NOT_AVAILABLE_LIMITED_CONNECTIVITY, CniError.FERRY_ADDRESSES_EXHAUSTED -> 503;
+                default -> 500;
+            };
+            case CniResult r -> 200;
+            case VersionReply v -> 200;
+            case CniReply.Done d -> 200;
+        };
+        return new ApiResponse(status, ApiResponse.JSON, reply.toJson(cniVersion).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static EndpointKey key(CniRequest r) {
+        return new EndpointKey(r.containerId(), r.ifname());
+    }
+
+    /** The version an error is rendered in when the configuration itself could not be read. */
+    private static String versionOf(byte[] body) {
+        try {
+            return NetworkConfig.parse(body).cniVersion();
+        } catch (CniException e) {
+            return CniVersions.LATEST;
+        }
+    }
+
+    private static void logOutcome(CniRequest r, CniReply reply, double ms) {
+        String pod = r.args().podNamespace().map(ns -> ns + "/" + r.args().podName().orElse("?")).orElse("-");
+        switch (reply) {
+            case CniError e -> log.warn("event=cni command={} container={} ifname={} pod={} result=error code={} msg=\"{}\" details=\"{}\" duration_ms={}",
+                    r.command(), r.containerId(), r.ifname(), pod, e.code(), e.msg(), e.details(), String.format("%.1f", ms));
+            case CniResult res -> log.info("event=cni command={} container={} ifname={} pod={} result=ok address={} duration_ms={}",
+                    r.command(), r.containerId(), r.ifname(), pod, res.ips().getFirst().address(), String.format("%.1f", ms));
+            default -> log.info("event=cni command={} container={} ifname={} pod={} result=ok duration_ms={}",
+                    r.command(), r.containerId(), r.ifname(), pod, String.format("%.1f", ms));
+        }
     }
 }

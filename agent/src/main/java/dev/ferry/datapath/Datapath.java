@@ -138,6 +138,28 @@ public final class Datapath implements AutoCloseable {
         }
     }
 
+    /**
+     * The hook of {@code program} on the device as the kernel has it now, with
+     * the id of the program it runs (compare with {@link #program}); empty when
+     * nothing of ours is hooked there.
+     */
+    public Optional<Attachment> attached(DatapathProgram program, String ifname, int ifindex) {
+        return switch (mode) {
+            case TCX -> TcxLink.openPinnedIfExists(linkPin(program, ifname)).flatMap(link -> {
+                try (link) {
+                    return link.ifindex() == ifindex
+                            ? Optional.of(new Attachment(program, ifname, ifindex, mode, link.programId()))
+                            : Optional.empty();
+                }
+            });
+            case TC -> TcAttachment.find(ifindex, TcHook.INGRESS, TC_HANDLE, TC_PRIORITY).map(tc -> {
+                try (tc) {
+                    return new Attachment(program, ifname, ifindex, mode, tc.programId());
+                }
+            });
+        };
+    }
+
     /** Unhooks {@code program} from the device; nothing attached is fine. */
     public void detach(DatapathProgram program, String ifname, int ifindex) {
         Path pin = linkPin(program, ifname);

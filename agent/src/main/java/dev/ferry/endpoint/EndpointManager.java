@@ -1,29 +1,333 @@
 package dev.ferry.endpoint;
 
+import dev.ferry.datapath.Attachment;
 import dev.ferry.datapath.Datapath;
+import dev.ferry.datapath.DatapathProgram;
+import dev.ferry.datapath.EndpointEntry;
+import dev.ferry.ipam.Allocation;
 import dev.ferry.ipam.Ipam;
+import dev.ferry.ipam.IpamException;
+import dev.ferry.linux.Errno;
+import dev.ferry.net.IpPrefix;
+import dev.ferry.net.IpText;
+import dev.ferry.netlink.Link;
+import dev.ferry.netlink.RtNetlink;
 import dev.ferry.netns.NetNamespace;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
+import java.net.InetAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 
-/** CONTRACT STUB: being implemented on main; signatures are fixed. */
+/**
+ * Every pod endpoint of this node: ADD, DEL, CHECK and GC on the kernel
+ * (veth, addresses, routes, neighbours), the BPF maps and links, IPAM and the
+ * state on disk, kept consistent with each other.
+ *
+ * <p>Callers serialise operations on one container (the CNI layer holds a lock
+ * per container id); different containers may run in parallel.
+ *
+ * <p>Nothing here needs the state file to clean up: the host veth's name and
+ * the address are derived from the container id and ifname (and IPAM), so a DEL
+ * after a crash in the middle of an ADD still finds everything the ADD made.
+ */
 public final class EndpointManager implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EndpointManager.class);
+
+    private final NetNamespace node;
+    private final Datapath datapath;
+    private final Ipam ipam;
+    private final EndpointStore store;
+    private final EndpointIds ids;
+    private final RtNetlink nodeNl;
+    private final PodPlumbing plumbing;
+    private final int podMtu;
+
     /**
+     * Opens the state and re-checks every persisted endpoint against the kernel:
+     * endpoints whose veth still exists get their map entry and hook back (a
+     * fresh bpffs after a reboot, a new program), the others are kept for DEL/GC.
+     *
      * @param node      the node's network namespace (the agent's own in production)
-     * @param stateDir  endpoint state lives in stateDir/endpoints
+     * @param stateDir  endpoint state lives in {@code stateDir/endpoints}
      * @param podMtu    the pod veth MTU unless the CNI config sets one (the uplink's)
      */
     public EndpointManager(NetNamespace node, Datapath datapath, Ipam ipam, Path stateDir, int podMtu) {
-        throw new UnsupportedOperationException("stub");
+        this.node = node;
+        this.datapath = datapath;
+        this.ipam = ipam;
+        this.podMtu = podMtu;
+        this.store = EndpointStore.open(stateDir);
+        this.nodeNl = RtNetlink.open(node);
+        this.plumbing = new PodPlumbing(node, nodeNl);
+        List<Endpoint> existing = store.all();
+        this.ids = new EndpointIds(existing);
+        existing.forEach(this::restore);
     }
 
     /** Every endpoint, sorted by container id then ifname. */
     public List<Endpoint> list() {
-        throw new UnsupportedOperationException("stub");
+        return store.all();
+    }
+
+    public Optional<Endpoint> get(EndpointKey key) {
+        return store.get(key);
+    }
+
+    /** How many addresses the pod CIDR has left; ADD fails when it is 0. */
+    public int addressesLeft() {
+        return ipam.capacity() - ipam.used();
+    }
+
+    /**
+     * Plumbs a new endpoint, or answers the existing one when the same ADD comes
+     * again for the same netns and the endpoint is intact. Any failure undoes
+     * every step made so far.
+     */
+    public Endpoint add(EndpointRequest request) {
+        EndpointKey key = request.key();
+        Optional<Endpoint> existing = store.get(key);
+        if (existing.isPresent()) {
+            Endpoint e = existing.get();
+            if (!e.netns().equals(request.netns())) {
+                throw new EndpointException.AlreadyExists(key + " is attached to " + e.netns()
+                        + ", not " + request.netns() + "; DEL it first");
+            }
+            List<String> problems = problems(e);
+            if (problems.isEmpty()) {
+                log.info("event=endpoint_add_repeated endpoint={} address={} action=answered_existing", key, e.address());
+                return e;
+            }
+            log.warn("event=endpoint_add_repeated endpoint={} problems=\"{}\" action=rebuild", key, String.join("; ", problems));
+            remove(key);
+        }
+
+        try (NetNamespace pod = openNetns(request.netns());
+             RtNetlink podNl = openNetlink(pod);
+             Rollback rollback = new Rollback(key)) {
+            String hostIfname = HostIfname.of(key.containerId(), key.ifname());
+            if (plumbing.deleteLinkIfPresent(hostIfname)) {
+                // Only ever ours: the name derives from this very container and ifname.
+                log.warn("event=stale_veth_removed endpoint={} host_ifname={}", key, hostIfname);
+            }
+            if (podNl.link(key.ifname()).isPresent()) {
+                throw new EndpointException.AlreadyExists("interface " + key.ifname() + " already exists in " + request.netns());
+            }
+
+            Allocation allocation = allocate(key);
+            InetAddress address = allocation.address();
+            rollback.add("release " + IpText.format(address), () -> ipam.release(key.containerId(), key.ifname()));
+            int endpointId = ids.allocate();
+            rollback.add("free endpoint id " + endpointId, () -> ids.free(endpointId));
+
+            int mtu = request.mtu().orElse(podMtu);
+            PodPlumbing.Veth veth = step("plumb the veth pair", () ->
+                    plumbing.plumb(hostIfname, key.ifname(), pod, podNl, address, mtu, rollback));
+
+            EndpointEntry entry = new EndpointEntry(veth.host().index(), endpointId, 0, veth.pod().mac(), veth.host().mac());
+            step("write the endpoint map entry", () -> {
+                datapath.endpoints().put(address, entry);
+                return null;
+            });
+            rollback.add("delete map entry", () -> datapath.endpoints().delete(address));
+            step("attach from_pod", () -> node.run(() ->
+                    datapath.attach(DatapathProgram.FROM_POD, hostIfname, veth.host().index())));
+            rollback.add("detach from_pod", () -> node.execute(() ->
+                    datapath.detach(DatapathProgram.FROM_POD, hostIfname, veth.host().index())));
+            rollback.add("delete counters", () -> datapath.counters().deleteEndpoint(endpointId));
+
+            Endpoint endpoint = new Endpoint(key.containerId(), key.ifname(), request.netns(), hostIfname,
+                    veth.host().index(), IpPrefix.host(address), veth.pod().mac(), veth.host().mac(), endpointId, mtu,
+                    request.podNamespace(), request.podName(), request.podUid(), Instant.now());
+            step("persist the endpoint", () -> {
+                store.write(endpoint);
+                return null;
+            });
+            rollback.commit();
+            return endpoint;
+        }
+    }
+
+    /**
+     * Removes whatever exists of the endpoint; nothing at all is fine (DEL is
+     * idempotent). The netns may be gone: deleting the host veth takes the pod
+     * end with it wherever it is. State and address are kept when a step fails,
+     * so a retried DEL finishes the job.
+     *
+     * @return the endpoint as it was persisted, if it was
+     */
+    public Optional<Endpoint> remove(EndpointKey key) {
+        Optional<Endpoint> state = store.get(key);
+        Optional<Allocation> allocation = ipam.find(key.containerId(), key.ifname());
+        Optional<InetAddress> address = state.map(e -> e.address().address())
+                .or(() -> allocation.map(Allocation::address));
+        String hostIfname = state.map(Endpoint::hostIfname).orElse(HostIfname.of(key.containerId(), key.ifname()));
+        List<String> failures = new ArrayList<>();
+
+        Optional<Link> host = attempt(failures, "look up " + hostIfname, () -> plumbing.hostLink(hostIfname)).flatMap(x -> x);
+        int ifindex = host.map(Link::index).orElse(state.map(Endpoint::hostIfindex).orElse(0));
+        attempt(failures, "detach from_pod", () -> {
+            node.execute(() -> datapath.detach(DatapathProgram.FROM_POD, hostIfname, ifindex));
+            return null;
+        });
+        // The address is ours while IPAM says so or our state names it: its map entry is ours too.
+        address.ifPresent(a -> attempt(failures, "delete map entry " + IpText.format(a), () -> datapath.endpoints().delete(a)));
+        host.ifPresent(h -> attempt(failures, "delete veth " + hostIfname, () -> plumbing.deleteLinkIfPresent(hostIfname)));
+        address.ifPresent(a -> attempt(failures, "delete host route", () -> {
+            plumbing.deleteHostRouteIfPresent(a);
+            return null;
+        }));
+        state.ifPresent(e -> attempt(failures, "delete counters", () -> datapath.counters().deleteEndpoint(e.endpointId())));
+
+        if (!failures.isEmpty()) {
+            throw new EndpointException.Incomplete(key, failures);
+        }
+        allocation.ifPresent(a -> ipam.release(key.containerId(), key.ifname()));
+        store.delete(key);
+        state.ifPresent(e -> ids.free(e.endpointId()));
+        if (state.isPresent() || allocation.isPresent() || host.isPresent()) {
+            log.info("event=endpoint_removed endpoint={} address={} host_ifname={} ifindex={}", key,
+                    address.map(IpText::format).orElse("none"), hostIfname, ifindex);
+        }
+        return state;
+    }
+
+    /**
+     * What is not as ADD left it: the pod's interface, address, routes and
+     * gateway neighbour, the host veth, route and neighbour, the map entry and
+     * the hook. Empty when all is well.
+     *
+     * @throws EndpointException.Unknown when there is no such endpoint
+     */
+    public List<String> check(EndpointKey key, String netns) {
+        Endpoint e = store.get(key).orElseThrow(() -> new EndpointException.Unknown(key));
+        List<String> problems = new ArrayList<>();
+        if (!e.netns().equals(netns)) {
+            problems.add("the endpoint is in " + e.netns() + ", not " + netns);
+        }
+        problems.addAll(problems(e));
+        return problems;
+    }
+
+    /**
+     * Every attachment this node holds anything for: persisted endpoints and
+     * addresses held without one (an ADD that crashed before persisting). GC
+     * removes those the runtime no longer lists.
+     */
+    public Set<EndpointKey> attachments() {
+        Set<EndpointKey> known = new LinkedHashSet<>();
+        store.all().forEach(e -> known.add(new EndpointKey(e.containerId(), e.ifname())));
+        ipam.allocations().forEach(a -> known.add(new EndpointKey(a.containerId(), a.ifname())));
+        return known;
     }
 
     @Override
     public void close() {
+        nodeNl.close();
+    }
+
+    private List<String> problems(Endpoint e) {
+        List<String> problems = new ArrayList<>();
+        if (!Files.exists(Path.of(e.netns()))) {
+            problems.add("network namespace " + e.netns() + " is gone");
+            problems.addAll(plumbing.hostLink(e.hostIfname()).isEmpty()
+                    ? List.of("host veth " + e.hostIfname() + " is missing") : List.of());
+        } else {
+            try (NetNamespace pod = NetNamespace.open(Path.of(e.netns())); RtNetlink podNl = RtNetlink.open(pod)) {
+                problems.addAll(plumbing.problems(e, podNl));
+            } catch (RuntimeException ex) {
+                problems.add("cannot inspect " + e.netns() + ": " + ex.getMessage());
+            }
+        }
+        InetAddress address = e.address().address();
+        Optional<EndpointEntry> entry = datapath.endpoints().get(address);
+        EndpointEntry expected = new EndpointEntry(e.hostIfindex(), e.endpointId(), 0, e.podMac(), e.hostMac());
+        if (entry.isEmpty()) {
+            problems.add("endpoint map entry for " + IpText.format(address) + " is missing");
+        } else if (!entry.get().equals(expected)) {
+            problems.add("endpoint map entry for " + IpText.format(address) + " is " + entry.get() + ", ADD wrote " + expected);
+        }
+        Optional<Attachment> hook = node.run(() -> datapath.attached(DatapathProgram.FROM_POD, e.hostIfname(), e.hostIfindex()));
+        int wanted = datapath.program(DatapathProgram.FROM_POD).id();
+        if (hook.isEmpty()) {
+            problems.add("from_pod is not attached to " + e.hostIfname());
+        } else if (hook.get().programId() != wanted) {
+            problems.add("from_pod on " + e.hostIfname() + " runs program " + hook.get().programId() + ", not " + wanted);
+        }
+        return problems;
+    }
+
+    /** After a restart: put back the map entry and hook of an endpoint whose veth is still there. */
+    private void restore(Endpoint e) {
+        try {
+            Optional<Link> host = plumbing.hostLink(e.hostIfname());
+            if (host.isEmpty() || host.get().index() != e.hostIfindex()) {
+                log.warn("event=endpoint_orphaned endpoint={}/{} host_ifname={} action=kept_until_del_or_gc",
+                        e.containerId(), e.ifname(), e.hostIfname());
+                return;
+            }
+            datapath.endpoints().put(e.address().address(),
+                    new EndpointEntry(e.hostIfindex(), e.endpointId(), 0, e.podMac(), e.hostMac()));
+            node.run(() -> datapath.attach(DatapathProgram.FROM_POD, e.hostIfname(), e.hostIfindex()));
+            log.info("event=endpoint_restored endpoint={}/{} address={} ifindex={}", e.containerId(), e.ifname(),
+                    e.address(), e.hostIfindex());
+        } catch (RuntimeException ex) {
+            log.error("event=endpoint_restore_failed endpoint={}/{} error=\"{}\"", e.containerId(), e.ifname(), ex.getMessage());
+        }
+    }
+
+    private Allocation allocate(EndpointKey key) {
+        try {
+            return ipam.allocate(key.containerId(), key.ifname());
+        } catch (IpamException.Exhausted ex) {
+            throw new EndpointException.PoolExhausted(ex.getMessage(), ex);
+        }
+    }
+
+    private static NetNamespace openNetns(String netns) {
+        if (!Path.of(netns).isAbsolute()) {
+            throw new EndpointException.BadNetns("netns '" + netns + "' is not an absolute path", null);
+        }
+        try {
+            return NetNamespace.open(Path.of(netns));
+        } catch (Errno ex) {
+            throw new EndpointException.BadNetns(ex.getMessage(), ex);
+        }
+    }
+
+    private static RtNetlink openNetlink(NetNamespace pod) {
+        try {
+            return RtNetlink.open(pod);
+        } catch (RuntimeException ex) {
+            // setns refuses a path that is not a network namespace (EINVAL).
+            throw new EndpointException.BadNetns(pod.path() + " is not a network namespace: " + ex.getMessage(), ex);
+        }
+    }
+
+    /** Runs one ADD step; a kernel refusal becomes {@link EndpointException.Failed} naming the step. */
+    private static <T> T step(String what, java.util.function.Supplier<T> action) {
+        try {
+            return action.get();
+        } catch (EndpointException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new EndpointException.Failed("failed to " + what, e.getMessage(), e);
+        }
+    }
+
+    private static <T> Optional<T> attempt(List<String> failures, String what, java.util.function.Supplier<T> action) {
+        try {
+            return Optional.ofNullable(action.get());
+        } catch (RuntimeException e) {
+            failures.add(what + ": " + e.getMessage());
+            return Optional.empty();
+        }
     }
 }

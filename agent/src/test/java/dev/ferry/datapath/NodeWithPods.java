@@ -2,6 +2,7 @@ package dev.ferry.datapath;
 
 import dev.ferry.net.MacAddress;
 import dev.ferry.testing.TestNetns;
+import dev.ferry.testing.Traffic;
 
 import java.net.InetAddress;
 import java.util.ArrayList;
@@ -26,6 +27,10 @@ final class NodeWithPods implements AutoCloseable {
             } catch (java.net.UnknownHostException e) {
                 throw new IllegalArgumentException(e);
             }
+        }
+
+        Traffic.End end() {
+            return new Traffic.End(ns, inet());
         }
 
         EndpointEntry entry() {

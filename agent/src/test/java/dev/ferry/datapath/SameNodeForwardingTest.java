@@ -1,5 +1,7 @@
 package dev.ferry.datapath;
 
+import dev.ferry.testing.Traffic;
+
 import dev.ferry.testing.RequiresRoot;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -55,14 +57,14 @@ abstract class SameNodeForwardingTest {
     @Test
     void icmpTravelsByRedirectPeer() {
         Map<String, Long> before = redirectPeerPackets();
-        Traffic.ping(a, b, 5);
+        Traffic.ping(a.end(), b.end(), 5);
         assertAtLeast(before, 5, 5);
     }
 
     @Test
     void udpTravelsByRedirectPeer() throws Exception {
         Map<String, Long> before = redirectPeerPackets();
-        Traffic.udpEcho(a, b, 7001, 50);
+        Traffic.udpEcho(a.end(), b.end(), 7001, 50);
         assertAtLeast(before, 50, 50);
     }
 
@@ -70,7 +72,7 @@ abstract class SameNodeForwardingTest {
     void tcpTravelsByRedirectPeer() throws Exception {
         Map<String, Long> before = redirectPeerPackets();
         int bytes = 4 << 20;
-        Traffic.tcpTransfer(a, b, 7002, bytes);
+        Traffic.tcpTransfer(a.end(), b.end(), 7002, bytes);
         // A's segments are GSO packets of at most 64 KiB; B answers at least SYN-ACK, ACK and the acknowledgement.
         assertAtLeast(before, bytes / 65536, 3);
     }

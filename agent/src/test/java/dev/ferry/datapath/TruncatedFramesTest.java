@@ -1,5 +1,7 @@
 package dev.ferry.datapath;
 
+import dev.ferry.testing.Traffic;
+
 import dev.ferry.testing.RequiresRoot;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -56,7 +58,7 @@ class TruncatedFramesTest {
 
         await().until(() -> truncated() > before);
         assertEquals(before + 1, truncated(), "exactly the one frame sent was counted");
-        Traffic.ping(a, b, 1); // and forwarding goes on
+        Traffic.ping(a.end(), b.end(), 1); // and forwarding goes on
     }
 
     private long truncated() {

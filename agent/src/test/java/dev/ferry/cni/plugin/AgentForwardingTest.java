@@ -1,5 +1,7 @@
 package dev.ferry.cni.plugin;
 
+import dev.ferry.testing.FerryCni;
+
 import dev.ferry.cni.plugin.FakeAgent.Reply;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -8,7 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 
-import static dev.ferry.cni.plugin.FerryCni.quote;
+import static dev.ferry.testing.FerryCni.quote;
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,5 +1,7 @@
 package dev.ferry.cni.plugin;
 
+import dev.ferry.testing.FerryCni;
+
 import dev.ferry.cni.plugin.FakeAgent.Reply;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -16,7 +18,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.stream.Stream;
 
-import static dev.ferry.cni.plugin.FerryCni.quote;
+import static dev.ferry.testing.FerryCni.quote;
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,5 +1,7 @@
 package dev.ferry.cni.plugin;
 
+import dev.ferry.testing.FerryCni;
+
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;

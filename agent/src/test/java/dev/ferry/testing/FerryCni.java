@@ -1,4 +1,4 @@
-package dev.ferry.cni.plugin;
+package dev.ferry.testing;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,8 +21,8 @@ import java.util.regex.Pattern;
  * clean environment holding only the variables given, the network configuration on
  * stdin, the answer on stdout and the exit status.
  */
-final class FerryCni {
-    static final Path BINARY = Path.of(System.getProperty("ferry.cni.binary", "../cni-plugin/target/ferry-cni"));
+public final class FerryCni {
+    public static final Path BINARY = Path.of(System.getProperty("ferry.cni.binary", "../cni-plugin/target/ferry-cni"));
 
     /** What a run of the plugin is allowed to take before the test gives up on it. */
     private static final Duration RUN_LIMIT = Duration.ofSeconds(30);
@@ -33,12 +33,12 @@ final class FerryCni {
     private FerryCni() {}
 
     /** An invocation with only {@code CNI_COMMAND} set. */
-    static FerryCni command(String command) {
+    public static FerryCni command(String command) {
         return new FerryCni().env("CNI_COMMAND", command);
     }
 
     /** An invocation carrying every CNI variable a runtime sets for an attachment (ADD, CHECK, DEL). */
-    static FerryCni attachment(String command) {
+    public static FerryCni attachment(String command) {
         return command(command)
                 .env("CNI_CONTAINERID", "3f6940ab5ab43bc522569d15b23f8c1b")
                 .env("CNI_NETNS", "/var/run/netns/cni-1234")
@@ -47,26 +47,26 @@ final class FerryCni {
                 .env("CNI_PATH", "/opt/cni/bin");
     }
 
-    FerryCni env(String name, String value) {
+    public FerryCni env(String name, String value) {
         env.put(name, value);
         return this;
     }
 
-    FerryCni without(String name) {
+    public FerryCni without(String name) {
         env.remove(name);
         return this;
     }
 
-    FerryCni stdin(String configuration) {
+    public FerryCni stdin(String configuration) {
         return stdin(configuration.getBytes(StandardCharsets.UTF_8));
     }
 
-    FerryCni stdin(byte[] configuration) {
+    public FerryCni stdin(byte[] configuration) {
         stdin = configuration.clone();
         return this;
     }
 
-    Result run() {
+    public Result run() {
         if (!Files.isExecutable(BINARY)) {
             throw new IllegalStateException("ferry-cni is not built at " + BINARY.toAbsolutePath()
                     + " (the cni-plugin module builds it; run the reactor build)");
@@ -120,20 +120,20 @@ final class FerryCni {
     }
 
     /** What the plugin answered. The accessors read the compact error objects ferry-cni itself prints. */
-    record Result(int exitCode, String stdout, String stderr, Duration elapsed) {
-        int code() {
+    public record Result(int exitCode, String stdout, String stderr, Duration elapsed) {
+        public int code() {
             return Integer.parseInt(member("code", "(\\d+)"));
         }
 
-        String msg() {
+        public String msg() {
             return member("msg", "\"((?:[^\"\\\\]|\\\\.)*)\"");
         }
 
-        String details() {
+        public String details() {
             return member("details", "\"((?:[^\"\\\\]|\\\\.)*)\"");
         }
 
-        String cniVersion() {
+        public String cniVersion() {
             return member("cniVersion", "\"((?:[^\"\\\\]|\\\\.)*)\"");
         }
 
@@ -147,7 +147,7 @@ final class FerryCni {
     }
 
     /** A JSON string literal for building configurations in tests. */
-    static String quote(Object value) {
+    public static String quote(Object value) {
         return "\"" + value.toString().replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 }

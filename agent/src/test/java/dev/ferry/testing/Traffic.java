@@ -1,4 +1,4 @@
-package dev.ferry.datapath;
+package dev.ferry.testing;
 
 import dev.ferry.testing.Shell;
 
@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -17,18 +18,25 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Real traffic between pods: sockets are made on threads inside each pod's namespace. */
-final class Traffic {
+public final class Traffic {
     private Traffic() {}
 
-    static final int TIMEOUT_MS = 5000;
+    /** One side of a conversation: a namespace and the address it talks from. */
+    public record End(TestNetns ns, InetAddress inet) {
+        public String address() {
+            return inet.getHostAddress();
+        }
+    }
 
-    static void ping(NodeWithPods.Pod from, NodeWithPods.Pod to, int count) {
+    public static final int TIMEOUT_MS = 5000;
+
+    public static void ping(End from, End to, int count) {
         Shell.Result r = from.ns().exec("ping", "-c", String.valueOf(count), "-i", "0.05", "-W", "2", to.address());
         assertEquals(0, r.exitCode(), "ping " + from.address() + " -> " + to.address() + ":\n" + r.stdout() + r.stderr());
     }
 
     /** {@code count} datagrams from one pod, each echoed back by the other. */
-    static void udpEcho(NodeWithPods.Pod from, NodeWithPods.Pod to, int port, int count) throws Exception {
+    public static void udpEcho(End from, End to, int port, int count) throws Exception {
         DatagramSocket server = to.ns().handle().call(() -> new DatagramSocket(new InetSocketAddress(to.inet(), port)));
         DatagramSocket client = from.ns().handle().call(() -> new DatagramSocket(new InetSocketAddress(from.inet(), 0)));
         try (server; client) {
@@ -58,7 +66,7 @@ final class Traffic {
     }
 
     /** {@code bytes} over one TCP connection, counted and acknowledged by the receiver. */
-    static void tcpTransfer(NodeWithPods.Pod from, NodeWithPods.Pod to, int port, int bytes) throws Exception {
+    public static void tcpTransfer(End from, End to, int port, int bytes) throws Exception {
         ServerSocket server = to.ns().handle().call(() -> new ServerSocket(port, 1, to.inet()));
         try (server) {
             server.setSoTimeout(TIMEOUT_MS);

@@ -1,0 +1,213 @@
+package dev.ferry.endpoint;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ferry.net.IpPrefix;
+import dev.ferry.net.IpText;
+import dev.ferry.net.MacAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Endpoints on disk, one JSON file each under {@code stateDir/endpoints}, so a
+ * restarted agent knows every pod it plumbed. A file is written whole under a
+ * temporary name, fsynced and renamed over the old one: after a crash it is the
+ * old version or the new one, never half of each.
+ */
+final class EndpointStore {
+    private static final Logger log = LoggerFactory.getLogger(EndpointStore.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String SUFFIX = ".json";
+    private static final String TEMP_PREFIX = ".tmp-";
+    private static final int FORMAT = 1;
+
+    private final Path dir;
+
+    private EndpointStore(Path dir) {
+        this.dir = dir;
+    }
+
+    static EndpointStore open(Path stateDir) {
+        Path dir = stateDir.resolve("endpoints");
+        try {
+            Files.createDirectories(dir);
+            try (DirectoryStream<Path> temps = Files.newDirectoryStream(dir, TEMP_PREFIX + "*")) {
+                for (Path temp : temps) {
+                    Files.deleteIfExists(temp); // a write a crash interrupted; the renamed version is intact
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to open endpoint state '" + dir + "': " + e, e);
+        }
+        return new EndpointStore(dir);
+    }
+
+    Path dir() {
+        return dir;
+    }
+
+    Optional<Endpoint> get(EndpointKey key) {
+        return read(fileOf(key));
+    }
+
+    /** Every readable endpoint; an unreadable file is logged and left for an operator, never deleted. */
+    List<Endpoint> all() {
+        List<Endpoint> out = new ArrayList<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
+            for (Path file : files) {
+                if (!file.getFileName().toString().startsWith(".")) {
+                    read(file).ifPresent(out::add);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to list endpoint state '" + dir + "': " + e, e);
+        }
+        out.sort(Comparator.comparing(Endpoint::containerId).thenComparing(Endpoint::ifname));
+        return out;
+    }
+
+    void write(Endpoint endpoint) {
+        Path file = fileOf(new EndpointKey(endpoint.containerId(), endpoint.ifname()));
+        Path temp = dir.resolve(TEMP_PREFIX + UUID.randomUUID());
+        try {
+            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ch.write(ByteBuffer.wrap(toJson(endpoint).getBytes(StandardCharsets.UTF_8)));
+                ch.force(true);
+            }
+            try {
+                Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new IOException("the state directory cannot rename atomically", e);
+            }
+            syncDirectory();
+        } catch (IOException e) {
+            try {
+                Files.deleteIfExists(temp);
+            } catch (IOException ignored) {
+                // the next open removes it
+            }
+            throw new UncheckedIOException("failed to write endpoint state '" + file + "': " + e, e);
+        }
+    }
+
+    /** False when there was nothing to delete. */
+    boolean delete(EndpointKey key) {
+        try {
+            boolean deleted = Files.deleteIfExists(fileOf(key));
+            syncDirectory();
+            return deleted;
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to delete endpoint state of " + key + ": " + e, e);
+        }
+    }
+
+    Path fileOf(EndpointKey key) {
+        return dir.resolve(key.containerId() + "@" + encode(key.ifname()) + SUFFIX);
+    }
+
+    /**
+     * Container ids are [A-Za-z0-9_.-] (the spec's pattern, checked before we get
+     * here), so '@' separates; an ifname may hold almost anything but '/' and
+     * whitespace, so every other byte is percent-encoded.
+     */
+    static String encode(String ifname) {
+        StringBuilder sb = new StringBuilder();
+        for (byte b : ifname.getBytes(StandardCharsets.UTF_8)) {
+            char c = (char) (b & 0xff);
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'
+                    || (c == '.' && sb.length() > 0)) {
+                sb.append(c);
+            } else {
+                sb.append('%').append(String.format("%02X", b & 0xff));
+            }
+        }
+        return sb.toString();
+    }
+
+    private Optional<Endpoint> read(Path file) {
+        try {
+            return Optional.of(fromJson(JSON.readTree(Files.readAllBytes(file))));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (JacksonException | IllegalArgumentException | NullPointerException e) {
+            log.error("event=endpoint_state_unreadable file={} error=\"{}\" action=kept_for_operator", file, e.getMessage());
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to read endpoint state '" + file + "': " + e, e);
+        }
+    }
+
+    static String toJson(Endpoint e) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("format", FORMAT);
+        o.put("containerId", e.containerId());
+        o.put("ifname", e.ifname());
+        o.put("netns", e.netns());
+        o.put("hostIfname", e.hostIfname());
+        o.put("hostIfindex", e.hostIfindex());
+        o.put("address", IpText.format(e.address()));
+        o.put("podMac", e.podMac().toString());
+        o.put("hostMac", e.hostMac().toString());
+        o.put("endpointId", e.endpointId());
+        o.put("mtu", e.mtu());
+        e.podNamespace().ifPresent(v -> o.put("podNamespace", v));
+        e.podName().ifPresent(v -> o.put("podName", v));
+        e.podUid().ifPresent(v -> o.put("podUid", v));
+        o.put("created", e.created().toString());
+        return o.toPrettyString();
+    }
+
+    static Endpoint fromJson(JsonNode o) {
+        if (o.path("format").asInt() != FORMAT) {
+            throw new IllegalArgumentException("unknown state format " + o.path("format"));
+        }
+        return new Endpoint(
+                text(o, "containerId"), text(o, "ifname"), text(o, "netns"), text(o, "hostIfname"),
+                o.path("hostIfindex").asInt(),
+                IpPrefix.parse(text(o, "address")),
+                MacAddress.parse(text(o, "podMac")), MacAddress.parse(text(o, "hostMac")),
+                o.path("endpointId").asInt(), o.path("mtu").asInt(),
+                optional(o, "podNamespace"), optional(o, "podName"), optional(o, "podUid"),
+                Instant.parse(text(o, "created")));
+    }
+
+    private static String text(JsonNode o, String field) {
+        JsonNode n = o.get(field);
+        if (n == null || !n.isTextual()) {
+            throw new IllegalArgumentException("field '" + field + "' is missing or not a string");
+        }
+        return n.asText();
+    }
+
+    private static Optional<String> optional(JsonNode o, String field) {
+        JsonNode n = o.get(field);
+        return n == null || !n.isTextual() ? Optional.empty() : Optional.of(n.asText());
+    }
+
+    private void syncDirectory() throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+package dev.ferry.endpoint;
+
+import dev.ferry.net.IpPrefix;
+import dev.ferry.net.IpText;
+import dev.ferry.net.MacAddress;
+import dev.ferry.netlink.Address;
+import dev.ferry.netlink.Link;
+import dev.ferry.netlink.Neighbour;
+import dev.ferry.netlink.NetlinkException;
+import dev.ferry.netlink.Route;
+import dev.ferry.netlink.RouteFilter;
+import dev.ferry.netlink.RtNetlink;
+import dev.ferry.netlink.Scope;
+import dev.ferry.netlink.Sysctl;
+import dev.ferry.netlink.VethPair;
+import dev.ferry.netns.NetNamespace;
+
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The veth pair of one pod and its Calico-style wiring, through rtnetlink only:
+ * <ul>
+ *   <li>pod side: the pod's /32, {@code 169.254.1.1 dev IF scope link},
+ *       {@code default via 169.254.1.1} and a permanent neighbour for the
+ *       gateway at the host veth's MAC, so the pod never ARPs;</li>
+ *   <li>host side: a /32 route to the pod (protocol 70) and a permanent
+ *       neighbour, so host processes and the stack fallback reach it too.</li>
+ * </ul>
+ */
+final class PodPlumbing {
+    static final InetAddress GATEWAY = IpPrefix.literal("169.254.1.1");
+
+    /** The two ends as the kernel reports them after plumbing. */
+    record Veth(Link host, Link pod) {
+    }
+
+    private final NetNamespace node;
+    private final RtNetlink nodeNl;
+
+    PodPlumbing(NetNamespace node, RtNetlink nodeNl) {
+        this.node = node;
+        this.nodeNl = nodeNl;
+    }
+
+    /**
+     * Creates the pair with the peer born inside the pod's namespace and wires
+     * both ends. Each step registers its undo, so a failure half-way is rolled back.
+     */
+    Veth plumb(String hostIfname, String podIfname, NetNamespace pod, RtNetlink podNl, InetAddress address, int mtu,
+               Rollback rollback) {
+        Link host = nodeNl.createVeth(VethPair.of(hostIfname, podIfname).mtu(mtu), pod);
+        // Deleting the host end takes the peer, its routes and neighbours with it.
+        rollback.add("delete veth " + hostIfname, () -> deleteLinkIfPresent(hostIfname));
+        Link podEnd = podNl.link(podIfname).orElseThrow(() -> new IllegalStateException(
+                "veth peer '" + podIfname + "' did not appear in " + pod.path()));
+
+        IpPrefix podAddress = IpPrefix.host(address);
+        podNl.addAddress(Address.of(podEnd.index(), podAddress));
+        podNl.setLinkUp(podEnd.index());
+        podNl.addRoute(Route.to(IpPrefix.host(GATEWAY)).dev(podEnd.index()).scope(Scope.LINK).protocol(Route.PROTO_FERRY));
+        podNl.addRoute(Route.to(IpPrefix.DEFAULT_V4).via(GATEWAY).dev(podEnd.index()).protocol(Route.PROTO_FERRY));
+        podNl.replaceNeighbour(Neighbour.permanent(podEnd.index(), GATEWAY, host.mac()));
+
+        // bpf_fib_lookup answers "forwarding disabled" for packets entering a device
+        // without it, and the stack fallback would drop them too.
+        Sysctl.setAll(node, Map.of("net.ipv4.conf." + hostIfname + ".forwarding", "1"));
+        nodeNl.setLinkUp(host.index());
+        nodeNl.replaceRoute(hostRoute(address, host.index()));
+        nodeNl.replaceNeighbour(Neighbour.permanent(host.index(), address, podEnd.mac()));
+        return new Veth(nodeNl.link(host.index()).orElse(host), podEnd);
+    }
+
+    /** Deletes the host end (and with it the pod end); false when it was already gone. */
+    boolean deleteLinkIfPresent(String hostIfname) {
+        try {
+            nodeNl.deleteLink(hostIfname);
+            return true;
+        } catch (NetlinkException.NotFound gone) {
+            return false;
+        }
+    }
+
+    /** Removes a host route to the pod that outlived its link (a route Ferry made, to an address Ferry still holds). */
+    void deleteHostRouteIfPresent(InetAddress address) {
+        for (Route r : nodeNl.routes(RouteFilter.main().protocol(Route.PROTO_FERRY))) {
+            if (r.destination().equals(IpPrefix.host(address))) {
+                try {
+                    nodeNl.deleteRoute(r);
+                } catch (NetlinkException.NotFound gone) {
+                    // removed with its link meanwhile
+                }
+            }
+        }
+    }
+
+    Optional<Link> hostLink(String hostIfname) {
+        return nodeNl.link(hostIfname);
+    }
+
+    /** What is not as {@link #plumb} left it, in words; empty when all is well. */
+    List<String> problems(Endpoint e, RtNetlink podNl) {
+        List<String> problems = new ArrayList<>();
+        String ip = IpText.format(e.address().address());
+        Optional<Link> host = nodeNl.link(e.hostIfname());
+        if (host.isEmpty()) {
+            problems.add("host veth " + e.hostIfname() + " is missing");
+        } else {
+            Link h = host.get();
+            if (h.index() != e.hostIfindex()) {
+                problems.add("host veth " + e.hostIfname() + " has ifindex " + h.index() + ", ADD made " + e.hostIfindex());
+            }
+            if (!h.up()) {
+                problems.add("host veth " + e.hostIfname() + " is down");
+            }
+            boolean routed = nodeNl.routes(RouteFilter.main().dev(h.index())).stream()
+                    .anyMatch(r -> r.destination().equals(e.address()));
+            if (!routed) {
+                problems.add("host route " + ip + "/32 dev " + e.hostIfname() + " is missing");
+            }
+            if (!hasNeighbour(nodeNl, h.index(), e.address().address(), e.podMac())) {
+                problems.add("host neighbour " + ip + " lladdr " + e.podMac() + " is missing");
+            }
+        }
+        Optional<Link> pod = podNl.link(e.ifname());
+        if (pod.isEmpty()) {
+            problems.add("interface " + e.ifname() + " is missing in " + e.netns());
+            return problems;
+        }
+        Link p = pod.get();
+        if (!p.up()) {
+            problems.add("interface " + e.ifname() + " is down");
+        }
+        if (!p.mac().equals(e.podMac())) {
+            problems.add("interface " + e.ifname() + " has MAC " + p.mac() + ", ADD made " + e.podMac());
+        }
+        if (podNl.addresses(p.index()).stream().noneMatch(a -> a.prefix().equals(e.address()))) {
+            problems.add("address " + ip + "/32 is missing on " + e.ifname());
+        }
+        List<Route> routes = podNl.routes(RouteFilter.main().dev(p.index()));
+        if (routes.stream().noneMatch(r -> r.destination().equals(IpPrefix.host(GATEWAY)) && r.scope() == Scope.LINK)) {
+            problems.add("route " + IpText.format(GATEWAY) + " dev " + e.ifname() + " scope link is missing in the pod");
+        }
+        if (routes.stream().noneMatch(r -> r.isDefault() && GATEWAY.equals(r.gateway()))) {
+            problems.add("default route via " + IpText.format(GATEWAY) + " is missing in the pod");
+        }
+        if (!hasNeighbour(podNl, p.index(), GATEWAY, e.hostMac())) {
+            problems.add("pod neighbour " + IpText.format(GATEWAY) + " lladdr " + e.hostMac() + " is missing");
+        }
+        return problems;
+    }
+
+    private static boolean hasNeighbour(RtNetlink nl, int index, InetAddress address, MacAddress mac) {
+        return nl.neighbours(index).stream()
+                .anyMatch(n -> n.address().equals(address) && mac.equals(n.mac()) && n.isPermanent());
+    }
+
+    static Route hostRoute(InetAddress address, int hostIfindex) {
+        return Route.to(IpPrefix.host(address)).dev(hostIfindex).scope(Scope.LINK).protocol(Route.PROTO_FERRY);
+    }
+}
