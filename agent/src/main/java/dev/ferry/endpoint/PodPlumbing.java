@@ -141,7 +141,7 @@ final class PodPlumbing {
             problems.add("address " + ip + "/32 is missing on " + e.ifname());
         }
         List<Route> routes = podNl.routes(RouteFilter.main().dev(p.index()));
-        if (routes.stream().noneMatch(r -> r.destination().equals(IpPrefix.host(GATEWAY)) && r.scope() == Scope.LINK)) {
+        if (routes.stream().noneMatch(r -> r.destination().equals(IpPrefix.host(GATEWAY)) && Scope.LINK.equals(r.scope()))) {
             problems.add("route " + IpText.format(GATEWAY) + " dev " + e.ifname() + " scope link is missing in the pod");
         }
         if (routes.stream().noneMatch(r -> r.isDefault() && GATEWAY.equals(r.gateway()))) {
