@@ -55,6 +55,9 @@ public final class CniService {
             reply = e.error();
         } catch (EndpointException e) {
             reply = error(e);
+        } catch (java.io.UncheckedIOException e) {
+            log.error("event=cni_state_io_failed command={} container={} error=\"{}\"", request.command(), request.containerId(), e.getMessage());
+            reply = new CniError(CniError.IO_FAILURE, "the ferry agent cannot read or write its state", e.getMessage());
         } catch (RuntimeException e) {
             log.error("event=cni_internal_error command={} container={} ifname={}", request.command(),
                     request.containerId(), request.ifname(), e);

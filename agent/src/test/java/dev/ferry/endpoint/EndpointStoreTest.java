@@ -1,0 +1,90 @@
+package dev.ferry.endpoint;
+
+import dev.ferry.net.IpPrefix;
+import dev.ferry.net.MacAddress;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class EndpointStoreTest {
+    @TempDir
+    Path stateDir;
+
+    private static Endpoint endpoint(String id, String ifname) {
+        return new Endpoint(id, ifname, "/run/netns/x", HostIfname.of(id, ifname), 7, IpPrefix.parse("10.1.0.5/32"),
+                MacAddress.parse("02:00:00:00:00:01"), MacAddress.parse("02:00:00:00:00:02"), 3, 1500,
+                Optional.of("default"), Optional.of("web-0"), Optional.empty(), Instant.parse("2026-11-22T00:00:00Z"));
+    }
+
+    @Test
+    void writtenEndpointReadsBackEqualAfterReopening() {
+        Endpoint e = endpoint("abc", "eth0");
+        EndpointStore.open(stateDir).write(e);
+
+        assertEquals(Optional.of(e), EndpointStore.open(stateDir).get(new EndpointKey("abc", "eth0")));
+    }
+
+    @Test
+    void rewritingReplacesTheEndpointWhole() {
+        EndpointStore store = EndpointStore.open(stateDir);
+        store.write(endpoint("abc", "eth0"));
+        Endpoint moved = new Endpoint("abc", "eth0", "/run/netns/y", "fer1", 9, IpPrefix.parse("10.1.0.6/32"),
+                MacAddress.parse("02:00:00:00:00:03"), MacAddress.parse("02:00:00:00:00:04"), 4, 1400,
+                Optional.empty(), Optional.empty(), Optional.empty(), Instant.EPOCH);
+        store.write(moved);
+
+        assertEquals(List.of(moved), store.all());
+    }
+
+    @Test
+    void interfaceNamesThatDifferOnlyInUnusualCharactersGetDistinctFiles() {
+        EndpointStore store = EndpointStore.open(stateDir);
+        store.write(endpoint("abc", "net@1"));
+        store.write(endpoint("abc", "net%401"));
+
+        assertEquals(2, store.all().size());
+        assertNotEquals(store.fileOf(new EndpointKey("abc", "net@1")), store.fileOf(new EndpointKey("abc", "net%401")));
+    }
+
+    @Test
+    void temporaryFileOfAnInterruptedWriteIsRemovedAtOpen() throws Exception {
+        EndpointStore.open(stateDir);
+        Path temp = stateDir.resolve("endpoints/.tmp-crashed");
+        Files.writeString(temp, "{\"format\":1,");
+
+        EndpointStore store = EndpointStore.open(stateDir);
+
+        assertFalse(Files.exists(temp));
+        assertEquals(List.of(), store.all());
+    }
+
+    @Test
+    void unreadableFileIsSkippedAndKeptForTheOperator() throws Exception {
+        EndpointStore store = EndpointStore.open(stateDir);
+        store.write(endpoint("good", "eth0"));
+        Path bad = stateDir.resolve("endpoints/bad@eth0.json");
+        Files.writeString(bad, "{ truncated");
+
+        assertEquals(List.of("good"), store.all().stream().map(Endpoint::containerId).toList());
+        assertTrue(Files.exists(bad));
+    }
+
+    @Test
+    void deleteSaysWhetherThereWasSomethingToDelete() {
+        EndpointStore store = EndpointStore.open(stateDir);
+        store.write(endpoint("abc", "eth0"));
+
+        assertTrue(store.delete(new EndpointKey("abc", "eth0")));
+        assertFalse(store.delete(new EndpointKey("abc", "eth0")));
+    }
+}
