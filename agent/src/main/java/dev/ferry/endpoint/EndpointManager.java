@@ -25,6 +25,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 
 /**
  * Every pod endpoint of this node: ADD, DEL, CHECK and GC on the kernel
@@ -40,6 +43,8 @@ import java.util.Set;
  */
 public final class EndpointManager implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EndpointManager.class);
+    /** Overlapped ADD steps that need no namespace (IPAM's file writes). */
+    private static final Executor BACKGROUND = command -> Thread.ofVirtual().name("ferry-ipam").start(command);
 
     private final NetNamespace node;
     private final Datapath datapath;
@@ -66,7 +71,7 @@ public final class EndpointManager implements AutoCloseable {
         this.podMtu = podMtu;
         this.store = EndpointStore.open(stateDir);
         this.nodeNl = RtNetlink.open(node);
-        this.plumbing = new PodPlumbing(node, nodeNl);
+        this.plumbing = new PodPlumbing(nodeNl);
         List<Endpoint> existing = store.all();
         this.ids = new EndpointIds(existing);
         existing.forEach(this::restore);
@@ -121,27 +126,38 @@ public final class EndpointManager implements AutoCloseable {
                 throw new EndpointException.AlreadyExists("interface " + key.ifname() + " already exists in " + request.netns());
             }
 
-            Allocation allocation = allocate(key);
-            InetAddress address = allocation.address();
-            rollback.add("release " + IpText.format(address), () -> ipam.release(key.containerId(), key.ifname()));
+            // The address is written durably (fsyncs) while the veth is made; the
+            // hook's TCX attach waits out an RCU grace period while both ends are wired.
+            CompletableFuture<Allocation> allocating = CompletableFuture.supplyAsync(() -> allocate(key), BACKGROUND);
+            rollback.add("release the address", () -> {
+                if (settled(allocating)) {
+                    ipam.release(key.containerId(), key.ifname());
+                }
+            });
             int endpointId = ids.allocate();
             rollback.add("free endpoint id " + endpointId, () -> ids.free(endpointId));
 
             int mtu = request.mtu().orElse(podMtu);
-            PodPlumbing.Veth veth = step("plumb the veth pair", () ->
-                    plumbing.plumb(hostIfname, key.ifname(), pod, podNl, address, mtu, rollback));
+            Link hostEnd = step("create the veth pair", () -> plumbing.createVeth(hostIfname, key.ifname(), pod, mtu, rollback));
+            CompletableFuture<Attachment> hooking = node.submit(() -> {
+                PodPlumbing.setHostSysctls(hostIfname);
+                return datapath.attach(DatapathProgram.FROM_POD, hostIfname, hostEnd.index());
+            });
+            rollback.add("detach from_pod", () -> {
+                settled(hooking);
+                node.execute(() -> datapath.detach(DatapathProgram.FROM_POD, hostIfname, hostEnd.index()));
+            });
+            rollback.add("delete counters", () -> datapath.counters().deleteEndpoint(endpointId));
 
+            InetAddress address = await(allocating, "allocate an address").address();
+            PodPlumbing.Veth veth = step("wire the veth pair", () -> plumbing.wire(hostEnd, key.ifname(), pod, podNl, address));
             EndpointEntry entry = new EndpointEntry(veth.host().index(), endpointId, 0, veth.pod().mac(), veth.host().mac());
             step("write the endpoint map entry", () -> {
                 datapath.endpoints().put(address, entry);
                 return null;
             });
             rollback.add("delete map entry", () -> datapath.endpoints().delete(address));
-            step("attach from_pod", () -> node.run(() ->
-                    datapath.attach(DatapathProgram.FROM_POD, hostIfname, veth.host().index())));
-            rollback.add("detach from_pod", () -> node.execute(() ->
-                    datapath.detach(DatapathProgram.FROM_POD, hostIfname, veth.host().index())));
-            rollback.add("delete counters", () -> datapath.counters().deleteEndpoint(endpointId));
+            await(hooking, "attach from_pod");
 
             Endpoint endpoint = new Endpoint(key.containerId(), key.ifname(), request.netns(), hostIfname,
                     veth.host().index(), IpPrefix.host(address), veth.pod().mac(), veth.host().mac(), endpointId, mtu,
@@ -308,6 +324,29 @@ public final class EndpointManager implements AutoCloseable {
         } catch (RuntimeException ex) {
             // setns refuses a path that is not a network namespace (EINVAL).
             throw new EndpointException.BadNetns(pod.path() + " is not a network namespace: " + ex.getMessage(), ex);
+        }
+    }
+
+    /** Waits for an overlapped step; its failure is reported like any other step's. */
+    private static <T> T await(CompletableFuture<T> future, String what) {
+        try {
+            return future.join();
+        } catch (CompletionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof EndpointException ee) {
+                throw ee;
+            }
+            throw new EndpointException.Failed("failed to " + what, String.valueOf(cause.getMessage()), cause);
+        }
+    }
+
+    /** Waits until the future is done; true when it succeeded (so there is something to undo). */
+    private static boolean settled(CompletableFuture<?> future) {
+        try {
+            future.join();
+            return true;
+        } catch (CompletionException | java.util.concurrent.CancellationException e) {
+            return false;
         }
     }
 

@@ -18,7 +18,6 @@ import dev.ferry.netns.NetNamespace;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -38,36 +37,42 @@ final class PodPlumbing {
     record Veth(Link host, Link pod) {
     }
 
-    private final NetNamespace node;
     private final RtNetlink nodeNl;
 
-    PodPlumbing(NetNamespace node, RtNetlink nodeNl) {
-        this.node = node;
+    PodPlumbing(RtNetlink nodeNl) {
         this.nodeNl = nodeNl;
     }
 
     /**
-     * Creates the pair with the peer born inside the pod's namespace and wires
-     * both ends. Each step registers its undo, so a failure half-way is rolled back.
+     * Creates the pair with the peer born inside the pod's namespace, so it never
+     * appears on the node. Registers the undo: deleting the host end takes the
+     * peer, its routes and neighbours with it.
      */
-    Veth plumb(String hostIfname, String podIfname, NetNamespace pod, RtNetlink podNl, InetAddress address, int mtu,
-               Rollback rollback) {
+    Link createVeth(String hostIfname, String podIfname, NetNamespace pod, int mtu, Rollback rollback) {
         Link host = nodeNl.createVeth(VethPair.of(hostIfname, podIfname).mtu(mtu), pod);
-        // Deleting the host end takes the peer, its routes and neighbours with it.
         rollback.add("delete veth " + hostIfname, () -> deleteLinkIfPresent(hostIfname));
+        return host;
+    }
+
+    /**
+     * The host veth's sysctls, set from a thread in the node namespace:
+     * bpf_fib_lookup answers "forwarding disabled" for packets entering a device
+     * without forwarding, and the stack fallback would drop them too.
+     */
+    static void setHostSysctls(String hostIfname) {
+        Sysctl.set("net.ipv4.conf." + hostIfname + ".forwarding", "1");
+    }
+
+    /** Addresses, routes and neighbours on both ends; undone by deleting the veth. */
+    Veth wire(Link host, String podIfname, NetNamespace pod, RtNetlink podNl, InetAddress address) {
         Link podEnd = podNl.link(podIfname).orElseThrow(() -> new IllegalStateException(
                 "veth peer '" + podIfname + "' did not appear in " + pod.path()));
-
-        IpPrefix podAddress = IpPrefix.host(address);
-        podNl.addAddress(Address.of(podEnd.index(), podAddress));
+        podNl.addAddress(Address.of(podEnd.index(), IpPrefix.host(address)));
         podNl.setLinkUp(podEnd.index());
         podNl.addRoute(Route.to(IpPrefix.host(GATEWAY)).dev(podEnd.index()).scope(Scope.LINK).protocol(Route.PROTO_FERRY));
         podNl.addRoute(Route.to(IpPrefix.DEFAULT_V4).via(GATEWAY).dev(podEnd.index()).protocol(Route.PROTO_FERRY));
         podNl.replaceNeighbour(Neighbour.permanent(podEnd.index(), GATEWAY, host.mac()));
 
-        // bpf_fib_lookup answers "forwarding disabled" for packets entering a device
-        // without it, and the stack fallback would drop them too.
-        Sysctl.setAll(node, Map.of("net.ipv4.conf." + hostIfname + ".forwarding", "1"));
         nodeNl.setLinkUp(host.index());
         nodeNl.replaceRoute(hostRoute(address, host.index()));
         nodeNl.replaceNeighbour(Neighbour.permanent(host.index(), address, podEnd.mac()));

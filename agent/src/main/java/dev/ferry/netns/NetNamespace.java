@@ -7,6 +7,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 
@@ -93,6 +94,27 @@ public final class NetNamespace implements AutoCloseable {
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * Starts {@code task} inside this namespace on its own platform thread and
+     * returns at once, for work that can overlap with the caller's (a TCX attach
+     * waits out an RCU grace period). The future fails with the task's exception.
+     */
+    public <T> CompletableFuture<T> submit(java.util.function.Supplier<T> task) {
+        if (closed) {
+            throw new IllegalStateException("network namespace '" + path + "' is closed");
+        }
+        CompletableFuture<T> result = new CompletableFuture<>();
+        Thread.ofPlatform().name("netns-" + path.getFileName()).daemon(true).start(() -> {
+            try {
+                enter();
+                result.complete(task.get());
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+            }
+        });
+        return result;
     }
 
     /** {@link #call} for tasks without a result. */
