@@ -94,9 +94,15 @@ public final class Main {
                 + " (usage: ferry-agent --config FILE; see --help)");
     }
 
-    /** The message and its causes' messages, each once: what an operator reads on one line. */
+    /**
+     * The message and its causes' messages, each once: what an operator reads on one
+     * line. Ferry's own failures carry sentences; anything else keeps its class name,
+     * which is then the most telling part.
+     */
     static String oneLine(Throwable e) {
-        StringBuilder line = new StringBuilder(String.valueOf(e.getMessage() == null ? e : e.getMessage()));
+        boolean worded = e.getMessage() != null && (e instanceof IllegalStateException || e instanceof IllegalArgumentException
+                || e instanceof java.io.UncheckedIOException || e.getClass().getName().startsWith("dev.ferry."));
+        StringBuilder line = new StringBuilder(worded ? e.getMessage() : e.toString());
         for (Throwable cause = e.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
             String m = cause.getMessage();
             if (m != null && !line.toString().contains(m)) {

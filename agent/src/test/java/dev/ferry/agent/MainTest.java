@@ -75,4 +75,9 @@ class MainTest {
 
         assertEquals("failed to load the datapath: failed to pin map: Permission denied", Main.oneLine(e));
     }
+
+    @Test
+    void anUnexpectedExceptionKeepsItsClassName() {
+        assertEquals("java.lang.UnsupportedOperationException: stub", Main.oneLine(new UnsupportedOperationException("stub")));
+    }
 }
