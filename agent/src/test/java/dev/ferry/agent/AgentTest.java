@@ -2,14 +2,12 @@ package dev.ferry.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.ferry.agent.AgentConfig.Mode;
-import dev.ferry.agent.AgentConfig.Peer;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.net.MacAddress;
 import dev.ferry.netlink.Sysctl;
 import dev.ferry.testing.BpfPins;
-import dev.ferry.testing.Cleanup;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
 import org.junit.jupiter.api.AfterEach;
@@ -25,7 +23,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.StreamSupport;
@@ -46,54 +43,42 @@ class AgentTest {
     @TempDir
     Path dir;
 
+    private AgentFixture nodes;
     private TestNetns node;
     private TestNetns peer;
     private BpfPins pins;
     private FakePodNetwork pods;
-    private final List<Agent> agents = new ArrayList<>();
 
     @BeforeEach
-    void twoNodesOnOneWire() {
-        node = TestNetns.create("agent");
-        peer = TestNetns.create("agentpeer");
-        node.ip("link", "add", "upl0", "mtu", "1400", "type", "veth", "peer", "name", "upl0p", "netns", peer.name());
-        node.ip("address", "add", "192.168.50.1/24", "dev", "upl0");
-        node.ip("link", "set", "upl0", "up");
-        peer.ip("address", "add", "192.168.50.2/24", "dev", "upl0p");
-        peer.ip("link", "set", "upl0p", "up");
-        pins = BpfPins.create("ferry-test-agent");
+    void twoNodesOnOneWire() throws Exception {
+        nodes = AgentFixture.create(dir);
+        node = nodes.node;
+        peer = nodes.peer;
+        pins = nodes.pins;
         pods = new FakePodNetwork(socket());
     }
 
     @AfterEach
     void cleanUp() throws Exception {
-        Cleanup.all(() -> agents.forEach(Agent::close), pins::close, node::close, peer::close);
+        if (nodes != null) {
+            nodes.close();
+        }
     }
 
     private Path socket() {
-        return dir.resolve("run/ferry.sock");
+        return nodes.socket();
     }
 
     private AgentConfig config(List<String> uplinks) {
-        return new AgentConfig("node-a", Mode.STANDALONE,
-                List.of(IpPrefix.parse("10.244.1.0/24")),
-                List.of(IpPrefix.parse("10.244.0.0/16")),
-                uplinks,
-                List.of(new Peer("node-b", List.of(IpPrefix.parse("10.244.2.0/24")), IpPrefix.literal("192.168.50.2"))),
-                socket(), dir.resolve("state"), pins.root(), dir.resolve("cni"),
-                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 9962), AttachMode.TCX);
+        return nodes.config(uplinks);
     }
 
     private Agent start(AgentConfig config) {
-        Agent agent = Agent.start(config, Path.of("/run/netns", node.name()), pods.factory());
-        agents.add(agent);
-        return agent;
+        return nodes.start(config, pods.factory());
     }
 
     private JsonNode get(String path) throws Exception {
-        SocketHttp.Response r = SocketHttp.get(socket(), path);
-        assertEquals(200, r.status(), path + ": " + r.json());
-        return r.json();
+        return nodes.get(path);
     }
 
     @Test
