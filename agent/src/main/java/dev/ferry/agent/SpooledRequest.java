@@ -15,7 +15,7 @@ import java.util.TreeMap;
  * @param headers case-insensitive, as HTTP headers are
  */
 record SpooledRequest(Map<String, String> headers, byte[] body) {
-    private static final byte[] END_OF_HEAD = "\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    private static final String END_OF_HEAD = "\r\n\r\n";
 
     /** Why a spool file cannot be replayed. */
     static final class Malformed extends Exception {
@@ -25,11 +25,13 @@ record SpooledRequest(Map<String, String> headers, byte[] body) {
     }
 
     static SpooledRequest parse(byte[] data) throws Malformed {
-        int headEnd = indexOf(data, END_OF_HEAD);
+        // ISO-8859-1 maps each byte to one char, so string indexes are byte offsets.
+        String text = new String(data, StandardCharsets.ISO_8859_1);
+        int headEnd = text.indexOf(END_OF_HEAD);
         if (headEnd < 0) {
             throw new Malformed("no end of the request head (a blank line)");
         }
-        String[] lines = new String(data, 0, headEnd, StandardCharsets.ISO_8859_1).split("\r\n", -1);
+        String[] lines = text.substring(0, headEnd).split("\r\n", -1);
         if (!lines[0].matches("POST /v1/cni HTTP/1\\.[01]")) {
             throw new Malformed("the request line is '" + printable(lines[0]) + "', not 'POST /v1/cni HTTP/1.1'");
         }
@@ -44,7 +46,7 @@ record SpooledRequest(Map<String, String> headers, byte[] body) {
                 throw new Malformed("header '" + name + "' appears twice");
             }
         }
-        byte[] body = Arrays.copyOfRange(data, headEnd + END_OF_HEAD.length, data.length);
+        byte[] body = Arrays.copyOfRange(data, headEnd + END_OF_HEAD.length(), data.length);
         String length = headers.getOrDefault("Content-Length", "");
         if (!length.matches("[0-9]{1,9}")) {
             throw new Malformed("no valid Content-Length ('" + printable(length) + "')");
@@ -63,18 +65,5 @@ record SpooledRequest(Map<String, String> headers, byte[] body) {
     private static String printable(String s) {
         String shown = s.length() > 80 ? s.substring(0, 80) + "..." : s;
         return shown.replaceAll("\\p{Cntrl}", "?");
-    }
-
-    private static int indexOf(byte[] data, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= data.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (data[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
     }
 }

@@ -7,6 +7,8 @@ import dev.ferry.cni.CniRequest;
 import dev.ferry.cni.CniResult;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -137,22 +139,19 @@ class DelSpoolTest {
         assertEquals(List.of(), handled);
     }
 
-    @Test
-    void onlyADelIsEverReplayed() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            only a DEL is ever replayed            | CNI-Command: DEL    | CNI-Command: ADD
+            a request the CNI layer refuses        | CNI-IfName: eth0{CRLF} |
+            a request for another path             | POST /v1/cni        | POST /v1/cnx
+            """)
+    void anEditedSpoolFileIsMovedAsideAndNeverHandled(String what, String from, String to) throws Exception {
         Path file = spoolDel("aaaa");
-        Files.writeString(file, Files.readString(file).replace("CNI-Command: DEL", "CNI-Command: ADD"));
+        Files.writeString(file, Files.readString(file).replace(from.replace("{CRLF}", "\r\n"), to == null ? "" : to));
 
-        assertEquals(new DelSpool.Drain(0, 0, 1, 0), drain(r -> DELETED));
-        assertEquals(List.of(), handled);
-    }
-
-    @Test
-    void aRequestTheCniLayerRefusesIsMovedAside() throws Exception {
-        Path file = spoolDel("aaaa");
-        Files.writeString(file, Files.readString(file).replace("CNI-IfName: eth0\r\n", ""));
-
-        assertEquals(new DelSpool.Drain(0, 0, 1, 0), drain(r -> DELETED));
+        assertEquals(new DelSpool.Drain(0, 0, 1, 0), drain(r -> DELETED), what);
         assertEquals(List.of("del-aaaa-eth0.req.bad"), spoolFiles());
+        assertEquals(List.of(), handled);
     }
 
     @Test
