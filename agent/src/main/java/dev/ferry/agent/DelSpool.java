@@ -17,7 +17,9 @@ import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.stream.Stream;
 
@@ -52,6 +54,8 @@ final class DelSpool {
 
     private final Path dir;
     private final Clock clock;
+    /** Files this agent has handled already: a failed DEL waits for the next start, not the next drain. */
+    private final Set<Path> attempted = new HashSet<>();
 
     DelSpool(Path dir) {
         this(dir, Clock.systemUTC());
@@ -66,7 +70,7 @@ final class DelSpool {
         return dir;
     }
 
-    /** Replays every spooled DEL through {@code cni}, in file name order. */
+    /** Replays every spooled DEL this spool has not tried yet through {@code cni}, in file name order. */
     Drain drain(Function<CniRequest, CniReply> cni) {
         if (!Files.isDirectory(dir)) {
             return Drain.NOTHING;
@@ -76,7 +80,7 @@ final class DelSpool {
             String name = file.getFileName().toString();
             if (name.startsWith(TEMP_PREFIX)) {
                 stale += removeIfStale(file) ? 1 : 0;
-            } else if (name.startsWith("del-") && name.endsWith(".req")) {
+            } else if (name.startsWith("del-") && name.endsWith(".req") && attempted.add(file)) {
                 switch (replay(file, cni)) {
                     case REPLAYED -> replayed++;
                     case FAILED -> failed++;

@@ -54,7 +54,9 @@ final class PeerRoutes {
             IpPrefix cidr = e.getKey();
             Peer peer = e.getValue();
             Route existing = ours.get(cidr);
-            if (foreign.contains(cidr) && existing == null) {
+            if (foreign.contains(cidr)) {
+                // A replace could land on the other route (the kernel matches destination and metric, not
+                // protocol), so nothing to this destination is written while it is there.
                 log.warn("event=peer_route_conflict peer={} pod_cidr={} action=left_alone why=\"a route of another protocol"
                         + " leads there; the peer is reached the way it says\"", peer.name(), cidr);
                 conflicts++;

@@ -47,7 +47,11 @@ class DelSpoolTest {
     }
 
     private DelSpool.Drain drain(Function<CniRequest, CniReply> cni) {
-        return new DelSpool(spool()).drain(request -> {
+        return drain(new DelSpool(spool()), cni);
+    }
+
+    private DelSpool.Drain drain(DelSpool spool, Function<CniRequest, CniReply> cni) {
+        return spool.drain(request -> {
             handled.add(request);
             return cni.apply(request);
         });
@@ -96,6 +100,18 @@ class DelSpoolTest {
         assertEquals(new DelSpool.Drain(0, 1, 0, 0), drain);
         assertEquals(List.of("del-c0ffee02-eth0.req"), spoolFiles());
         assertEquals(new DelSpool.Drain(1, 0, 0, 0), drain(r -> DELETED), "the next start replays it");
+    }
+
+    @Test
+    void aSecondDrainOfTheSameSpoolTriesOnlyNewFiles() throws Exception {
+        DelSpool spool = new DelSpool(spool());
+        spoolDel("aaaa");
+        drain(spool, r -> new CniError(CniError.IO_FAILURE, "failed to delete link", "EBUSY"));
+        spoolDel("bbbb");
+
+        assertEquals(new DelSpool.Drain(1, 0, 0, 0), drain(spool, r -> DELETED));
+        assertEquals(List.of("aaaa", "bbbb"), handled.stream().map(CniRequest::containerId).toList());
+        assertEquals(List.of("del-aaaa-eth0.req"), spoolFiles(), "the failed one waits for the next start");
     }
 
     @Test

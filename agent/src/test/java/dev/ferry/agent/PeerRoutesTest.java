@@ -120,6 +120,20 @@ class PeerRoutesTest {
     }
 
     @Test
+    void ourRouteBesideAForeignOneToTheSameCidrIsNotRewritten() {
+        routes.reconcile(List.of(NODE_B));
+        node.ip("route", "add", "10.244.2.0/24", "via", "192.168.50.9", "proto", "static", "metric", "100");
+
+        PeerRoutes.Outcome outcome = routes.reconcile(List.of(peer("node-b", "192.168.50.20", "10.244.2.0/24")));
+
+        assertEquals(new PeerRoutes.Outcome(0, 0, 0, 0, 1), outcome);
+        assertEquals(List.of(
+                        "10.244.2.0/24 via 192.168.50.2 dev upl0 proto 70",
+                        "10.244.2.0/24 via 192.168.50.9 dev upl0 proto static metric 100"),
+                node.ip("route", "show", "10.244.2.0/24").lines().map(String::strip).toList());
+    }
+
+    @Test
     void aPeerOffTheUplinksNetworksIsAnErrorNamingThePeer() {
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> routes.reconcile(List.of(peer("node-x", "172.31.0.2", "10.244.7.0/24"))));
