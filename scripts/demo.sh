@@ -27,7 +27,7 @@ readonly TRAFFIC_SECONDS=3
 
 run_dir=""
 declare -A AGENT_PID=() POD_IP=()
-helper_pids=()
+declare -A HELPERS=()                      # pid -> what: processes to stop on the way out
 failures=0
 
 if [ -t 1 ]; then bold=$'\033[1m' green=$'\033[32m' red=$'\033[31m' plain=$'\033[0m'; else bold="" green="" red="" plain=""; fi
@@ -43,6 +43,18 @@ pins_dir() { echo "/sys/fs/bpf/ferry-demo-node-$1"; }
 socket()   { echo "$run_dir/node-$1/ferry.sock"; }
 in_ns()    { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
 api()      { curl -sS --max-time 10 --unix-socket "$(socket "$1")" "http://ferry$2"; }
+
+# Runs a command in the background and waits for it, its output in $run_dir/out.
+# CTRL-C then ends the demo at once: bash ignores a SIGINT that a foreground
+# ping, iperf3 or JVM handles itself, but a trapped signal interrupts `wait`.
+run_waited() {
+  "$@" >"$run_dir/out" 2>&1 &
+  local pid=$! status=0
+  HELPERS[$pid]=$1
+  wait "$pid" || status=$?
+  unset "HELPERS[$pid]"
+  return "$status"
+}
 
 # ---------------------------------------------------------------------------
 # Clean-up: runs on every exit, CTRL-C included, and leaves nothing behind.
@@ -75,8 +87,8 @@ cleanup() {
   local status=$?
   set +e
   trap - EXIT INT TERM
-  for pid in "${helper_pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-  if [ "$status" -ne 0 ] && [ -n "$run_dir" ]; then
+  for pid in "${!HELPERS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  if [ "$status" -ne 0 ] && [ "$status" -ne 130 ] && [ -n "$run_dir" ]; then  # 130: CTRL-C, nothing to explain
     for node in "${NODES[@]}"; do
       [ -s "$run_dir/node-$node/agent.log" ] || continue
       printf '\n--- last lines of the agent log of node-%s ---\n' "$node" >&2
@@ -101,8 +113,8 @@ cleanup() {
 
 build() {
   step "Building Ferry (agent, BPF programs, ferry-cni) into dist/"
-  if ! mvn -B -ntp -q -DskipTests package >"$run_dir/build.log" 2>&1; then
-    tail -n 40 "$run_dir/build.log" >&2
+  if ! run_waited mvn -B -ntp -q -DskipTests package; then
+    tail -n 40 "$run_dir/out" >&2
     die "the build failed"
   fi
   ok "dist/bin/ferry-agent and dist/bin/ferry-cni are ready"
@@ -201,8 +213,10 @@ add_pods() {
 }
 
 ping_test() {
-  local from=$1 to=$2 what=$3 out
-  if out=$(in_ns "$(pod_ns "$from")" ping -c 5 -i 0.2 -W 2 "${POD_IP[$to]}" 2>&1); then
+  local from=$1 to=$2 what=$3 out status=0
+  run_waited nsenter --net="/run/netns/$(pod_ns "$from")" ping -c 5 -i 0.2 -W 2 "${POD_IP[$to]}" || status=$?
+  out=$(cat "$run_dir/out")
+  if [ "$status" -eq 0 ]; then
     ok "$what: $from -> $to (${POD_IP[$to]}): $(grep -o '[0-9]* received, [0-9.]*% packet loss' <<<"$out"), $(grep -o 'rtt.*' <<<"$out")"
   else
     bad "$what: $from -> $to (${POD_IP[$to]}) failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
@@ -211,21 +225,25 @@ ping_test() {
 
 # iperf3 between two pods: a one-shot server in the target pod, the client in the source pod.
 iperf_test() {
-  local from=$1 to=$2 what=$3 out pid
-  in_ns "$(pod_ns "$to")" iperf3 --server --one-off >/dev/null 2>&1 &
+  local from=$1 to=$2 what=$3 out pid status=0
+  nsenter --net="/run/netns/$(pod_ns "$to")" iperf3 --server --one-off >/dev/null 2>&1 &
   pid=$!
-  helper_pids+=("$pid")
+  HELPERS[$pid]=iperf3-server
   for _ in $(seq 50); do
     [ -n "$(in_ns "$(pod_ns "$to")" ss -Hltn 'sport = :5201')" ] && break
     sleep 0.1
   done
-  if out=$(in_ns "$(pod_ns "$from")" iperf3 --client "${POD_IP[$to]}" --time "$TRAFFIC_SECONDS" --json 2>&1); then
+  run_waited nsenter --net="/run/netns/$(pod_ns "$from")" iperf3 --client "${POD_IP[$to]}" \
+    --time "$TRAFFIC_SECONDS" --json || status=$?
+  out=$(cat "$run_dir/out")
+  if [ "$status" -eq 0 ]; then
     ok "$what: $from -> $to: $(jq -r '.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100 | "\(.) Gbit/s"' <<<"$out") over ${TRAFFIC_SECONDS} s (TCP, iperf3)"
   else
     bad "$what: $from -> $to: iperf3 failed: $(jq -r '.error // empty' <<<"$out" 2>/dev/null || tail -n 2 <<<"$out")"
   fi
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  unset "HELPERS[$pid]"
 }
 
 traffic() {
