@@ -87,7 +87,7 @@ public final class Agent implements AutoCloseable {
         datapath = Datapath.load(config.bpffsRoot(), config.attach());
         List<Attachment> adopted = datapath.adoptPinnedLinks();
         log.info("event=datapath_loaded bpffs_root={} attach={} adopted_links={}", config.bpffsRoot(),
-                config.attach().name().toLowerCase(java.util.Locale.ROOT), adopted.size());
+                config.attachLabel(), adopted.size());
         datapath.clusterCidrs().replaceAll(Set.copyOf(config.clusterCidrs()));
         log.info("event=cluster_cidrs_set cidrs={}", config.clusterCidrs());
         attachUplinks(uplinks, adopted);

@@ -77,7 +77,7 @@ final class AgentApi {
 
     Status status() {
         Optional<String> notReady = notReadyReason.get();
-        return new Status(config.nodeName(), config.mode().label(), config.attach().name().toLowerCase(java.util.Locale.ROOT),
+        return new Status(config.nodeName(), config.mode().label(), config.attachLabel(),
                 notReady.isEmpty(), notReady.orElse(null), config.podCidr().toString(),
                 new IpamUsage(ipam.used(), ipam.capacity()),
                 uplinks.stream().map(l -> new UplinkView(l.name(), l.index(), l.mtu())).toList(),

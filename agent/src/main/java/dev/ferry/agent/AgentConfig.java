@@ -7,6 +7,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The agent's configuration, checked and with every default filled in (see
@@ -39,7 +40,7 @@ public record AgentConfig(
         KUBERNETES;
 
         public String label() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 
@@ -55,6 +56,11 @@ public record AgentConfig(
         clusterCidrs = List.copyOf(clusterCidrs);
         uplinks = List.copyOf(uplinks);
         peers = List.copyOf(peers);
+    }
+
+    /** {@code tcx} or {@code tc}, as the configuration spells it. */
+    public String attachLabel() {
+        return attach.name().toLowerCase(Locale.ROOT);
     }
 
     /** The CIDR this node's IPAM hands out. */

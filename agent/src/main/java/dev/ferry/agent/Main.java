@@ -4,6 +4,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 
@@ -101,7 +102,7 @@ public final class Main {
      */
     static String oneLine(Throwable e) {
         boolean worded = e.getMessage() != null && (e instanceof IllegalStateException || e instanceof IllegalArgumentException
-                || e instanceof java.io.UncheckedIOException || e.getClass().getName().startsWith("dev.ferry."));
+                || e instanceof UncheckedIOException || e.getClass().getName().startsWith("dev.ferry."));
         StringBuilder line = new StringBuilder(worded ? e.getMessage() : e.toString());
         for (Throwable cause = e.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
             String m = cause.getMessage();

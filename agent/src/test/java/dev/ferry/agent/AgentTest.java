@@ -1,6 +1,7 @@
 package dev.ferry.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ferry.agent.AgentConfig.Mode;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.endpoint.Endpoint;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -124,8 +126,7 @@ class AgentTest {
     void theConflistNamesThisAgentsSocketAndSpool() throws Exception {
         start(config(List.of("upl0")));
 
-        JsonNode conflist = new com.fasterxml.jackson.databind.ObjectMapper()
-                .readTree(dir.resolve("cni/05-ferry.conflist").toFile());
+        JsonNode conflist = new ObjectMapper().readTree(dir.resolve("cni/05-ferry.conflist").toFile());
 
         JsonNode plugin = conflist.path("plugins").path(0);
         assertEquals("ferry", conflist.path("name").asText());
@@ -272,17 +273,13 @@ class AgentTest {
     void cniRequestsGoToThePodNetwork() throws Exception {
         start(config(List.of("upl0")));
 
-        try (var channel = java.nio.channels.SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            channel.connect(UnixDomainSocketAddress.of(socket()));
-            channel.write(java.nio.ByteBuffer.wrap(("POST /v1/cni HTTP/1.1\r\nHost: ferry\r\nContent-Length: 2\r\n"
-                    + "Connection: close\r\n\r\n{}").getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
-            String answer = new String(java.nio.channels.Channels.newInputStream(channel).readAllBytes(),
-                    java.nio.charset.StandardCharsets.UTF_8);
-            assertTrue(answer.endsWith("{\"fake\":true}"), answer);
-        }
+        SocketHttp.Response r = SocketHttp.post(socket(), "/v1/cni", "{}");
+
+        assertEquals(200, r.status());
+        assertTrue(r.json().path("fake").asBoolean(), r.json()::toString);
     }
 
-    private static String mode(Path path) throws java.io.IOException {
+    private static String mode(Path path) throws IOException {
         return PosixFilePermissions.toString(Files.getPosixFilePermissions(path));
     }
 }

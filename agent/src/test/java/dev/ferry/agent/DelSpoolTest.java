@@ -17,11 +17,13 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertAll;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -134,7 +136,7 @@ class DelSpoolTest {
     void aTruncatedFileIsMovedAsideAndTheOthersStillReplay() throws Exception {
         Path truncated = spoolDel("aaaa");
         byte[] bytes = Files.readAllBytes(truncated);
-        Files.write(truncated, java.util.Arrays.copyOf(bytes, bytes.length - 5));
+        Files.write(truncated, Arrays.copyOf(bytes, bytes.length - 5));
         spoolDel("bbbb");
 
         DelSpool.Drain drain = drain(r -> DELETED);
@@ -198,7 +200,7 @@ class DelSpoolTest {
 
         SpooledRequest parsed = SpooledRequest.parse(data);
 
-        assertTrue(java.util.Arrays.equals(body, parsed.body()));
+        assertArrayEquals(body, parsed.body());
         assertEquals("DEL", parsed.headers().get("CNI-Command"), "header names are case-insensitive");
     }
 }

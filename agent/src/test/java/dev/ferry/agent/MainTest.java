@@ -6,6 +6,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -71,7 +72,7 @@ class MainTest {
     @Test
     void oneLineCarriesEveryCauseOnce() {
         RuntimeException e = new IllegalStateException("failed to load the datapath",
-                new java.io.UncheckedIOException("failed to pin map", new IOException("Permission denied")));
+                new UncheckedIOException("failed to pin map", new IOException("Permission denied")));
 
         assertEquals("failed to load the datapath: failed to pin map: Permission denied", Main.oneLine(e));
     }

@@ -7,12 +7,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
-/** A GET on the agent socket as curl --unix-socket would send it; the answer's status and JSON body. */
+/** A request on the agent socket as curl --unix-socket would send it; the answer's status and JSON body. */
 final class SocketHttp {
     record Response(int status, JsonNode json) {}
 
@@ -21,10 +22,21 @@ final class SocketHttp {
     private SocketHttp() {}
 
     static Response get(Path socket, String path) throws IOException {
+        return send(socket, "GET", path, "");
+    }
+
+    static Response post(Path socket, String path, String json) throws IOException {
+        return send(socket, "POST", path, json);
+    }
+
+    private static Response send(Path socket, String method, String path, String body) throws IOException {
         try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             channel.connect(UnixDomainSocketAddress.of(socket));
-            String request = "GET " + path + " HTTP/1.1\r\nHost: ferry\r\nConnection: close\r\n\r\n";
-            channel.write(java.nio.ByteBuffer.wrap(request.getBytes(StandardCharsets.US_ASCII)));
+            byte[] content = body.getBytes(StandardCharsets.UTF_8);
+            String head = method + " " + path + " HTTP/1.1\r\nHost: ferry\r\nContent-Length: " + content.length
+                    + "\r\nConnection: close\r\n\r\n";
+            channel.write(ByteBuffer.wrap(head.getBytes(StandardCharsets.US_ASCII)));
+            channel.write(ByteBuffer.wrap(content));
             InputStream in = Channels.newInputStream(channel);
             String answer = new String(in.readAllBytes(), StandardCharsets.UTF_8); // the server closes after it
             int headEnd = answer.indexOf("\r\n\r\n");
