@@ -17,6 +17,7 @@ FERRY_PACKAGES=(
   iproute2 iputils-ping procps  # test topologies (tests only; the agent never execs ip or sysctl)
   nftables conntrack            # NAT flows in the datapath tests
   iperf3                        # demo traffic
+  curl jq                       # the demo asks the agents over their sockets
   maven
 )
 

@@ -8,11 +8,12 @@ source scripts/setup.sh
 
 mvn -B -ntp verify "$@"
 
-skipped=$(cat agent/target/surefire-reports/TEST-*.xml 2>/dev/null \
+reports=(agent/target/surefire-reports/TEST-*.xml agent/target/failsafe-reports/TEST-*.xml)
+skipped=$(cat "${reports[@]}" 2>/dev/null \
           | grep -o '<testsuite [^>]*' | grep -o 'skipped="[0-9]*"' | awk -F'"' '{s+=$2} END {print s+0}')
 if [ "${skipped:-0}" -ne 0 ]; then
   echo "ferry tests: $skipped test(s) were skipped; every test must run here (root, Linux >= 6.6 with BPF)." >&2
-  grep -l '<skipped' agent/target/surefire-reports/TEST-*.xml >&2 || true
+  grep -l '<skipped' "${reports[@]}" >&2 2>/dev/null || true
   exit 1
 fi
 

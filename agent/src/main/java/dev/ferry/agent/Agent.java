@@ -1,0 +1,229 @@
+package dev.ferry.agent;
+
+import dev.ferry.api.AgentSocketOptions;
+import dev.ferry.api.AgentSocketServer;
+import dev.ferry.cni.Readiness;
+import dev.ferry.datapath.Attachment;
+import dev.ferry.datapath.Datapath;
+import dev.ferry.datapath.DatapathProgram;
+import dev.ferry.ipam.Ipam;
+import dev.ferry.netlink.Link;
+import dev.ferry.netlink.RtNetlink;
+import dev.ferry.netlink.Sysctl;
+import dev.ferry.netns.NetNamespace;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The running agent: {@link #start} wires the datapath, the node's routes, IPAM,
+ * the pod network and the agent socket, in that order, logging one line per step;
+ * {@link #close} lets go of them. The pinned maps and links stay, so packets keep
+ * moving while no agent runs and the next agent takes over from them.
+ *
+ * <p>Everything that depends on the network namespace (devices, routes, sysctls,
+ * attaching programs) runs in the node's namespace, opened from a path: the
+ * agent's own ({@code /proc/self/ns/net}) in production, which is the node's when
+ * the agent was started with {@code nsenter --net=/run/netns/NODE}.
+ */
+public final class Agent implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Agent.class);
+
+    private final AgentConfig config;
+    private final AtomicReference<String> notReady = new AtomicReference<>("the agent is starting");
+    private NetNamespace node;
+    private RtNetlink netlink;
+    private Datapath datapath;
+    private PodNetwork pods;
+    private AgentSocketServer server;
+    private boolean closed;
+
+    private Agent(AgentConfig config) {
+        this.config = config;
+    }
+
+    /** Starts the agent in the network namespace at {@code nodeNetns}; on failure, what was opened is closed again. */
+    public static Agent start(AgentConfig config, Path nodeNetns) {
+        return start(config, nodeNetns, PodNetwork::open);
+    }
+
+    static Agent start(AgentConfig config, Path nodeNetns, PodNetwork.Factory podNetwork) {
+        Agent agent = new Agent(config);
+        try {
+            agent.run(nodeNetns, podNetwork);
+            return agent;
+        } catch (RuntimeException | Error e) {
+            agent.close();
+            throw e;
+        }
+    }
+
+    private void run(Path nodeNetns, PodNetwork.Factory podNetwork) {
+        long started = System.nanoTime();
+        log.info("event=agent_starting node={} mode={} version={} socket={} state_dir={} bpffs_root={}",
+                config.nodeName(), config.mode().label(), AgentApi.version(), config.socket(), config.stateDir(),
+                config.bpffsRoot());
+        refuseIfServed(config.socket()); // before anything is touched: the other agent owns this node
+
+        node = NetNamespace.open(nodeNetns);
+        netlink = RtNetlink.open(node);
+        List<Link> uplinks = uplinks();
+        log.info("event=node_netns path={} uplinks={} source={}", nodeNetns, names(uplinks),
+                config.uplinks().isEmpty() ? "default_route" : "config");
+
+        datapath = Datapath.load(config.bpffsRoot(), config.attach());
+        List<Attachment> adopted = datapath.adoptPinnedLinks();
+        log.info("event=datapath_loaded bpffs_root={} attach={} adopted_links={}", config.bpffsRoot(),
+                config.attachLabel(), adopted.size());
+        datapath.clusterCidrs().replaceAll(Set.copyOf(config.clusterCidrs()));
+        log.info("event=cluster_cidrs_set cidrs={}", config.clusterCidrs());
+        attachUplinks(uplinks, adopted);
+
+        PeerRoutes.Outcome routes = new PeerRoutes(netlink).reconcile(config.peers());
+        log.info("event=peer_routes_reconciled peers={} added={} replaced={} deleted={} unchanged={} conflicts={}",
+                config.peers().size(), routes.added(), routes.replaced(), routes.deleted(), routes.unchanged(),
+                routes.conflicts());
+
+        createPrivateDirectory(config.stateDir());
+        Ipam ipam = Ipam.open(config.stateDir(), config.podCidr());
+        log.info("event=ipam_opened pod_cidr={} used={} capacity={}", ipam.podCidr(), ipam.used(), ipam.capacity());
+        int podMtu = uplinks.stream().mapToInt(Link::mtu).min().orElseThrow();
+        Readiness readiness = () -> Optional.ofNullable(notReady.get());
+        pods = podNetwork.open(node, datapath, ipam, config.stateDir(), podMtu, readiness);
+        log.info("event=endpoints_loaded endpoints={} pod_mtu={}", pods.endpoints().size(), podMtu);
+
+        // Spooled DELs go first: once the socket accepts, a runtime may ADD again what they free.
+        DelSpool spool = new DelSpool(config.spoolDir());
+        logDrain(spool, spool.drain(pods::handle), "before_socket");
+        AgentApi api = new AgentApi(config, uplinks, ipam, datapath.counters(), pods, readiness::notReadyReason);
+        createPrivateDirectory(config.socket().getParent());
+        server = AgentSocketServer.start(config.socket(), api.routes(), AgentSocketOptions.defaults());
+        // A plugin that found no socket between the first drain and the bind spooled its DEL: replay it now.
+        logDrain(spool, spool.drain(pods::handle), "after_socket");
+
+        Path conflist = CniConfList.write(config.cniConfDir(), config.socket(), config.spoolDir());
+        log.info("event=cni_config_written path={}", conflist);
+        notReady.set(null);
+        log.info("event=agent_ready node={} took_ms={}", config.nodeName(), (System.nanoTime() - started) / 1_000_000);
+    }
+
+    /** Fails when an agent answers on the socket; {@link AgentSocketServer} checks again when it binds. */
+    private static void refuseIfServed(Path socket) {
+        if (!Files.exists(socket)) {
+            return;
+        }
+        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            probe.connect(UnixDomainSocketAddress.of(socket));
+        } catch (IOException nobodyListens) {
+            return; // a stale file from an agent that is gone; the server replaces it
+        }
+        throw new IllegalStateException("another agent is serving on " + socket
+                + ": stop it, or give this agent its own socket, stateDir and bpffsRoot");
+    }
+
+    private List<Link> uplinks() {
+        if (config.uplinks().isEmpty()) {
+            return List.of(netlink.defaultRouteLink().orElseThrow(() -> new IllegalStateException(
+                    "no uplinks configured and the node's network namespace has no default route to take one from:"
+                            + " set uplinks in the config")));
+        }
+        return config.uplinks().stream().map(name -> netlink.link(name).orElseThrow(() -> new IllegalStateException(
+                "uplink '" + name + "' does not exist in the node's network namespace (" + node.path() + ")"))).toList();
+    }
+
+    /**
+     * to_pod on every uplink, and forwarding on it: packets the programs leave to
+     * the stack (towards a pod whose veth the BPF map does not know yet, replies
+     * to kube-proxy's NAT) are routed only when the input device forwards, and
+     * bpf_fib_lookup answers FWD_DISABLED without it. A to_pod link adopted from
+     * a device that is no longer an uplink is detached.
+     */
+    private void attachUplinks(List<Link> uplinks, List<Attachment> adopted) {
+        Set<String> names = new HashSet<>(names(uplinks));
+        for (Attachment stale : adopted) {
+            if (stale.program() == DatapathProgram.TO_POD && !names.contains(stale.ifname())) {
+                node.execute(() -> datapath.detach(DatapathProgram.TO_POD, stale.ifname(), stale.ifindex()));
+                log.info("event=uplink_detached uplink={} ifindex={} why=not_an_uplink_any_more", stale.ifname(), stale.ifindex());
+            }
+        }
+        for (Link uplink : uplinks) {
+            Attachment a = node.run(() -> datapath.attach(DatapathProgram.TO_POD, uplink.name(), uplink.index()));
+            // The path form names a device with a dot (eth0.100) unambiguously.
+            String key = "net/ipv4/conf/" + uplink.name() + "/forwarding";
+            String before = Sysctl.get(node, key);
+            Sysctl.set(node, key, "1");
+            log.info("event=uplink_attached uplink={} ifindex={} mtu={} program={} prog_id={} forwarding=1 forwarding_was={}",
+                    uplink.name(), uplink.index(), uplink.mtu(), a.program().programName(), a.programId(), before);
+        }
+    }
+
+    private static void logDrain(DelSpool spool, DelSpool.Drain d, String when) {
+        if (when.equals("before_socket") || !d.equals(DelSpool.Drain.NOTHING)) {
+            log.info("event=spool_drained when={} dir={} replayed={} failed={} malformed={} stale_temps={}", when,
+                    spool.dir(), d.replayed(), d.failed(), d.malformed(), d.staleTemps());
+        }
+    }
+
+    /** Root-only: the state holds pod ownership and the spool, the socket's directory guards the socket. */
+    private static void createPrivateDirectory(Path dir) {
+        if (Files.isDirectory(dir)) {
+            return;
+        }
+        try {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to create directory '" + dir + "': " + e.getMessage(), e);
+        }
+    }
+
+    private static List<String> names(List<Link> links) {
+        return links.stream().map(Link::name).toList();
+    }
+
+    public AgentConfig config() {
+        return config;
+    }
+
+    /**
+     * Stops serving and releases the process's handles, each step even when one
+     * before it failed. Pinned maps and links stay: pods keep their traffic.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        notReady.set("the agent is stopping");
+        closeQuietly("socket", server);
+        closeQuietly("pod_network", pods);
+        closeQuietly("netlink", netlink);
+        closeQuietly("datapath", datapath);
+        closeQuietly("node_netns", node);
+        log.info("event=agent_stopped node={} pins_kept={}", config.nodeName(), config.bpffsRoot());
+    }
+
+    private static void closeQuietly(String what, AutoCloseable resource) {
+        if (resource == null) {
+            return;
+        }
+        try {
+            resource.close();
+        } catch (Exception e) {
+            log.warn("event=close_failed what={} error=\"{}\"", what, e.toString());
+        }
+    }
+}

@@ -1,0 +1,145 @@
+package dev.ferry.agent;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.api.ApiErrors;
+import dev.ferry.api.ApiResponse;
+import dev.ferry.api.ApiRouter;
+import dev.ferry.api.Routes;
+import dev.ferry.datapath.CounterMaps;
+import dev.ferry.datapath.DatapathCounter;
+import dev.ferry.endpoint.Endpoint;
+import dev.ferry.ipam.Ipam;
+import dev.ferry.net.IpPrefix;
+import dev.ferry.netlink.Link;
+
+import java.io.UncheckedIOException;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * The agent socket's routes (DESIGN "Agent socket API"): {@code POST /v1/cni} goes
+ * to the CNI service; the rest are read-only JSON views of the running agent.
+ */
+final class AgentApi {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** What {@code GET /v1/status} answers. */
+    record Status(String nodeName, String mode, String attach, boolean ready, String notReadyReason, String podCIDR,
+                  IpamUsage ipam, List<UplinkView> uplinks, List<PeerView> peers, List<String> clusterCIDRs,
+                  int endpoints, String version) {}
+
+    record IpamUsage(int used, int capacity) {}
+
+    record UplinkView(String name, int ifindex, int mtu) {}
+
+    record PeerView(String name, String address, List<String> podCIDRs) {}
+
+    record EndpointView(String containerId, String ifname, String netns, String hostIfname, int hostIfindex,
+                        String address, String podMac, String hostMac, int endpointId, int mtu,
+                        String podNamespace, String podName, String podUid, String created) {}
+
+    record CounterView(String direction, String verdict, String reason, long packets, long bytes) {}
+
+    private final AgentConfig config;
+    private final List<Link> uplinks;
+    private final Ipam ipam;
+    private final CounterMaps counters;
+    private final PodNetwork pods;
+    private final Supplier<Optional<String>> notReadyReason;
+
+    AgentApi(AgentConfig config, List<Link> uplinks, Ipam ipam, CounterMaps counters, PodNetwork pods,
+             Supplier<Optional<String>> notReadyReason) {
+        this.config = config;
+        this.uplinks = List.copyOf(uplinks);
+        this.ipam = ipam;
+        this.counters = counters;
+        this.pods = pods;
+        this.notReadyReason = notReadyReason;
+    }
+
+    ApiRouter routes() {
+        return Routes.builder()
+                .post(ApiErrors.CNI_PATH, (request, vars) -> pods.handle(request))
+                .get("/v1/status", (request, vars) -> json(status()))
+                .get("/v1/endpoints", (request, vars) -> json(new Endpoints(endpoints(Optional.empty()))))
+                .get("/v1/endpoints/{containerId}", (request, vars) -> endpoint(vars.get("containerId")))
+                .get("/v1/datapath/stats", (request, vars) -> json(new Counters(counters())))
+                .build();
+    }
+
+    record Endpoints(List<EndpointView> endpoints) {}
+
+    record Counters(List<CounterView> counters) {}
+
+    Status status() {
+        Optional<String> notReady = notReadyReason.get();
+        return new Status(config.nodeName(), config.mode().label(), config.attachLabel(),
+                notReady.isEmpty(), notReady.orElse(null), config.podCidr().toString(),
+                new IpamUsage(ipam.used(), ipam.capacity()),
+                uplinks.stream().map(l -> new UplinkView(l.name(), l.index(), l.mtu())).toList(),
+                config.peers().stream().map(AgentApi::peer).toList(),
+                config.clusterCidrs().stream().map(IpPrefix::toString).toList(),
+                pods.endpoints().size(), version());
+    }
+
+    private ApiResponse endpoint(String containerId) {
+        List<EndpointView> found = endpoints(Optional.of(containerId));
+        if (found.isEmpty()) {
+            return ApiErrors.error(404, "no endpoint for container '" + containerId + "'");
+        }
+        return json(new Endpoints(found));
+    }
+
+    private List<EndpointView> endpoints(Optional<String> containerId) {
+        return pods.endpoints().stream()
+                .filter(e -> containerId.isEmpty() || containerId.get().equals(e.containerId()))
+                .map(AgentApi::view)
+                .toList();
+    }
+
+    /** The global counters, summed over CPUs at the moment of the request, in label order. */
+    private List<CounterView> counters() {
+        return counters.global().stream()
+                .map(AgentApi::view)
+                .sorted(Comparator.comparing(CounterView::direction).thenComparing(CounterView::verdict)
+                        .thenComparing(CounterView::reason))
+                .toList();
+    }
+
+    private static PeerView peer(Peer p) {
+        return new PeerView(p.name(), p.address().getHostAddress(), p.podCidrs().stream().map(IpPrefix::toString).toList());
+    }
+
+    private static EndpointView view(Endpoint e) {
+        return new EndpointView(e.containerId(), e.ifname(), e.netns(), e.hostIfname(), e.hostIfindex(),
+                e.address().toString(), text(e.podMac()), text(e.hostMac()), e.endpointId(), e.mtu(),
+                e.podNamespace().orElse(null), e.podName().orElse(null), e.podUid().orElse(null),
+                text(e.created()));
+    }
+
+    private static String text(Object value) {
+        return value == null ? null : value.toString();
+    }
+
+    private static CounterView view(DatapathCounter c) {
+        return new CounterView(c.direction().label(), c.verdict().label(), c.reason().label(), c.packets(), c.bytes());
+    }
+
+    /** The jar's version (its manifest); "dev" when run from classes. */
+    static String version() {
+        String v = AgentApi.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+
+    private static ApiResponse json(Object value) {
+        try {
+            return ApiResponse.json(200, JSON.writeValueAsString(value));
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

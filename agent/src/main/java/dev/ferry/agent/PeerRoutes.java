@@ -1,0 +1,102 @@
+package dev.ferry.agent;
+
+import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.net.IpPrefix;
+import dev.ferry.netlink.Route;
+import dev.ferry.netlink.RouteFilter;
+import dev.ferry.netlink.RtNetlink;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetAddress;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Native routing to the other nodes in standalone mode: one kernel route per peer
+ * pod CIDR, {@code podCIDR via peer.address proto 70}, in the main table. The
+ * BPF programs' FIB lookup follows these routes, and so does the stack.
+ *
+ * <p>Ferry's routes are told apart by protocol 70 <em>and</em> a gateway: the
+ * endpoint manager's host routes to pods are protocol 70 too, but device routes
+ * without a gateway, and reconcile never deletes those. A route of any other
+ * protocol is never changed, not even one to a peer's CIDR (that peer is then
+ * reached the way the other route says, and a warning says so).
+ */
+final class PeerRoutes {
+    private static final Logger log = LoggerFactory.getLogger(PeerRoutes.class);
+
+    /** What one reconcile did. */
+    record Outcome(int added, int replaced, int deleted, int unchanged, int conflicts) {}
+
+    private final RtNetlink netlink;
+
+    /** @param netlink a socket in the node's network namespace */
+    PeerRoutes(RtNetlink netlink) {
+        this.netlink = netlink;
+    }
+
+    /** Makes Ferry's peer routes exactly the ones {@code peers} ask for: adds, replaces, deletes. */
+    Outcome reconcile(List<Peer> peers) {
+        Map<IpPrefix, Peer> wanted = new LinkedHashMap<>();
+        peers.forEach(p -> p.podCidrs().forEach(cidr -> wanted.put(cidr, p)));
+        List<Route> main = netlink.routes(RouteFilter.main());
+        Map<IpPrefix, Route> ours = main.stream().filter(PeerRoutes::isPeerRoute)
+                .collect(Collectors.toMap(Route::destination, r -> r, (a, b) -> a, LinkedHashMap::new));
+        Set<IpPrefix> foreign = main.stream().filter(r -> r.protocol() != Route.PROTO_FERRY)
+                .map(Route::destination).collect(Collectors.toSet());
+
+        int added = 0, replaced = 0, unchanged = 0, conflicts = 0, deleted = 0;
+        for (Map.Entry<IpPrefix, Peer> e : wanted.entrySet()) {
+            IpPrefix cidr = e.getKey();
+            Peer peer = e.getValue();
+            Route existing = ours.get(cidr);
+            if (foreign.contains(cidr)) {
+                // A replace could land on the other route (the kernel matches destination and metric, not
+                // protocol), so nothing to this destination is written while it is there.
+                log.warn("event=peer_route_conflict peer={} pod_cidr={} action=left_alone why=\"a route of another protocol"
+                        + " leads there; the peer is reached the way it says\"", peer.name(), cidr);
+                conflicts++;
+            } else if (existing == null) {
+                install(peer, cidr);
+                log.info("event=peer_route_added peer={} pod_cidr={} via={}", peer.name(), cidr, peer.address().getHostAddress());
+                added++;
+            } else if (!peer.address().equals(existing.gateway())) {
+                install(peer, cidr);
+                log.info("event=peer_route_replaced peer={} pod_cidr={} via={} was_via={}", peer.name(), cidr,
+                        peer.address().getHostAddress(), existing.gateway().getHostAddress());
+                replaced++;
+            } else {
+                unchanged++;
+            }
+        }
+        for (Route route : ours.values()) {
+            if (!wanted.containsKey(route.destination())) {
+                netlink.deleteRoute(route);
+                log.info("event=peer_route_deleted pod_cidr={} was_via={}", route.destination(),
+                        route.gateway().getHostAddress());
+                deleted++;
+            }
+        }
+        return new Outcome(added, replaced, deleted, unchanged, conflicts);
+    }
+
+    private void install(Peer peer, IpPrefix cidr) {
+        InetAddress via = peer.address();
+        try {
+            netlink.replaceRoute(Route.to(cidr).via(via).protocol(Route.PROTO_FERRY));
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("failed to route peer '" + peer.name() + "' pod CIDR " + cidr + " via "
+                    + via.getHostAddress() + " (is the peer's address on a connected network of the uplink?): "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** Protocol 70 with a next hop: a route to another node, never a host route to a local pod. */
+    static boolean isPeerRoute(Route route) {
+        return route.protocol() == Route.PROTO_FERRY && route.gateway() != null;
+    }
+}

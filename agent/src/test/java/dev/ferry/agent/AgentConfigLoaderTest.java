@@ -1,0 +1,201 @@
+package dev.ferry.agent;
+
+import dev.ferry.agent.AgentConfig.Mode;
+import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.datapath.AttachMode;
+import dev.ferry.net.IpPrefix;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class AgentConfigLoaderTest {
+    private static final String MINIMAL = "podCIDRs: [10.244.1.0/24]\n";
+
+    @TempDir
+    Path dir;
+
+    private static AgentConfigLoader loader(Map<String, String> env) {
+        return new AgentConfigLoader(env, () -> "Worker-7\n");
+    }
+
+    private static AgentConfig parse(String yaml) {
+        return loader(Map.of()).parse(yaml);
+    }
+
+    private static String error(String yaml) {
+        return assertThrows(ConfigException.class, () -> parse(yaml)).getMessage();
+    }
+
+    @Test
+    void everyKeyOfTheDesignIsRead() {
+        AgentConfig c = parse("""
+                nodeName: node-a
+                mode: standalone
+                podCIDRs: [10.244.1.0/24]
+                clusterCIDRs: [10.244.0.0/16]
+                uplinks: [eth0, eth1.100]
+                peers:
+                  - {name: node-b, podCIDRs: [10.244.2.0/24], address: 192.168.50.2}
+                  - name: node-c
+                    podCIDRs: [10.244.3.0/24, 10.244.4.0/24]
+                    address: 192.168.50.3
+                socket: /run/ferry-a/ferry.sock
+                stateDir: /var/lib/ferry-a
+                bpffsRoot: /sys/fs/bpf/ferry-a
+                cniConfDir: /tmp/cni
+                metricsAddress: 127.0.0.1:19962
+                attach: tc
+                """);
+
+        assertEquals(new AgentConfig("node-a", Mode.STANDALONE,
+                List.of(IpPrefix.parse("10.244.1.0/24")),
+                List.of(IpPrefix.parse("10.244.0.0/16")),
+                List.of("eth0", "eth1.100"),
+                List.of(new Peer("node-b", List.of(IpPrefix.parse("10.244.2.0/24")), IpPrefix.literal("192.168.50.2")),
+                        new Peer("node-c", List.of(IpPrefix.parse("10.244.3.0/24"), IpPrefix.parse("10.244.4.0/24")),
+                                IpPrefix.literal("192.168.50.3"))),
+                Path.of("/run/ferry-a/ferry.sock"),
+                Path.of("/var/lib/ferry-a"),
+                Path.of("/sys/fs/bpf/ferry-a"),
+                Path.of("/tmp/cni"),
+                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 19962),
+                AttachMode.TC), c);
+    }
+
+    @Test
+    void omittedKeysTakeTheDesignsDefaults() {
+        AgentConfig c = parse(MINIMAL);
+
+        assertEquals(Mode.STANDALONE, c.mode());
+        assertEquals(List.of(), c.uplinks(), "empty: the device of the default route, found at start");
+        assertEquals(List.of(), c.peers());
+        assertEquals(Path.of("/run/ferry/ferry.sock"), c.socket());
+        assertEquals(Path.of("/var/lib/ferry"), c.stateDir());
+        assertEquals(Path.of("/var/lib/ferry/cni-spool"), c.spoolDir(), "ferry-cni's default spoolDir");
+        assertEquals(Path.of("/sys/fs/bpf/ferry"), c.bpffsRoot());
+        assertEquals(Path.of("/etc/cni/net.d"), c.cniConfDir());
+        assertEquals(new InetSocketAddress(IpPrefix.literal("0.0.0.0"), 9962), c.metricsAddress());
+        assertEquals(AttachMode.TCX, c.attach());
+    }
+
+    @Test
+    void clusterCidrsDefaultToTheNodesAndItsPeersPodCidrs() {
+        AgentConfig c = parse(MINIMAL + "peers: [{name: b, podCIDRs: [10.244.2.0/24], address: 10.0.0.2}]\n");
+
+        assertEquals(List.of(IpPrefix.parse("10.244.1.0/24"), IpPrefix.parse("10.244.2.0/24")), c.clusterCidrs());
+    }
+
+    @Test
+    void nodeNameComesFromNodeNameVariableThenTheLowercasedHostName() {
+        assertEquals("from-env", loader(Map.of("NODE_NAME", "from-env")).parse(MINIMAL).nodeName());
+        assertEquals("worker-7", loader(Map.of()).parse(MINIMAL).nodeName());
+        assertEquals("set", loader(Map.of("NODE_NAME", "from-env")).parse("nodeName: set\n" + MINIMAL).nodeName());
+    }
+
+    @Test
+    void kubernetesModeIsRefusedUntilIssue4() {
+        assertTrue(error("mode: kubernetes\n" + MINIMAL).startsWith("mode kubernetes arrives with issue 4"));
+    }
+
+    @Test
+    void aKubeconfigMakesTheDefaultModeKubernetesAndTheErrorSaysHowToChooseStandalone() throws IOException {
+        Files.createDirectories(dir.resolve(".kube"));
+        Files.writeString(dir.resolve(".kube/config"), "apiVersion: v1\n");
+
+        String message = assertThrows(ConfigException.class,
+                () -> loader(Map.of("HOME", dir.toString())).parse(MINIMAL)).getMessage();
+
+        assertTrue(message.contains(dir.resolve(".kube/config") + " exists"), message);
+        assertTrue(message.contains("set mode: standalone"), message);
+        assertEquals(Mode.STANDALONE, loader(Map.of("HOME", dir.toString())).parse("mode: standalone\n" + MINIMAL).mode());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            unknown key               | podCIDRs: [10.244.1.0/24]\\nuplink: [eth0]                  | unknown key 'uplink' (known keys: attach, bpffsRoot,
+            unknown peer key          | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.1.0.0/24], adress: 10.0.0.2}] | unknown key 'peers[0].adress' (known keys of peers[0]: address, name, podCIDRs)
+            string wanted             | podCIDRs: [10.244.1.0/24]\\nsocket: 5                       | key 'socket' must be a string, not a number (quote it: "5")
+            list wanted               | podCIDRs: 10.244.1.0/24                                     | key 'podCIDRs' must be a list
+            mapping wanted            | podCIDRs: [10.244.1.0/24]\\npeers: [node-b]                 | key 'peers[0]' must be a mapping of keys to values, not a string
+            file not a mapping        | - a                                                         | the file must be a mapping of keys to values, not a list
+            bad CIDR                  | podCIDRs: [10.244.1.0/33]                                   | key 'podCIDRs[0]': '10.244.1.0/33' is not a CIDR (prefix length 33 is out of range for 10.244.1.0)
+            address is not a CIDR     | podCIDRs: [10.244.1.0]                                      | key 'podCIDRs[0]': '10.244.1.0' is not a CIDR (no prefix length)
+            host bits                 | podCIDRs: [10.244.1.7/24]                                   | key 'podCIDRs[0]': '10.244.1.7/24' has host bits set; did you mean 10.244.1.0/24?
+            bad cluster CIDR          | podCIDRs: [10.244.1.0/24]\\nclusterCIDRs: [ten/8]           | key 'clusterCIDRs[0]': 'ten/8' is not a CIDR (not an IP address: 'ten')
+            two pod CIDRs             | podCIDRs: [10.244.1.0/24, 10.244.9.0/24]                    | key 'podCIDRs' must hold exactly one CIDR for now
+            IPv6 pod CIDR             | podCIDRs: ['fd00:1::/64']                                   | key 'podCIDRs[0]': fd00:1::/64 is IPv6
+            no pod CIDR               | nodeName: a                                                 | key 'podCIDRs' is required in standalone mode
+            peer overlaps node        | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.0.0/16], address: 10.0.0.2}] | key 'peers[0].podCIDRs[0]': 10.244.0.0/16 overlaps this node's pod CIDR 10.244.1.0/24
+            peers overlap             | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.2.0/24], address: 10.0.0.2}, {name: c, podCIDRs: [10.244.2.128/25], address: 10.0.0.3}] | key 'peers[1].podCIDRs[0]': 10.244.2.128/25 overlaps 10.244.2.0/24 of peer 'b'
+            peer named twice          | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.2.0/24], address: 10.0.0.2}, {name: b, podCIDRs: [10.244.3.0/24], address: 10.0.0.3}] | key 'peers[1].name': peer 'b' is listed twice
+            peer is this node         | nodeName: a\\npodCIDRs: [10.244.1.0/24]\\npeers: [{name: a, podCIDRs: [10.244.2.0/24], address: 10.0.0.2}] | key 'peers[0].name': 'a' is this node's own name
+            peer without address      | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.2.0/24]}] | key 'peers[0].address' is required
+            peer address is a name    | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.2.0/24], address: node-b}] | key 'peers[0].address': 'node-b' is not an IP address
+            peer families differ      | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: ['fd00:2::/64'], address: 10.0.0.2}] | key 'peers[0].podCIDRs[0]': fd00:2::/64 and the peer's address 10.0.0.2 are of different IP families
+            relative path             | podCIDRs: [10.244.1.0/24]\\nstateDir: var/lib/ferry         | key 'stateDir': 'var/lib/ferry' must be an absolute path
+            socket path too long      | podCIDRs: [10.244.1.0/24]\\nsocket: /run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock | key 'socket': '/run/aaaa
+            bad uplink name           | podCIDRs: [10.244.1.0/24]\\nuplinks: [a-very-long-uplink-name] | key 'uplinks[0]': 'a-very-long-uplink-name' is not an interface name
+            bad mode                  | mode: solo\\npodCIDRs: [10.244.1.0/24]                      | key 'mode' must be standalone or kubernetes, not 'solo'
+            bad attach                | podCIDRs: [10.244.1.0/24]\\nattach: xdp                     | key 'attach' must be tcx or tc, not 'xdp'
+            metrics without port      | podCIDRs: [10.244.1.0/24]\\nmetricsAddress: 0.0.0.0        | key 'metricsAddress': '0.0.0.0' is not an IP address and port
+            metrics host name         | podCIDRs: [10.244.1.0/24]\\nmetricsAddress: localhost:9962 | key 'metricsAddress': 'localhost:9962' is not an IP address and port
+            metrics port range        | podCIDRs: [10.244.1.0/24]\\nmetricsAddress: 0.0.0.0:70000  | key 'metricsAddress': '0.0.0.0:70000' is not an IP address and port
+            bad node name             | nodeName: Node_A\\npodCIDRs: [10.244.1.0/24]                | key 'nodeName': 'Node_A' is not a valid node name
+            duplicate key             | podCIDRs: [10.244.1.0/24]\\npodCIDRs: [10.244.2.0/24]       | not valid YAML: Duplicate field 'podCIDRs'
+            """)
+    void aMistakeIsOneMessageNamingTheKey(String what, String yaml, String expected) {
+        String message = error(yaml.replace("\\n", "\n"));
+
+        assertTrue(message.startsWith(expected), what + ": " + message);
+    }
+
+    @Test
+    void ipv6MetricsAddressNeedsBrackets() {
+        assertEquals(new InetSocketAddress(IpPrefix.literal("::"), 9962),
+                parse(MINIMAL + "metricsAddress: '[::]:9962'\n").metricsAddress());
+        assertTrue(error(MINIMAL + "metricsAddress: ':::9962'\n").startsWith("key 'metricsAddress'"));
+    }
+
+    @Test
+    void emptyValueCountsAsAbsent() {
+        assertEquals(List.of(), parse(MINIMAL + "uplinks:\n").uplinks());
+    }
+
+    @Test
+    void errorsFromAFileNameTheFile() throws IOException {
+        Path file = dir.resolve("agent.yaml");
+        Files.writeString(file, "podCIDRs: [10.244.1.0/24]\nattach: xdp\n");
+
+        String message = assertThrows(ConfigException.class, () -> loader(Map.of()).read(file)).getMessage();
+
+        assertEquals("config file '" + file + "': key 'attach' must be tcx or tc, not 'xdp'", message);
+    }
+
+    @Test
+    void missingFileIsNamed() {
+        Path file = dir.resolve("nope.yaml");
+
+        String message = assertThrows(ConfigException.class, () -> loader(Map.of()).read(file)).getMessage();
+
+        assertEquals("config file '" + file + "' does not exist", message);
+    }
+
+    @Test
+    void yamlSyntaxErrorsGiveTheLine() {
+        String message = error("podCIDRs: [10.244.1.0/24\nstateDir: /x\n");
+
+        assertTrue(message.startsWith("not valid YAML: ") && message.contains("(line "), message);
+    }
+}

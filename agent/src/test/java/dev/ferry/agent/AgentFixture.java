@@ -1,0 +1,92 @@
+package dev.ferry.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.ferry.agent.AgentConfig.Mode;
+import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.datapath.AttachMode;
+import dev.ferry.net.IpPrefix;
+import dev.ferry.testing.BpfPins;
+import dev.ferry.testing.Cleanup;
+import dev.ferry.testing.TestNetns;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Two nodes on one wire for agent tests: {@code node} (192.168.50.1 on upl0, MTU
+ * 1400), where the agent under test runs, and {@code peer} (192.168.50.2), node-b
+ * of its configuration. Closing stops every agent started here and removes the
+ * namespaces and pins, each step even when one fails.
+ */
+final class AgentFixture implements AutoCloseable {
+    final Path dir;
+    final TestNetns node;
+    final TestNetns peer;
+    final BpfPins pins;
+    private final List<Agent> agents = new ArrayList<>();
+
+    private AgentFixture(Path dir, TestNetns node, TestNetns peer, BpfPins pins) {
+        this.dir = dir;
+        this.node = node;
+        this.peer = peer;
+        this.pins = pins;
+    }
+
+    static AgentFixture create(Path dir) throws Exception {
+        TestNetns node = TestNetns.create("agent");
+        TestNetns peer = null;
+        try {
+            peer = TestNetns.create("agentpeer");
+            node.ip("link", "add", "upl0", "mtu", "1400", "type", "veth", "peer", "name", "upl0p", "netns", peer.name());
+            node.ip("address", "add", "192.168.50.1/24", "dev", "upl0");
+            node.ip("link", "set", "upl0", "up");
+            peer.ip("address", "add", "192.168.50.2/24", "dev", "upl0p");
+            peer.ip("link", "set", "upl0p", "up");
+            return new AgentFixture(dir, node, peer, BpfPins.create("ferry-test-agent"));
+        } catch (RuntimeException e) {
+            TestNetns created = peer;
+            Cleanup.all(node::close, () -> {
+                if (created != null) {
+                    created.close();
+                }
+            });
+            throw e;
+        }
+    }
+
+    Path socket() {
+        return dir.resolve("run/ferry.sock");
+    }
+
+    AgentConfig config(List<String> uplinks) {
+        return new AgentConfig("node-a", Mode.STANDALONE,
+                List.of(IpPrefix.parse("10.244.1.0/24")),
+                List.of(IpPrefix.parse("10.244.0.0/16")),
+                uplinks,
+                List.of(new Peer("node-b", List.of(IpPrefix.parse("10.244.2.0/24")), IpPrefix.literal("192.168.50.2"))),
+                socket(), dir.resolve("state"), pins.root(), dir.resolve("cni"),
+                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 9962), AttachMode.TCX);
+    }
+
+    Agent start(AgentConfig config, PodNetwork.Factory pods) {
+        Agent agent = Agent.start(config, Path.of("/run/netns", node.name()), pods);
+        agents.add(agent);
+        return agent;
+    }
+
+    /** A GET that must answer 200; its JSON. */
+    JsonNode get(String path) throws Exception {
+        SocketHttp.Response r = SocketHttp.get(socket(), path);
+        assertEquals(200, r.status(), path + ": " + r.json());
+        return r.json();
+    }
+
+    @Override
+    public void close() throws Exception {
+        Cleanup.all(() -> agents.forEach(Agent::close), pins::close, node::close, peer::close);
+    }
+}

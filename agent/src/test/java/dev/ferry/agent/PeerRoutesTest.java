@@ -1,0 +1,144 @@
+package dev.ferry.agent;
+
+import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.net.IpPrefix;
+import dev.ferry.netlink.RtNetlink;
+import dev.ferry.testing.Cleanup;
+import dev.ferry.testing.RequiresRoot;
+import dev.ferry.testing.TestNetns;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Peer routes in a real namespace, beside routes that are not Ferry's peer routes. */
+@RequiresRoot
+class PeerRoutesTest {
+    private static final Peer NODE_B = peer("node-b", "192.168.50.2", "10.244.2.0/24");
+    private static final Peer NODE_C = peer("node-c", "192.168.50.3", "10.244.3.0/24", "10.244.4.0/24");
+
+    private TestNetns node;
+    private RtNetlink netlink;
+    private PeerRoutes routes;
+
+    @BeforeEach
+    void node() {
+        node = TestNetns.create("routes");
+        node.ip("link", "add", "upl0", "type", "veth", "peer", "name", "upl0p"); // no dummy module on every kernel
+        node.ip("address", "add", "192.168.50.1/24", "dev", "upl0");
+        node.ip("link", "set", "upl0p", "up");
+        node.ip("link", "set", "upl0", "up");
+        netlink = RtNetlink.open(node.handle());
+        routes = new PeerRoutes(netlink);
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        Cleanup.all(() -> {
+            if (netlink != null) {
+                netlink.close();
+            }
+        }, node::close);
+    }
+
+    private static Peer peer(String name, String address, String... cidrs) {
+        return new Peer(name, Arrays.stream(cidrs).map(IpPrefix::parse).toList(), IpPrefix.literal(address));
+    }
+
+    private List<String> ferryRoutes() {
+        return node.ip("route", "show", "proto", "70").lines().map(String::strip).toList();
+    }
+
+    @Test
+    void eachPeerPodCidrIsRoutedViaThePeersAddress() {
+        PeerRoutes.Outcome outcome = routes.reconcile(List.of(NODE_B, NODE_C));
+
+        assertEquals(new PeerRoutes.Outcome(3, 0, 0, 0, 0), outcome);
+        assertEquals(List.of(
+                "10.244.2.0/24 via 192.168.50.2 dev upl0",
+                "10.244.3.0/24 via 192.168.50.3 dev upl0",
+                "10.244.4.0/24 via 192.168.50.3 dev upl0"), ferryRoutes());
+    }
+
+    @Test
+    void reconcilingAgainChangesNothing() {
+        routes.reconcile(List.of(NODE_B, NODE_C));
+
+        assertEquals(new PeerRoutes.Outcome(0, 0, 0, 3, 0), routes.reconcile(List.of(NODE_B, NODE_C)));
+        assertEquals(3, ferryRoutes().size());
+    }
+
+    @Test
+    void aPeerWhoseAddressChangedIsRoutedViaTheNewAddress() {
+        routes.reconcile(List.of(NODE_B));
+
+        PeerRoutes.Outcome outcome = routes.reconcile(List.of(peer("node-b", "192.168.50.20", "10.244.2.0/24")));
+
+        assertEquals(new PeerRoutes.Outcome(0, 1, 0, 0, 0), outcome);
+        assertEquals(List.of("10.244.2.0/24 via 192.168.50.20 dev upl0"), ferryRoutes());
+    }
+
+    @Test
+    void routesToPodCidrsNoLongerConfiguredAreDeleted() {
+        routes.reconcile(List.of(NODE_B, NODE_C));
+
+        PeerRoutes.Outcome outcome = routes.reconcile(List.of(peer("node-c", "192.168.50.3", "10.244.3.0/24")));
+
+        assertEquals(new PeerRoutes.Outcome(0, 0, 2, 1, 0), outcome);
+        assertEquals(List.of("10.244.3.0/24 via 192.168.50.3 dev upl0"), ferryRoutes());
+    }
+
+    @Test
+    void routesOfOtherProtocolsAndFerrysPodRoutesSurvive() {
+        node.ip("route", "add", "10.244.9.0/24", "via", "192.168.50.9", "proto", "static");
+        node.ip("route", "add", "10.244.1.5/32", "dev", "upl0", "scope", "link", "proto", "70"); // a local pod's route
+        routes.reconcile(List.of(NODE_B));
+
+        routes.reconcile(List.of());
+
+        assertEquals(List.of("10.244.1.5 dev upl0 scope link"), ferryRoutes());
+        assertEquals("10.244.9.0/24 via 192.168.50.9 dev upl0 proto static",
+                node.ip("route", "show", "10.244.9.0/24").strip());
+    }
+
+    @Test
+    void aForeignRouteToAPeerCidrIsLeftAlone() {
+        node.ip("route", "add", "10.244.2.0/24", "via", "192.168.50.9", "proto", "static");
+
+        PeerRoutes.Outcome outcome = routes.reconcile(List.of(NODE_B));
+
+        assertEquals(new PeerRoutes.Outcome(0, 0, 0, 0, 1), outcome);
+        assertEquals(List.of(), ferryRoutes());
+        assertEquals("10.244.2.0/24 via 192.168.50.9 dev upl0 proto static",
+                node.ip("route", "show", "10.244.2.0/24").strip());
+    }
+
+    @Test
+    void ourRouteBesideAForeignOneToTheSameCidrIsNotRewritten() {
+        routes.reconcile(List.of(NODE_B));
+        node.ip("route", "add", "10.244.2.0/24", "via", "192.168.50.9", "proto", "static", "metric", "100");
+
+        PeerRoutes.Outcome outcome = routes.reconcile(List.of(peer("node-b", "192.168.50.20", "10.244.2.0/24")));
+
+        assertEquals(new PeerRoutes.Outcome(0, 0, 0, 0, 1), outcome);
+        assertEquals(List.of(
+                        "10.244.2.0/24 via 192.168.50.2 dev upl0 proto 70",
+                        "10.244.2.0/24 via 192.168.50.9 dev upl0 proto static metric 100"),
+                node.ip("route", "show", "10.244.2.0/24").lines().map(String::strip).toList());
+    }
+
+    @Test
+    void aPeerOffTheUplinksNetworksIsAnErrorNamingThePeer() {
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> routes.reconcile(List.of(peer("node-x", "172.31.0.2", "10.244.7.0/24"))));
+
+        assertTrue(e.getMessage().startsWith("failed to route peer 'node-x' pod CIDR 10.244.7.0/24 via 172.31.0.2"),
+                e.getMessage());
+    }
+}

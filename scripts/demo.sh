@@ -1,0 +1,357 @@
+#!/usr/bin/env bash
+# Ferry's demo: two Kubernetes-less nodes on one Linux machine, each a network
+# namespace running a real Ferry agent, three pods plumbed by the real ferry-cni
+# binary, and real traffic (ping, iperf3) between them, same node and across
+# the wire. Then the datapath's own counters say which packets BPF carried.
+#
+#   sudo ./scripts/demo.sh
+#
+# Everything lives in throwaway namespaces (ferrydemo-*), pins under
+# /sys/fs/bpf/ferry-demo-* and one temporary directory; the host's interfaces and
+# routes are never touched, and all of it is removed on exit, CTRL-C or failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+# ---------------------------------------------------------------------------
+# The picture
+
+readonly NS=ferrydemo                      # prefix of every namespace the demo makes
+readonly NODES=(a b)
+declare -A POD_CIDR=([a]=10.77.1.0/24 [b]=10.77.2.0/24)
+declare -A WIRE_ADDR=([a]=192.168.77.1 [b]=192.168.77.2)
+readonly CLUSTER_CIDR=10.77.0.0/16
+declare -A POD_NODE=([pod-1]=a [pod-2]=a [pod-3]=b)
+readonly PODS=(pod-1 pod-2 pod-3)
+readonly TRAFFIC_SECONDS=3
+
+run_dir=""
+declare -A AGENT_PID=() POD_IP=()
+declare -A HELPERS=()                      # pid -> what: processes to stop on the way out
+failures=0
+
+if [ -t 1 ]; then bold=$'\033[1m' green=$'\033[32m' red=$'\033[31m' plain=$'\033[0m'; else bold="" green="" red="" plain=""; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
+say()  { printf '   %s\n' "$*"; }
+ok()   { printf '   %s✓%s %s\n' "$green" "$plain" "$*"; }
+bad()  { printf '   %s✗ %s%s\n' "$red" "$*" "$plain"; failures=$((failures + 1)); }
+die()  { printf '\n%sferry demo: %s%s\n' "$red" "$*" "$plain" >&2; exit 1; }
+
+node_ns()  { echo "$NS-node-$1"; }
+pod_ns()   { echo "$NS-$1"; }
+pins_dir() { echo "/sys/fs/bpf/ferry-demo-node-$1"; }
+socket()   { echo "$run_dir/node-$1/ferry.sock"; }
+in_ns()    { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
+api()      { curl -sS --max-time 10 --unix-socket "$(socket "$1")" "http://ferry$2"; }
+
+# Runs a command in the background and waits for it, its output in $run_dir/out.
+# CTRL-C then ends the demo at once: bash ignores a SIGINT that a foreground
+# ping, iperf3 or JVM handles itself, but a trapped signal interrupts `wait`.
+run_waited() {
+  "$@" >"$run_dir/out" 2>&1 &
+  local pid=$! status=0
+  HELPERS[$pid]=$1
+  wait "$pid" || status=$?
+  unset "HELPERS[$pid]"
+  return "$status"
+}
+
+# ---------------------------------------------------------------------------
+# Clean-up: runs on every exit, CTRL-C included, and leaves nothing behind.
+
+stop_agent() {
+  local node=$1 pid=${AGENT_PID[$1]:-}
+  [ -n "$pid" ] || return 0
+  unset "AGENT_PID[$node]"
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "agent on node-$node did not stop within 10 s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  local status=0
+  wait "$pid" 2>/dev/null || status=$?
+  return "$status"
+}
+
+remove_leftovers() {
+  local ns
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NS-" || true); do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  rm -rf /sys/fs/bpf/ferry-demo-node-* 2>/dev/null || true
+}
+
+cleanup() {
+  local status=$?
+  set +e
+  trap - EXIT INT TERM
+  for pid in "${!HELPERS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  if [ "$status" -ne 0 ] && [ "$status" -ne 130 ] && [ -n "$run_dir" ]; then  # 130: CTRL-C, nothing to explain
+    for node in "${NODES[@]}"; do
+      [ -s "$run_dir/node-$node/agent.log" ] || continue
+      printf '\n--- last lines of the agent log of node-%s ---\n' "$node" >&2
+      tail -n 25 "$run_dir/node-$node/agent.log" >&2
+    done
+  fi
+  for node in "${NODES[@]}"; do stop_agent "$node"; done
+  remove_leftovers
+  [ -n "$run_dir" ] && rm -rf "$run_dir"
+  local left
+  left="$(ip netns list 2>/dev/null | grep "^$NS-" || true)$(ls /sys/fs/bpf 2>/dev/null | grep '^ferry-demo-' || true)"
+  if [ -n "$left" ]; then
+    echo "ferry demo: could not remove: $left" >&2
+  else
+    echo "   cleaned up: namespaces, pins, agents and temporary files are gone."
+  fi
+  exit "$status"
+}
+
+# ---------------------------------------------------------------------------
+# Steps
+
+build() {
+  step "Building Ferry (agent, BPF programs, ferry-cni) into dist/"
+  if ! run_waited mvn -B -ntp -q -DskipTests package; then
+    tail -n 40 "$run_dir/out" >&2
+    die "the build failed"
+  fi
+  ok "dist/bin/ferry-agent and dist/bin/ferry-cni are ready"
+}
+
+make_nodes() {
+  step "Making two nodes: network namespaces joined by a veth 'wire'"
+  local node
+  for node in "${NODES[@]}"; do
+    ip netns add "$(node_ns "$node")"
+    ip -n "$(node_ns "$node")" link set lo up
+  done
+  ip -n "$(node_ns a)" link add wire type veth peer name wire netns "$(node_ns b)"
+  for node in "${NODES[@]}"; do
+    ip -n "$(node_ns "$node")" address add "${WIRE_ADDR[$node]}/24" dev wire
+    ip -n "$(node_ns "$node")" link set wire up
+    say "node-$node: namespace $(node_ns "$node"), uplink 'wire' ${WIRE_ADDR[$node]}/24, pod CIDR ${POD_CIDR[$node]}"
+  done
+}
+
+write_config() {
+  local node=$1 other=$2 dir="$run_dir/node-$1"
+  mkdir -p "$dir"
+  cat >"$dir/ferry.yaml" <<EOF
+nodeName: node-$node
+mode: standalone
+podCIDRs: [${POD_CIDR[$node]}]
+clusterCIDRs: [$CLUSTER_CIDR]
+uplinks: [wire]
+peers:
+  - {name: node-$other, podCIDRs: [${POD_CIDR[$other]}], address: ${WIRE_ADDR[$other]}}
+socket: $dir/ferry.sock
+stateDir: $dir/state
+bpffsRoot: $(pins_dir "$node")
+cniConfDir: $dir/cni
+attach: tcx
+EOF
+}
+
+start_agents() {
+  step "Starting one Ferry agent per node (nsenter --net=/run/netns/NODE dist/bin/ferry-agent)"
+  write_config a b
+  write_config b a
+  local node
+  for node in "${NODES[@]}"; do
+    nsenter --net="/run/netns/$(node_ns "$node")" dist/bin/ferry-agent --config "$run_dir/node-$node/ferry.yaml" \
+      >"$run_dir/node-$node/agent.log" 2>&1 &
+    AGENT_PID[$node]=$!
+  done
+  for node in "${NODES[@]}"; do await_ready "$node"; done
+}
+
+await_ready() {
+  local node=$1 pid=${AGENT_PID[$1]}
+  for _ in $(seq 600); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      die "the agent of node-$node exited during start (its log is above)"
+    fi
+    if [ -S "$(socket "$node")" ] && api "$node" /v1/status 2>/dev/null | jq -e '.ready' >/dev/null 2>&1; then
+      local s; s=$(api "$node" /v1/status)
+      ok "node-$node ready (pid $pid): $(jq -r '"pod CIDR \(.podCIDR), uplink \(.uplinks[0].name), peer \(.peers[0].name) via \(.peers[0].address), Ferry \(.version)"' <<<"$s")"
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "the agent of node-$node was not ready within 60 s"
+}
+
+# The network configuration a runtime hands ferry-cni: the plugin's entry of the
+# conflist the agent wrote, with the list's name and cniVersion, as libcni does.
+net_config() {
+  jq -c '{cniVersion, name} + .plugins[0]' "$run_dir/node-$1/cni/05-ferry.conflist"
+}
+
+cni() {
+  local command=$1 pod=$2 node=${POD_NODE[$2]}
+  net_config "$node" | env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    CNI_COMMAND="$command" CNI_CONTAINERID="$NS-$pod" CNI_NETNS="/run/netns/$(pod_ns "$pod")" \
+    CNI_IFNAME=eth0 CNI_PATH="$PWD/dist/bin" CNI_ARGS="K8S_POD_NAMESPACE=demo;K8S_POD_NAME=$pod" \
+    dist/bin/ferry-cni
+}
+
+add_pods() {
+  step "Creating pods: the runtime's part (a namespace) and ferry-cni ADD (the rest, done by the agent)"
+  local pod result
+  for pod in "${PODS[@]}"; do
+    ip netns add "$(pod_ns "$pod")"
+    ip -n "$(pod_ns "$pod")" link set lo up
+    if ! result=$(cni ADD "$pod"); then
+      say "ferry-cni ADD answered: $result"
+      die "ADD of $pod failed"
+    fi
+    POD_IP[$pod]=$(jq -r '.ips[0].address | split("/")[0]' <<<"$result")
+    ok "$pod on node-${POD_NODE[$pod]}: eth0 ${POD_IP[$pod]} (ferry-cni ADD result: $(jq -c '.ips' <<<"$result"))"
+  done
+}
+
+ping_test() {
+  local from=$1 to=$2 what=$3 out status=0
+  run_waited nsenter --net="/run/netns/$(pod_ns "$from")" ping -c 5 -i 0.2 -W 2 "${POD_IP[$to]}" || status=$?
+  out=$(cat "$run_dir/out")
+  if [ "$status" -eq 0 ]; then
+    ok "$what: $from -> $to (${POD_IP[$to]}): $(grep -o '[0-9]* received, [0-9.]*% packet loss' <<<"$out"), $(grep -o 'rtt.*' <<<"$out")"
+  else
+    bad "$what: $from -> $to (${POD_IP[$to]}) failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
+  fi
+}
+
+# iperf3 between two pods: a one-shot server in the target pod, the client in the source pod.
+iperf_test() {
+  local from=$1 to=$2 what=$3 out pid status=0
+  nsenter --net="/run/netns/$(pod_ns "$to")" iperf3 --server --one-off >/dev/null 2>&1 &
+  pid=$!
+  HELPERS[$pid]=iperf3-server
+  for _ in $(seq 50); do
+    [ -n "$(in_ns "$(pod_ns "$to")" ss -Hltn 'sport = :5201')" ] && break
+    sleep 0.1
+  done
+  run_waited nsenter --net="/run/netns/$(pod_ns "$from")" iperf3 --client "${POD_IP[$to]}" \
+    --time "$TRAFFIC_SECONDS" --json || status=$?
+  out=$(cat "$run_dir/out")
+  if [ "$status" -eq 0 ]; then
+    ok "$what: $from -> $to: $(jq -r '.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100 | "\(.) Gbit/s"' <<<"$out") over ${TRAFFIC_SECONDS} s (TCP, iperf3)"
+  else
+    bad "$what: $from -> $to: iperf3 failed: $(jq -r '.error // empty' <<<"$out" 2>/dev/null || tail -n 2 <<<"$out")"
+  fi
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "HELPERS[$pid]"
+}
+
+traffic() {
+  step "Traffic: ping, then iperf3, between pods on the same node and across the wire"
+  ping_test pod-1 pod-2 "same node  "
+  ping_test pod-1 pod-3 "cross node "
+  iperf_test pod-1 pod-2 "same node  "
+  iperf_test pod-1 pod-3 "cross node "
+}
+
+# Packets counted under (direction, verdict) on one node, over every reason.
+counted() {
+  jq --arg d "$2" --arg v "$3" '[.counters[] | select(.direction == $d and .verdict == $v) | .packets] | add // 0' <<<"$1"
+}
+
+counters() {
+  step "What the datapath did: its counters, read from the BPF maps through each agent (GET /v1/datapath/stats)"
+  local node stats
+  for node in "${NODES[@]}"; do
+    stats=$(api "$node" /v1/datapath/stats)
+    printf '\n   node-%s\n' "$node"
+    jq -r '.counters[] | [.direction, .verdict, .reason, .packets, .bytes] | @tsv' <<<"$stats" \
+      | awk -F'\t' 'BEGIN { printf "     %-9s %-15s %-20s %10s %14s\n", "direction", "verdict", "reason", "packets", "bytes" }
+                    { printf "     %-9s %-15s %-20s %10s %14s\n", $1, $2, $3, $4, $5 }'
+    expect_counted "$stats" "$node" egress redirect_neigh "departures to the other node"
+    expect_counted "$stats" "$node" ingress redirect_peer "arrivals from the other node"
+    if [ "$node" = a ]; then
+      expect_counted "$stats" "$node" egress redirect_peer "same-node deliveries (pod-1 <-> pod-2)"
+    fi
+  done
+  cat <<'EOF'
+
+   How to read them:
+     egress  = packets leaving a pod (from_pod, on the pod's host-side veth);
+     ingress = packets arriving at the node on its uplink (to_pod, on 'wire').
+     redirect_peer  : handed straight into the destination pod's namespace (bpf_redirect_peer):
+                      egress ones are same-node pod-to-pod, ingress ones are arrivals from the other node.
+     redirect_neigh : sent out of the uplink towards the other node (bpf_fib_lookup + bpf_redirect_neigh),
+                      skipping the node's IP stack: departures to the other node.
+     pass           : left to the kernel's stack on purpose, with the reason why (ARP is not_ip,
+                      traffic to the node itself is not_local_endpoint, ...).
+EOF
+}
+
+expect_counted() {
+  local stats=$1 node=$2 direction=$3 verdict=$4 what=$5 n
+  n=$(counted "$stats" "$direction" "$verdict")
+  if [ "$n" -gt 0 ]; then
+    ok "node-$node $direction $verdict: $n packets ($what)"
+  else
+    bad "node-$node $direction $verdict is zero: no $what went through BPF"
+  fi
+}
+
+delete_pods() {
+  step "Deleting pods: ferry-cni DEL, then the runtime removes the namespace"
+  local pod out
+  for pod in "${PODS[@]}"; do
+    if out=$(cni DEL "$pod"); then
+      ok "$pod: DEL done"
+    else
+      bad "$pod: DEL failed: $out"
+    fi
+    ip netns del "$(pod_ns "$pod")"
+  done
+  for node in "${NODES[@]}"; do
+    say "node-$node now has $(api "$node" /v1/status | jq -r '"\(.endpoints) endpoints, \(.ipam.used) addresses in use"')"
+  done
+}
+
+stop_agents() {
+  step "Stopping the agents (SIGTERM)"
+  local node pid status
+  for node in "${NODES[@]}"; do
+    pid=${AGENT_PID[$node]}
+    status=0
+    stop_agent "$node" || status=$?
+    if [ "$status" -eq 0 ]; then ok "node-$node agent (pid $pid) stopped cleanly"; else bad "node-$node agent exited with $status"; fi
+  done
+}
+
+# ---------------------------------------------------------------------------
+
+main() {
+  if [ -n "$(ip netns list | grep "^$NS-" || true)$(ls /sys/fs/bpf | grep '^ferry-demo-' || true)" ]; then
+    echo "ferry demo: removing what an interrupted earlier run left behind"
+    remove_leftovers
+  fi
+  run_dir=$(mktemp -d /tmp/ferry-demo.XXXXXX)
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+
+  build
+  make_nodes
+  start_agents
+  add_pods
+  traffic
+  counters
+  delete_pods
+  stop_agents
+
+  step "Result"
+  if [ "$failures" -eq 0 ]; then
+    ok "every check passed: Ferry carried pod traffic on one node and across nodes with BPF"
+  else
+    bad "$failures check(s) failed (see above)"
+    exit 1
+  fi
+}
+
+main "$@"
