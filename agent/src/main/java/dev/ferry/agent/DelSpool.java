@@ -5,7 +5,6 @@ import dev.ferry.cni.CniError;
 import dev.ferry.cni.CniException;
 import dev.ferry.cni.CniReply;
 import dev.ferry.cni.CniRequest;
-import dev.ferry.cni.CniResult;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -109,14 +108,13 @@ final class DelSpool {
                     file, request.containerId(), request.ifname(), e.toString());
             return Result.FAILED;
         }
-        if (reply instanceof CniResult) {
+        if (!(reply instanceof CniError)) { // DEL answers no output on success, of something or of nothing
             delete(file);
             log.info("event=spool_del_replayed file={} container_id={} ifname={}", file, request.containerId(), request.ifname());
             return Result.REPLAYED;
         }
-        String why = reply instanceof CniError error
-                ? "code=" + error.code() + " msg=\"" + error.msg() + "\" details=\"" + error.details() + "\""
-                : "reply=" + reply.getClass().getSimpleName();
+        CniError error = (CniError) reply;
+        String why = "code=" + error.code() + " msg=\"" + error.msg() + "\" details=\"" + error.details() + "\"";
         log.warn("event=spool_del_failed file={} container_id={} ifname={} {} action=kept_for_next_start",
                 file, request.containerId(), request.ifname(), why);
         return Result.FAILED;

@@ -1,9 +1,10 @@
 package dev.ferry.agent;
 
+import dev.ferry.testing.FerryCni;
 import dev.ferry.testing.RequiresRoot;
+import dev.ferry.testing.TestNetns;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,15 +18,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The agent wired to the real EndpointManager and CniService, on a node without
- * pods: what needs no ADD. Tagged {@value #TAG}: the build leaves it out while
- * those two are contract stubs (agent/pom.xml, ferry.test.excludedGroups); run it
- * with {@code -Dferry.test.excludedGroups=none}.
+ * pods: start, status, a spooled DEL replayed, clean close.
  */
 @RequiresRoot
-@Tag(AgentWithPodNetworkTest.TAG)
 class AgentWithPodNetworkTest {
-    static final String TAG = "real-pod-network";
-
     @TempDir
     Path dir;
 
@@ -64,6 +60,53 @@ class AgentWithPodNetworkTest {
         start();
 
         assertFalse(Files.exists(spooled), "DEL of an unknown container is a success, so the file goes");
+    }
+
+    @Test
+    void aPodDeletedWhileTheAgentWasDownIsRemovedWhenTheAgentStarts() throws Exception {
+        TestNetns pod = TestNetns.create("agentpod");
+        try {
+            Agent agent = start();
+            String config = "{\"cniVersion\":\"1.1.0\",\"name\":\"ferry\",\"type\":\"ferry-cni\",\"agentSocket\":\""
+                    + nodes.socket() + "\",\"spoolDir\":\"" + dir.resolve("state/cni-spool") + "\"}";
+            FerryCni add = attachment("ADD", pod).stdin(config);
+            assertEquals(0, add.run().exitCode());
+            assertEquals(1, nodes.get("/v1/endpoints").path("endpoints").size());
+
+            agent.close();
+            FerryCni.Result addWhileDown = attachment("ADD", pod).stdin(config).run();
+            FerryCni.Result del = attachment("DEL", pod).stdin(config).run();
+            assertEquals(11, addWhileDown.code(), "ADD while the agent is down: " + addWhileDown);
+            assertEquals(0, del.exitCode(), "DEL while the agent is down is spooled: " + del);
+            assertEquals(1, spoolFiles().size());
+            start();
+
+            assertEquals(List.of(), spoolFiles(), "the spooled DEL was replayed");
+            assertEquals(0, nodes.get("/v1/endpoints").path("endpoints").size());
+            assertTrue(nodes.node.ip("-o", "link", "show").lines().noneMatch(l -> l.contains(": fer")), "host veth gone");
+            assertTrue(pod.ip("-o", "link", "show").lines().noneMatch(l -> l.contains("eth0")), "pod veth gone");
+            assertEquals(0, nodes.get("/v1/status").path("ipam").path("used").asInt(), nodes.get("/v1/status").toString());
+        } finally {
+            pod.close();
+        }
+    }
+
+    private static FerryCni attachment(String command, TestNetns pod) {
+        return FerryCni.command(command)
+                .env("CNI_CONTAINERID", "c0ffee0001")
+                .env("CNI_NETNS", "/run/netns/" + pod.name())
+                .env("CNI_IFNAME", "eth0")
+                .env("CNI_PATH", "/opt/cni/bin");
+    }
+
+    private List<Path> spoolFiles() throws java.io.IOException {
+        Path spool = dir.resolve("state/cni-spool");
+        if (!Files.isDirectory(spool)) {
+            return List.of();
+        }
+        try (var files = Files.list(spool)) {
+            return files.toList();
+        }
     }
 
     @Test

@@ -4,7 +4,6 @@ import dev.ferry.cni.CniCommand;
 import dev.ferry.cni.CniError;
 import dev.ferry.cni.CniReply;
 import dev.ferry.cni.CniRequest;
-import dev.ferry.cni.CniResult;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -29,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Replaying DELs that the real ferry-cni spooled while no agent listened. */
 class DelSpoolTest {
-    static final CniResult DELETED = new CniResult(List.of(), List.of(), List.of(), null);
+    static final CniReply DELETED = CniReply.Done.INSTANCE;
 
     @TempDir
     Path dir;
