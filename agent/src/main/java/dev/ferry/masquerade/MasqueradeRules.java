@@ -2,7 +2,6 @@ package dev.ferry.masquerade;
 
 import dev.ferry.net.IpPrefix;
 
-import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 
@@ -46,6 +45,6 @@ public record MasqueradeRules(boolean enabled, List<IpPrefix> podCidrs, List<IpP
             }
             out.add(new IpPrefix(p.network(), p.length()));
         }
-        return List.copyOf(new ArrayList<>(out));
+        return List.copyOf(out);
     }
 }

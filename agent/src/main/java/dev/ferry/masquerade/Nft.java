@@ -45,8 +45,11 @@ final class Nft {
         try {
             CompletableFuture<byte[]> stderr = CompletableFuture.supplyAsync(() -> readAll(process, true));
             CompletableFuture<byte[]> stdout = CompletableFuture.supplyAsync(() -> readAll(process, false));
+            IOException writeFailed = null;
             try (OutputStream in = process.getOutputStream()) {
                 in.write(ruleset.getBytes(StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                writeFailed = e; // nft quit before reading it all: its exit status and stderr say why
             }
             if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                 process.destroyForcibly();
@@ -59,9 +62,10 @@ final class Nft {
                         + NatTable.NAME + " (exit " + process.exitValue() + "): "
                         + (err.isEmpty() ? out : err) + "\nruleset:\n" + ruleset);
             }
-        } catch (IOException e) {
-            process.destroyForcibly();
-            throw new MasqueradeException("failed to write the ruleset to nft: " + e.getMessage(), e);
+            if (writeFailed != null) {
+                throw new MasqueradeException("failed to write the ruleset to nft: " + writeFailed.getMessage(),
+                        writeFailed);
+            }
         } catch (InterruptedException e) {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
