@@ -38,11 +38,17 @@ public final class CniService {
 
     private final EndpointManager endpoints;
     private final Readiness readiness;
+    private final CniObserver observer;
     private final ContainerLocks locks = new ContainerLocks();
 
     public CniService(EndpointManager endpoints, Readiness readiness) {
+        this(endpoints, readiness, CniObserver.NONE);
+    }
+
+    public CniService(EndpointManager endpoints, Readiness readiness, CniObserver observer) {
         this.endpoints = endpoints;
         this.readiness = readiness;
+        this.observer = observer;
     }
 
     /** Runs one CNI command; never throws for bad input (the error is the reply). */
@@ -63,7 +69,9 @@ public final class CniService {
                     request.containerId(), request.ifname(), e);
             reply = new CniError(CniError.INTERNAL, "internal error in the ferry agent", String.valueOf(e.getMessage()));
         }
-        logOutcome(request, reply, (System.nanoTime() - start) / 1_000_000.0);
+        long nanos = System.nanoTime() - start;
+        logOutcome(request, reply, nanos / 1_000_000.0);
+        observer.observed(request.command(), reply instanceof CniError e ? Integer.toString(e.code()) : "ok", Duration.ofNanos(nanos));
         return reply;
     }
 

@@ -1,0 +1,101 @@
+package dev.ferry.metrics;
+
+import dev.ferry.cni.CniObserver;
+import dev.ferry.cni.Readiness;
+import dev.ferry.datapath.Datapath;
+import dev.ferry.endpoint.Endpoint;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * The agent's metrics: one Prometheus registry with the datapath's counters
+ * (read at scrape time), the control plane's (CNI requests and latency,
+ * endpoints, map usage) and the JVM's and process's. The entry point of the
+ * package: the agent makes one and hands {@link #cniObserver()} to the CNI
+ * service and the whole thing to {@link MetricsServer}.
+ */
+public final class Metrics implements AutoCloseable {
+    static final String OPENMETRICS = "application/openmetrics-text";
+
+    /** What a scrape answers. */
+    public record Exposition(String contentType, byte[] body) {
+    }
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final DatapathMeters datapath;
+    private final Readiness readiness;
+    private final JvmGcMetrics gc = new JvmGcMetrics();
+
+    public Metrics(Datapath datapath, Supplier<List<Endpoint>> endpoints, Readiness readiness) {
+        this.readiness = readiness;
+        this.datapath = new DatapathMeters(registry, datapath.counters(), endpoints);
+        Gauge.builder("ferry.endpoints", endpoints, e -> e.get().size())
+                .description("Pod endpoints this agent serves").register(registry);
+        Gauge.builder("ferry.bpf.map.entries", datapath, d -> d.endpoints().entries().size())
+                .description("Entries in a BPF map").tag("map", "ferry_endpoints").register(registry);
+        Gauge.builder("ferry.bpf.map.capacity", datapath, d -> d.endpoints().capacity())
+                .description("max_entries of a BPF map").tag("map", "ferry_endpoints").register(registry);
+        Gauge.builder("ferry.bpf.map.entries", datapath, d -> d.clusterCidrs().cidrs().size())
+                .description("Entries in a BPF map").tag("map", "ferry_cluster_cidrs").register(registry);
+        Gauge.builder("ferry.agent.ready", readiness, r -> r.notReadyReason().isEmpty() ? 1 : 0)
+                .description("1 when the agent takes CNI ADDs").register(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        gc.bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    /** Counts and times every CNI command by its result ("ok" or the error code). */
+    public CniObserver cniObserver() {
+        return (command, result, latency) -> Timer.builder("ferry.cni.requests")
+                .description("CNI commands the agent ran, by command and result, with their latency")
+                .tags("command", command.name(), "result", result)
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofSeconds(30))
+                .register(registry)
+                .record(latency);
+    }
+
+    /** Reads the datapath maps now, then renders every series. */
+    public Exposition scrape(String accept) {
+        datapath.refresh();
+        String contentType = accept != null && accept.contains(OPENMETRICS)
+                ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                : "text/plain; version=0.0.4; charset=utf-8";
+        return new Exposition(contentType, registry.scrape(contentType).getBytes(StandardCharsets.UTF_8));
+    }
+
+    public Optional<String> notReadyReason() {
+        return readiness.notReadyReason();
+    }
+
+    @Override
+    public void close() {
+        gc.close();
+        registry.close();
+    }
+}

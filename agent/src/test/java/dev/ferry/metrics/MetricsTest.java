@@ -1,0 +1,152 @@
+package dev.ferry.metrics;
+
+import dev.ferry.cni.Readiness;
+import dev.ferry.testing.CniNode;
+import dev.ferry.testing.RequiresRoot;
+import dev.ferry.testing.Shell;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The agent's metrics port over a node with real pods and real traffic. */
+@RequiresRoot
+class MetricsTest {
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+    private static final AtomicReference<Optional<String>> notReady = new AtomicReference<>(Optional.empty());
+    private static CniNode node;
+    private static Metrics metrics;
+    private static MetricsServer server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        node = CniNode.start("met", "10.237.0.0/24", "192.168.237.1");
+        Readiness readiness = notReady::get;
+        metrics = new Metrics(node.datapath(), () -> node.endpoints().list(), readiness);
+        server = MetricsServer.start(new InetSocketAddress("127.0.0.1", 0), metrics);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        server.close();
+        metrics.close();
+        node.close();
+    }
+
+    @Test
+    void countersMoveByExactlyThePacketsSentPerPodAndPerVerdict() throws Exception {
+        CniNode.Pod a = node.addPod("meta");
+        CniNode.Pod b = node.addPod("metb");
+        String podA = a.containerId();
+        String podB = b.containerId();
+        String before = get("/metrics").body();
+
+        Shell.Result ping = a.ns().exec("ping", "-c", "7", "-i", "0.05", "-W", "2", b.address().getHostAddress());
+        assertEquals(0, ping.exitCode(), ping.stdout());
+        String after = get("/metrics").body();
+
+        String aEgress = "ferry_endpoint_packets_total{direction=\"egress\",namespace=\"test\",pod=\"" + podA + "\",verdict=\"redirect_peer\"}";
+        String bEgress = "ferry_endpoint_packets_total{direction=\"egress\",namespace=\"test\",pod=\"" + podB + "\",verdict=\"redirect_peer\"}";
+        String global = "ferry_datapath_packets_total{direction=\"egress\",reason=\"forwarded\",verdict=\"redirect_peer\"}";
+        assertEquals(7, value(after, aEgress) - value(before, aEgress), "a's 7 echo requests");
+        assertEquals(7, value(after, bEgress) - value(before, bEgress), "b's 7 echo replies");
+        assertEquals(14, value(after, global) - value(before, global), "requests and replies, globally");
+        assertEquals(0, node.del(a).exitCode());
+        assertEquals(0, node.del(b).exitCode());
+    }
+
+    @Test
+    void seriesOfADeletedEndpointGoAway() throws Exception {
+        CniNode.Pod c = node.addPod("metc");
+        CniNode.Pod d = node.addPod("metd");
+        assertEquals(0, c.ns().exec("ping", "-c", "1", "-W", "2", d.address().getHostAddress()).exitCode());
+        assertTrue(get("/metrics").body().contains("pod=\"" + c.containerId() + "\""));
+
+        assertEquals(0, node.del(c).exitCode());
+
+        String body = get("/metrics").body();
+        assertFalse(body.contains("pod=\"" + c.containerId() + "\""), "c's series are gone");
+        assertTrue(body.contains("pod=\"" + d.containerId() + "\""), "d's stay");
+        assertEquals(0, node.del(d).exitCode());
+    }
+
+    @Test
+    void cniRequestsAreCountedByCommandAndResultWithTheirLatency() throws Exception {
+        metrics.cniObserver().observed(dev.ferry.cni.CniCommand.DEL, "11", java.time.Duration.ofMillis(3));
+
+        String body = get("/metrics").body();
+
+        assertEquals(1, value(body, "ferry_cni_requests_seconds_count{command=\"DEL\",result=\"11\"}"));
+        assertTrue(body.contains("ferry_cni_requests_seconds_bucket{command=\"DEL\",result=\"11\",le="), "a latency histogram");
+    }
+
+    @Test
+    void controlPlaneJvmAndProcessSeriesAreExposed() throws Exception {
+        String body = get("/metrics").body();
+        assertTrue(body.contains("ferry_endpoints "), body);
+        assertTrue(body.contains("jvm_memory_used_bytes"), "JVM metrics");
+        assertTrue(body.contains("process_uptime_seconds"), "process metrics");
+    }
+
+    @Test
+    void openMetricsIsServedWhenTheScraperAsksForIt() throws Exception {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(uri("/metrics"))
+                .header("Accept", "application/openmetrics-text; version=1.0.0").build(), HttpResponse.BodyHandlers.ofString());
+
+        assertEquals(200, r.statusCode());
+        assertTrue(r.headers().firstValue("Content-Type").orElseThrow().startsWith("application/openmetrics-text"));
+        assertTrue(r.body().strip().endsWith("# EOF"), "OpenMetrics ends with # EOF");
+    }
+
+    @Test
+    void healthzIsOkWhileTheProcessServes() throws Exception {
+        assertEquals(200, get("/healthz").statusCode());
+    }
+
+    @Test
+    void readyzIs503WithTheReasonUntilReady() throws Exception {
+        notReady.set(Optional.of("node node-a has no podCIDR yet"));
+        try {
+            HttpResponse<String> r = get("/readyz");
+            assertEquals(503, r.statusCode());
+            assertTrue(r.body().contains("node node-a has no podCIDR yet"), r.body());
+        } finally {
+            notReady.set(Optional.empty());
+        }
+        assertEquals(200, get("/readyz").statusCode());
+    }
+
+    @Test
+    void unknownPathIs404NamingTheKnownOnes() throws Exception {
+        HttpResponse<String> r = get("/nope");
+        assertEquals(404, r.statusCode());
+        assertTrue(r.body().contains("/metrics"));
+    }
+
+    private static URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + server.address().getPort() + path);
+    }
+
+    private static HttpResponse<String> get(String path) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** A series' value in the Prometheus text; 0 when the series is not there yet. */
+    private static long value(String exposition, String series) {
+        Matcher m = Pattern.compile("^" + Pattern.quote(series) + " ([0-9.eE+]+)$", Pattern.MULTILINE).matcher(exposition);
+        return m.find() ? (long) Double.parseDouble(m.group(1)) : 0;
+    }
+}
