@@ -298,6 +298,29 @@ expect_counted() {
   fi
 }
 
+# What an operator types on a node: the ferry CLI over the agent's socket.
+cli_view() {
+  step "The same from an operator's shell: the ferry CLI (dist/bin/ferry --socket ...)"
+  local node out
+  for node in "${NODES[@]}"; do
+    printf '\n   $ ferry endpoint list        (node-%s)\n' "$node"
+    if out=$(dist/bin/ferry --socket "$(socket "$node")" endpoint list); then
+      sed 's/^/     /' <<<"$out"
+    else
+      bad "ferry endpoint list failed on node-$node"
+    fi
+  done
+  printf '\n   $ ferry datapath stats --interval 1      (node-a, rates while pod-1 pings pod-3)\n'
+  in_ns "$(pod_ns pod-1)" ping -q -c 10 -i 0.1 "${POD_IP[pod-3]}" >/dev/null 2>&1 &
+  local pinger=$!
+  if out=$(dist/bin/ferry --socket "$(socket a)" datapath stats --interval 1); then
+    sed 's/^/     /' <<<"$out"
+  else
+    bad "ferry datapath stats failed on node-a"
+  fi
+  wait "$pinger" || true
+}
+
 delete_pods() {
   step "Deleting pods: ferry-cni DEL, then the runtime removes the namespace"
   local pod out
@@ -342,6 +365,7 @@ main() {
   add_pods
   traffic
   counters
+  cli_view
   delete_pods
   stop_agents
 
