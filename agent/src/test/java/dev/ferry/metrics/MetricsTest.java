@@ -102,6 +102,27 @@ class MetricsTest {
     }
 
     @Test
+    void everySeriesTheGrafanaDashboardQueriesIsExposed() throws Exception {
+        CniNode.Pod e = node.addPod("mete");
+        CniNode.Pod f = node.addPod("metf");
+        assertEquals(0, e.ns().exec("ping", "-c", "1", "-W", "2", f.address().getHostAddress()).exitCode());
+        metrics.cniObserver().observed(dev.ferry.cni.CniCommand.ADD, "ok", java.time.Duration.ofMillis(20));
+        String exposition = get("/metrics").body();
+        String dashboard = java.nio.file.Files.readString(java.nio.file.Path.of("../deploy/grafana/ferry-dashboard.json"));
+
+        Matcher names = Pattern.compile("\\b((?:ferry|jvm|process)_[a-z_]+)\\{").matcher(dashboard);
+        int checked = 0;
+        while (names.find()) {
+            assertTrue(exposition.contains(names.group(1) + "{") || exposition.contains(names.group(1) + " "),
+                    "the dashboard queries " + names.group(1) + ", which /metrics does not expose");
+            checked++;
+        }
+        assertTrue(checked >= 10, "the dashboard's queries were found: " + checked);
+        assertEquals(0, node.del(e).exitCode());
+        assertEquals(0, node.del(f).exitCode());
+    }
+
+    @Test
     void openMetricsIsServedWhenTheScraperAsksForIt() throws Exception {
         HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(uri("/metrics"))
                 .header("Accept", "application/openmetrics-text; version=1.0.0").build(), HttpResponse.BodyHandlers.ofString());
