@@ -18,6 +18,7 @@ FERRY_PACKAGES=(
   nftables conntrack            # NAT flows in the datapath tests
   iperf3                        # demo traffic
   curl jq                       # the demo asks the agents over their sockets
+  prometheus                    # promtool and a real Prometheus scraping the agent in the metrics tests
   maven
 )
 

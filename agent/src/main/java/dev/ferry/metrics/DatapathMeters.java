@@ -35,7 +35,11 @@ public final class DatapathMeters {
     private record GlobalKey(Direction direction, Verdict verdict, Reason reason) {
     }
 
-    private record EndpointKey(int endpointId, Direction direction, Verdict verdict) {
+    /**
+     * Names the endpoint as well as its id: ids are reused after DEL, and a
+     * series must never carry over to the next pod that gets the same id.
+     */
+    private record EndpointKey(int endpointId, String containerId, String ifname, Direction direction, Verdict verdict) {
     }
 
     /** Packets and bytes as of the last refresh; FunctionCounters read these. */
@@ -94,8 +98,10 @@ public final class DatapathMeters {
         endpoints.get().forEach(e -> byId.put(e.endpointId(), e));
         Map<EndpointKey, Totals> now = new HashMap<>();
         for (EndpointCounter c : counters.endpoints()) {
-            if (byId.containsKey(c.endpointId())) {
-                now.merge(new EndpointKey(c.endpointId(), c.direction(), c.verdict()), new Totals(c.packets(), c.bytes()), DatapathMeters::add);
+            Endpoint e = byId.get(c.endpointId());
+            if (e != null) {
+                now.merge(new EndpointKey(c.endpointId(), e.containerId(), e.ifname(), c.direction(), c.verdict()),
+                        new Totals(c.packets(), c.bytes()), DatapathMeters::add);
             }
         }
         perEndpoint = now;

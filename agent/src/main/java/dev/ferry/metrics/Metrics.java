@@ -7,6 +7,7 @@ import dev.ferry.endpoint.Endpoint;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -44,6 +45,11 @@ public final class Metrics implements AutoCloseable {
 
     public Metrics(Datapath datapath, Supplier<List<Endpoint>> endpoints, Readiness readiness) {
         this.readiness = readiness;
+        // Two of ProcessorMetrics' names break Prometheus' naming rules (promtool rejects a unit
+        // in process_cpu_time_ns_total and a "_count" gauge in system_cpu_count); process_cpu_usage
+        // and system_cpu_usage carry what an operator needs.
+        registry.config().meterFilter(MeterFilter.deny(id -> id.getName().equals("process.cpu.time")
+                || id.getName().equals("system.cpu.count")));
         this.datapath = new DatapathMeters(registry, datapath.counters(), endpoints);
         Gauge.builder("ferry.endpoints", endpoints, e -> e.get().size())
                 .description("Pod endpoints this agent serves").register(registry);

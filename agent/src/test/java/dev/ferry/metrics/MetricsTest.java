@@ -84,6 +84,24 @@ class MetricsTest {
     }
 
     @Test
+    void aPodThatGetsTheEndpointIdOfADeletedOneGetsSeriesOfItsOwn() throws Exception {
+        CniNode.Pod g = node.addPod("metg");
+        CniNode.Pod h = node.addPod("meth");
+        assertEquals(0, g.ns().exec("ping", "-c", "1", "-W", "2", h.address().getHostAddress()).exitCode());
+        get("/metrics");
+        assertEquals(0, node.del(g).exitCode());
+        CniNode.Pod next = node.addPod("metn"); // takes g's freed endpoint id, with no scrape in between
+        assertEquals(0, next.ns().exec("ping", "-c", "1", "-W", "2", h.address().getHostAddress()).exitCode());
+
+        String body = get("/metrics").body();
+
+        assertFalse(body.contains("pod=\"" + g.containerId() + "\""), "g's series are gone");
+        assertTrue(body.contains("pod=\"" + next.containerId() + "\""), "the next pod has series of its own");
+        assertEquals(0, node.del(h).exitCode());
+        assertEquals(0, node.del(next).exitCode());
+    }
+
+    @Test
     void cniRequestsAreCountedByCommandAndResultWithTheirLatency() throws Exception {
         metrics.cniObserver().observed(dev.ferry.cni.CniCommand.DEL, "11", java.time.Duration.ofMillis(3));
 
