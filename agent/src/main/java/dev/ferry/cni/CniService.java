@@ -103,6 +103,21 @@ public final class CniService {
         };
     }
 
+    /**
+     * Removes one endpoint exactly as a DEL would, under its container's lock: how
+     * the agent collects an endpoint whose pod is gone and never got its DEL.
+     */
+    public Optional<CniError> deleteEndpoint(EndpointKey key) {
+        try (var held = locks.lock(key.containerId(), LOCK_TIMEOUT)) {
+            endpoints.remove(key);
+            return Optional.empty();
+        } catch (CniException e) {
+            return Optional.of(e.error());
+        } catch (EndpointException e) {
+            return Optional.of(error(e));
+        }
+    }
+
     private CniReply add(CniRequest r) {
         Optional<String> notReady = readiness.notReadyReason();
         if (notReady.isPresent()) {
