@@ -2,9 +2,13 @@ package dev.ferry.agent;
 
 import dev.ferry.api.AgentSocketOptions;
 import dev.ferry.api.AgentSocketServer;
+import dev.ferry.api.ApiErrors;
+import dev.ferry.api.Routes;
+import dev.ferry.cni.CniService;
 import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.Attachment;
 import dev.ferry.datapath.Datapath;
+import dev.ferry.datapath.DatapathCounter;
 import dev.ferry.datapath.DatapathProgram;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointKey;
@@ -55,6 +59,7 @@ public final class Agent implements AutoCloseable {
     private PodNetwork pods;
     private AgentSocketServer server;
     private volatile ClusterWatch cluster;
+    private PeerRoutes peerRoutes;
     private boolean closed;
 
     private Agent(AgentConfig config) {
@@ -102,7 +107,7 @@ public final class Agent implements AutoCloseable {
         attachUplinks(uplinks, adopted);
 
         createPrivateDirectory(config.stateDir());
-        PeerRoutes peerRoutes = new PeerRoutes(netlink);
+        peerRoutes = new PeerRoutes(netlink);
         IpPrefix podCidr;
         if (kubernetes()) {
             // Routes and cluster CIDRs follow the Nodes from here on; the pinned map keeps what it had until the
@@ -110,7 +115,7 @@ public final class Agent implements AutoCloseable {
             cluster = new ClusterWatch(ClusterWatch.client(config.kubernetes().kubeconfig()), config.nodeName(),
                     config.stateDir(), peerRoutes, fromNodes ? Optional.of(datapath.clusterCidrs()) : Optional.empty());
             notReady.set("node " + config.nodeName() + " has no podCIDR yet");
-            podCidr = cluster.awaitPodCidr();
+            podCidr = awaitPodCidrServingStatus();
         } else {
             PeerRoutes.Outcome routes = peerRoutes.reconcile(config.peers());
             log.info("event=peer_routes_reconciled peers={} added={} replaced={} deleted={} unchanged={} conflicts={}",
@@ -191,6 +196,27 @@ public final class Agent implements AutoCloseable {
         log.info("event=agent_ready node={} took_ms={}", config.nodeName(), (System.nanoTime() - started) / 1_000_000);
     }
 
+    /**
+     * Waits for the Node's pod CIDR (at once when one was persisted). Meanwhile a
+     * stand-in socket answers STATUS with code 50 and the reason, and every other
+     * command "try again later": nothing can be allocated before the pool is known.
+     * A DEL that finds no socket in the moment between the stand-in and the real
+     * server is spooled by ferry-cni and replayed by the drain after the bind.
+     */
+    private IpPrefix awaitPodCidrServingStatus() {
+        Optional<IpPrefix> known = cluster.podCidrNow();
+        if (known.isPresent()) {
+            return known.get();
+        }
+        createPrivateDirectory(config.socket().getParent());
+        try (AgentSocketServer waiting = AgentSocketServer.start(config.socket(), Routes.builder()
+                .post(ApiErrors.CNI_PATH, (request, vars) -> CniService.notRunning(request, notReady.get()))
+                .get("/v1/status", (request, vars) -> ApiErrors.error(503, notReady.get()))
+                .build(), AgentSocketOptions.defaults())) {
+            return cluster.awaitPodCidr();
+        }
+    }
+
     private boolean kubernetes() {
         return config.mode() == AgentConfig.Mode.KUBERNETES;
     }
@@ -200,9 +226,19 @@ public final class Agent implements AutoCloseable {
         return Optional.ofNullable(notReady.get()).or(() -> cluster == null ? Optional.empty() : cluster.notReadyReason());
     }
 
-    /** Kubernetes mode's route writer (tests count its writes); null in standalone mode. */
-    ClusterWatch cluster() {
-        return cluster;
+    /** Peer route adds, replaces and deletes so far (tests: a node's change writes that node's routes only). */
+    long peerRouteWrites() {
+        return peerRoutes.routeWrites();
+    }
+
+    /** What the BPF cluster-CIDR map holds now. */
+    Set<IpPrefix> clusterCidrs() {
+        return datapath.clusterCidrs().cidrs();
+    }
+
+    /** The datapath's global counters, summed over CPUs. */
+    List<DatapathCounter> counters() {
+        return datapath.counters().global();
     }
 
     /** Fails when an agent answers on the socket; {@link AgentSocketServer} checks again when it binds. */

@@ -154,6 +154,11 @@ public final class ClusterWatch implements AutoCloseable {
         return podCidr.join();
     }
 
+    /** The pod CIDR if known now (persisted, or the Node's already seen). */
+    public Optional<IpPrefix> podCidrNow() {
+        return Optional.ofNullable(podCidr.getNow(null));
+    }
+
     /** Starts the pod informer and endpoint GC; call once the pod network runs. */
     public void collectEndpoints(EndpointGc.Endpoints endpoints, Duration gracePeriod) {
         endpointGc = new EndpointGc(client, nodeName, endpoints, gracePeriod);

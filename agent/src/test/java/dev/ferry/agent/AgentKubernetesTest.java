@@ -1,0 +1,161 @@
+package dev.ferry.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.ferry.net.IpPrefix;
+import dev.ferry.testing.FerryCni;
+import dev.ferry.testing.RequiresRoot;
+import dev.ferry.testing.TestNetns;
+import io.fabric8.kubernetes.api.model.NodeSpecBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Kubernetes mode against fabric8's mock API server (CRUD): the agent runs in a
+ * real node namespace with the real datapath and pod network; only the API server
+ * is a stand-in. Addresses 10.241.0.0/16 are this class's.
+ */
+@RequiresRoot
+class AgentKubernetesTest {
+    private static final Duration GRACE = Duration.ofSeconds(1);
+
+    @TempDir
+    Path dir;
+
+    private AgentFixture nodes;
+    private MockApi api;
+    private Path kubeconfig;
+
+    @BeforeEach
+    void nodeAndApiServer() throws Exception {
+        nodes = AgentFixture.create(dir);
+        api = MockApi.start();
+        kubeconfig = api.writeKubeconfig(dir);
+    }
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        try {
+            if (nodes != null) {
+                nodes.close();
+            }
+        } finally {
+            if (api != null) {
+                api.close();
+            }
+        }
+    }
+
+    private Agent start() {
+        return nodes.start(nodes.kubernetesConfig(kubeconfig, GRACE), PodNetwork::open);
+    }
+
+    private Agent startReady() {
+        Agent agent = start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> agent.notReadyReason().isEmpty());
+        return agent;
+    }
+
+    private String routes() {
+        return nodes.node.ip("route", "show", "proto", "70");
+    }
+
+    @Test
+    void theNodesPodCidrBecomesTheIpamPoolAndStatusSaysWhyUntilThen() throws Exception {
+        api.createNode("node-a", null, "192.168.50.1");
+        CompletableFuture<Agent> starting = CompletableFuture.supplyAsync(this::start);
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(nodes.socket()));
+
+        FerryCni.Result status = FerryCni.command("STATUS").stdin(netconf()).run();
+        assertEquals(50, status.code(), status.toString());
+        assertTrue(status.details().contains("node node-a has no podCIDR yet"), status.toString());
+        assertFalse(Files.exists(dir.resolve("cni/05-ferry.conflist")), "no conflist before the agent is ready");
+
+        api.client().nodes().withName("node-a").edit(n -> {
+            n.setSpec(new NodeSpecBuilder().withPodCIDR("10.241.1.0/24").addToPodCIDRs("10.241.1.0/24").build());
+            return n;
+        });
+        Agent agent = starting.get(30, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(30)).until(() -> agent.notReadyReason().isEmpty());
+
+        JsonNode s = nodes.get("/v1/status");
+        assertEquals("10.241.1.0/24", s.path("podCIDR").asText(), s.toString());
+        assertEquals("10.241.1.0/24", Files.readString(dir.resolve("state/pod-cidr")).strip(), "persisted for restarts in an outage");
+        await().atMost(Duration.ofSeconds(10)).until(() -> Files.exists(dir.resolve("cni/05-ferry.conflist")));
+        assertEquals(0, FerryCni.command("STATUS").stdin(netconf()).run().exitCode());
+    }
+
+    @Test
+    void otherNodesBecomeRoutesAndClusterCidrsAndGoAwayWithTheirNode() {
+        api.createNode("node-a", "10.241.1.0/24", "192.168.50.1");
+        Agent agent = startReady();
+
+        api.createNode("node-b", "10.241.2.0/24", "192.168.50.2");
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> routes().contains("10.241.2.0/24 via 192.168.50.2"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> agent.clusterCidrs().contains(IpPrefix.parse("10.241.2.0/24")));
+        assertTrue(agent.clusterCidrs().contains(IpPrefix.parse("10.241.1.0/24")), "this node's pod CIDR too");
+
+        api.client().nodes().withName("node-b").delete();
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> !routes().contains("10.241.2.0/24"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> !agent.clusterCidrs().contains(IpPrefix.parse("10.241.2.0/24")));
+        assertTrue(agent.clusterCidrs().contains(IpPrefix.parse("10.241.1.0/24")));
+    }
+
+    @Test
+    void anEndpointWhosePodIsDeletedWithoutADelIsCollectedAsADelWould() throws Exception {
+        api.createNode("node-a", "10.241.1.0/24", "192.168.50.1");
+        Pod pod = api.createPod("default", "web-1", "node-a");
+        Agent agent = startReady();
+        TestNetns podNs = TestNetns.create("k8spod");
+        try {
+            FerryCni.Result add = attachment("ADD", podNs, pod).stdin(netconf()).run();
+            assertEquals(0, add.exitCode(), add.toString());
+            JsonNode endpoint = nodes.get("/v1/endpoints").path("endpoints").get(0);
+            assertEquals("web-1", endpoint.path("podName").asText(), endpoint.toString());
+            String hostIfname = endpoint.path("hostIfname").asText();
+
+            api.client().pods().inNamespace("default").withName("web-1").delete();
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> nodes.get("/v1/endpoints").path("endpoints").isEmpty());
+            assertFalse(nodes.node.ip("-o", "link", "show").contains(hostIfname), "host veth gone");
+            assertEquals(0, nodes.get("/v1/status").path("ipam").path("used").asInt(), "address released");
+            try (var files = Files.list(dir.resolve("state/endpoints"))) {
+                assertEquals(0, files.count(), "endpoint state gone");
+            }
+            assertTrue(agent.notReadyReason().isEmpty());
+        } finally {
+            podNs.close();
+        }
+    }
+
+    String netconf() {
+        return "{\"cniVersion\":\"1.1.0\",\"name\":\"ferry\",\"type\":\"ferry-cni\",\"agentSocket\":\""
+                + nodes.socket() + "\",\"spoolDir\":\"" + dir.resolve("state/cni-spool") + "\"}";
+    }
+
+    /** What a runtime passes for a Kubernetes pod: the pod's namespace, name and uid in CNI_ARGS. */
+    static FerryCni attachment(String command, TestNetns podNs, Pod pod) {
+        return FerryCni.command(command)
+                .env("CNI_CONTAINERID", "k8s" + pod.getMetadata().getName().replace("-", ""))
+                .env("CNI_NETNS", "/run/netns/" + podNs.name())
+                .env("CNI_IFNAME", "eth0")
+                .env("CNI_PATH", "/opt/cni/bin")
+                .env("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=" + pod.getMetadata().getNamespace()
+                        + ";K8S_POD_NAME=" + pod.getMetadata().getName() + ";K8S_POD_UID=" + pod.getMetadata().getUid());
+    }
+}
