@@ -33,6 +33,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -49,6 +50,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ClusterWatch implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ClusterWatch.class);
+    private static final Duration PROBE_INTERVAL = Duration.ofSeconds(2);
 
     private final KubernetesClient client;
     private final String nodeName;
@@ -60,8 +62,11 @@ public final class ClusterWatch implements AutoCloseable {
     private final CompletableFuture<IpPrefix> podCidr = new CompletableFuture<>();
     /** Every node's pod CIDRs as last applied: the cluster-CIDR map's diff base. Worker thread only. */
     private final Map<String, List<IpPrefix>> nodeCidrs = new HashMap<>();
-    private final SharedIndexInformer<Node> nodes;
+    private final ScheduledExecutorService prober =
+            Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ferry-api-probe").daemon().factory());
+    private volatile SharedIndexInformer<Node> nodes;
     private volatile boolean reconciled;
+    private volatile boolean apiReachable = true;
     private volatile EndpointGc endpointGc;
 
     /**
@@ -81,8 +86,13 @@ public final class ClusterWatch implements AutoCloseable {
             log.info("event=pod_cidr_restored node={} pod_cidr={} file={}", nodeName, cidr, podCidrFile.file());
             podCidr.complete(cidr);
         });
-        nodes = client.nodes().runnableInformer(0);
-        nodes.addEventHandler(new ResourceEventHandler<>() {
+        nodes = startNodeInformer();
+        prober.scheduleWithFixedDelay(this::probe, PROBE_INTERVAL.toMillis(), PROBE_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private SharedIndexInformer<Node> startNodeInformer() {
+        SharedIndexInformer<Node> informer = client.nodes().runnableInformer(0);
+        informer.addEventHandler(new ResourceEventHandler<>() {
             @Override
             public void onAdd(Node node) {
                 enqueue("node_applied", () -> applied(node));
@@ -98,8 +108,49 @@ public final class ClusterWatch implements AutoCloseable {
                 enqueue("node_removed", () -> removed(node.getMetadata().getName()));
             }
         });
-        nodes.exceptionHandler(ClusterWatch::retryAlways);
-        nodes.start().thenRun(() -> enqueue("nodes_reconcile", this::reconcileAll));
+        informer.exceptionHandler(ClusterWatch::retryAlways);
+        informer.start().thenRun(() -> enqueue("nodes_reconcile", this::reconcileAll));
+        return informer;
+    }
+
+    /**
+     * The outage signal. fabric8's informers reconnect their watch on their own,
+     * forever, and say {@code isWatching()} all the while, so they cannot tell an
+     * outage; a cheap GET /version (served from
+     * memory by the API server, no etcd read) can. When the server answers again the
+     * informers are made anew: a full list, then the full reconcile, so whatever
+     * changed during the outage (or a server that came back with other state) is
+     * applied, and readiness waits for it.
+     */
+    private void probe() {
+        boolean up;
+        try {
+            // The raw body, unparsed: reachability is the question (and the mock server, restarted, answers
+            // /version with a body fabric8 cannot parse).
+            client.raw("/version");
+            up = true;
+        } catch (RuntimeException e) {
+            up = false;
+            if (apiReachable) {
+                log.warn("event=kubernetes_api_unreachable error=\"{}\" cause=\"{}\" action=keep_the_datapath", e.getMessage(),
+                        String.valueOf(e.getCause()));
+            }
+        }
+        if (up && !apiReachable) {
+            log.info("event=kubernetes_api_back action=relist");
+            enqueue("informers_restarted", this::restartInformers);
+        }
+        apiReachable = up;
+    }
+
+    private void restartInformers() {
+        reconciled = false;
+        nodes.close();
+        nodes = startNodeInformer();
+        EndpointGc gc = endpointGc;
+        if (gc != null) {
+            gc.restartInformer();
+        }
     }
 
     /** One event's work on the worker; a failure is logged, and the next event or re-list tries again. */
@@ -124,6 +175,11 @@ public final class ClusterWatch implements AutoCloseable {
         // Direct calls retry through ApiCalls (backoff, jitter, circuit breaker), not fabric8's own loop too.
         config.setRequestRetryBackoffLimit(0);
         config.setWatchReconnectInterval(500);
+        // Short timeouts: a call to an API server that went away must fail, not hang the probe. HTTP/1.1: the
+        // JDK client's HTTP/2 connection to a server that restarted was seen to hang every later request.
+        config.setConnectionTimeout(5_000);
+        config.setRequestTimeout(5_000);
+        config.setHttp2Disable(true);
         return new KubernetesClientBuilder().withConfig(config).build();
     }
 
@@ -161,13 +217,16 @@ public final class ClusterWatch implements AutoCloseable {
 
     /** Starts the pod informer and endpoint GC; call once the pod network runs. */
     public void collectEndpoints(EndpointGc.Endpoints endpoints, Duration gracePeriod) {
-        endpointGc = new EndpointGc(client, nodeName, endpoints, gracePeriod);
+        endpointGc = new EndpointGc(client, nodeName, endpoints, gracePeriod, () -> apiReachable);
     }
 
     /** Empty when ready: the pod CIDR known, and every informer synced and watching. */
     public Optional<String> notReadyReason() {
         if (!podCidr.isDone()) {
             return Optional.of("node " + nodeName + " has no podCIDR yet");
+        }
+        if (!apiReachable) {
+            return Optional.of("the Kubernetes API server is unreachable; the datapath is unchanged and DEL works");
         }
         if (!nodes.hasSynced() || !reconciled) {
             return Optional.of("the Node cache is not synced with the API server yet");
@@ -309,6 +368,7 @@ public final class ClusterWatch implements AutoCloseable {
         if (gc != null) {
             gc.close();
         }
+        prober.shutdownNow();
         nodes.close();
         worker.shutdownNow();
         try {

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executors;
+import java.util.function.BooleanSupplier;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -44,26 +45,43 @@ public final class EndpointGc implements AutoCloseable {
     private final String nodeName;
     private final Endpoints endpoints;
     private final Duration gracePeriod;
-    private final SharedIndexInformer<Pod> pods;
+    private final KubernetesClient client;
+    private final BooleanSupplier apiReachable;
+    private volatile SharedIndexInformer<Pod> pods;
     private final ScheduledExecutorService sweeper =
             Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ferry-endpoint-gc").daemon().factory());
     /** When each endpoint was first seen without its pod. Sweeper thread only. */
     private final Map<EndpointKey, Long> missingSince = new HashMap<>();
 
-    EndpointGc(KubernetesClient client, String nodeName, Endpoints endpoints, Duration gracePeriod) {
+    EndpointGc(KubernetesClient client, String nodeName, Endpoints endpoints, Duration gracePeriod,
+               BooleanSupplier apiReachable) {
+        this.client = client;
         this.nodeName = nodeName;
         this.endpoints = endpoints;
         this.gracePeriod = gracePeriod;
-        // The server filters by node; the CRUD mock server and anything else that ignores the selector is
-        // filtered again in isOnThisNode.
-        pods = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
-        pods.exceptionHandler((started, t) -> {
+        this.apiReachable = apiReachable;
+        pods = startInformer();
+        long period = Math.clamp(gracePeriod.toMillis() / 4, 100, 5_000);
+        sweeper.scheduleWithFixedDelay(this::sweepSafely, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    private SharedIndexInformer<Pod> startInformer() {
+        // The server filters by node; the CRUD mock server (fabric8 #3669) and anything else that ignores the
+        // selector is filtered again in podExists.
+        SharedIndexInformer<Pod> informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
+        informer.exceptionHandler((started, t) -> {
             log.warn("event=kubernetes_watch_failed resource=pods started={} error=\"{}\" action=retry", started, t.toString());
             return true;
         });
-        pods.start();
-        long period = Math.clamp(gracePeriod.toMillis() / 4, 100, 5_000);
-        sweeper.scheduleWithFixedDelay(this::sweepSafely, period, period, TimeUnit.MILLISECONDS);
+        informer.start();
+        return informer;
+    }
+
+    /** A new informer (a full list) after an outage; GC waits for its sync. */
+    void restartInformer() {
+        SharedIndexInformer<Pod> old = pods;
+        pods = startInformer();
+        old.close();
     }
 
     Optional<String> notReadyReason() {
@@ -85,7 +103,8 @@ public final class EndpointGc implements AutoCloseable {
     }
 
     private void sweep(long now) {
-        if (!pods.hasSynced() || !pods.isWatching()) {
+        SharedIndexInformer<Pod> pods = this.pods;
+        if (!pods.hasSynced() || !pods.isWatching() || !apiReachable.getAsBoolean()) {
             missingSince.clear();
             return;
         }
@@ -97,7 +116,7 @@ public final class EndpointGc implements AutoCloseable {
                 continue; // not a Kubernetes pod's (no K8S_POD_* in CNI_ARGS): nothing to compare with
             }
             EndpointKey key = new EndpointKey(e.containerId(), e.ifname());
-            if (podExists(e)) {
+            if (podExists(pods, e)) {
                 missingSince.remove(key);
                 continue;
             }
@@ -112,7 +131,7 @@ public final class EndpointGc implements AutoCloseable {
         }
     }
 
-    private boolean podExists(Endpoint e) {
+    private boolean podExists(SharedIndexInformer<Pod> pods, Endpoint e) {
         Pod pod = pods.getStore().getByKey(e.podNamespace().get() + "/" + e.podName().get());
         if (pod == null || pod.getSpec() == null || !nodeName.equals(pod.getSpec().getNodeName())) {
             return false;

@@ -2,9 +2,11 @@ package dev.ferry.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.ferry.net.IpPrefix;
+import dev.ferry.testing.Cleanup;
 import dev.ferry.testing.FerryCni;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
+import dev.ferry.testing.Traffic;
 import io.fabric8.kubernetes.api.model.NodeSpecBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import org.junit.jupiter.api.AfterEach;
@@ -141,6 +143,59 @@ class AgentKubernetesTest {
         } finally {
             podNs.close();
         }
+    }
+
+    @Test
+    void anApiOutageKeepsForwardingAndDelWorkingAndTheAgentResyncsWhenTheServerReturns() throws Exception {
+        api.createNode("node-a", "10.241.1.0/24", "192.168.50.1");
+        api.createNode("node-b", "10.241.2.0/24", "192.168.50.2");
+        Pod web1 = api.createPod("default", "web-1", "node-a");
+        Pod web2 = api.createPod("default", "web-2", "node-a");
+        // A grace period longer than the test: the pods re-created on the new server get new uids, and this
+        // test is about the outage, not about collecting them.
+        Agent agent = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofMinutes(10)), PodNetwork::open);
+        await().atMost(Duration.ofSeconds(30)).until(() -> agent.notReadyReason().isEmpty());
+        await().atMost(Duration.ofSeconds(10)).until(() -> routes().contains("10.241.2.0/24 via 192.168.50.2"));
+        TestNetns ns1 = TestNetns.create("k8sout1");
+        TestNetns ns2 = TestNetns.create("k8sout2");
+        try {
+            assertEquals(0, attachment("ADD", ns1, web1).stdin(netconf()).run().exitCode());
+            assertEquals(0, attachment("ADD", ns2, web2).stdin(netconf()).run().exitCode());
+            Traffic.End a = end(ns1, "web-1");
+            Traffic.End b = end(ns2, "web-2");
+            Traffic.ping(a, b, 3);
+
+            api.stop();
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> agent.notReadyReason().isPresent());
+            Traffic.ping(a, b, 3);
+            Traffic.tcpTransfer(a, b, 7411, 100_000);
+            assertTrue(routes().contains("10.241.2.0/24 via 192.168.50.2"), "the outage changed no route");
+            assertTrue(agent.clusterCidrs().contains(IpPrefix.parse("10.241.2.0/24")), "nor the cluster CIDRs");
+            FerryCni.Result del = attachment("DEL", ns2, web2).stdin(netconf()).run();
+            assertEquals(0, del.exitCode(), del.toString());
+            assertEquals(1, nodes.get("/v1/endpoints").path("endpoints").size(), "the DEL ran in the agent, not spooled");
+
+            api.restart();
+            api.createNode("node-a", "10.241.1.0/24", "192.168.50.1");
+            api.createNode("node-b", "10.241.2.0/24", "192.168.50.2");
+            api.createPod("default", "web-1", "node-a");
+
+            await().atMost(Duration.ofSeconds(60)).until(() -> agent.notReadyReason().isEmpty());
+            assertTrue(routes().contains("10.241.2.0/24 via 192.168.50.2"));
+            Traffic.ping(a, a, 1);
+        } finally {
+            Cleanup.all(ns1::close, ns2::close);
+        }
+    }
+
+    private Traffic.End end(TestNetns ns, String podName) throws Exception {
+        for (JsonNode e : nodes.get("/v1/endpoints").path("endpoints")) {
+            if (podName.equals(e.path("podName").asText())) {
+                return new Traffic.End(ns, IpPrefix.parse(e.path("address").asText()).address());
+            }
+        }
+        throw new AssertionError("no endpoint for pod " + podName);
     }
 
     String netconf() {
