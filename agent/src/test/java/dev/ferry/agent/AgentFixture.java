@@ -28,6 +28,8 @@ final class AgentFixture implements AutoCloseable {
     final TestNetns node;
     final TestNetns peer;
     final BpfPins pins;
+    /** The mock API server of kubernetes-mode tests ({@link #withApiServer}); null otherwise. */
+    MockApi api;
     private final List<Agent> agents = new ArrayList<>();
 
     private AgentFixture(Path dir, TestNetns node, TestNetns peer, BpfPins pins) {
@@ -57,6 +59,13 @@ final class AgentFixture implements AutoCloseable {
             });
             throw e;
         }
+    }
+
+    /** The two nodes and a mock API server, which closing stops too. */
+    static AgentFixture withApiServer(Path dir) throws Exception {
+        AgentFixture fixture = create(dir);
+        fixture.api = MockApi.start();
+        return fixture;
     }
 
     Path socket() {
@@ -96,6 +105,10 @@ final class AgentFixture implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        Cleanup.all(() -> agents.forEach(Agent::close), pins::close, node::close, peer::close);
+        Cleanup.all(() -> agents.forEach(Agent::close), pins::close, node::close, peer::close, () -> {
+            if (api != null) {
+                api.close();
+            }
+        });
     }
 }

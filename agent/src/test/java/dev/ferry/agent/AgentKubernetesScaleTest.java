@@ -33,22 +33,16 @@ class AgentKubernetesScaleTest {
 
     @BeforeEach
     void nodeAndApiServer() throws Exception {
-        nodes = AgentFixture.create(dir);
+        nodes = AgentFixture.withApiServer(dir);
+        api = nodes.api;
         // A /16 on the uplink so that a thousand InternalIPs are on a connected network.
         nodes.node.ip("address", "add", "172.30.0.1/16", "dev", "upl0");
-        api = MockApi.start();
     }
 
     @AfterEach
     void cleanUp() throws Exception {
-        try {
-            if (nodes != null) {
-                nodes.close();
-            }
-        } finally {
-            if (api != null) {
-                api.close();
-            }
+        if (nodes != null) {
+            nodes.close();
         }
     }
 

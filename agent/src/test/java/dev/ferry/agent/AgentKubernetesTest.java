@@ -43,21 +43,15 @@ class AgentKubernetesTest {
 
     @BeforeEach
     void nodeAndApiServer() throws Exception {
-        nodes = AgentFixture.create(dir);
-        api = MockApi.start();
+        nodes = AgentFixture.withApiServer(dir);
+        api = nodes.api;
         kubeconfig = api.writeKubeconfig(dir);
     }
 
     @AfterEach
     void cleanUp() throws Exception {
-        try {
-            if (nodes != null) {
-                nodes.close();
-            }
-        } finally {
-            if (api != null) {
-                api.close();
-            }
+        if (nodes != null) {
+            nodes.close();
         }
     }
 

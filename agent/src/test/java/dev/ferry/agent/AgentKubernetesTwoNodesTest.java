@@ -47,9 +47,9 @@ class AgentKubernetesTwoNodesTest {
 
     @BeforeEach
     void twoNodesAndApiServer() throws Exception {
-        nodes = AgentFixture.create(dir);
-        api = MockApi.start();
         pinsB = BpfPins.create("ferry-test-agentb");
+        nodes = AgentFixture.withApiServer(dir);
+        api = nodes.api;
     }
 
     @AfterEach
@@ -62,11 +62,7 @@ class AgentKubernetesTwoNodesTest {
             if (nodes != null) {
                 nodes.close();
             }
-        }, pinsB::close, () -> {
-            if (api != null) {
-                api.close();
-            }
-        });
+        }, pinsB::close);
     }
 
     /** node-b's agent: the fixture's peer namespace, its own socket, state and pins. */
