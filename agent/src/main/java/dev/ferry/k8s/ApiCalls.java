@@ -39,8 +39,4 @@ final class ApiCalls {
     <T> T call(Supplier<T> call) {
         return Retry.decorateSupplier(retry, CircuitBreaker.decorateSupplier(breaker, call)).get();
     }
-
-    CircuitBreaker.State breakerState() {
-        return breaker.getState();
-    }
 }

@@ -177,9 +177,39 @@ class AgentKubernetesTest {
 
             await().atMost(Duration.ofSeconds(60)).until(() -> agent.notReadyReason().isEmpty());
             assertTrue(routes().contains("10.241.2.0/24 via 192.168.50.2"));
-            Traffic.ping(a, a, 1);
+            FerryCni.Result addAgain = attachment("ADD", ns2, web2).stdin(netconf()).run();
+            assertEquals(0, addAgain.exitCode(), "ready again, so ADD is taken again: " + addAgain);
+            Traffic.ping(a, end(ns2, "web-2"), 3);
         } finally {
             Cleanup.all(ns1::close, ns2::close);
+        }
+    }
+
+    @Test
+    void anAgentRestartedDuringAnOutageServesDelAtOnceFromThePersistedPodCidr() throws Exception {
+        api.createNode("node-a", "10.241.1.0/24", "192.168.50.1");
+        Pod web = api.createPod("default", "web-3", "node-a");
+        Agent first = startReady();
+        TestNetns podNs = TestNetns.create("k8srst");
+        try {
+            assertEquals(0, attachment("ADD", podNs, web).stdin(netconf()).run().exitCode());
+            first.close();
+            api.stop();
+
+            Agent second = start();
+
+            assertTrue(second.notReadyReason().isPresent(), "not ready while the API server is away");
+            assertEquals("10.241.1.0/24", nodes.get("/v1/status").path("podCIDR").asText());
+            FerryCni.Result del = attachment("DEL", podNs, web).stdin(netconf()).run();
+            assertEquals(0, del.exitCode(), del.toString());
+            assertTrue(nodes.get("/v1/endpoints").path("endpoints").isEmpty(), "the DEL ran in the agent");
+            assertEquals(0, nodes.get("/v1/status").path("ipam").path("used").asInt());
+
+            api.restart();
+            api.createNode("node-a", "10.241.1.0/24", "192.168.50.1");
+            await().atMost(Duration.ofSeconds(60)).until(() -> second.notReadyReason().isEmpty());
+        } finally {
+            podNs.close();
         }
     }
 
