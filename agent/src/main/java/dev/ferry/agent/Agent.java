@@ -2,11 +2,20 @@ package dev.ferry.agent;
 
 import dev.ferry.api.AgentSocketOptions;
 import dev.ferry.api.AgentSocketServer;
+import dev.ferry.api.ApiErrors;
+import dev.ferry.api.Routes;
+import dev.ferry.cni.CniService;
 import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.Attachment;
 import dev.ferry.datapath.Datapath;
+import dev.ferry.datapath.DatapathCounter;
 import dev.ferry.datapath.DatapathProgram;
+import dev.ferry.endpoint.Endpoint;
+import dev.ferry.endpoint.EndpointKey;
 import dev.ferry.ipam.Ipam;
+import dev.ferry.k8s.ClusterWatch;
+import dev.ferry.k8s.EndpointGc;
+import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.RtNetlink;
 import dev.ferry.netlink.Sysctl;
@@ -49,6 +58,8 @@ public final class Agent implements AutoCloseable {
     private Datapath datapath;
     private PodNetwork pods;
     private AgentSocketServer server;
+    private volatile ClusterWatch cluster;
+    private PeerRoutes peerRoutes;
     private boolean closed;
 
     private Agent(AgentConfig config) {
@@ -88,22 +99,50 @@ public final class Agent implements AutoCloseable {
         List<Attachment> adopted = datapath.adoptPinnedLinks();
         log.info("event=datapath_loaded bpffs_root={} attach={} adopted_links={}", config.bpffsRoot(),
                 config.attachLabel(), adopted.size());
-        datapath.clusterCidrs().replaceAll(Set.copyOf(config.clusterCidrs()));
-        log.info("event=cluster_cidrs_set cidrs={}", config.clusterCidrs());
+        boolean fromNodes = kubernetes() && config.clusterCidrs().isEmpty();
+        if (!fromNodes) {
+            datapath.clusterCidrs().replaceAll(Set.copyOf(config.clusterCidrs()));
+            log.info("event=cluster_cidrs_set cidrs={}", config.clusterCidrs());
+        }
         attachUplinks(uplinks, adopted);
 
-        PeerRoutes.Outcome routes = new PeerRoutes(netlink).reconcile(config.peers());
-        log.info("event=peer_routes_reconciled peers={} added={} replaced={} deleted={} unchanged={} conflicts={}",
-                config.peers().size(), routes.added(), routes.replaced(), routes.deleted(), routes.unchanged(),
-                routes.conflicts());
-
         createPrivateDirectory(config.stateDir());
-        Ipam ipam = Ipam.open(config.stateDir(), config.podCidr());
+        peerRoutes = new PeerRoutes(netlink);
+        IpPrefix podCidr;
+        if (kubernetes()) {
+            // Routes and cluster CIDRs follow the Nodes from here on; the pinned map keeps what it had until the
+            // Node cache is synced, so a start during an API outage changes nothing.
+            cluster = new ClusterWatch(ClusterWatch.client(config.kubernetes().kubeconfig()), config.nodeName(),
+                    config.stateDir(), peerRoutes, fromNodes ? Optional.of(datapath.clusterCidrs()) : Optional.empty());
+            notReady.set("node " + config.nodeName() + " has no podCIDR yet");
+            podCidr = awaitPodCidrServingStatus();
+        } else {
+            PeerRoutes.Outcome routes = peerRoutes.reconcile(config.peers());
+            log.info("event=peer_routes_reconciled peers={} added={} replaced={} deleted={} unchanged={} conflicts={}",
+                    config.peers().size(), routes.added(), routes.replaced(), routes.deleted(), routes.unchanged(),
+                    routes.conflicts());
+            podCidr = config.podCidr();
+        }
+        Ipam ipam = Ipam.open(config.stateDir(), podCidr);
         log.info("event=ipam_opened pod_cidr={} used={} capacity={}", ipam.podCidr(), ipam.used(), ipam.capacity());
         int podMtu = uplinks.stream().mapToInt(Link::mtu).min().orElseThrow();
-        Readiness readiness = () -> Optional.ofNullable(notReady.get());
+        Readiness readiness = () -> Optional.ofNullable(notReady.get())
+                .or(() -> cluster == null ? Optional.empty() : cluster.notReadyReason());
         pods = podNetwork.open(node, datapath, ipam, config.stateDir(), podMtu, readiness);
         log.info("event=endpoints_loaded endpoints={} pod_mtu={}", pods.endpoints().size(), podMtu);
+        if (cluster != null) {
+            cluster.collectEndpoints(new EndpointGc.Endpoints() {
+                @Override
+                public List<Endpoint> list() {
+                    return pods.endpoints();
+                }
+
+                @Override
+                public Optional<String> delete(EndpointKey key) {
+                    return pods.deleteEndpoint(key);
+                }
+            }, config.kubernetes().endpointGcGracePeriod());
+        }
 
         // Spooled DELs go first: once the socket accepts, a runtime may ADD again what they free.
         DelSpool spool = new DelSpool(config.spoolDir());
@@ -114,10 +153,92 @@ public final class Agent implements AutoCloseable {
         // A plugin that found no socket between the first drain and the bind spooled its DEL: replay it now.
         logDrain(spool, spool.drain(pods::handle), "after_socket");
 
+        notReady.set(null);
+        if (cluster == null) {
+            writeConfList(started);
+        } else {
+            // Kubernetes mode is ready once the caches are synced, which an API outage can delay for long; the
+            // socket already serves DEL, so the wait runs beside start, not in it.
+            Thread.ofVirtual().name("ferry-ready-wait").start(() -> writeConfListOnceReady(readiness, started));
+        }
+    }
+
+    private void writeConfListOnceReady(Readiness readiness, long started) {
+        Optional<String> last = Optional.empty();
+        while (!isClosed()) {
+            Optional<String> notReadyNow = readiness.notReadyReason();
+            if (notReadyNow.isEmpty()) {
+                writeConfList(started);
+                return;
+            }
+            if (!notReadyNow.equals(last)) {
+                log.info("event=agent_waiting why=\"{}\"", notReadyNow.get());
+                last = notReadyNow;
+            }
+            try {
+                Thread.sleep(100); // fabric8 offers no callback for "synced and watching again"; this is the cheap poll
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    private synchronized boolean isClosed() {
+        return closed;
+    }
+
+    private synchronized void writeConfList(long started) {
+        if (closed) {
+            return;
+        }
         Path conflist = CniConfList.write(config.cniConfDir(), config.socket(), config.spoolDir());
         log.info("event=cni_config_written path={}", conflist);
-        notReady.set(null);
         log.info("event=agent_ready node={} took_ms={}", config.nodeName(), (System.nanoTime() - started) / 1_000_000);
+    }
+
+    /**
+     * Waits for the Node's pod CIDR (at once when one was persisted). Meanwhile a
+     * stand-in socket answers STATUS with code 50 and the reason, and every other
+     * command "try again later": nothing can be allocated before the pool is known.
+     * A DEL that finds no socket in the moment between the stand-in and the real
+     * server is spooled by ferry-cni and replayed by the drain after the bind.
+     */
+    private IpPrefix awaitPodCidrServingStatus() {
+        Optional<IpPrefix> known = cluster.podCidrNow();
+        if (known.isPresent()) {
+            return known.get();
+        }
+        createPrivateDirectory(config.socket().getParent());
+        try (AgentSocketServer waiting = AgentSocketServer.start(config.socket(), Routes.builder()
+                .post(ApiErrors.CNI_PATH, (request, vars) -> CniService.notRunning(request, notReady.get()))
+                .get("/v1/status", (request, vars) -> ApiErrors.error(503, notReady.get()))
+                .build(), AgentSocketOptions.defaults())) {
+            return cluster.awaitPodCidr();
+        }
+    }
+
+    private boolean kubernetes() {
+        return config.mode() == AgentConfig.Mode.KUBERNETES;
+    }
+
+    /** Kubernetes mode's readiness beside the agent's own (tests). */
+    Optional<String> notReadyReason() {
+        return Optional.ofNullable(notReady.get()).or(() -> cluster == null ? Optional.empty() : cluster.notReadyReason());
+    }
+
+    /** Peer route adds, replaces and deletes so far (tests: a node's change writes that node's routes only). */
+    long peerRouteWrites() {
+        return peerRoutes.routeWrites();
+    }
+
+    /** What the BPF cluster-CIDR map holds now. */
+    Set<IpPrefix> clusterCidrs() {
+        return datapath.clusterCidrs().cidrs();
+    }
+
+    /** The datapath's global counters, summed over CPUs. */
+    List<DatapathCounter> counters() {
+        return datapath.counters().global();
     }
 
     /** Fails when an agent answers on the socket; {@link AgentSocketServer} checks again when it binds. */
@@ -208,6 +329,7 @@ public final class Agent implements AutoCloseable {
         }
         closed = true;
         notReady.set("the agent is stopping");
+        closeQuietly("cluster_watch", cluster);
         closeQuietly("socket", server);
         closeQuietly("pod_network", pods);
         closeQuietly("netlink", netlink);

@@ -78,7 +78,7 @@ final class AgentApi {
     Status status() {
         Optional<String> notReady = notReadyReason.get();
         return new Status(config.nodeName(), config.mode().label(), config.attachLabel(),
-                notReady.isEmpty(), notReady.orElse(null), config.podCidr().toString(),
+                notReady.isEmpty(), notReady.orElse(null), ipam.podCidr().toString(),
                 new IpamUsage(ipam.used(), ipam.capacity()),
                 uplinks.stream().map(l -> new UplinkView(l.name(), l.index(), l.mtu())).toList(),
                 config.peers().stream().map(AgentApi::peer).toList(),

@@ -6,6 +6,7 @@ import dev.ferry.net.IpPrefix;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 
@@ -17,6 +18,7 @@ import java.util.Locale;
  * @param clusterCidrs the pod addresses that may leave through bpf_redirect_neigh
  * @param uplinks      the devices to_pod is attached to; empty for the device of the default route
  * @param metricsAddress where metrics will be served; checked, not served yet
+ * @param kubernetes   kubernetes mode's settings; ignored in standalone mode
  */
 public record AgentConfig(
         String nodeName,
@@ -30,7 +32,8 @@ public record AgentConfig(
         Path bpffsRoot,
         Path cniConfDir,
         InetSocketAddress metricsAddress,
-        AttachMode attach) {
+        AttachMode attach,
+        Kubernetes kubernetes) {
 
     /** Where ferry-cni spools DELs while the agent is down: its default, /var/lib/ferry/cni-spool, for the default stateDir. */
     public static final String SPOOL_DIR_NAME = "cni-spool";
@@ -51,6 +54,24 @@ public record AgentConfig(
         }
     }
 
+    /**
+     * Kubernetes mode: where the API server is and how long an endpoint whose pod is gone waits for its DEL.
+     *
+     * @param kubeconfig            a kubeconfig file; null for $KUBECONFIG, ~/.kube/config or the in-cluster config
+     * @param endpointGcGracePeriod how long an endpoint without a pod waits for the runtime's DEL before it is collected
+     */
+    public record Kubernetes(Path kubeconfig, Duration endpointGcGracePeriod) {
+        public static final Kubernetes DEFAULTS = new Kubernetes(null, Duration.ofSeconds(60));
+    }
+
+    /** A configuration with kubernetes mode's defaults (standalone tests and callers). */
+    public AgentConfig(String nodeName, Mode mode, List<IpPrefix> podCidrs, List<IpPrefix> clusterCidrs,
+                       List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
+                       Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach) {
+        this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
+                metricsAddress, attach, Kubernetes.DEFAULTS);
+    }
+
     public AgentConfig {
         podCidrs = List.copyOf(podCidrs);
         clusterCidrs = List.copyOf(clusterCidrs);
@@ -63,7 +84,7 @@ public record AgentConfig(
         return attach.name().toLowerCase(Locale.ROOT);
     }
 
-    /** The CIDR this node's IPAM hands out. */
+    /** The CIDR this node's IPAM hands out, in standalone mode (kubernetes mode reads the Node). */
     public IpPrefix podCidr() {
         return podCidrs.getFirst();
     }
@@ -71,5 +92,11 @@ public record AgentConfig(
     /** The DEL spool the agent drains at start; a conflist's {@code spoolDir} must name the same directory. */
     public Path spoolDir() {
         return stateDir.resolve(SPOOL_DIR_NAME);
+    }
+
+    /** The same configuration with other kubernetes settings. */
+    public AgentConfig withKubernetes(Kubernetes k) {
+        return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
+                cniConfDir, metricsAddress, attach, k);
     }
 }

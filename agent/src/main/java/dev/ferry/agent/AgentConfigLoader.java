@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -35,7 +36,8 @@ import java.util.regex.Pattern;
  */
 public final class AgentConfigLoader {
     static final Set<String> KEYS = Set.of("nodeName", "mode", "podCIDRs", "clusterCIDRs", "uplinks", "peers",
-            "socket", "stateDir", "bpffsRoot", "cniConfDir", "metricsAddress", "attach");
+            "socket", "stateDir", "bpffsRoot", "cniConfDir", "metricsAddress", "attach",
+            "kubeconfig", "endpointGcGracePeriod");
     static final Set<String> PEER_KEYS = Set.of("name", "podCIDRs", "address");
 
     /** sockaddr_un.sun_path less the NUL: a longer path cannot be bound. */
@@ -93,17 +95,30 @@ public final class AgentConfigLoader {
 
         String nodeName = f.string("nodeName").map(n -> checkNodeName(f.key("nodeName"), n)).orElseGet(this::defaultNodeName);
         Mode mode = f.string("mode").map(m -> parseMode(f.key("mode"), m)).orElseGet(this::defaultMode);
+        List<IpPrefix> podCidrs;
+        List<Peer> peers;
+        List<IpPrefix> clusterCidrs;
         if (mode == Mode.KUBERNETES) {
-            throw new ConfigException("mode kubernetes arrives with issue 4; only standalone runs now"
-                    + (f.string("mode").isPresent() ? "" : " (the mode defaulted to kubernetes because "
-                    + kubeconfigEvidence() + "; set mode: standalone)"));
+            // The Node gives the pod CIDRs and the other nodes; an explicit clusterCIDRs still wins over them.
+            for (String standaloneOnly : List.of("podCIDRs", "peers")) {
+                if (root.has(standaloneOnly)) {
+                    throw new ConfigException("key '" + standaloneOnly + "' is for standalone mode; kubernetes mode reads the Nodes"
+                            + (f.string("mode").isPresent() ? "" : " (the mode defaulted to kubernetes because "
+                            + kubeconfigEvidence() + "; set mode: standalone)"));
+                }
+            }
+            podCidrs = List.of();
+            peers = List.of();
+            clusterCidrs = f.list("clusterCIDRs", AgentConfigLoader::cidr).orElse(List.of());
+        } else {
+            podCidrs = f.list("podCIDRs", AgentConfigLoader::cidr)
+                    .orElseThrow(() -> new ConfigException("key 'podCIDRs' is required in standalone mode (the node's pod CIDR, e.g. [10.244.1.0/24])"));
+            checkPodCidrs(podCidrs);
+            List<IpPrefix> own = podCidrs;
+            peers = peers(f, nodeName, podCidrs);
+            List<Peer> known = peers;
+            clusterCidrs = f.list("clusterCIDRs", AgentConfigLoader::cidr).orElseGet(() -> defaultClusterCidrs(own, known));
         }
-        List<IpPrefix> podCidrs = f.list("podCIDRs", AgentConfigLoader::cidr)
-                .orElseThrow(() -> new ConfigException("key 'podCIDRs' is required in standalone mode (the node's pod CIDR, e.g. [10.244.1.0/24])"));
-        checkPodCidrs(podCidrs);
-        List<Peer> peers = peers(f, nodeName, podCidrs);
-        List<IpPrefix> clusterCidrs = f.list("clusterCIDRs", AgentConfigLoader::cidr)
-                .orElseGet(() -> defaultClusterCidrs(podCidrs, peers));
 
         Path socket = f.string("socket").map(s -> absolutePath(f.key("socket"), s)).orElse(Path.of("/run/ferry/ferry.sock"));
         if (socket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH_BYTES) {
@@ -122,7 +137,26 @@ public final class AgentConfigLoader {
                 f.string("bpffsRoot").map(s -> absolutePath(f.key("bpffsRoot"), s)).orElse(Path.of("/sys/fs/bpf/ferry")),
                 f.string("cniConfDir").map(s -> absolutePath(f.key("cniConfDir"), s)).orElse(Path.of("/etc/cni/net.d")),
                 hostPort(f.key("metricsAddress"), f.string("metricsAddress").orElse("0.0.0.0:9962")),
-                f.string("attach").map(a -> attachMode(f.key("attach"), a)).orElse(AttachMode.TCX));
+                f.string("attach").map(a -> attachMode(f.key("attach"), a)).orElse(AttachMode.TCX),
+                new AgentConfig.Kubernetes(
+                        f.string("kubeconfig").map(s -> absolutePath(f.key("kubeconfig"), s)).orElse(null),
+                        f.string("endpointGcGracePeriod").map(d -> duration(f.key("endpointGcGracePeriod"), d))
+                                .orElse(AgentConfig.Kubernetes.DEFAULTS.endpointGcGracePeriod())));
+    }
+
+    /** {@code 60s}, {@code 1500ms} or an ISO-8601 duration ({@code PT1M}). */
+    private static Duration duration(String key, String text) {
+        try {
+            if (text.endsWith("ms")) {
+                return Duration.ofMillis(Long.parseLong(text.substring(0, text.length() - 2)));
+            }
+            if (text.endsWith("s") && !text.startsWith("P")) {
+                return Duration.ofSeconds(Long.parseLong(text.substring(0, text.length() - 1)));
+            }
+            return Duration.parse(text);
+        } catch (RuntimeException e) {
+            throw new ConfigException("key '" + key + "' must be a duration like 60s, 1500ms or PT1M, not '" + text + "'");
+        }
     }
 
     private static void checkPodCidrs(List<IpPrefix> podCidrs) {

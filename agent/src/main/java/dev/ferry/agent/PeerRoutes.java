@@ -9,14 +9,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.InetAddress;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
 
 /**
- * Native routing to the other nodes in standalone mode: one kernel route per peer
+ * Native routing to the other nodes: one kernel route per peer
  * pod CIDR, {@code podCIDR via peer.address proto 70}, in the main table. The
  * BPF programs' FIB lookup follows these routes, and so does the stack.
  *
@@ -25,22 +27,101 @@ import java.util.stream.Collectors;
  * without a gateway, and reconcile never deletes those. A route of any other
  * protocol is never changed, not even one to a peer's CIDR (that peer is then
  * reached the way the other route says, and a warning says so).
+ *
+ * <p>Standalone mode reconciles once from the config. Kubernetes mode reconciles
+ * once when the node cache is synced, then applies one node's change at a time
+ * ({@link #apply}, {@link #remove}): only that node's routes are written, so a
+ * change to one of a thousand nodes costs one or two route writes, not a thousand.
+ * Not thread-safe: one thread (the cluster watch's) drives it.
  */
-final class PeerRoutes {
+public final class PeerRoutes {
     private static final Logger log = LoggerFactory.getLogger(PeerRoutes.class);
 
     /** What one reconcile did. */
-    record Outcome(int added, int replaced, int deleted, int unchanged, int conflicts) {}
+    public record Outcome(int added, int replaced, int deleted, int unchanged, int conflicts) {}
 
     private final RtNetlink netlink;
+    /** What this object last made true per node: the diff base of {@link #apply} and {@link #remove}. */
+    private final Map<String, Peer> routed = new HashMap<>();
+    private final AtomicLong writes = new AtomicLong();
 
     /** @param netlink a socket in the node's network namespace */
-    PeerRoutes(RtNetlink netlink) {
+    public PeerRoutes(RtNetlink netlink) {
         this.netlink = netlink;
     }
 
+    /** Route adds, replaces and deletes written so far: how a test sees that a diff touched one node only. */
+    public long routeWrites() {
+        return writes.get();
+    }
+
+    /**
+     * One node's routes as {@code peer} says: its new CIDRs are installed, a changed
+     * address replaces, CIDRs it no longer has are deleted; other nodes' routes are
+     * not read or written.
+     */
+    public Outcome apply(Peer peer) {
+        Peer before = routed.get(peer.name());
+        int added = 0, replaced = 0, deleted = 0, unchanged = 0, conflicts = 0;
+        for (IpPrefix cidr : peer.podCidrs()) {
+            boolean had = before != null && before.podCidrs().contains(cidr);
+            if (had && before.address().equals(peer.address())) {
+                unchanged++;
+            } else if (foreignRouteTo(cidr)) {
+                log.warn("event=peer_route_conflict peer={} pod_cidr={} action=left_alone why=\"a route of another protocol"
+                        + " leads there; the peer is reached the way it says\"", peer.name(), cidr);
+                conflicts++;
+            } else {
+                install(peer, cidr);
+                log.info("event=peer_route_{} peer={} pod_cidr={} via={}", had ? "replaced" : "added", peer.name(), cidr,
+                        peer.address().getHostAddress());
+                if (had) {
+                    replaced++;
+                } else {
+                    added++;
+                }
+            }
+        }
+        if (before != null) {
+            for (IpPrefix cidr : before.podCidrs()) {
+                if (!peer.podCidrs().contains(cidr)) {
+                    delete(peer.name(), cidr, before.address());
+                    deleted++;
+                }
+            }
+        }
+        routed.put(peer.name(), peer);
+        return new Outcome(added, replaced, deleted, unchanged, conflicts);
+    }
+
+    /** Deletes the routes of a node that is gone; nothing when none were written for it. */
+    public int remove(String nodeName) {
+        Peer before = routed.remove(nodeName);
+        if (before == null) {
+            return 0;
+        }
+        before.podCidrs().forEach(cidr -> delete(nodeName, cidr, before.address()));
+        return before.podCidrs().size();
+    }
+
+    private boolean foreignRouteTo(IpPrefix cidr) {
+        return netlink.routes(RouteFilter.main()).stream()
+                .anyMatch(r -> r.protocol() != Route.PROTO_FERRY && r.destination().equals(cidr));
+    }
+
+    private void delete(String nodeName, IpPrefix cidr, InetAddress via) {
+        try {
+            netlink.deleteRoute(Route.to(cidr).via(via).protocol(Route.PROTO_FERRY));
+            writes.incrementAndGet();
+            log.info("event=peer_route_deleted peer={} pod_cidr={} was_via={}", nodeName, cidr, via.getHostAddress());
+        } catch (RuntimeException e) {
+            // Gone already (deleted by hand, or its device went down): what was wanted is true.
+            log.warn("event=peer_route_delete_failed peer={} pod_cidr={} error=\"{}\"", nodeName, cidr, e.getMessage());
+        }
+    }
+
     /** Makes Ferry's peer routes exactly the ones {@code peers} ask for: adds, replaces, deletes. */
-    Outcome reconcile(List<Peer> peers) {
+    public Outcome reconcile(List<Peer> peers) {
         Map<IpPrefix, Peer> wanted = new LinkedHashMap<>();
         peers.forEach(p -> p.podCidrs().forEach(cidr -> wanted.put(cidr, p)));
         List<Route> main = netlink.routes(RouteFilter.main());
@@ -76,11 +157,14 @@ final class PeerRoutes {
         for (Route route : ours.values()) {
             if (!wanted.containsKey(route.destination())) {
                 netlink.deleteRoute(route);
+                writes.incrementAndGet();
                 log.info("event=peer_route_deleted pod_cidr={} was_via={}", route.destination(),
                         route.gateway().getHostAddress());
                 deleted++;
             }
         }
+        routed.clear();
+        peers.forEach(p -> routed.put(p.name(), p));
         return new Outcome(added, replaced, deleted, unchanged, conflicts);
     }
 
@@ -88,6 +172,7 @@ final class PeerRoutes {
         InetAddress via = peer.address();
         try {
             netlink.replaceRoute(Route.to(cidr).via(via).protocol(Route.PROTO_FERRY));
+            writes.incrementAndGet();
         } catch (RuntimeException e) {
             throw new IllegalStateException("failed to route peer '" + peer.name() + "' pod CIDR " + cidr + " via "
                     + via.getHostAddress() + " (is the peer's address on a connected network of the uplink?): "

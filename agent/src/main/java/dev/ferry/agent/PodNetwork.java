@@ -8,12 +8,14 @@ import dev.ferry.cni.CniService;
 import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.Datapath;
 import dev.ferry.endpoint.Endpoint;
+import dev.ferry.endpoint.EndpointKey;
 import dev.ferry.endpoint.EndpointManager;
 import dev.ferry.ipam.Ipam;
 import dev.ferry.netns.NetNamespace;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The pod side of the agent as the agent's wiring sees it: the endpoint manager
@@ -29,6 +31,9 @@ interface PodNetwork extends AutoCloseable {
 
     /** Every endpoint, sorted by container id then interface name. */
     List<Endpoint> endpoints();
+
+    /** Removes one endpoint exactly as a DEL would (endpoint GC); the error in words, if any. */
+    Optional<String> deleteEndpoint(EndpointKey key);
 
     @Override
     void close();
@@ -63,6 +68,11 @@ interface PodNetwork extends AutoCloseable {
         @Override
         public List<Endpoint> endpoints() {
             return endpointManager.list();
+        }
+
+        @Override
+        public Optional<String> deleteEndpoint(EndpointKey key) {
+            return cni.deleteEndpoint(key).map(e -> e.msg() + ": " + e.details());
         }
 
         @Override

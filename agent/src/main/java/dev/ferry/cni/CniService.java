@@ -75,6 +75,26 @@ public final class CniService {
         return reply;
     }
 
+    /**
+     * {@code POST /v1/cni} while the agent cannot run CNI commands at all (kubernetes
+     * mode before the Node has a pod CIDR): STATUS answers code 50 with the reason,
+     * VERSION its reply, everything else "try again later".
+     */
+    public static ApiResponse notRunning(ApiRequest request, String reason) {
+        CniRequest cni;
+        try {
+            cni = CniRequest.fromHeaders(request.headers(), request.body());
+        } catch (CniException e) {
+            return response(e.error(), versionOf(request.body()));
+        }
+        CniReply reply = switch (cni.command()) {
+            case VERSION -> VersionReply.FERRY;
+            case STATUS -> new CniError(CniError.PLUGIN_NOT_AVAILABLE, "the ferry agent is not ready", reason);
+            default -> new CniError(CniError.TRY_AGAIN_LATER, "the ferry agent is not ready", reason);
+        };
+        return response(reply, cni.cniVersion());
+    }
+
     /** {@code POST /v1/cni}: headers and body to a reply, with the HTTP status ferry-cni expects (2xx result, 4xx/5xx error). */
     public ApiResponse handle(ApiRequest request) {
         CniRequest cni;
@@ -109,6 +129,21 @@ public final class CniService {
                 }
             }
         };
+    }
+
+    /**
+     * Removes one endpoint exactly as a DEL would, under its container's lock: how
+     * the agent collects an endpoint whose pod is gone and never got its DEL.
+     */
+    public Optional<CniError> deleteEndpoint(EndpointKey key) {
+        try (var held = locks.lock(key.containerId(), LOCK_TIMEOUT)) {
+            endpoints.remove(key);
+            return Optional.empty();
+        } catch (CniException e) {
+            return Optional.of(e.error());
+        } catch (EndpointException e) {
+            return Optional.of(error(e));
+        }
     }
 
     private CniReply add(CniRequest r) {

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
@@ -105,8 +106,17 @@ class AgentConfigLoaderTest {
     }
 
     @Test
-    void kubernetesModeIsRefusedUntilIssue4() {
-        assertTrue(error("mode: kubernetes\n" + MINIMAL).startsWith("mode kubernetes arrives with issue 4"));
+    void kubernetesModeReadsItsKubeconfigAndGracePeriodAndNeedsNoPodCidrs() {
+        AgentConfig c = loader(Map.of()).parse("mode: kubernetes\nkubeconfig: /etc/ferry/kubeconfig\nendpointGcGracePeriod: 1500ms\n");
+
+        assertEquals(Mode.KUBERNETES, c.mode());
+        assertEquals(new AgentConfig.Kubernetes(Path.of("/etc/ferry/kubeconfig"), Duration.ofMillis(1500)), c.kubernetes());
+        assertEquals(List.of(), c.clusterCidrs(), "filled from the Nodes unless set");
+    }
+
+    @Test
+    void kubernetesModeRefusesStandaloneKeys() {
+        assertTrue(error("mode: kubernetes\n" + MINIMAL).startsWith("key 'podCIDRs' is for standalone mode"));
     }
 
     @Test

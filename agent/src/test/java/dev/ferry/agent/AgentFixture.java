@@ -11,6 +11,7 @@ import dev.ferry.testing.TestNetns;
 
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -27,6 +28,8 @@ final class AgentFixture implements AutoCloseable {
     final TestNetns node;
     final TestNetns peer;
     final BpfPins pins;
+    /** The mock API server of kubernetes-mode tests ({@link #withApiServer}); null otherwise. */
+    MockApi api;
     private final List<Agent> agents = new ArrayList<>();
 
     private AgentFixture(Path dir, TestNetns node, TestNetns peer, BpfPins pins) {
@@ -58,6 +61,13 @@ final class AgentFixture implements AutoCloseable {
         }
     }
 
+    /** The two nodes and a mock API server, which closing stops too. */
+    static AgentFixture withApiServer(Path dir) throws Exception {
+        AgentFixture fixture = create(dir);
+        fixture.api = MockApi.start();
+        return fixture;
+    }
+
     Path socket() {
         return dir.resolve("run/ferry.sock");
     }
@@ -70,6 +80,14 @@ final class AgentFixture implements AutoCloseable {
                 List.of(new Peer("node-b", List.of(IpPrefix.parse("10.244.2.0/24")), IpPrefix.literal("192.168.50.2"))),
                 socket(), dir.resolve("state"), pins.root(), dir.resolve("cni"),
                 new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 9962), AttachMode.TCX);
+    }
+
+    /** node-a in kubernetes mode: everything else comes from the API server the kubeconfig names. */
+    AgentConfig kubernetesConfig(Path kubeconfig, Duration endpointGcGracePeriod) {
+        return new AgentConfig("node-a", Mode.KUBERNETES, List.of(), List.of(), List.of("upl0"), List.of(),
+                socket(), dir.resolve("state"), pins.root(), dir.resolve("cni"),
+                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 9962), AttachMode.TCX,
+                new AgentConfig.Kubernetes(kubeconfig, endpointGcGracePeriod));
     }
 
     Agent start(AgentConfig config, PodNetwork.Factory pods) {
@@ -87,6 +105,10 @@ final class AgentFixture implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        Cleanup.all(() -> agents.forEach(Agent::close), pins::close, node::close, peer::close);
+        Cleanup.all(() -> agents.forEach(Agent::close), pins::close, node::close, peer::close, () -> {
+            if (api != null) {
+                api.close();
+            }
+        });
     }
 }

@@ -6,10 +6,12 @@ import dev.ferry.cni.CniReply;
 import dev.ferry.cni.CniRequest;
 import dev.ferry.cni.Readiness;
 import dev.ferry.endpoint.Endpoint;
+import dev.ferry.endpoint.EndpointKey;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -53,6 +55,12 @@ final class FakePodNetwork implements PodNetwork {
     @Override
     public List<Endpoint> endpoints() {
         return List.copyOf(endpoints);
+    }
+
+    @Override
+    public Optional<String> deleteEndpoint(EndpointKey key) {
+        endpoints.removeIf(e -> e.containerId().equals(key.containerId()) && e.ifname().equals(key.ifname()));
+        return Optional.empty();
     }
 
     @Override

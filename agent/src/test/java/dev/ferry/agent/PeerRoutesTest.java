@@ -67,6 +67,31 @@ class PeerRoutesTest {
     }
 
     @Test
+    void applyingOneNodesChangeWritesThatNodesRoutesOnly() {
+        routes.reconcile(List.of(NODE_B, NODE_C));
+        long before = routes.routeWrites();
+
+        PeerRoutes.Outcome outcome = routes.apply(peer("node-c", "192.168.50.3", "10.244.3.0/24", "10.244.5.0/24"));
+
+        assertEquals(new PeerRoutes.Outcome(1, 0, 1, 1, 0), outcome, "10.244.5.0/24 added, 10.244.4.0/24 deleted");
+        assertEquals(before + 2, routes.routeWrites());
+        assertEquals(List.of(
+                "10.244.2.0/24 via 192.168.50.2 dev upl0",
+                "10.244.3.0/24 via 192.168.50.3 dev upl0",
+                "10.244.5.0/24 via 192.168.50.3 dev upl0"), ferryRoutes());
+    }
+
+    @Test
+    void removingANodeDeletesItsRoutesOnly() {
+        routes.reconcile(List.of(NODE_B, NODE_C));
+
+        assertEquals(2, routes.remove("node-c"));
+
+        assertEquals(List.of("10.244.2.0/24 via 192.168.50.2 dev upl0"), ferryRoutes());
+        assertEquals(0, routes.remove("node-c"), "a second remove has nothing to do");
+    }
+
+    @Test
     void reconcilingAgainChangesNothing() {
         routes.reconcile(List.of(NODE_B, NODE_C));
 

@@ -1,0 +1,95 @@
+package dev.ferry.agent;
+
+import dev.ferry.testing.RequiresRoot;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * A thousand Nodes: every route is programmed, and one node's change writes that
+ * node's route only. The time and memory are printed, not asserted (they vary
+ * with the machine). Peers use 10.242.0.0/16 in /26s via 172.30.0.0/16, this
+ * class's ranges.
+ */
+@RequiresRoot
+class AgentKubernetesScaleTest {
+    private static final int NODES = 1000;
+
+    @TempDir
+    Path dir;
+
+    private AgentFixture nodes;
+    private MockApi api;
+
+    @BeforeEach
+    void nodeAndApiServer() throws Exception {
+        nodes = AgentFixture.withApiServer(dir);
+        api = nodes.api;
+        // A /16 on the uplink so that a thousand InternalIPs are on a connected network.
+        nodes.node.ip("address", "add", "172.30.0.1/16", "dev", "upl0");
+    }
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        if (nodes != null) {
+            nodes.close();
+        }
+    }
+
+    private static String podCidr(int i) {
+        return "10.242." + (i / 4) + "." + (i % 4 * 64) + "/26";
+    }
+
+    private static String internalIp(int i) {
+        return "172.30." + (i / 250 + 1) + "." + (i % 250 + 1);
+    }
+
+    private long peerRoutes() {
+        return nodes.node.ip("route", "show", "proto", "70").lines().filter(l -> l.contains(" via ")).count();
+    }
+
+    @Test
+    void aThousandNodesAreRoutedAndOneNodesChangeRewritesOnlyItsRoute() throws Exception {
+        api.createNode("node-a", "10.241.1.0/24", "192.168.50.1");
+        for (int i = 0; i < NODES; i++) {
+            api.createNode("node-" + i, podCidr(i), internalIp(i));
+        }
+        long started = System.nanoTime();
+        Agent agent = nodes.start(nodes.kubernetesConfig(api.writeKubeconfig(dir), Duration.ofSeconds(60)), PodNetwork::open);
+        await().atMost(Duration.ofSeconds(120)).until(() -> peerRoutes() == NODES && agent.notReadyReason().isEmpty());
+        long tookMs = (System.nanoTime() - started) / 1_000_000;
+        assertEquals(NODES + 1, agent.clusterCidrs().size(), "every node's pod CIDR, this one's too");
+        report(tookMs);
+
+        long writesBefore = agent.peerRouteWrites();
+        api.client().nodes().withName("node-500").edit(n -> {
+            n.getStatus().getAddresses().getFirst().setAddress("172.30.9.9");
+            return n;
+        });
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> nodes.node.ip("route", "show", podCidr(500)).contains("via 172.30.9.9"));
+        assertEquals(writesBefore + 1, agent.peerRouteWrites(), "one replace, no other node's route written");
+        assertEquals(NODES, peerRoutes());
+    }
+
+    /** Numbers for the record; the JVM holds the mock API server and its thousand Nodes too. */
+    private static void report(long tookMs) throws IOException {
+        System.gc();
+        long heapMb = (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) / (1024 * 1024);
+        String rss = Files.readAllLines(Path.of("/proc/self/status")).stream()
+                .filter(l -> l.startsWith("VmRSS:")).findFirst().orElse("VmRSS: ?").replaceAll("\\s+", " ");
+        System.out.printf("SCALE nodes=%d routes_programmed_ms=%d (agent start to all routes, incl. list) heap_used_after_gc_mb=%d %s"
+                        + " (test JVM: agent + mock API server) jvm_uptime_ms=%d%n",
+                NODES, tookMs, heapMb, rss, ManagementFactory.getRuntimeMXBean().getUptime());
+    }
+}

@@ -1,0 +1,120 @@
+package dev.ferry.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ferry.agent.AgentConfig.Mode;
+import dev.ferry.datapath.AttachMode;
+import dev.ferry.datapath.DatapathCounter;
+import dev.ferry.datapath.Direction;
+import dev.ferry.datapath.Verdict;
+import dev.ferry.net.IpPrefix;
+import dev.ferry.testing.BpfPins;
+import dev.ferry.testing.Cleanup;
+import dev.ferry.testing.FerryCni;
+import dev.ferry.testing.RequiresRoot;
+import dev.ferry.testing.TestNetns;
+import dev.ferry.testing.Traffic;
+import io.fabric8.kubernetes.api.model.Pod;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Two nodes on one wire, one in-process agent each, both against the same mock
+ * API server: the routes between them come from the Nodes alone, and pod-to-pod
+ * traffic across the wire leaves through bpf_redirect_neigh and arrives through
+ * bpf_redirect_peer. Addresses 10.243.0.0/16 are this class's.
+ */
+@RequiresRoot
+class AgentKubernetesTwoNodesTest {
+    @TempDir
+    Path dir;
+
+    private AgentFixture nodes;
+    private MockApi api;
+    private BpfPins pinsB;
+    private Agent agentB;
+
+    @BeforeEach
+    void twoNodesAndApiServer() throws Exception {
+        pinsB = BpfPins.create("ferry-test-agentb");
+        nodes = AgentFixture.withApiServer(dir);
+        api = nodes.api;
+    }
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        Cleanup.all(() -> {
+            if (agentB != null) {
+                agentB.close();
+            }
+        }, () -> {
+            if (nodes != null) {
+                nodes.close();
+            }
+        }, pinsB::close);
+    }
+
+    /** node-b's agent: the fixture's peer namespace, its own socket, state and pins. */
+    private AgentConfig configB(Path kubeconfig) {
+        Path b = dir.resolve("b");
+        return new AgentConfig("node-b", Mode.KUBERNETES, List.of(), List.of(), List.of("upl0p"), List.of(),
+                b.resolve("run/ferry.sock"), b.resolve("state"), pinsB.root(), b.resolve("cni"),
+                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 9962), AttachMode.TCX,
+                new AgentConfig.Kubernetes(kubeconfig, Duration.ofSeconds(60)));
+    }
+
+    @Test
+    void podsOnTwoNodesTalkAcrossTheWireThroughRedirectNeighAndRedirectPeer() throws Exception {
+        Path kubeconfig = api.writeKubeconfig(dir);
+        api.createNode("node-a", "10.243.1.0/24", "192.168.50.1");
+        api.createNode("node-b", "10.243.2.0/24", "192.168.50.2");
+        Pod podA = api.createPod("default", "client", "node-a");
+        Pod podB = api.createPod("default", "server", "node-b");
+        Agent agentA = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofSeconds(60)), PodNetwork::open);
+        agentB = Agent.start(configB(kubeconfig), Path.of("/run/netns", nodes.peer.name()), PodNetwork::open);
+        await().atMost(Duration.ofSeconds(30)).until(() -> agentA.notReadyReason().isEmpty() && agentB.notReadyReason().isEmpty());
+        await().atMost(Duration.ofSeconds(10)).until(() -> nodes.node.ip("route").contains("10.243.2.0/24 via 192.168.50.2")
+                && nodes.peer.ip("route").contains("10.243.1.0/24 via 192.168.50.1"));
+
+        TestNetns nsA = TestNetns.create("k8sclient");
+        TestNetns nsB = TestNetns.create("k8sserver");
+        try {
+            Traffic.End a = add(nsA, podA, nodes.socket(), dir.resolve("state/cni-spool"));
+            Traffic.End b = add(nsB, podB, configB(kubeconfig).socket(), dir.resolve("b/state/cni-spool"));
+
+            Traffic.ping(a, b, 3);
+            Traffic.tcpTransfer(a, b, 7421, 200_000);
+
+            assertTrue(packets(agentA, Direction.EGRESS, Verdict.REDIRECT_NEIGH) > 0, "node-a sent through redirect_neigh: " + agentA.counters());
+            assertTrue(packets(agentB, Direction.INGRESS, Verdict.REDIRECT_PEER) > 0, "node-b delivered through redirect_peer: " + agentB.counters());
+        } finally {
+            Cleanup.all(nsA::close, nsB::close);
+        }
+    }
+
+    private static long packets(Agent agent, Direction direction, Verdict verdict) {
+        return agent.counters().stream().filter(c -> c.direction() == direction && c.verdict() == verdict)
+                .mapToLong(DatapathCounter::packets).sum();
+    }
+
+    /** ADD through the real ferry-cni against the given node's agent; the pod's address. */
+    private static Traffic.End add(TestNetns ns, Pod pod, Path socket, Path spool) throws Exception {
+        String netconf = "{\"cniVersion\":\"1.1.0\",\"name\":\"ferry\",\"type\":\"ferry-cni\",\"agentSocket\":\""
+                + socket + "\",\"spoolDir\":\"" + spool + "\"}";
+        FerryCni.Result add = AgentKubernetesTest.attachment("ADD", ns, pod).stdin(netconf).run();
+        assertEquals(0, add.exitCode(), add.toString());
+        JsonNode ip = new ObjectMapper().readTree(add.stdout()).path("ips").get(0);
+        return new Traffic.End(ns, IpPrefix.parse(ip.path("address").asText()).address());
+    }
+}

@@ -1,0 +1,114 @@
+package dev.ferry.agent;
+
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+
+/**
+ * fabric8's mock API server in CRUD mode (it stores what is created and serves
+ * list and watch from it) on a fixed local port, plus a kubeconfig naming it, so
+ * an agent under test talks to it as to a real API server. {@link #restart} makes
+ * a new, empty server on the same port: an API server coming back from an outage.
+ */
+final class MockApi implements AutoCloseable {
+    private int port;
+    private KubernetesMockServer server;
+    private KubernetesClient client;
+
+    private MockApi(int port) {
+        this.port = port;
+        boot();
+    }
+
+    /** On a free port the server picks. */
+    static MockApi start() {
+        return new MockApi(0);
+    }
+
+    private void boot() {
+        server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
+                new KubernetesCrudDispatcher(List.of()), false);
+        if (port == 0) {
+            server.init();
+            port = server.getPort();
+        } else {
+            server.init(InetAddress.getLoopbackAddress(), port);
+        }
+        client = server.createClient();
+    }
+
+    /** The client the test changes objects with. */
+    KubernetesClient client() {
+        return client;
+    }
+
+    /** The outage: the server goes away, its objects with it. */
+    void stop() {
+        client.close();
+        server.destroy();
+    }
+
+    /** A new, empty server on the same port. */
+    void restart() {
+        boot();
+    }
+
+    Path writeKubeconfig(Path dir) throws IOException {
+        Path file = dir.resolve("kubeconfig");
+        Files.writeString(file, """
+                apiVersion: v1
+                kind: Config
+                clusters:
+                - name: mock
+                  cluster: {server: "http://127.0.0.1:%d"}
+                contexts:
+                - name: mock
+                  context: {cluster: mock, user: mock, namespace: default}
+                current-context: mock
+                users:
+                - name: mock
+                  user: {token: test}
+                """.formatted(port));
+        return file;
+    }
+
+    Node createNode(String name, String podCidr, String internalIp) {
+        return client.nodes().resource(node(name, podCidr, internalIp)).create();
+    }
+
+    static Node node(String name, String podCidr, String internalIp) {
+        NodeBuilder b = new NodeBuilder().withNewMetadata().withName(name).endMetadata();
+        if (podCidr != null) {
+            b.withNewSpec().withPodCIDR(podCidr).withPodCIDRs(podCidr).endSpec();
+        }
+        if (internalIp != null) {
+            b.withNewStatus().addNewAddress().withType("InternalIP").withAddress(internalIp).endAddress().endStatus();
+        }
+        return b.build();
+    }
+
+    Pod createPod(String namespace, String name, String nodeName) {
+        return client.pods().inNamespace(namespace).resource(new PodBuilder()
+                .withNewMetadata().withNamespace(namespace).withName(name).endMetadata()
+                .withNewSpec().withNodeName(nodeName).addNewContainer().withName("c").withImage("pause").endContainer().endSpec()
+                .build()).create();
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+}
