@@ -15,6 +15,10 @@ import dev.ferry.endpoint.EndpointKey;
 import dev.ferry.ipam.Ipam;
 import dev.ferry.k8s.ClusterWatch;
 import dev.ferry.k8s.EndpointGc;
+import dev.ferry.masquerade.Masquerade;
+import dev.ferry.masquerade.MasqueradeRules;
+import dev.ferry.metrics.Metrics;
+import dev.ferry.metrics.MetricsServer;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.RtNetlink;
@@ -56,10 +60,13 @@ public final class Agent implements AutoCloseable {
     private NetNamespace node;
     private RtNetlink netlink;
     private Datapath datapath;
-    private PodNetwork pods;
+    private volatile PodNetwork pods; // read by metrics scrapes on their own thread
     private AgentSocketServer server;
     private volatile ClusterWatch cluster;
     private PeerRoutes peerRoutes;
+    private Metrics metrics;
+    private MetricsServer metricsServer;
+    private Masquerade masquerade;
     private boolean closed;
 
     private Agent(AgentConfig config) {
@@ -106,6 +113,13 @@ public final class Agent implements AutoCloseable {
         }
         attachUplinks(uplinks, adopted);
 
+        Readiness readiness = () -> Optional.ofNullable(notReady.get())
+                .or(() -> cluster == null ? Optional.empty() : cluster.notReadyReason());
+        // Served from the start, so the kubelet's probes and Prometheus see a starting agent as such.
+        metrics = new Metrics(datapath, () -> pods == null ? List.of() : pods.endpoints(), readiness);
+        metricsServer = MetricsServer.start(config.metricsAddress(), metrics);
+        masquerade = new Masquerade(node);
+
         createPrivateDirectory(config.stateDir());
         peerRoutes = new PeerRoutes(netlink);
         IpPrefix podCidr;
@@ -126,9 +140,7 @@ public final class Agent implements AutoCloseable {
         Ipam ipam = Ipam.open(config.stateDir(), podCidr);
         log.info("event=ipam_opened pod_cidr={} used={} capacity={}", ipam.podCidr(), ipam.used(), ipam.capacity());
         int podMtu = uplinks.stream().mapToInt(Link::mtu).min().orElseThrow();
-        Readiness readiness = () -> Optional.ofNullable(notReady.get())
-                .or(() -> cluster == null ? Optional.empty() : cluster.notReadyReason());
-        pods = podNetwork.open(node, datapath, ipam, config.stateDir(), podMtu, readiness);
+        pods = podNetwork.open(node, datapath, ipam, config.stateDir(), podMtu, readiness, metrics.cniObserver());
         log.info("event=endpoints_loaded endpoints={} pod_mtu={}", pods.endpoints().size(), podMtu);
         if (cluster != null) {
             cluster.collectEndpoints(new EndpointGc.Endpoints() {
@@ -153,6 +165,14 @@ public final class Agent implements AutoCloseable {
         // A plugin that found no socket between the first drain and the bind spooled its DEL: replay it now.
         logDrain(spool, spool.drain(pods::handle), "after_socket");
 
+        if (cluster == null) {
+            Set<IpPrefix> podCidrs = new java.util.LinkedHashSet<>(config.podCidrs());
+            config.peers().forEach(p -> podCidrs.addAll(p.podCidrs()));
+            applyMasquerade(podCidrs);
+        } else {
+            cluster.onPodCidrsChanged(this::applyMasquerade);
+        }
+
         notReady.set(null);
         if (cluster == null) {
             writeConfList(started);
@@ -160,6 +180,26 @@ public final class Agent implements AutoCloseable {
             // Kubernetes mode is ready once the caches are synced, which an API outage can delay for long; the
             // socket already serves DEL, so the wait runs beside start, not in it.
             Thread.ofVirtual().name("ferry-ready-wait").start(() -> writeConfListOnceReady(readiness, started));
+        }
+    }
+
+    /**
+     * The masquerade table for these pod CIDRs: pods' traffic to anything outside
+     * the cluster CIDRs (the config's, else every node's pod CIDRs) leaves with
+     * the node's address. A failure is logged and leaves the old table: pod to pod
+     * traffic does not need it.
+     */
+    private void applyMasquerade(Set<IpPrefix> podCidrs) {
+        MasqueradeRules rules = config.masquerade()
+                ? MasqueradeRules.enabled(List.copyOf(podCidrs),
+                        config.clusterCidrs().isEmpty() ? List.copyOf(podCidrs) : config.clusterCidrs())
+                : MasqueradeRules.disabled();
+        try {
+            masquerade.apply(rules);
+            log.info("event=masquerade_applied enabled={} pod_cidrs={} cluster_cidrs={}", rules.enabled(),
+                    rules.podCidrs(), rules.clusterCidrs());
+        } catch (RuntimeException e) {
+            log.error("event=masquerade_failed error=\"{}\"", e.getMessage());
         }
     }
 
@@ -229,6 +269,11 @@ public final class Agent implements AutoCloseable {
     /** Peer route adds, replaces and deletes so far (tests: a node's change writes that node's routes only). */
     long peerRouteWrites() {
         return peerRoutes.routeWrites();
+    }
+
+    /** Where /metrics, /healthz and /readyz are served (the bound port when the config said 0). */
+    java.net.InetSocketAddress metricsAddress() {
+        return metricsServer.address();
     }
 
     /** What the BPF cluster-CIDR map holds now. */
@@ -331,6 +376,8 @@ public final class Agent implements AutoCloseable {
         notReady.set("the agent is stopping");
         closeQuietly("cluster_watch", cluster);
         closeQuietly("socket", server);
+        closeQuietly("metrics_server", metricsServer);
+        closeQuietly("metrics", metrics);
         closeQuietly("pod_network", pods);
         closeQuietly("netlink", netlink);
         closeQuietly("datapath", datapath);

@@ -17,8 +17,9 @@ import java.util.Locale;
  * @param podCidrs     the node's pod CIDRs; one IPv4 CIDR for now
  * @param clusterCidrs the pod addresses that may leave through bpf_redirect_neigh
  * @param uplinks      the devices to_pod is attached to; empty for the device of the default route
- * @param metricsAddress where metrics will be served; checked, not served yet
+ * @param metricsAddress where /metrics, /healthz and /readyz are served (port 0: any free port)
  * @param kubernetes   kubernetes mode's settings; ignored in standalone mode
+ * @param masquerade   SNAT pod traffic to outside the cluster CIDRs to the node's address (table ip ferry)
  */
 public record AgentConfig(
         String nodeName,
@@ -33,7 +34,8 @@ public record AgentConfig(
         Path cniConfDir,
         InetSocketAddress metricsAddress,
         AttachMode attach,
-        Kubernetes kubernetes) {
+        Kubernetes kubernetes,
+        boolean masquerade) {
 
     /** Where ferry-cni spools DELs while the agent is down: its default, /var/lib/ferry/cni-spool, for the default stateDir. */
     public static final String SPOOL_DIR_NAME = "cni-spool";
@@ -69,7 +71,15 @@ public record AgentConfig(
                        List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
                        Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach) {
         this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
-                metricsAddress, attach, Kubernetes.DEFAULTS);
+                metricsAddress, attach, Kubernetes.DEFAULTS, true);
+    }
+
+    /** A configuration with masquerade on, the default. */
+    public AgentConfig(String nodeName, Mode mode, List<IpPrefix> podCidrs, List<IpPrefix> clusterCidrs,
+                       List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
+                       Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach, Kubernetes kubernetes) {
+        this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
+                metricsAddress, attach, kubernetes, true);
     }
 
     public AgentConfig {
@@ -97,6 +107,12 @@ public record AgentConfig(
     /** The same configuration with other kubernetes settings. */
     public AgentConfig withKubernetes(Kubernetes k) {
         return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
-                cniConfDir, metricsAddress, attach, k);
+                cniConfDir, metricsAddress, attach, k, masquerade);
+    }
+
+    /** The same configuration with masquerade on or off. */
+    public AgentConfig withMasquerade(boolean on) {
+        return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
+                cniConfDir, metricsAddress, attach, kubernetes, on);
     }
 }

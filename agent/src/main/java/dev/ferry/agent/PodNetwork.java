@@ -2,6 +2,7 @@ package dev.ferry.agent;
 
 import dev.ferry.api.ApiRequest;
 import dev.ferry.api.ApiResponse;
+import dev.ferry.cni.CniObserver;
 import dev.ferry.cni.CniReply;
 import dev.ferry.cni.CniRequest;
 import dev.ferry.cni.CniService;
@@ -40,14 +41,16 @@ interface PodNetwork extends AutoCloseable {
 
     @FunctionalInterface
     interface Factory {
-        PodNetwork open(NetNamespace node, Datapath datapath, Ipam ipam, Path stateDir, int podMtu, Readiness readiness);
+        PodNetwork open(NetNamespace node, Datapath datapath, Ipam ipam, Path stateDir, int podMtu, Readiness readiness,
+                        CniObserver observer);
     }
 
     /** The real one: {@link EndpointManager} and {@link CniService}. */
-    static PodNetwork open(NetNamespace node, Datapath datapath, Ipam ipam, Path stateDir, int podMtu, Readiness readiness) {
+    static PodNetwork open(NetNamespace node, Datapath datapath, Ipam ipam, Path stateDir, int podMtu, Readiness readiness,
+                           CniObserver observer) {
         EndpointManager endpoints = new EndpointManager(node, datapath, ipam, stateDir, podMtu);
         try {
-            return new Managed(endpoints, new CniService(endpoints, readiness));
+            return new Managed(endpoints, new CniService(endpoints, readiness, observer));
         } catch (RuntimeException e) {
             endpoints.close();
             throw e;

@@ -45,6 +45,15 @@ final class YamlFields {
         return value(key).map(v -> text(v, qualified(path, key)));
     }
 
+    Optional<Boolean> bool(String key) {
+        return value(key).map(v -> {
+            if (!v.isBoolean()) {
+                throw new ConfigException("key '" + qualified(path, key) + "' must be true or false, not " + describe(v));
+            }
+            return v.asBoolean();
+        });
+    }
+
     /** A YAML sequence of strings, each turned into a value by {@code parse(fullKey, text)}. */
     <T> Optional<List<T>> list(String key, BiFunction<String, String, T> parse) {
         return sequence(key).map(items -> {

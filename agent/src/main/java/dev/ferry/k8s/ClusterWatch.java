@@ -30,6 +30,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -57,6 +58,7 @@ public final class ClusterWatch implements AutoCloseable {
     private final PodCidrFile podCidrFile;
     private final PeerRoutes routes;
     private final Optional<ClusterCidrMap> clusterCidrs;
+    private volatile Consumer<Set<IpPrefix>> podCidrsListener = cidrs -> { };
     private final ApiCalls api;
     private final ExecutorService worker = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("ferry-cluster-watch").daemon().factory());
     private final CompletableFuture<IpPrefix> podCidr = new CompletableFuture<>();
@@ -211,6 +213,17 @@ public final class ClusterWatch implements AutoCloseable {
     }
 
     /** The pod CIDR if known now (persisted, or the Node's already seen). */
+    /**
+     * Told every node's pod CIDRs after the full reconcile and whenever a Node's
+     * change them (the masquerade rules follow them); called on the informer's thread.
+     */
+    public void onPodCidrsChanged(Consumer<Set<IpPrefix>> listener) {
+        this.podCidrsListener = Objects.requireNonNull(listener);
+        if (reconciled) {
+            listener.accept(allCidrs());
+        }
+    }
+
     public Optional<IpPrefix> podCidrNow() {
         return Optional.ofNullable(podCidr.getNow(null));
     }
@@ -254,6 +267,7 @@ public final class ClusterWatch implements AutoCloseable {
         long started = System.nanoTime();
         PeerRoutes.Outcome o = routes.reconcile(peers);
         clusterCidrs.ifPresent(map -> map.replaceAll(allCidrs()));
+        podCidrsListener.accept(allCidrs());
         reconciled = true;
         log.info("event=nodes_reconciled nodes={} peers={} added={} replaced={} deleted={} unchanged={} conflicts={} took_ms={}",
                 nodeCidrs.size(), peers.size(), o.added(), o.replaced(), o.deleted(), o.unchanged(), o.conflicts(),
@@ -285,7 +299,11 @@ public final class ClusterWatch implements AutoCloseable {
 
     private void updateClusterCidrs(String name, List<IpPrefix> now) {
         List<IpPrefix> before = now.isEmpty() ? nodeCidrs.remove(name) : nodeCidrs.put(name, now);
-        if (clusterCidrs.isEmpty() || Objects.equals(before, now)) {
+        if (Objects.equals(before, now)) {
+            return;
+        }
+        podCidrsListener.accept(allCidrs());
+        if (clusterCidrs.isEmpty()) {
             return;
         }
         ClusterCidrMap map = clusterCidrs.get();

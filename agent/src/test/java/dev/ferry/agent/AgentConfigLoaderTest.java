@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -73,6 +74,13 @@ class AgentConfigLoaderTest {
                 Path.of("/tmp/cni"),
                 new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 19962),
                 AttachMode.TC), c);
+    }
+
+    @Test
+    void masqueradeIsOnUnlessTheFileTurnsItOff() {
+        assertTrue(parse(MINIMAL).masquerade());
+        assertFalse(parse(MINIMAL + "masquerade: false\n").masquerade());
+        assertEquals("key 'masquerade' must be true or false, not a string", error(MINIMAL + "masquerade: \"off\"\n"));
     }
 
     @Test

@@ -79,14 +79,14 @@ final class AgentFixture implements AutoCloseable {
                 uplinks,
                 List.of(new Peer("node-b", List.of(IpPrefix.parse("10.244.2.0/24")), IpPrefix.literal("192.168.50.2"))),
                 socket(), dir.resolve("state"), pins.root(), dir.resolve("cni"),
-                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 9962), AttachMode.TCX);
+                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 0), AttachMode.TCX);
     }
 
     /** node-a in kubernetes mode: everything else comes from the API server the kubeconfig names. */
     AgentConfig kubernetesConfig(Path kubeconfig, Duration endpointGcGracePeriod) {
         return new AgentConfig("node-a", Mode.KUBERNETES, List.of(), List.of(), List.of("upl0"), List.of(),
                 socket(), dir.resolve("state"), pins.root(), dir.resolve("cni"),
-                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 9962), AttachMode.TCX,
+                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 0), AttachMode.TCX,
                 new AgentConfig.Kubernetes(kubeconfig, endpointGcGracePeriod));
     }
 

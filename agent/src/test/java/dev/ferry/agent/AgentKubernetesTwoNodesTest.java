@@ -70,7 +70,7 @@ class AgentKubernetesTwoNodesTest {
         Path b = dir.resolve("b");
         return new AgentConfig("node-b", Mode.KUBERNETES, List.of(), List.of(), List.of("upl0p"), List.of(),
                 b.resolve("run/ferry.sock"), b.resolve("state"), pinsB.root(), b.resolve("cni"),
-                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 9962), AttachMode.TCX,
+                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 0), AttachMode.TCX,
                 new AgentConfig.Kubernetes(kubeconfig, Duration.ofSeconds(60)));
     }
 

@@ -110,6 +110,38 @@ class AgentWithPodNetworkTest {
     }
 
     @Test
+    void theMetricsPortAnswersReadyzHealthzAndMetrics() throws Exception {
+        Agent agent = start();
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        String base = "http://127.0.0.1:" + agent.metricsAddress().getPort();
+
+        assertEquals(200, http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/readyz")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
+        assertEquals(200, http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/healthz")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
+        String metrics = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/metrics")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        assertTrue(metrics.contains("ferry_agent_ready 1"), metrics);
+    }
+
+    @Test
+    void theMasqueradeTableCoversThisNodesAndThePeersPodCidrs() {
+        start();
+
+        String table = nodes.node.exec("nft", "list", "table", "ip", "ferry").stdout();
+
+        // nft's auto-merge lists the adjacent 10.244.1.0/24 and 10.244.2.0/24 as one range.
+        assertTrue(table.contains("10.244.1.0-10.244.2.255") && table.contains("masquerade"), table);
+    }
+
+    @Test
+    void masqueradeOffLeavesNoTable() {
+        nodes.start(nodes.config(List.of("upl0")).withMasquerade(false), PodNetwork::open);
+
+        assertTrue(nodes.node.exec("nft", "list", "tables").stdout().lines().noneMatch(l -> l.contains("ferry")));
+    }
+
+    @Test
     void closeStopsServingAndKeepsThePins() throws Exception {
         Agent agent = start();
 

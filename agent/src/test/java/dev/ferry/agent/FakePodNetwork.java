@@ -34,7 +34,7 @@ final class FakePodNetwork implements PodNetwork {
     }
 
     PodNetwork.Factory factory() {
-        return (node, datapath, ipam, stateDir, mtu, ready) -> {
+        return (node, datapath, ipam, stateDir, mtu, ready, observer) -> {
             this.readiness = ready;
             this.podMtu = mtu;
             return this;
