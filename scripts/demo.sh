@@ -311,7 +311,7 @@ cli_view() {
     fi
   done
   printf '\n   $ ferry datapath stats --interval 1      (node-a, rates while pod-1 pings pod-3)\n'
-  in_ns "$(pod_ns pod-1)" ping -q -c 10 -i 0.1 "${POD_IP[pod-3]}" >/dev/null 2>&1 &
+  in_ns "$(pod_ns pod-1)" ping -q -c 30 -i 0.1 "${POD_IP[pod-3]}" >/dev/null 2>&1 &
   local pinger=$!
   if out=$(dist/bin/ferry --socket "$(socket a)" datapath stats --interval 1); then
     sed 's/^/     /' <<<"$out"
