@@ -54,6 +54,8 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class Agent implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Agent.class);
+    /** How often the masquerade table is rewritten whole, undoing edits made by others. */
+    static final java.time.Duration MASQUERADE_RECONCILE = java.time.Duration.ofSeconds(60);
 
     private final AgentConfig config;
     private final AtomicReference<String> notReady = new AtomicReference<>("the agent is starting");
@@ -67,6 +69,8 @@ public final class Agent implements AutoCloseable {
     private Metrics metrics;
     private MetricsServer metricsServer;
     private Masquerade masquerade;
+    private volatile Set<IpPrefix> masqueradedPodCidrs;
+    private java.util.concurrent.ScheduledExecutorService masqueradeReconciler;
     private boolean closed;
 
     private Agent(AgentConfig config) {
@@ -173,6 +177,16 @@ public final class Agent implements AutoCloseable {
             cluster.onPodCidrsChanged(this::applyMasquerade);
         }
 
+        // Someone may flush or edit our table (a firewall reload): put it back now and then.
+        masqueradeReconciler = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().name("ferry-masquerade").daemon(true).factory());
+        masqueradeReconciler.scheduleWithFixedDelay(() -> {
+            Set<IpPrefix> cidrs = masqueradedPodCidrs;
+            if (cidrs != null) {
+                applyMasquerade(cidrs, true);
+            }
+        }, MASQUERADE_RECONCILE.toSeconds(), MASQUERADE_RECONCILE.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+
         notReady.set(null);
         if (cluster == null) {
             writeConfList(started);
@@ -190,12 +204,22 @@ public final class Agent implements AutoCloseable {
      * traffic does not need it.
      */
     private void applyMasquerade(Set<IpPrefix> podCidrs) {
+        applyMasquerade(podCidrs, false);
+    }
+
+    /** @param periodic the timer's rewrite, logged at debug: it says nothing new */
+    private void applyMasquerade(Set<IpPrefix> podCidrs, boolean periodic) {
+        masqueradedPodCidrs = Set.copyOf(podCidrs);
         MasqueradeRules rules = config.masquerade()
                 ? MasqueradeRules.enabled(List.copyOf(podCidrs),
                         config.clusterCidrs().isEmpty() ? List.copyOf(podCidrs) : config.clusterCidrs())
                 : MasqueradeRules.disabled();
         try {
             masquerade.apply(rules);
+            if (periodic) {
+                log.debug("event=masquerade_reconciled enabled={}", rules.enabled());
+                return;
+            }
             log.info("event=masquerade_applied enabled={} pod_cidrs={} cluster_cidrs={}", rules.enabled(),
                     rules.podCidrs(), rules.clusterCidrs());
         } catch (RuntimeException e) {
@@ -274,6 +298,11 @@ public final class Agent implements AutoCloseable {
     /** Where /metrics, /healthz and /readyz are served (the bound port when the config said 0). */
     java.net.InetSocketAddress metricsAddress() {
         return metricsServer.address();
+    }
+
+    /** The pod addresses the BPF endpoint map holds now. */
+    Set<java.net.InetAddress> endpointMapEntries() {
+        return datapath.endpoints().entries().keySet();
     }
 
     /** What the BPF cluster-CIDR map holds now. */
@@ -374,6 +403,9 @@ public final class Agent implements AutoCloseable {
         }
         closed = true;
         notReady.set("the agent is stopping");
+        if (masqueradeReconciler != null) {
+            masqueradeReconciler.shutdownNow();
+        }
         closeQuietly("cluster_watch", cluster);
         closeQuietly("socket", server);
         closeQuietly("metrics_server", metricsServer);
