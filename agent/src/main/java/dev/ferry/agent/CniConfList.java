@@ -3,13 +3,13 @@ package dev.ferry.agent;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ferry.linux.AtomicFile;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 
 /**
  * {@code 05-ferry.conflist}, written into the CNI configuration directory once the
@@ -45,14 +45,7 @@ final class CniConfList {
         Path file = dir.resolve(FILE_NAME);
         try {
             Files.createDirectories(dir);
-            Path temp = Files.createTempFile(dir, "." + FILE_NAME, ".tmp",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--")));
-            try {
-                Files.writeString(temp, render(socket, spoolDir));
-                Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } finally {
-                Files.deleteIfExists(temp);
-            }
+            AtomicFile.replace(file, render(socket, spoolDir).getBytes(StandardCharsets.UTF_8), AtomicFile.WORLD_READABLE);
             return file;
         } catch (IOException e) {
             throw new UncheckedIOException("failed to write the CNI configuration '" + file + "': " + e.getMessage(), e);

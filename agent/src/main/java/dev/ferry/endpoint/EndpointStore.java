@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ferry.linux.AtomicFile;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.net.IpText;
 import dev.ferry.net.MacAddress;
@@ -12,34 +13,32 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
-import java.util.UUID;
+import java.util.Set;
 
 /**
  * Endpoints on disk, one JSON file each under {@code stateDir/endpoints}, so a
- * restarted agent knows every pod it plumbed. A file is written whole under a
- * temporary name, fsynced and renamed over the old one: after a crash it is the
- * old version or the new one, never half of each.
+ * restarted agent knows every pod it plumbed. Each file is replaced whole
+ * ({@link AtomicFile}): after a crash it is the old version or the new one.
  */
 final class EndpointStore {
     private static final Logger log = LoggerFactory.getLogger(EndpointStore.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String SUFFIX = ".json";
-    private static final String TEMP_PREFIX = ".tmp-";
+    private static final Set<PosixFilePermission> PRIVATE = PosixFilePermissions.fromString("rw-------");
     private static final int FORMAT = 1;
 
     private final Path dir;
@@ -52,7 +51,7 @@ final class EndpointStore {
         Path dir = stateDir.resolve("endpoints");
         try {
             Files.createDirectories(dir);
-            try (DirectoryStream<Path> temps = Files.newDirectoryStream(dir, TEMP_PREFIX + "*")) {
+            try (DirectoryStream<Path> temps = Files.newDirectoryStream(dir, AtomicFile.TEMP_PREFIX + "*")) {
                 for (Path temp : temps) {
                     Files.deleteIfExists(temp); // a write a crash interrupted; the renamed version is intact
                 }
@@ -89,24 +88,9 @@ final class EndpointStore {
 
     void write(Endpoint endpoint) {
         Path file = fileOf(new EndpointKey(endpoint.containerId(), endpoint.ifname()));
-        Path temp = dir.resolve(TEMP_PREFIX + UUID.randomUUID());
         try {
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                ch.write(ByteBuffer.wrap(toJson(endpoint).getBytes(StandardCharsets.UTF_8)));
-                ch.force(true);
-            }
-            try {
-                Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new IOException("the state directory cannot rename atomically", e);
-            }
-            syncDirectory();
+            AtomicFile.replace(file, toJson(endpoint).getBytes(StandardCharsets.UTF_8), PRIVATE);
         } catch (IOException e) {
-            try {
-                Files.deleteIfExists(temp);
-            } catch (IOException ignored) {
-                // the next open removes it
-            }
             throw new UncheckedIOException("failed to write endpoint state '" + file + "': " + e, e);
         }
     }

@@ -1,5 +1,7 @@
 package dev.ferry.k8s;
 
+import dev.ferry.linux.AtomicFile;
+
 import dev.ferry.net.IpPrefix;
 
 import java.io.IOException;
@@ -8,13 +10,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Optional;
 
 /**
  * The last pod CIDR the Node gave, kept under the state directory: after a
  * restart during an API outage, IPAM and CNI DEL work at once from it.
- * Written to a temporary file and renamed, so a crash leaves the old or the new one.
+ * Replaced whole ({@link AtomicFile}), so a crash leaves the old or the new one.
  */
 record PodCidrFile(Path file) {
     static PodCidrFile in(Path stateDir) {
@@ -32,11 +33,9 @@ record PodCidrFile(Path file) {
     }
 
     void write(IpPrefix cidr) {
-        Path temp = file.resolveSibling(file.getFileName() + ".tmp");
         try {
             Files.createDirectories(file.getParent());
-            Files.writeString(temp, cidr + "\n", StandardCharsets.UTF_8);
-            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            AtomicFile.replace(file, (cidr + "\n").getBytes(StandardCharsets.UTF_8), AtomicFile.WORLD_READABLE);
         } catch (IOException e) {
             throw new UncheckedIOException("failed to write '" + file + "': " + e.getMessage(), e);
         }
