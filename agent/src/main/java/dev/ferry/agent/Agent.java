@@ -117,8 +117,7 @@ public final class Agent implements AutoCloseable {
         }
         attachUplinks(uplinks, adopted);
 
-        Readiness readiness = () -> Optional.ofNullable(notReady.get())
-                .or(() -> cluster == null ? Optional.empty() : cluster.notReadyReason());
+        Readiness readiness = this::notReadyReason;
         // Served from the start, so the kubelet's probes and Prometheus see a starting agent as such.
         metrics = new Metrics(datapath, () -> pods == null ? List.of() : pods.endpoints(), readiness);
         metricsServer = MetricsServer.start(config.metricsAddress(), metrics);
@@ -285,7 +284,7 @@ public final class Agent implements AutoCloseable {
         return config.mode() == AgentConfig.Mode.KUBERNETES;
     }
 
-    /** Kubernetes mode's readiness beside the agent's own (tests). */
+    /** The agent's own readiness (starting, stopping), then kubernetes mode's (pod CIDR, caches, API). */
     Optional<String> notReadyReason() {
         return Optional.ofNullable(notReady.get()).or(() -> cluster == null ? Optional.empty() : cluster.notReadyReason());
     }

@@ -11,7 +11,6 @@ import dev.ferry.net.IpPrefix;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -27,8 +26,6 @@ import java.util.stream.Collectors;
  */
 public final class CniService {
     private static final Logger log = LoggerFactory.getLogger(CniService.class);
-    /** Pods' default gateway: link-local, answered by the permanent neighbour ADD installs. */
-    static final InetAddress GATEWAY = IpPrefix.literal("169.254.1.1");
     /**
      * How long a command waits for another on the same container (a DEL queued
      * behind a slow ADD) before answering "try again later"; well under the
@@ -161,8 +158,8 @@ public final class CniService {
         return new CniResult(
                 List.of(new CniResult.Interface(e.hostIfname(), Optional.of(e.hostMac()), Optional.empty()),
                         new CniResult.Interface(e.ifname(), Optional.of(e.podMac()), Optional.of(e.netns()))),
-                List.of(new CniResult.IpConfig(e.address(), Optional.of(GATEWAY), Optional.of(1))),
-                List.of(new CniResult.Route(IpPrefix.DEFAULT_V4, Optional.of(GATEWAY))),
+                List.of(new CniResult.IpConfig(e.address(), Optional.of(Endpoint.GATEWAY), Optional.of(1))),
+                List.of(new CniResult.Route(IpPrefix.DEFAULT_V4, Optional.of(Endpoint.GATEWAY))),
                 config.dns());
     }
 

@@ -3,6 +3,7 @@ package dev.ferry.endpoint;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.net.MacAddress;
 
+import java.net.InetAddress;
 import java.time.Instant;
 import java.util.Optional;
 
@@ -30,4 +31,10 @@ public record Endpoint(
         Optional<String> podName,
         Optional<String> podUid,
         Instant created) {
+
+    /**
+     * Every pod's default gateway: link-local, never on the wire, answered by the
+     * permanent neighbour ADD installs at the host veth's MAC (Calico's scheme).
+     */
+    public static final InetAddress GATEWAY = IpPrefix.literal("169.254.1.1");
 }

@@ -253,8 +253,9 @@ public final class EndpointManager implements AutoCloseable {
         List<String> problems = new ArrayList<>();
         if (!Files.exists(Path.of(e.netns()))) {
             problems.add("network namespace " + e.netns() + " is gone");
-            problems.addAll(plumbing.hostLink(e.hostIfname()).isEmpty()
-                    ? List.of("host veth " + e.hostIfname() + " is missing") : List.of());
+            if (plumbing.hostLink(e.hostIfname()).isEmpty()) {
+                problems.add("host veth " + e.hostIfname() + " is missing");
+            }
         } else {
             try (NetNamespace pod = NetNamespace.open(Path.of(e.netns())); RtNetlink podNl = RtNetlink.open(pod)) {
                 problems.addAll(plumbing.problems(e, podNl));

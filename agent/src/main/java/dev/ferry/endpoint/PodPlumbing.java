@@ -31,7 +31,7 @@ import java.util.Optional;
  * </ul>
  */
 final class PodPlumbing {
-    static final InetAddress GATEWAY = IpPrefix.literal("169.254.1.1");
+    private static final InetAddress GATEWAY = Endpoint.GATEWAY;
 
     /** The two ends as the kernel reports them after plumbing. */
     record Veth(Link host, Link pod) {
