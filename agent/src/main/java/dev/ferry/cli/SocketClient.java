@@ -10,30 +10,37 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 /**
- * One HTTP/1.1 GET over the agent's unix socket, {@code Connection: close}, the
- * way ferry-cni talks to it. Small on purpose: the CLI needs no HTTP client
- * library for three read-only endpoints.
+ * One HTTP/1.1 request over the agent's unix socket, {@code Connection: close},
+ * the way ferry-cni talks to it. Small on purpose: the CLI needs no HTTP client
+ * library for a few JSON endpoints.
  */
-final class SocketClient {
+public final class SocketClient {
     /** Status and body of an answer. */
-    record Response(int status, String body) {
+    public record Response(int status, String body) {
     }
 
     private final Path socket;
 
-    SocketClient(Path socket) {
+    public SocketClient(Path socket) {
         this.socket = socket;
     }
 
-    Path socket() {
-        return socket;
+    public Response get(String path) throws IOException {
+        return send("GET", path, "");
     }
 
-    Response get(String path) throws IOException {
+    public Response post(String path, String json) throws IOException {
+        return send("POST", path, json);
+    }
+
+    private Response send(String method, String path, String body) throws IOException {
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
-            String request = "GET " + path + " HTTP/1.1\r\nHost: ferry\r\nAccept: application/json\r\nConnection: close\r\n\r\n";
-            ch.write(ByteBuffer.wrap(request.getBytes(StandardCharsets.US_ASCII)));
+            byte[] content = body.getBytes(StandardCharsets.UTF_8);
+            String head = method + " " + path + " HTTP/1.1\r\nHost: ferry\r\nAccept: application/json\r\nContent-Length: "
+                    + content.length + "\r\nConnection: close\r\n\r\n";
+            ch.write(ByteBuffer.wrap(head.getBytes(StandardCharsets.US_ASCII)));
+            ch.write(ByteBuffer.wrap(content));
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
             while (ch.read(buf) >= 0) {

@@ -1,12 +1,7 @@
 package dev.ferry.testing;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.stream.Stream;
 
 /**
  * A bpffs directory of a test's own, removed with everything pinned in it. Name
@@ -36,16 +31,7 @@ public final class BpfPins implements AutoCloseable {
 
     /** Unlinks every pin; maps and links go away once no process holds them. */
     public static void removeTree(Path root) {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(root)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("failed to remove pins under " + root, e);
-        }
+        Cleanup.deleteTree(root);
     }
 
     @Override

@@ -1,5 +1,12 @@
 package dev.ferry.testing;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
 /** Runs every clean-up step even when one fails, then reports the first failure with the others suppressed. */
 public final class Cleanup {
     private Cleanup() {}
@@ -24,6 +31,20 @@ public final class Cleanup {
         }
         if (first != null) {
             throw first;
+        }
+    }
+
+    /** Deletes a directory and everything below it; nothing there is fine. */
+    public static void deleteTree(Path root) {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("failed to delete " + root, e);
         }
     }
 }

@@ -19,7 +19,6 @@ import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Stream;
@@ -257,17 +256,6 @@ public final class CniNode implements AutoCloseable {
                 () -> pods.forEach(TestNetns::close),
                 node::close,
                 pins::close,
-                () -> deleteTree(stateDir));
-    }
-
-    private static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(root)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+                () -> Cleanup.deleteTree(stateDir));
     }
 }
