@@ -130,7 +130,8 @@ public final class Agent implements AutoCloseable {
             // Routes and cluster CIDRs follow the Nodes from here on; the pinned map keeps what it had until the
             // Node cache is synced, so a start during an API outage changes nothing.
             cluster = new ClusterWatch(ClusterWatch.client(config.kubernetes().kubeconfig()), config.nodeName(),
-                    config.stateDir(), peerRoutes, fromNodes ? Optional.of(datapath.clusterCidrs()) : Optional.empty());
+                    config.stateDir(), peerRoutes, fromNodes ? Optional.of(datapath.clusterCidrs()) : Optional.empty(),
+                    metrics.kubernetesObserver());
             notReady.set("node " + config.nodeName() + " has no podCIDR yet");
             podCidr = awaitPodCidrServingStatus();
         } else {

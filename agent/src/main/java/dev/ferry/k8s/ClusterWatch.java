@@ -3,6 +3,9 @@ package dev.ferry.k8s;
 import dev.ferry.agent.AgentConfig.Peer;
 import dev.ferry.agent.PeerRoutes;
 import dev.ferry.datapath.ClusterCidrMap;
+import dev.ferry.k8s.KubernetesObserver.Action;
+import dev.ferry.k8s.KubernetesObserver.Operation;
+import dev.ferry.k8s.KubernetesObserver.Resource;
 import dev.ferry.net.IpPrefix;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeAddress;
@@ -26,6 +29,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -60,6 +64,7 @@ public final class ClusterWatch implements AutoCloseable {
     private final Optional<ClusterCidrMap> clusterCidrs;
     private volatile Consumer<Set<IpPrefix>> podCidrsListener = cidrs -> { };
     private final ApiCalls api;
+    private final KubernetesObserver observer;
     private final ExecutorService worker = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("ferry-cluster-watch").daemon().factory());
     private final CompletableFuture<IpPrefix> podCidr = new CompletableFuture<>();
     /** Every node's pod CIDRs as last applied: the cluster-CIDR map's diff base. Worker thread only. */
@@ -75,15 +80,17 @@ public final class ClusterWatch implements AutoCloseable {
      * Starts the Node informer; returns without waiting for the API server.
      *
      * @param clusterCidrs the BPF map to fill with every node's pod CIDRs; empty when the config sets them
+     * @param observer    told of every watch event and API error (the metrics)
      */
     public ClusterWatch(KubernetesClient client, String nodeName, Path stateDir, PeerRoutes routes,
-                        Optional<ClusterCidrMap> clusterCidrs) {
+                        Optional<ClusterCidrMap> clusterCidrs, KubernetesObserver observer) {
         this.client = client;
         this.nodeName = nodeName;
         this.podCidrFile = PodCidrFile.in(stateDir);
         this.routes = routes;
         this.clusterCidrs = clusterCidrs;
-        this.api = ApiCalls.defaults();
+        this.observer = observer;
+        this.api = ApiCalls.defaults(observer);
         podCidrFile.read().ifPresent(cidr -> {
             log.info("event=pod_cidr_restored node={} pod_cidr={} file={}", nodeName, cidr, podCidrFile.file());
             podCidr.complete(cidr);
@@ -97,20 +104,23 @@ public final class ClusterWatch implements AutoCloseable {
         informer.addEventHandler(new ResourceEventHandler<>() {
             @Override
             public void onAdd(Node node) {
+                observer.watchEvent(Resource.NODE, Action.ADD);
                 enqueue("node_applied", () -> applied(node));
             }
 
             @Override
             public void onUpdate(Node before, Node node) {
+                observer.watchEvent(Resource.NODE, Action.UPDATE);
                 enqueue("node_applied", () -> applied(node));
             }
 
             @Override
             public void onDelete(Node node, boolean finalStateUnknown) {
+                observer.watchEvent(Resource.NODE, Action.DELETE);
                 enqueue("node_removed", () -> removed(node.getMetadata().getName()));
             }
         });
-        informer.exceptionHandler(ClusterWatch::retryAlways);
+        informer.exceptionHandler((started, t) -> retryAlways(Operation.WATCH_NODES, started, t));
         informer.start().thenRun(() -> enqueue("nodes_reconcile", this::reconcileAll));
         return informer;
     }
@@ -133,6 +143,7 @@ public final class ClusterWatch implements AutoCloseable {
             up = true;
         } catch (RuntimeException e) {
             up = false;
+            observer.apiError(Operation.PROBE_VERSION);
             if (apiReachable) {
                 log.warn("event=kubernetes_api_unreachable error=\"{}\" cause=\"{}\" action=keep_the_datapath", e.getMessage(),
                         String.valueOf(e.getCause()));
@@ -186,9 +197,15 @@ public final class ClusterWatch implements AutoCloseable {
     }
 
     /** An informer that stops on a failure is a node that never hears of a change again: always retry. */
-    private static boolean retryAlways(boolean started, Throwable t) {
-        log.warn("event=kubernetes_watch_failed started={} error=\"{}\" action=retry", started, t.toString());
+    static boolean retryAlways(KubernetesObserver observer, Operation operation, boolean started, Throwable t) {
+        observer.apiError(operation);
+        log.warn("event=kubernetes_watch_failed operation={} started={} error=\"{}\" action=retry",
+                operation.name().toLowerCase(Locale.ROOT), started, t.toString());
         return true;
+    }
+
+    private boolean retryAlways(Operation operation, boolean started, Throwable t) {
+        return retryAlways(observer, operation, started, t);
     }
 
     /**
@@ -198,7 +215,7 @@ public final class ClusterWatch implements AutoCloseable {
     public IpPrefix awaitPodCidr() {
         if (!podCidr.isDone()) {
             try {
-                Node node = api.call(() -> client.nodes().withName(nodeName).get());
+                Node node = api.call(Operation.GET_NODE, () -> client.nodes().withName(nodeName).get());
                 if (node != null) {
                     ownPodCidr(node).ifPresent(this::podCidrAssigned);
                 }
@@ -230,7 +247,7 @@ public final class ClusterWatch implements AutoCloseable {
 
     /** Starts the pod informer and endpoint GC; call once the pod network runs. */
     public void collectEndpoints(EndpointGc.Endpoints endpoints, Duration gracePeriod) {
-        endpointGc = new EndpointGc(client, nodeName, endpoints, gracePeriod, () -> apiReachable);
+        endpointGc = new EndpointGc(client, nodeName, endpoints, gracePeriod, () -> apiReachable, observer);
     }
 
     /** Empty when ready: the pod CIDR known, and every informer synced and watching. */

@@ -2,8 +2,12 @@ package dev.ferry.k8s;
 
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointKey;
+import dev.ferry.k8s.KubernetesObserver.Action;
+import dev.ferry.k8s.KubernetesObserver.Operation;
+import dev.ferry.k8s.KubernetesObserver.Resource;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,6 +51,7 @@ public final class EndpointGc implements AutoCloseable {
     private final Duration gracePeriod;
     private final KubernetesClient client;
     private final BooleanSupplier apiReachable;
+    private final KubernetesObserver observer;
     private volatile SharedIndexInformer<Pod> pods;
     private final ScheduledExecutorService sweeper =
             Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ferry-endpoint-gc").daemon().factory());
@@ -54,7 +59,8 @@ public final class EndpointGc implements AutoCloseable {
     private final Map<EndpointKey, Long> missingSince = new HashMap<>();
 
     EndpointGc(KubernetesClient client, String nodeName, Endpoints endpoints, Duration gracePeriod,
-               BooleanSupplier apiReachable) {
+               BooleanSupplier apiReachable, KubernetesObserver observer) {
+        this.observer = observer;
         this.client = client;
         this.nodeName = nodeName;
         this.endpoints = endpoints;
@@ -69,9 +75,23 @@ public final class EndpointGc implements AutoCloseable {
         // The server filters by node; the CRUD mock server (fabric8 #3669) and anything else that ignores the
         // selector is filtered again in podExists.
         SharedIndexInformer<Pod> informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
-        informer.exceptionHandler((started, t) -> {
-            log.warn("event=kubernetes_watch_failed resource=pods started={} error=\"{}\" action=retry", started, t.toString());
-            return true;
+        informer.exceptionHandler((started, t) -> ClusterWatch.retryAlways(observer, Operation.WATCH_PODS, started, t));
+        informer.addEventHandler(new ResourceEventHandler<>() {
+            // The GC reads the informer's store when it sweeps; the events are only counted.
+            @Override
+            public void onAdd(Pod pod) {
+                observer.watchEvent(Resource.POD, Action.ADD);
+            }
+
+            @Override
+            public void onUpdate(Pod before, Pod pod) {
+                observer.watchEvent(Resource.POD, Action.UPDATE);
+            }
+
+            @Override
+            public void onDelete(Pod pod, boolean finalStateUnknown) {
+                observer.watchEvent(Resource.POD, Action.DELETE);
+            }
         });
         informer.start();
         return informer;

@@ -4,6 +4,12 @@ import dev.ferry.cni.CniObserver;
 import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.Datapath;
 import dev.ferry.endpoint.Endpoint;
+import dev.ferry.k8s.KubernetesObserver;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
+import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
+import io.github.resilience4j.retry.RetryRegistry;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -21,15 +27,18 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
  * The agent's metrics: one Prometheus registry with the datapath's counters
  * (read at scrape time), the control plane's (CNI requests and latency,
- * endpoints, map usage) and the JVM's and process's. The entry point of the
- * package: the agent makes one and hands {@link #cniObserver()} to the CNI
- * service and the whole thing to {@link MetricsServer}.
+ * endpoints, map usage, Kubernetes watch events and API errors, the API calls'
+ * retry and breaker) and the JVM's and process's. The entry point of the
+ * package: the agent makes one, hands {@link #cniObserver()} to the CNI service,
+ * {@link #kubernetesObserver()} to the cluster watch and the whole thing to
+ * {@link MetricsServer}.
  */
 public final class Metrics implements AutoCloseable {
     static final String OPENMETRICS = "application/openmetrics-text";
@@ -84,6 +93,41 @@ public final class Metrics implements AutoCloseable {
                 .maximumExpectedValue(Duration.ofSeconds(30))
                 .register(registry)
                 .record(latency);
+    }
+
+    /**
+     * Counts informer events ({@code ferry_k8s_watch_events_total}) and failed API
+     * requests ({@code ferry_k8s_api_errors_total}), and binds the direct calls'
+     * retry and circuit breaker ({@code resilience4j_*}).
+     */
+    public KubernetesObserver kubernetesObserver() {
+        return new KubernetesObserver() {
+            @Override
+            public void watchEvent(Resource resource, Action action) {
+                Counter.builder("ferry.k8s.watch.events")
+                        .description("Events the Kubernetes informers delivered, by resource and action")
+                        .tags("resource", label(resource), "action", label(action))
+                        .register(registry).increment();
+            }
+
+            @Override
+            public void apiError(Operation operation) {
+                Counter.builder("ferry.k8s.api.errors")
+                        .description("Kubernetes API requests that failed, by operation (every attempt counts)")
+                        .tag("operation", label(operation))
+                        .register(registry).increment();
+            }
+
+            @Override
+            public void guards(RetryRegistry retries, CircuitBreakerRegistry breakers) {
+                TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(registry);
+                TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(registry);
+            }
+        };
+    }
+
+    private static String label(Enum<?> value) {
+        return value.name().toLowerCase(Locale.ROOT);
     }
 
     /** Reads the datapath maps now, then renders every series. */

@@ -9,6 +9,8 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -16,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * fabric8's mock API server in CRUD mode (it stores what is created and serves
@@ -40,7 +43,7 @@ final class MockApi implements AutoCloseable {
 
     private void boot() {
         server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-                new KubernetesCrudDispatcher(List.of()), false);
+                new NodeNameSelectorIgnored(), false);
         if (port == 0) {
             server.init();
             port = server.getPort();
@@ -48,6 +51,32 @@ final class MockApi implements AutoCloseable {
             server.init(InetAddress.getLoopbackAddress(), port);
         }
         client = server.createClient();
+    }
+
+    /**
+     * The CRUD mock indexes only metadata.name and metadata.namespace for field
+     * selectors, and answers an empty list to {@code spec.nodeName=...}, where the
+     * real API server answers this node's pods. Dropping the selector gives every
+     * pod instead, a superset the agent filters by node again, so the agent's pod
+     * cache holds what a real server would give it.
+     */
+    private static final class NodeNameSelectorIgnored extends KubernetesCrudDispatcher {
+        private static final Pattern NODE_NAME_SELECTOR = Pattern.compile("fieldSelector=spec\\.nodeName%3D[^&]*&?");
+
+        NodeNameSelectorIgnored() {
+            super(List.of());
+        }
+
+        @Override
+        public MockResponse dispatch(RecordedRequest request) {
+            String path = request.getPath();
+            if (path == null || !NODE_NAME_SELECTOR.matcher(path).find()) {
+                return super.dispatch(request);
+            }
+            String unfiltered = NODE_NAME_SELECTOR.matcher(path).replaceAll("").replaceAll("[?&]$", "");
+            return super.dispatch(new RecordedRequest(request.getHttpVersion(), request.method(), unfiltered,
+                    request.getHeaders(), request.getBody()));
+        }
     }
 
     /** The client the test changes objects with. */
