@@ -8,6 +8,7 @@ import dev.ferry.api.ApiResponse;
 import dev.ferry.api.ApiRouter;
 import dev.ferry.api.Routes;
 import dev.ferry.datapath.CounterMaps;
+import dev.ferry.datapath.KernelFeatures;
 import dev.ferry.datapath.DatapathCounter;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.ipam.Ipam;
@@ -30,7 +31,7 @@ final class AgentApi {
     /** What {@code GET /v1/status} answers. */
     record Status(String nodeName, String mode, String attach, boolean ready, String notReadyReason, String podCIDR,
                   IpamUsage ipam, List<UplinkView> uplinks, List<PeerView> peers, List<String> clusterCIDRs,
-                  int endpoints, String version) {}
+                  int endpoints, KernelFeatures kernel, String version) {}
 
     record IpamUsage(int used, int capacity) {}
 
@@ -50,6 +51,7 @@ final class AgentApi {
     private final CounterMaps counters;
     private final PodNetwork pods;
     private final Supplier<Optional<String>> notReadyReason;
+    private final KernelFeatures kernel = KernelFeatures.probe();
 
     AgentApi(AgentConfig config, List<Link> uplinks, Ipam ipam, CounterMaps counters, PodNetwork pods,
              Supplier<Optional<String>> notReadyReason) {
@@ -83,7 +85,7 @@ final class AgentApi {
                 uplinks.stream().map(l -> new UplinkView(l.name(), l.index(), l.mtu())).toList(),
                 config.peers().stream().map(AgentApi::peer).toList(),
                 config.clusterCidrs().stream().map(IpPrefix::toString).toList(),
-                pods.endpoints().size(), version());
+                pods.endpoints().size(), kernel, version());
     }
 
     private ApiResponse endpoint(String containerId) {

@@ -20,6 +20,7 @@ import java.util.Locale;
  * @param metricsAddress where /metrics, /healthz and /readyz are served (port 0: any free port)
  * @param kubernetes   kubernetes mode's settings; ignored in standalone mode
  * @param masquerade   SNAT pod traffic to outside the cluster CIDRs to the node's address (table ip ferry)
+ * @param logLevels    the level of each logger (package) to set at start
  */
 public record AgentConfig(
         String nodeName,
@@ -35,7 +36,8 @@ public record AgentConfig(
         InetSocketAddress metricsAddress,
         AttachMode attach,
         Kubernetes kubernetes,
-        boolean masquerade) {
+        boolean masquerade,
+        LogLevels logLevels) {
 
     /** Where ferry-cni spools DELs while the agent is down: its default, /var/lib/ferry/cni-spool, for the default stateDir. */
     public static final String SPOOL_DIR_NAME = "cni-spool";
@@ -71,7 +73,7 @@ public record AgentConfig(
                        List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
                        Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach) {
         this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
-                metricsAddress, attach, Kubernetes.DEFAULTS, true);
+                metricsAddress, attach, Kubernetes.DEFAULTS, true, LogLevels.DEFAULTS);
     }
 
     /** A configuration with masquerade on, the default. */
@@ -79,7 +81,7 @@ public record AgentConfig(
                        List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
                        Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach, Kubernetes kubernetes) {
         this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
-                metricsAddress, attach, kubernetes, true);
+                metricsAddress, attach, kubernetes, true, LogLevels.DEFAULTS);
     }
 
     public AgentConfig {
@@ -107,12 +109,12 @@ public record AgentConfig(
     /** The same configuration with other kubernetes settings. */
     public AgentConfig withKubernetes(Kubernetes k) {
         return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
-                cniConfDir, metricsAddress, attach, k, masquerade);
+                cniConfDir, metricsAddress, attach, k, masquerade, logLevels);
     }
 
     /** The same configuration with masquerade on or off. */
     public AgentConfig withMasquerade(boolean on) {
         return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
-                cniConfDir, metricsAddress, attach, kubernetes, on);
+                cniConfDir, metricsAddress, attach, kubernetes, on, logLevels);
     }
 }

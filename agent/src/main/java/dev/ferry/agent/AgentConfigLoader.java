@@ -37,7 +37,7 @@ import java.util.regex.Pattern;
 public final class AgentConfigLoader {
     static final Set<String> KEYS = Set.of("nodeName", "mode", "podCIDRs", "clusterCIDRs", "uplinks", "peers",
             "socket", "stateDir", "bpffsRoot", "cniConfDir", "metricsAddress", "attach",
-            "kubeconfig", "endpointGcGracePeriod", "masquerade");
+            "kubeconfig", "endpointGcGracePeriod", "masquerade", "logLevel", "logLevels");
     static final Set<String> PEER_KEYS = Set.of("name", "podCIDRs", "address");
 
     /** sockaddr_un.sun_path less the NUL: a longer path cannot be bound. */
@@ -142,7 +142,9 @@ public final class AgentConfigLoader {
                         f.string("kubeconfig").map(s -> absolutePath(f.key("kubeconfig"), s)).orElse(null),
                         f.string("endpointGcGracePeriod").map(d -> duration(f.key("endpointGcGracePeriod"), d))
                                 .orElse(AgentConfig.Kubernetes.DEFAULTS.endpointGcGracePeriod())),
-                f.bool("masquerade").orElse(true));
+                f.bool("masquerade").orElse(true),
+                LogLevels.of(f.string("logLevel").orElse("info"), f.stringMap("logLevels").orElse(Map.of()),
+                        f.key("logLevel"), f.key("logLevels")));
     }
 
     /** {@code 60s}, {@code 1500ms} or an ISO-8601 duration ({@code PT1M}). */

@@ -27,7 +27,8 @@ public final class Main {
             Runs Ferry's node agent: loads the eBPF datapath, serves the CNI plugin and the
             API on the agent socket, and routes pod CIDRs to the other nodes. FILE is YAML
             with the keys nodeName, mode, podCIDRs, clusterCIDRs, uplinks, peers, socket,
-            stateDir, bpffsRoot, cniConfDir, metricsAddress and attach (see the README).
+            stateDir, bpffsRoot, cniConfDir, metricsAddress, attach, masquerade, kubeconfig,
+            endpointGcGracePeriod, logLevel and logLevels (see docs/configuration.md).
             Stop it with SIGTERM: the datapath keeps forwarding until the next agent starts.
             """;
 
@@ -72,6 +73,7 @@ public final class Main {
         } catch (ConfigException e) {
             throw new Exit(2, e.getMessage());
         }
+        config.logLevels().apply();
         try {
             return Agent.start(config, NODE_NETNS);
         } catch (RuntimeException e) {

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -74,6 +76,19 @@ final class YamlFields {
                 mappings.add(of(items.get(i), qualified(path, key) + "[" + i + "]", known));
             }
             return mappings;
+        });
+    }
+
+    /** A YAML mapping of names to strings, in the file's order. */
+    Optional<Map<String, String>> stringMap(String key) {
+        return value(key).map(v -> {
+            if (!v.isObject()) {
+                throw new ConfigException("key '" + qualified(path, key) + "' must be a mapping (name: value lines), not "
+                        + describe(v));
+            }
+            Map<String, String> values = new LinkedHashMap<>();
+            v.fields().forEachRemaining(e -> values.put(e.getKey(), text(e.getValue(), qualified(path, key) + "." + e.getKey())));
+            return values;
         });
     }
 

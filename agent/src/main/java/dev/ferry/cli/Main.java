@@ -30,7 +30,8 @@ public final class Main {
 
     static final String USAGE = """
             usage: ferry [--socket PATH] COMMAND [-o json]
-              status                                 the agent: node, mode, attach, readiness, IPAM, uplinks, peers
+              status                                 the agent: node, mode, attach, readiness, IPAM, uplinks,
+                                                     peers, kernel features (TCX, BTF, BPF JIT)
               endpoint list                          every pod endpoint on this node
               endpoint get CONTAINER_ID              one endpoint
               datapath stats [--interval SECONDS]    packets and bytes by direction, verdict and reason;
@@ -127,6 +128,9 @@ public final class Main {
         t.row("pod CIDR", s.path("podCIDR").asText());
         t.row("addresses", s.path("ipam").path("used").asInt() + " of " + s.path("ipam").path("capacity").asInt() + " in use");
         t.row("endpoints", s.path("endpoints").asText());
+        JsonNode k = s.path("kernel");
+        t.row("kernel", k.path("release").asText() + " (TCX " + yesNo(k.path("tcx")) + ", BTF " + yesNo(k.path("btf"))
+                + ", BPF JIT " + k.path("jit").asText() + ")");
         List<String> uplinks = new ArrayList<>();
         s.path("uplinks").forEach(u -> uplinks.add(u.path("name").asText() + " (ifindex " + u.path("ifindex").asInt()
                 + ", mtu " + u.path("mtu").asInt() + ")"));
@@ -142,6 +146,10 @@ public final class Main {
         t.row("version", s.path("version").asText());
         t.print(out);
         return 0;
+    }
+
+    private static String yesNo(JsonNode b) {
+        return b.asBoolean() ? "yes" : "no";
     }
 
     private int endpoints(SocketClient client, String path, boolean json) throws IOException {

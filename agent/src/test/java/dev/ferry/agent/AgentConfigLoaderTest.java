@@ -84,6 +84,28 @@ class AgentConfigLoaderTest {
     }
 
     @Test
+    void logLevelSetsFerrysPackagesAndLogLevelsAnyLoggerByName() {
+        AgentConfig c = parse(MINIMAL + "logLevel: WARN\nlogLevels:\n  dev.ferry.cni: debug\n  io.fabric8: error\n");
+
+        assertEquals(Map.of("dev.ferry", "warn", "dev.ferry.cni", "debug", "io.fabric8", "error"), c.logLevels().levels());
+        assertEquals(Map.of("dev.ferry", "info"), parse(MINIMAL).logLevels().levels(), "info by default");
+    }
+
+    @Test
+    void logLevelsTakeEffectOnTheRunningLogger() {
+        org.slf4j.Logger probe = org.slf4j.LoggerFactory.getLogger("dev.ferry.configtest.Probe");
+        try {
+            parse(MINIMAL + "logLevels: {dev.ferry.configtest: debug}\n").logLevels().apply();
+            assertTrue(probe.isDebugEnabled());
+            parse(MINIMAL + "logLevels: {dev.ferry.configtest: error}\n").logLevels().apply();
+            assertFalse(probe.isWarnEnabled());
+        } finally {
+            ((ch.qos.logback.classic.Logger) probe).setLevel(null);
+            ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("dev.ferry.configtest")).setLevel(null);
+        }
+    }
+
+    @Test
     void omittedKeysTakeTheDesignsDefaults() {
         AgentConfig c = parse(MINIMAL);
 
@@ -171,6 +193,10 @@ class AgentConfigLoaderTest {
             metrics host name         | podCIDRs: [10.244.1.0/24]\\nmetricsAddress: localhost:9962 | key 'metricsAddress': 'localhost:9962' is not an IP address and port
             metrics port range        | podCIDRs: [10.244.1.0/24]\\nmetricsAddress: 0.0.0.0:70000  | key 'metricsAddress': '0.0.0.0:70000' is not an IP address and port
             bad node name             | nodeName: Node_A\\npodCIDRs: [10.244.1.0/24]                | key 'nodeName': 'Node_A' is not a valid node name
+            bad log level             | podCIDRs: [10.244.1.0/24]\\nlogLevel: verbose                 | key 'logLevel' must be one of trace, debug, info, warn, error, off, not
+            bad package log level     | podCIDRs: [10.244.1.0/24]\\nlogLevels: {dev.ferry.cni: loud}  | key 'logLevels.dev.ferry.cni' must be one of trace, debug, info, warn, error, off, not
+            log levels not a mapping  | podCIDRs: [10.244.1.0/24]\\nlogLevels: [debug]               | key 'logLevels' must be a mapping (name: value lines), not a list
+            not a logger name         | podCIDRs: [10.244.1.0/24]\\nlogLevels: {dev-ferry: debug}     | key 'logLevels': 'dev-ferry' is not a logger name
             duplicate key             | podCIDRs: [10.244.1.0/24]\\npodCIDRs: [10.244.2.0/24]       | not valid YAML: Duplicate field 'podCIDRs'
             """)
     void aMistakeIsOneMessageNamingTheKey(String what, String yaml, String expected) {

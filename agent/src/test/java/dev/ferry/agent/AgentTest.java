@@ -10,6 +10,7 @@ import dev.ferry.net.MacAddress;
 import dev.ferry.netlink.Sysctl;
 import dev.ferry.testing.BpfPins;
 import dev.ferry.testing.RequiresRoot;
+import dev.ferry.testing.Shell;
 import dev.ferry.testing.TestNetns;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -105,6 +106,9 @@ class AgentTest {
                 () -> assertEquals("10.244.2.0/24", status.path("peers").path(0).path("podCIDRs").path(0).asText()),
                 () -> assertEquals("10.244.0.0/16", status.path("clusterCIDRs").path(0).asText()),
                 () -> assertEquals(0, status.path("endpoints").asInt()),
+                () -> assertEquals(Shell.run("uname", "-r").strip(), status.path("kernel").path("release").asText()),
+                () -> assertTrue(status.path("kernel").path("tcx").asBoolean(), "Linux 6.18 has TCX: " + status),
+                () -> assertTrue(status.path("kernel").path("btf").asBoolean(), status::toString),
                 () -> assertFalse(status.path("version").asText().isEmpty()));
     }
 

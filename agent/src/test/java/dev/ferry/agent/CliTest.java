@@ -96,6 +96,7 @@ class CliTest {
 
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("node-a") && r.out().matches("(?s).*ready\\s+yes.*"), r.out());
+        assertTrue(r.out().matches("(?s).*kernel\\s+\\d+\\.\\d+\\S* \\(TCX yes, BTF yes, BPF JIT on\\).*"), r.out());
     }
 
     @Test

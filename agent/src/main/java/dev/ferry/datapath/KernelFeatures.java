@@ -1,0 +1,57 @@
+package dev.ferry.datapath;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * What the running kernel offers the datapath, as an operator asks when traffic
+ * misbehaves: its release, whether TCX links exist (6.6+, else the tc fallback),
+ * whether it has BTF (CO-RE relocations such as the conntrack kfuncs' struct
+ * reads need it) and whether the BPF JIT is on (off means every packet is
+ * interpreted, an order of magnitude slower).
+ *
+ * @param release the kernel release ({@code uname -r})
+ * @param tcx     TCX hooks exist (Linux 6.6 or later)
+ * @param btf     /sys/kernel/btf/vmlinux is there
+ * @param jit     net.core.bpf_jit_enable: "on", "off" or "on (debug)"; "unknown" when unreadable
+ */
+public record KernelFeatures(String release, boolean tcx, boolean btf, String jit) {
+    private static final Pattern VERSION = Pattern.compile("^(\\d+)\\.(\\d+)");
+
+    /** Reads the running kernel's. */
+    public static KernelFeatures probe() {
+        return probe(Path.of("/"));
+    }
+
+    static KernelFeatures probe(Path root) {
+        String release = read(root.resolve("proc/sys/kernel/osrelease"), "unknown");
+        String jit = switch (read(root.resolve("proc/sys/net/core/bpf_jit_enable"), "")) {
+            case "0" -> "off";
+            case "1" -> "on";
+            case "2" -> "on (debug)";
+            default -> "unknown";
+        };
+        return new KernelFeatures(release, atLeast(release, 6, 6), Files.exists(root.resolve("sys/kernel/btf/vmlinux")), jit);
+    }
+
+    static boolean atLeast(String release, int major, int minor) {
+        Matcher m = VERSION.matcher(release);
+        if (!m.find()) {
+            return false;
+        }
+        int ma = Integer.parseInt(m.group(1));
+        int mi = Integer.parseInt(m.group(2));
+        return ma > major || (ma == major && mi >= minor);
+    }
+
+    private static String read(Path file, String otherwise) {
+        try {
+            return Files.readString(file).strip();
+        } catch (IOException e) {
+            return otherwise;
+        }
+    }
+}
