@@ -301,7 +301,13 @@ expect_counted() {
 # What an operator types on a node: the ferry CLI over the agent's socket.
 cli_view() {
   step "The same from an operator's shell: the ferry CLI (dist/bin/ferry --socket ...)"
-  local node out
+  local node out expected pod
+  printf '\n   $ ferry status        (node-a)\n'
+  if out=$(dist/bin/ferry --socket "$(socket a)" status); then
+    sed 's/^/     /' <<<"$out"
+  else
+    bad "ferry status failed on node-a"
+  fi
   for node in "${NODES[@]}"; do
     printf '\n   $ ferry endpoint list        (node-%s)\n' "$node"
     if out=$(dist/bin/ferry --socket "$(socket "$node")" endpoint list); then
@@ -309,7 +315,21 @@ cli_view() {
     else
       bad "ferry endpoint list failed on node-$node"
     fi
+    # The same as JSON, for scripts: it must parse and name every pod of the node.
+    expected=0
+    for pod in "${PODS[@]}"; do [ "${POD_NODE[$pod]}" = "$node" ] && expected=$((expected + 1)); done
+    if out=$(dist/bin/ferry --socket "$(socket "$node")" endpoint list -o json | jq -e '.endpoints | length'); then
+      [ "$out" -eq "$expected" ] && ok "ferry endpoint list -o json on node-$node: $out endpoints, as many as its pods" \
+        || bad "ferry endpoint list -o json on node-$node: $out endpoints, expected $expected"
+    else
+      bad "ferry endpoint list -o json on node-$node is not JSON"
+    fi
   done
+  if out=$(dist/bin/ferry --socket "$(socket a)" datapath stats -o json | jq -e '[.counters[].packets] | add'); then
+    ok "ferry datapath stats -o json on node-a parses: $out packets counted in all"
+  else
+    bad "ferry datapath stats -o json on node-a is not JSON"
+  fi
   printf '\n   $ ferry datapath stats --interval 1      (node-a, rates while pod-1 pings pod-3)\n'
   in_ns "$(pod_ns pod-1)" ping -q -c 30 -i 0.1 "${POD_IP[pod-3]}" >/dev/null 2>&1 &
   local pinger=$!
