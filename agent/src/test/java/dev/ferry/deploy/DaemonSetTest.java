@@ -72,7 +72,7 @@ class DaemonSetTest {
 
     @Test
     void mountsEveryHostDirectoryAtItsOwnPathWithTheRightPropagation() {
-        // name -> host path, mount path, propagation (null: none)
+        // volume -> host path, mount path, propagation ("-": none)
         Map<String, List<String>> expected = new TreeMap<>(Map.of(
                 "cni-conf", List.of("/etc/cni/net.d", "/etc/cni/net.d", "-"),
                 "state", List.of("/var/lib/ferry", "/var/lib/ferry", "-"),
