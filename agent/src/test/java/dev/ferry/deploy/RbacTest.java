@@ -1,0 +1,41 @@
+package dev.ferry.deploy;
+
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+class RbacTest {
+    private static final List<HasMetadata> OBJECTS = PlainManifests.applied();
+
+    @Test
+    void theClusterRoleOnlyGetsListsAndWatchesPodsAndNodes() {
+        List<PolicyRule> rules = Manifests.only(OBJECTS, ClusterRole.class).getRules();
+        assertEquals(1, rules.size());
+        PolicyRule r = rules.getFirst();
+        assertEquals(List.of(""), r.getApiGroups());
+        assertEquals(Set.of("pods", "nodes"), Set.copyOf(r.getResources()));
+        assertEquals(Set.of("get", "list", "watch"), Set.copyOf(r.getVerbs()));
+        assertEquals(List.of(), r.getResourceNames());
+        assertEquals(List.of(), r.getNonResourceURLs());
+    }
+
+    @Test
+    void theBindingGivesTheRoleToTheAgentsServiceAccount() {
+        ClusterRoleBinding b = Manifests.only(OBJECTS, ClusterRoleBinding.class);
+        ServiceAccount sa = Manifests.only(OBJECTS, ServiceAccount.class);
+        assertEquals("ClusterRole", b.getRoleRef().getKind());
+        assertEquals(Manifests.only(OBJECTS, ClusterRole.class).getMetadata().getName(), b.getRoleRef().getName());
+        assertEquals(1, b.getSubjects().size());
+        assertEquals("ServiceAccount", b.getSubjects().getFirst().getKind());
+        assertEquals(sa.getMetadata().getName(), b.getSubjects().getFirst().getName());
+        assertEquals(sa.getMetadata().getNamespace(), b.getSubjects().getFirst().getNamespace());
+    }
+}
