@@ -18,7 +18,7 @@ import java.nio.file.Path;
  * to an agent that cannot serve them yet. It names this agent's socket and spool,
  * so ferry-cni and the agent always agree on both.
  */
-final class CniConfList {
+public final class CniConfList {
     static final String FILE_NAME = "05-ferry.conflist";
     static final String NETWORK_NAME = "ferry";
     static final String CNI_VERSION = "1.1.0";
@@ -27,7 +27,7 @@ final class CniConfList {
 
     private CniConfList() {}
 
-    static String render(Path socket, Path spoolDir) {
+    public static String render(Path socket, Path spoolDir) {
         ObjectNode list = JSON.createObjectNode().put("cniVersion", CNI_VERSION).put("name", NETWORK_NAME);
         list.putArray("plugins").addObject()
                 .put("type", "ferry-cni")

@@ -21,11 +21,22 @@ import java.util.Map;
  * enough: no mount namespace, no remounted /sys as {@code ip netns exec} does.
  * Only {@code net.*} keys are accepted: every other sysctl would silently
  * change the whole host.
+ *
+ * <p>A container that is not privileged gets /proc/sys read-only from its
+ * runtime; the DaemonSet mounts the host's procfs at /host/proc and names it in
+ * {@code FERRY_PROCFS}. Which procfs mount is written does not matter for
+ * {@code net.*}: the calling thread's namespace decides, as above.
  */
 public final class Sysctl {
-    private static final Path ROOT = Path.of("/proc/sys");
+    /** The procfs whose sys/ is written: {@code $FERRY_PROCFS}, else /proc. */
+    static final String PROCFS_ENV = "FERRY_PROCFS";
+    private static final Path ROOT = root(System.getenv(PROCFS_ENV));
 
     private Sysctl() {}
+
+    static Path root(String procfs) {
+        return (procfs == null || procfs.isBlank() ? Path.of("/proc") : Path.of(procfs)).resolve("sys");
+    }
 
     /** Sets {@code key} in the calling thread's network namespace. */
     public static void set(String key, String value) {
@@ -64,9 +75,13 @@ public final class Sysctl {
      * name has a dot ({@code net/ipv4/conf/eth0.100/rp_filter}).
      */
     static Path path(String key) {
+        return path(ROOT, key);
+    }
+
+    static Path path(Path root, String key) {
         String relative = key.indexOf('/') >= 0 ? key : key.replace('.', '/');
-        Path path = ROOT.resolve(relative).normalize();
-        if (!path.startsWith(ROOT.resolve("net")) || path.getNameCount() <= 3) {
+        Path path = root.resolve(relative).normalize();
+        if (!path.startsWith(root.resolve("net")) || path.getNameCount() <= root.getNameCount() + 1) {
             throw new IllegalArgumentException("'" + key + "' is not a net.* sysctl; only those follow the network namespace");
         }
         return path;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ferry.agent.AgentConfig;
+import dev.ferry.agent.CniConfList;
 import dev.ferry.cni.NetworkConfig;
 import dev.ferry.datapath.AttachMode;
 import io.fabric8.kubernetes.api.model.ConfigMap;
@@ -61,7 +62,7 @@ class ConfigMapTest {
     @Test
     void theConflistIsWhatTheAgentWritesForTheConfiguredSocketAndSpool(@TempDir Path dir) throws Exception {
         AgentConfig c = AgentFiles.load(CM, dir);
-        JsonNode written = JSON.readTree(AgentFiles.conflist(c.socket(), c.spoolDir()).getBytes(StandardCharsets.UTF_8));
+        JsonNode written = JSON.readTree(CniConfList.render(c.socket(), c.spoolDir()).getBytes(StandardCharsets.UTF_8));
         assertEquals(written, JSON.readTree(CM.getData().get(AgentFiles.CONFLIST)));
     }
 }

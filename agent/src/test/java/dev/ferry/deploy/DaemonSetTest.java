@@ -63,6 +63,15 @@ class DaemonSetTest {
     }
 
     @Test
+    void writesSysctlsThroughTheHostsProcfsBecauseTheContainersProcSysIsReadOnly() {
+        var env = agent().getEnv().stream().filter(e -> e.getName().equals("FERRY_PROCFS")).findFirst().orElseThrow();
+        VolumeMount hostProc = agent().getVolumeMounts().stream()
+                .filter(m -> m.getMountPath().equals(env.getValue())).findFirst().orElseThrow();
+        assertEquals("/proc", volume(hostProc.getName()).getHostPath().getPath());
+        assertTrue(hostProc.getReadOnly() == null || !hostProc.getReadOnly(), "sysctls are written");
+    }
+
+    @Test
     void startsTheAgentLauncherWithTheConfigMapsConfig() {
         assertEquals(List.of("/opt/ferry/bin/ferry-agent", "--config", "/etc/ferry/agent.yaml"), agent().getCommand());
         VolumeMount config = mount(agent(), "config");
@@ -79,7 +88,8 @@ class DaemonSetTest {
                 "run", List.of("/run/ferry", "/run/ferry", "-"),
                 "bpffs", List.of("/sys/fs/bpf", "/sys/fs/bpf", "HostToContainer"),
                 "run-netns", List.of("/run/netns", "/run/netns", "HostToContainer"),
-                "var-run-netns", List.of("/var/run/netns", "/var/run/netns", "HostToContainer")));
+                "var-run-netns", List.of("/var/run/netns", "/var/run/netns", "HostToContainer"),
+                "host-proc", List.of("/proc", "/host/proc", "-")));
         Map<String, List<String>> actual = new TreeMap<>();
         for (VolumeMount m : agent().getVolumeMounts()) {
             Volume v = volume(m.getName());

@@ -54,4 +54,14 @@ class SysctlTest extends TwoNamespaces {
         assertEquals(Path.of("/proc/sys/net/ipv4/conf/eth0.100/rp_filter"), Sysctl.path("net/ipv4/conf/eth0.100/rp_filter"));
         assertEquals(Path.of("/proc/sys/net/ipv4/conf/eth0/rp_filter"), Sysctl.path("net.ipv4.conf.eth0.rp_filter"));
     }
+
+    @Test
+    void ferryProcfsNamesAnotherProcfsForAContainerWhoseProcSysIsReadOnly() {
+        assertEquals(Path.of("/proc/sys"), Sysctl.root(null));
+        assertEquals(Path.of("/host/proc/sys"), Sysctl.root("/host/proc"));
+        assertEquals(Path.of("/host/proc/sys/net/ipv4/conf/eth0/forwarding"),
+                Sysctl.path(Sysctl.root("/host/proc"), "net.ipv4.conf.eth0.forwarding"));
+        assertThrows(IllegalArgumentException.class, () -> Sysctl.path(Sysctl.root("/host/proc"), "net"));
+        assertThrows(IllegalArgumentException.class, () -> Sysctl.path(Sysctl.root("/host/proc"), "net/../../sys/kernel"));
+    }
 }
