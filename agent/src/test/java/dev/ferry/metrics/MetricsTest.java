@@ -1,6 +1,10 @@
 package dev.ferry.metrics;
 
+import dev.ferry.cni.CniCommand;
 import dev.ferry.cni.Readiness;
+import dev.ferry.k8s.KubernetesObserver;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.github.resilience4j.retry.RetryRegistry;
 import dev.ferry.testing.CniNode;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.Shell;
@@ -13,7 +17,13 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -173,6 +183,47 @@ class MetricsTest {
         HttpResponse<String> r = get("/nope");
         assertEquals(404, r.statusCode());
         assertTrue(r.body().contains("/metrics"));
+    }
+
+    @Test
+    void everyMetricFerryExposesIsInTheMetricsReferenceAndEveryReferencedOneIsExposed() throws Exception {
+        // A registry of its own, with the Kubernetes side's meters made to appear (they appear with their first event).
+        CniNode.Pod pod = node.addPod("metdoc");
+        try (Metrics all = new Metrics(node.datapath(), () -> node.endpoints().list(), notReady::get)) {
+            KubernetesObserver k8s = all.kubernetesObserver();
+            k8s.watchEvent(KubernetesObserver.Resource.NODE, KubernetesObserver.Action.ADD);
+            k8s.apiError(KubernetesObserver.Operation.PROBE_VERSION);
+            RetryRegistry retries = RetryRegistry.ofDefaults();
+            retries.retry("kubernetes-api");
+            CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
+            breakers.circuitBreaker("kubernetes-api");
+            k8s.guards(retries, breakers);
+            // Per-endpoint series appear once the endpoint's counters move.
+            assertEquals(0, pod.ns().exec("ping", "-c", "1", "-W", "2", node.hostAddress().getHostAddress()).exitCode());
+            all.cniObserver().observed(CniCommand.ADD, "ok", Duration.ofMillis(3));
+            String exposition = new String(all.scrape("text/plain").body(), StandardCharsets.UTF_8);
+            String reference = Files.readString(Path.of("../docs/metrics.md"));
+
+            Set<String> exposed = families(exposition, "^# TYPE ((?:ferry|resilience4j)_\\w+) ");
+            Set<String> documented = families(reference, "^\\| `((?:ferry|resilience4j)_\\w+)`");
+            Set<String> undocumented = new TreeSet<>(exposed);
+            undocumented.removeIf(name -> documented.stream().anyMatch(d -> name.equals(d) || name.startsWith(d + "_")));
+            assertTrue(undocumented.isEmpty(), "exposed but not in docs/metrics.md: " + undocumented);
+            Set<String> notExposed = new TreeSet<>(documented);
+            notExposed.removeIf(d -> exposed.stream().anyMatch(name -> name.equals(d) || name.startsWith(d + "_")));
+            assertTrue(notExposed.isEmpty(), "in docs/metrics.md but not exposed: " + notExposed);
+        } finally {
+            assertEquals(0, node.del(pod).exitCode());
+        }
+    }
+
+    private static Set<String> families(String text, String regex) {
+        Set<String> names = new TreeSet<>();
+        Matcher m = Pattern.compile(regex, Pattern.MULTILINE).matcher(text);
+        while (m.find()) {
+            names.add(m.group(1));
+        }
+        return names;
     }
 
     private static URI uri(String path) {
