@@ -34,7 +34,7 @@ done
 wants() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 if [ "$QUICK" -eq 1 ]; then
-  ROUNDS=2 TPUT_SECONDS=1 RR_SECONDS=1 CNI_PODS=10 SCRAPES=10 STARTS=2 RSS_STEPS=(0 10 25)
+  ROUNDS=2 TPUT_SECONDS=1 RR_SECONDS=1 CNI_PODS=10 SCRAPES=30 STARTS=2 RSS_STEPS=(0 10 25)
   JMH_ARGS=(-f 1 -wi 1 -w 1s -i 2 -r 1s)
   OUT=bench/results/quick REPORT=bench/results/quick.md
 else

@@ -280,6 +280,15 @@ def report(meta_path, samples_path, out_json, out_md, notes_path):
     open(out_md, "w").write("\n".join(md).rstrip() + "\n")
 
 
+def number(v):
+    """JMH writes "NaN" (a string) for an error it cannot compute."""
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if v != v else round(v, 3)
+
+
 def jmh_samples(path):
     for r in json.load(open(path)):
         m = r["primaryMetric"]
@@ -287,8 +296,7 @@ def jmh_samples(path):
         params = r.get("params") or {}
         case = ".".join(name[-2:]) + "".join(f" {k}={v}" for k, v in params.items())
         print(json.dumps({"figure": "jmh", "case": case, "side": "ferry", "load": "none", "round": 1,
-                          "value": round(m["score"], 3), "error": round(m["scoreError"], 3)
-                          if m["scoreError"] == m["scoreError"] else None, "unit": m["scoreUnit"],
+                          "value": round(m["score"], 3), "error": number(m["scoreError"]), "unit": m["scoreUnit"],
                           "raw": m.get("rawData")}))
 
 
