@@ -6,7 +6,7 @@
 #
 #   sudo ./bench/run.sh            # the full run (< 20 min); writes docs/benchmarks.md
 #   sudo ./bench/run.sh --quick    # a short run for development; writes bench/results/quick.*
-#   sudo ./bench/run.sh --only tput,rr,cni,agent,jmh   # a subset (with --quick or not)
+#   sudo ./bench/run.sh --only tput,rr,cni,agent,jmh,profile   # a subset (with --quick or not)
 #
 # Bash drives processes and namespaces; bench/stats.py (python3 stdlib) turns
 # the raw samples into bench/results/*.json and the Markdown report. Everything
@@ -21,7 +21,7 @@ source scripts/setup.sh
 # Options
 
 QUICK=0
-ONLY="tput,rr,cni,agent,jmh"
+ONLY="tput,rr,cni,agent,jmh,profile"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1 ;;
@@ -38,7 +38,7 @@ if [ "$QUICK" -eq 1 ]; then
   JMH_ARGS=(-f 1 -wi 1 -w 1s -i 2 -r 1s)
   OUT=bench/results/quick REPORT=bench/results/quick.md
 else
-  ROUNDS=6 TPUT_SECONDS=3 RR_SECONDS=3 CNI_PODS=40 SCRAPES=50 STARTS=5 RSS_STEPS=(0 100 250)
+  ROUNDS=6 TPUT_SECONDS=3 RR_SECONDS=3 CNI_PODS=25 SCRAPES=50 STARTS=5 RSS_STEPS=(0 100 250)
   JMH_ARGS=(-f 1 -wi 3 -w 2s -i 5 -r 2s)
   OUT=bench/results/latest REPORT=docs/benchmarks.md
 fi
@@ -390,6 +390,53 @@ traffic_rounds() {
 }
 
 # ---------------------------------------------------------------------------
+# Profile (--only profile, or part of the full run): where the CPU goes on each path
+
+# "run_cnt run_time_ns" summed over the programs of our pinned links on the Ferry nodes.
+bpf_prog_stats() {
+  local pin id cnt=0 ns=0 c t
+  for pin in "$(pins_dir f-a)"/links/*/* "$(pins_dir f-b)"/links/*/*; do
+    [ -e "$pin" ] || continue
+    id=$(bpftool -j link show pinned "$pin" 2>/dev/null | jq -r '.prog_id // empty')
+    [ -n "$id" ] || continue
+    read -r c t < <(bpftool -j prog show id "$id" | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"')
+    cnt=$((cnt + c)) ns=$((ns + t))
+  done
+  echo "$cnt $ns"
+}
+
+profile_paths() {
+  step "Profile: perf record -a -g (cpu-clock) during one iperf3 -P 1 per path; BPF run time per packet"
+  local key pid out=$OUT-profile.txt was c0 t0 c1 t1
+  was=$(sysctl -n kernel.bpf_stats_enabled)
+  sysctl -qw kernel.bpf_stats_enabled=1
+  : >"$out"
+  for key in ferry-same ptp-same ferry-cross ptp-cross limit-veth; do
+    nsenter "$(netns "${DST[$key]}")" taskset -c "$SERVER_CPU" iperf3 --server --one-off -p 5201 >/dev/null 2>&1 &
+    pid=$!; HELPERS[$pid]=iperf3
+    await_listen "${DST[$key]}" 5201
+    read -r c0 t0 < <(bpf_prog_stats)
+    in_ns "${SRC[$key]}" taskset -c "$CLIENT_CPU" iperf3 -c "${POD_IP[${DST[$key]}]}" -p 5201 -t 4 -J >"$run_dir/iperf.json" 2>/dev/null &
+    local client=$!; HELPERS[$client]=iperf3
+    sleep 1
+    perf record -a -g -F 999 -o "$run_dir/perf.data" -- sleep 2 >/dev/null 2>&1 || true
+    wait "$client" || true; unset "HELPERS[$client]"
+    stop_pid "$pid"; unset "HELPERS[$pid]"
+    read -r c1 t1 < <(bpf_prog_stats)
+    {
+      printf '\n## %s: %s Gbit/s; BPF programs: %s runs, %s ns per run\n' "$key" \
+        "$(jq '.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100' "$run_dir/iperf.json" 2>/dev/null || echo '?')" \
+        "$((c1 - c0))" "$( [ $((c1 - c0)) -gt 0 ] && echo $(( (t1 - t0) / (c1 - c0) )) || echo -)"
+      perf report -i "$run_dir/perf.data" --stdio --no-children --comms iperf3 --sort sym 2>/dev/null \
+        | awk '/^ +[0-9.]+%/ && n++ < 25' || true
+    } >>"$out"
+    say "$key profiled"
+  done
+  sysctl -qw kernel.bpf_stats_enabled="$was"
+  say "profiles in $out"
+}
+
+# ---------------------------------------------------------------------------
 # Figure 4: CNI ADD and DEL through the binaries, ABAB
 
 cni_rounds() {
@@ -505,7 +552,8 @@ main() {
   say "bench: $( [ "$QUICK" -eq 1 ] && echo quick || echo full ) run, figures: $ONLY, load average at start: $load_start"
 
   build
-  if wants tput || wants rr || wants cni; then setup_datapaths; fi
+  if wants tput || wants rr || wants cni || wants profile; then setup_datapaths; fi
+  wants profile && profile_paths
   local figs=""; wants tput && figs+=tput; wants rr && figs+=,rr
   [ -n "$figs" ] && traffic_rounds "$figs"
   wants cni && cni_rounds

@@ -5,6 +5,8 @@
       reads every sample (JSON lines), writes OUT_JSON (the machine, every
       sample, and the medians/percentiles/ratios the report shows) and the
       Markdown report OUT_MD, with NOTES_MD (the hand-written analysis) appended.
+  stats.py rerender OUT_JSON OUT_MD NOTES_MD
+      the same report again from a recorded OUT_JSON (after NOTES_MD changed).
   stats.py jmh-samples JMH_JSON
       turns JMH's JSON result into sample lines (figure "jmh").
 """
@@ -251,6 +253,16 @@ and `curl` time of `GET /metrics` on its `metricsAddress`.
 def report(meta_path, samples_path, out_json, out_md, notes_path):
     meta = json.load(open(meta_path))
     rows = [json.loads(line) for line in open(samples_path) if line.strip()]
+    render(meta, rows, out_json, out_md, notes_path)
+
+
+def rerender(out_json, out_md, notes_path):
+    """The report again from a recorded run (after the notes changed): same samples, same numbers."""
+    recorded = json.load(open(out_json))
+    render(recorded["machine"], recorded["samples"], out_json, out_md, notes_path)
+
+
+def render(meta, rows, out_json, out_md, notes_path):
     s = Samples(rows)
     body, goals, summary = build(meta, s)
     json.dump({"machine": meta, "summary": summary, "goals": goals, "samples": rows},
@@ -303,6 +315,8 @@ def jmh_samples(path):
 if __name__ == "__main__":
     if sys.argv[1] == "report":
         report(*sys.argv[2:7])
+    elif sys.argv[1] == "rerender":
+        rerender(*sys.argv[2:5])
     elif sys.argv[1] == "jmh-samples":
         jmh_samples(sys.argv[2])
     else:
