@@ -178,7 +178,7 @@ write_agent_config() {
     echo "bpffsRoot: $(pins_dir "$node")"
     echo "cniConfDir: $dir/cni"
     echo "metricsAddress: 127.0.0.1:9962"
-    echo "attach: tcx"
+    echo "attach: ${FERRY_BENCH_ATTACH:-tcx}"           # the shipped default; tc for experiments
   } >"$dir/ferry.yaml"
 }
 
@@ -527,7 +527,7 @@ machine_json() {
   jq -n --arg kernel "$(uname -r)" --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -n1)" \
     --arg cores "$(nproc)" --arg commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench/results' ':!docs/benchmarks.md' || echo '+dirty')" \
     --arg java "$(java -version 2>&1 | head -n1)" --arg iperf "$(iperf3 --version | head -n1)" \
-    --arg sockperf "$(sockperf --version 2>&1 | grep -o 'Version: [^ ]*' | head -n1)" \
+    --arg sockperf "$(sockperf --version 2>&1 | sed -n 's/^sockperf, version //p' | head -n1)" \
     --arg ptp "$(dpkg-query -W -f='${Version}' containernetworking-plugins)" \
     --argjson quick "$QUICK" --argjson rounds "$ROUNDS" --argjson tput_s "$TPUT_SECONDS" --argjson rr_s "$RR_SECONDS" \
     --argjson cni_pods "$CNI_PODS" --argjson kp_rules "$KP_RULES" \
