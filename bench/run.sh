@@ -14,7 +14,7 @@
 # and one temporary directory; all of it is removed on exit, CTRL-C or failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FERRY_EXTRA_PACKAGES=(sockperf containernetworking-plugins util-linux)
+FERRY_EXTRA_PACKAGES=(sockperf containernetworking-plugins util-linux linux-perf bpftool)
 source scripts/setup.sh
 
 # ---------------------------------------------------------------------------
