@@ -21,6 +21,8 @@ FERRY_PACKAGES=(
   prometheus                    # promtool and a real Prometheus scraping the agent in the metrics tests
   maven
 )
+# Callers (bench/run.sh) may add their own packages: set FERRY_EXTRA_PACKAGES=(...) before sourcing.
+FERRY_PACKAGES+=(${FERRY_EXTRA_PACKAGES[@]+"${FERRY_EXTRA_PACKAGES[@]}"})
 
 ferry_install_packages() {
   local missing=()

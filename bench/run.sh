@@ -1,0 +1,573 @@
+#!/usr/bin/env bash
+# Ferry's benchmark: Ferry's datapath against the reference `ptp` CNI plugin
+# (routing through the host stack) and against the limit (one veth pair), on
+# this machine, and the control plane's costs (CNI ADD/DEL, agent memory, start,
+# scrape) and the FFM map bindings (JMH).
+#
+#   sudo ./bench/run.sh            # the full run (< 20 min); writes docs/benchmarks.md
+#   sudo ./bench/run.sh --quick    # a short run for development; writes bench/results/quick.*
+#   sudo ./bench/run.sh --only tput,rr,cni,agent,jmh,profile   # a subset (with --quick or not)
+#
+# Bash drives processes and namespaces; bench/stats.py (python3 stdlib) turns
+# the raw samples into bench/results/*.json and the Markdown report. Everything
+# lives in namespaces named ferrybench-*, pins under /sys/fs/bpf/ferry-bench-*
+# and one temporary directory; all of it is removed on exit, CTRL-C or failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FERRY_EXTRA_PACKAGES=(sockperf containernetworking-plugins util-linux linux-perf bpftool)
+source scripts/setup.sh
+
+# ---------------------------------------------------------------------------
+# Options
+
+QUICK=0
+ONLY="tput,rr,cni,agent,jmh,profile"
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) QUICK=1 ;;
+    --only) ONLY=$2; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "bench: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+wants() { [[ ",$ONLY," == *",$1,"* ]]; }
+
+if [ "$QUICK" -eq 1 ]; then
+  ROUNDS=2 TPUT_SECONDS=1 RR_SECONDS=1 CNI_PODS=10 SCRAPES=30 STARTS=2 RSS_STEPS=(0 10 25)
+  JMH_ARGS=(-f 1 -wi 1 -w 1s -i 2 -r 1s)
+  OUT=bench/results/quick REPORT=bench/results/quick.md
+else
+  ROUNDS=6 TPUT_SECONDS=3 RR_SECONDS=3 CNI_PODS=25 SCRAPES=50 STARTS=5 RSS_STEPS=(0 100 250)
+  JMH_ARGS=(-f 1 -wi 3 -w 2s -i 5 -r 2s)
+  OUT=bench/results/latest REPORT=docs/benchmarks.md
+fi
+readonly CLIENT_CPU=0 SERVER_CPU=1
+readonly KP_RULES=2000                    # kube-proxy-like DNAT rules in the netfilter load
+
+# ---------------------------------------------------------------------------
+# The picture: one pair of node namespaces per datapath, same shape for each.
+#   f: Ferry (agents + ferry-cni)   p: ptp + host-local   l: the limit (one veth pair)
+#   r: a lone Ferry node for the agent's own costs (start, memory, scrape)
+
+readonly NS=ferrybench
+readonly PIN_PREFIX=/sys/fs/bpf/ferry-bench
+declare -A POD_CIDR=([f-a]=10.88.16.0/20 [f-b]=10.88.32.0/20 [p-a]=10.88.48.0/20 [p-b]=10.88.64.0/20 [r-a]=10.88.128.0/20)
+declare -A WIRE_ADDR=([f-a]=192.168.88.1 [f-b]=192.168.88.2 [p-a]=192.168.88.11 [p-b]=192.168.88.12)
+readonly LIMIT_ADDR=(10.88.255.1 10.88.255.2)
+readonly CNI_BIN=/usr/lib/cni
+
+run_dir=""
+declare -A AGENT_PID=() POD_IP=() HELPERS=()
+SAMPLES=""
+
+if [ -t 1 ]; then bold=$'\033[1m' red=$'\033[31m' plain=$'\033[0m'; else bold="" red="" plain=""; fi
+step() { printf '\n%s== %s%s  (%s)\n' "$bold" "$*" "$plain" "$(date +%T)"; }
+say()  { printf '   %s\n' "$*"; }
+die()  { printf '\n%sferry bench: %s%s\n' "$red" "$*" "$plain" >&2; exit 1; }
+
+in_ns()    { local ns=$1; shift; nsenter --net="/run/netns/$NS-$ns" "$@"; }
+# For processes started in the background: nsenter, taskset and the launcher exec, so $! is the process itself.
+netns()    { echo "--net=/run/netns/$NS-$1"; }
+pins_dir() { echo "$PIN_PREFIX-$1"; }
+socket()   { echo "$run_dir/$1/ferry.sock"; }
+now_ns()   { date +%s%N; }
+
+# One sample: figure, case, side, load, round, value, unit (stats.py reads these lines).
+sample() {
+  printf '{"figure":"%s","case":"%s","side":"%s","load":"%s","round":%s,"value":%s,"unit":"%s"}\n' "$@" >>"$SAMPLES"
+}
+
+# ---------------------------------------------------------------------------
+# Clean-up: runs on every exit, CTRL-C included; kills only the PIDs it started.
+
+stop_pid() {
+  local pid=$1
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_agent() {
+  local node=$1 pid=${AGENT_PID[$1]:-}
+  [ -n "$pid" ] || return 0
+  unset "AGENT_PID[$node]"
+  stop_pid "$pid"
+}
+
+ours_left() {
+  { ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NS-" || true
+    ls -d "$PIN_PREFIX"-* 2>/dev/null || true; } | tr '\n' ' '
+}
+
+remove_leftovers() {
+  local ns
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NS-" || true); do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  rm -rf "$PIN_PREFIX"-* 2>/dev/null || true
+}
+
+cleanup() {
+  local status=$?
+  set +e
+  trap - EXIT INT TERM
+  local pid node
+  for pid in "${!HELPERS[@]}"; do stop_pid "$pid"; done
+  if [ "$status" -ne 0 ] && [ "$status" -ne 130 ] && [ -n "$run_dir" ]; then
+    for node in "${!AGENT_PID[@]}"; do
+      [ -s "$run_dir/$node/agent.log" ] || continue
+      printf '\n--- last lines of the agent log of %s ---\n' "$node" >&2
+      tail -n 20 "$run_dir/$node/agent.log" >&2
+    done
+  fi
+  for node in "${!AGENT_PID[@]}"; do stop_agent "$node"; done
+  remove_leftovers
+  [ -n "$run_dir" ] && rm -rf "$run_dir"
+  local left; left=$(ours_left)
+  if [ -n "$left" ]; then
+    echo "ferry bench: could not remove: $left" >&2
+    [ "$status" -eq 0 ] && status=1
+  else
+    echo "   cleaned up: no ferrybench-* namespace, no ferry-bench-* pin, no process or temporary file of the bench is left."
+  fi
+  exit "$status"
+}
+
+# ---------------------------------------------------------------------------
+# Building blocks
+
+build() {
+  if [ -x dist/bin/ferry-agent ] && [ -x dist/bin/ferry-cni ] && [ -f bench/jmh/target/ferry-bench-jmh.jar ]; then
+    say "dist/ and bench/jmh/target are there; not building (delete dist/ to rebuild)"
+    return 0
+  fi
+  step "Building Ferry into dist/ (mvn -DskipTests package)"
+  mvn -B -ntp -q -DskipTests package >"$run_dir/build.log" 2>&1 || { tail -n 40 "$run_dir/build.log" >&2; die "the build failed"; }
+}
+
+add_ns() { ip netns add "$NS-$1"; ip -n "$NS-$1" link set lo up; }
+
+make_node_pair() {
+  local side=$1 a=$1-a b=$1-b
+  add_ns "$a"; add_ns "$b"
+  ip -n "$NS-$a" link add wire type veth peer name wire netns "$NS-$b"
+  for n in "$a" "$b"; do
+    ip -n "$NS-$n" address add "${WIRE_ADDR[$n]}/24" dev wire
+    ip -n "$NS-$n" link set wire up
+  done
+}
+
+write_agent_config() {
+  local node=$1 other=${2:-} dir="$run_dir/$1"
+  mkdir -p "$dir"
+  {
+    echo "nodeName: $node"
+    echo "mode: standalone"
+    echo "podCIDRs: [${POD_CIDR[$node]}]"
+    echo "clusterCIDRs: [10.88.0.0/16]"
+    echo "uplinks: [wire]"
+    if [ -n "$other" ]; then
+      echo "peers:"
+      echo "  - {name: $other, podCIDRs: [${POD_CIDR[$other]}], address: ${WIRE_ADDR[$other]}}"
+    fi
+    echo "socket: $dir/ferry.sock"
+    echo "stateDir: $dir/state"
+    echo "bpffsRoot: $(pins_dir "$node")"
+    echo "cniConfDir: $dir/cni"
+    echo "metricsAddress: 127.0.0.1:9962"
+    echo "attach: ${FERRY_BENCH_ATTACH:-tcx}"           # the shipped default; tc for experiments
+  } >"$dir/ferry.yaml"
+}
+
+start_agent() {
+  local node=$1
+  nsenter "$(netns "$node")" dist/bin/ferry-agent --config "$run_dir/$node/ferry.yaml" >>"$run_dir/$node/agent.log" 2>&1 &
+  AGENT_PID[$node]=$!
+}
+
+# Waits for /readyz 200 on the agent's metrics port; prints the milliseconds since $2.
+await_ready() {
+  local node=$1 since=$2 pid=${AGENT_PID[$1]}
+  for _ in $(seq 3000); do
+    kill -0 "$pid" 2>/dev/null || die "the agent of $node exited during start"
+    if in_ns "$node" curl -sf -o /dev/null --max-time 1 http://127.0.0.1:9962/readyz 2>/dev/null; then
+      echo $(( ($(now_ns) - since) / 1000000 ))
+      return 0
+    fi
+    sleep 0.02
+  done
+  die "the agent of $node was not ready within 60 s"
+}
+
+# The network configuration a runtime hands the plugin.
+ferry_netconf() { jq -c '{cniVersion, name} + .plugins[0]' "$run_dir/$1/cni/05-ferry.conflist"; }
+ptp_netconf() {
+  jq -nc --arg subnet "${POD_CIDR[$1]}" --arg dir "$run_dir/$1/ipam" \
+    '{cniVersion: "1.0.0", name: "ferrybench-ptp", type: "ptp", ipMasq: false, mtu: 1500,
+      ipam: {type: "host-local", ranges: [[{subnet: $subnet}]], routes: [{dst: "0.0.0.0/0"}], dataDir: $dir}}'
+}
+
+# cni SIDE NODE COMMAND POD_NS CONTAINER_ID: the plugin's binary, in the node's namespace.
+cni() {
+  local side=$1 node=$2 command=$3 pod_ns=$4 id=$5 conf plugin path
+  if [ "$side" = ferry ]; then conf=$(ferry_netconf "$node") plugin=$PWD/dist/bin/ferry-cni path=$PWD/dist/bin
+  else conf=$(ptp_netconf "$node") plugin=$CNI_BIN/ptp path=$CNI_BIN; fi
+  in_ns "$node" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CNI_COMMAND="$command" CNI_CONTAINERID="$id" \
+    CNI_NETNS="/run/netns/$NS-$pod_ns" CNI_IFNAME=eth0 CNI_PATH="$path" \
+    CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=$pod_ns" "$plugin" <<<"$conf"
+}
+
+add_pod() {
+  local side=$1 node=$2 pod=$3 result
+  add_ns "$pod"
+  result=$(cni "$side" "$node" ADD "$pod" "$NS-$pod") || die "$side ADD of $pod failed: $result"
+  POD_IP[$pod]=$(jq -r '.ips[0].address | split("/")[0]' <<<"$result")
+  say "$pod on $node ($side): ${POD_IP[$pod]}"
+}
+
+helper() { "$@" >/dev/null 2>&1 & HELPERS[$!]=$1; }
+
+await_listen() {
+  local ns=$1 port=$2
+  for _ in $(seq 100); do
+    [ -n "$(in_ns "$ns" ss -Hltn "sport = :$port")" ] && return 0
+    sleep 0.05
+  done
+  die "nothing listens on $ns:$port"
+}
+
+# ---------------------------------------------------------------------------
+# Topologies
+
+setup_datapaths() {
+  step "Topologies: Ferry, ptp and the limit, each two nodes joined by a veth wire (ferrybench-*)"
+  # Ferry: an agent per node, pods through dist/bin/ferry-cni.
+  make_node_pair f
+  write_agent_config f-a f-b
+  write_agent_config f-b f-a
+  local t; t=$(now_ns)
+  start_agent f-a; start_agent f-b
+  say "Ferry agents ready after $(await_ready f-a "$t") ms and $(await_ready f-b "$t") ms"
+  for _ in $(seq 100); do [ -f "$run_dir/f-a/cni/05-ferry.conflist" ] && [ -f "$run_dir/f-b/cni/05-ferry.conflist" ] && break; sleep 0.1; done
+  add_pod ferry f-a f-pod1; add_pod ferry f-a f-pod2; add_pod ferry f-b f-pod3
+
+  # ptp: the reference plugin and host-local, in the node namespaces; plain routes across the wire.
+  make_node_pair p
+  add_pod ptp p-a p-pod1; add_pod ptp p-a p-pod2; add_pod ptp p-b p-pod3
+  for n in p-a p-b; do in_ns "$n" sysctl -qw net.ipv4.ip_forward=1; done
+  in_ns p-a ip route add "${POD_CIDR[p-b]}" via "${WIRE_ADDR[p-b]}" dev wire
+  in_ns p-b ip route add "${POD_CIDR[p-a]}" via "${WIRE_ADDR[p-a]}" dev wire
+
+  # The limit: two namespaces, one veth pair, no node in between.
+  add_ns l-1; add_ns l-2
+  ip -n "$NS-l-1" link add eth0 type veth peer name eth0 netns "$NS-l-2"
+  ip -n "$NS-l-1" address add "${LIMIT_ADDR[0]}/30" dev eth0; ip -n "$NS-l-1" link set eth0 up
+  ip -n "$NS-l-2" address add "${LIMIT_ADDR[1]}/30" dev eth0; ip -n "$NS-l-2" link set eth0 up
+  POD_IP[l-1]=${LIMIT_ADDR[0]} POD_IP[l-2]=${LIMIT_ADDR[1]}
+
+  # Every path must carry packets before anything is measured.
+  local pair
+  for pair in f-pod1:f-pod2 f-pod1:f-pod3 p-pod1:p-pod2 p-pod1:p-pod3 l-1:l-2; do
+    in_ns "${pair%%:*}" ping -c 2 -i 0.2 -W 2 "${POD_IP[${pair##*:}]}" >/dev/null || die "no ping from ${pair%%:*} to ${pair##*:}"
+  done
+  say "ping works on every path"
+  # Round-trip servers stay up for the whole run, on the server CPU.
+  local dst
+  for dst in f-pod2 f-pod3 p-pod2 p-pod3 l-2; do
+    helper nsenter "$(netns "$dst")" taskset -c "$SERVER_CPU" sockperf server --tcp -i "${POD_IP[$dst]}" -p 11111
+  done
+  for dst in f-pod2 f-pod3 p-pod2 p-pod3 l-2; do await_listen "$dst" 11111; done
+}
+
+# The kube-proxy-like load: KP_RULES DNAT rules for Service addresses that the
+# benchmark never uses, in nat prerouting and output (every new flow walks them),
+# and the forward filter's conntrack state check, in both nodes of Ferry and ptp.
+write_kp_ruleset() {
+  local i
+  {
+    echo "table ip $NS-kp {"
+    echo "  chain services {"
+    for ((i = 0; i < KP_RULES; i++)); do
+      printf '    ip daddr 10.96.%d.%d tcp dport %d dnat to 10.87.%d.%d:8080\n' $((i / 250)) $((i % 250 + 1)) $((80 + i % 7)) $((i / 250)) $((i % 250 + 1))
+    done
+    echo "  }"
+    echo "  chain prerouting { type nat hook prerouting priority dstnat; policy accept; jump services; }"
+    echo "  chain output { type nat hook output priority -100; policy accept; jump services; }"
+    echo "  chain postrouting { type nat hook postrouting priority srcnat; policy accept; }"
+    echo "  chain forward { type filter hook forward priority filter; policy accept; ct state invalid drop; ct state established,related accept; }"
+    echo "}"
+  } >"$run_dir/kp.nft"
+}
+
+set_load() {
+  local load=$1 n
+  for n in f-a f-b p-a p-b; do
+    in_ns "$n" nft delete table ip "$NS-kp" 2>/dev/null || true
+    [ "$load" = kp ] && in_ns "$n" nft -f "$run_dir/kp.nft"
+  done
+  return 0
+}
+
+# ---------------------------------------------------------------------------
+# Figures 1-3: throughput and round trips, ABAB, with and without the load
+
+declare -A SRC=([ferry-same]=f-pod1 [ferry-cross]=f-pod1 [ptp-same]=p-pod1 [ptp-cross]=p-pod1 [limit-veth]=l-1)
+declare -A DST=([ferry-same]=f-pod2 [ferry-cross]=f-pod3 [ptp-same]=p-pod2 [ptp-cross]=p-pod3 [limit-veth]=l-2)
+
+iperf_once() {
+  local key=$1 streams=$2 src=${SRC[$1]} dst=${DST[$1]} pid out
+  nsenter "$(netns "$dst")" taskset -c "$SERVER_CPU" iperf3 --server --one-off -p 5201 >/dev/null 2>&1 &
+  pid=$!; HELPERS[$pid]=iperf3
+  await_listen "$dst" 5201
+  out=$run_dir/iperf.json
+  if ! in_ns "$src" taskset -c "$CLIENT_CPU" iperf3 -c "${POD_IP[$dst]}" -p 5201 -t "$TPUT_SECONDS" -O 1 -P "$streams" -J >"$out" 2>&1; then
+    stop_pid "$pid"; unset "HELPERS[$pid]"
+    die "iperf3 $key -P $streams failed: $(jq -r '.error // empty' "$out" 2>/dev/null)"
+  fi
+  stop_pid "$pid"; unset "HELPERS[$pid]"
+  jq '.end.sum_received.bits_per_second / 1e9 * 1000 | floor / 1000' "$out"
+}
+
+# Prints "p50 p99 transactions_per_second" of one sockperf ping-pong run (full round trips, µs).
+rr_once() {
+  local key=$1 src=${SRC[$1]} dst=${DST[$1]} out=$run_dir/sockperf.txt
+  in_ns "$src" taskset -c "$CLIENT_CPU" sockperf ping-pong --tcp -i "${POD_IP[$dst]}" -p 11111 -t "$RR_SECONDS" --full-rtt -m 64 >"$out" 2>&1 \
+    || die "sockperf $key failed: $(tail -n 3 "$out")"
+  awk '/percentile 50.000/ {p50=$NF} /percentile 99.000/ {p99=$NF}
+       /\[Valid Duration\]/ { for (i = 1; i <= NF; i++) { if ($i ~ /^RunTime=/) { sub("RunTime=", "", $i); t = $i }
+                                                         if ($i ~ /^ReceivedMessages=/) { sub("ReceivedMessages=", "", $i); n = $i } } }
+       END { printf "%s %s %.0f\n", p50, p99, n / t }' "$out"
+}
+
+traffic_rounds() {
+  local figs=$1 round load order side path streams key v p50 p99 tps
+  write_kp_ruleset
+  for ((round = 1; round <= ROUNDS; round++)); do
+    # ABAB: each round runs every side once, and the side that goes first alternates.
+    if ((round % 2)); then order=(ferry ptp limit); else order=(limit ptp ferry); fi
+    for load in none kp; do
+      set_load "$load"
+      step "Round $round/$ROUNDS, netfilter load: $load"
+      for path in same cross; do
+        for side in "${order[@]}"; do
+          if [ "$side" = limit ]; then
+            [ "$load" = none ] && [ "$path" = same ] || continue   # the limit has no node, hence no load and no path
+            key=limit-veth
+          else
+            key=$side-$path
+          fi
+          if [[ $figs == *tput* ]]; then
+            for streams in 1 4; do
+              v=$(iperf_once "$key" "$streams")
+              sample tput "$path-P$streams" "$side" "$load" "$round" "$v" Gbit/s
+              [ "$side" = limit ] && sample tput "cross-P$streams" limit "$load" "$round" "$v" Gbit/s
+              say "$(printf '%-12s -P %s  %7s Gbit/s' "$key" "$streams" "$v")"
+            done
+          fi
+          if [[ $figs == *rr* ]]; then
+            read -r p50 p99 tps < <(rr_once "$key")
+            sample rr_p50 "$path" "$side" "$load" "$round" "$p50" us
+            sample rr_p99 "$path" "$side" "$load" "$round" "$p99" us
+            sample rr_tps "$path" "$side" "$load" "$round" "$tps" tx/s
+            if [ "$side" = limit ]; then
+              sample rr_p50 cross limit "$load" "$round" "$p50" us
+              sample rr_p99 cross limit "$load" "$round" "$p99" us
+              sample rr_tps cross limit "$load" "$round" "$tps" tx/s
+            fi
+            say "$(printf '%-12s TCP RR p50 %8s us  p99 %8s us  %7s tx/s' "$key" "$p50" "$p99" "$tps")"
+          fi
+        done
+      done
+      if [ "$load" = kp ]; then
+        say "conntrack entries in node a under load: ferry $(in_ns f-a conntrack -C 2>/dev/null || echo ?), ptp $(in_ns p-a conntrack -C 2>/dev/null || echo ?)"
+      fi
+    done
+  done
+  set_load none
+}
+
+# ---------------------------------------------------------------------------
+# Profile (--only profile, or part of the full run): where the CPU goes on each path
+
+# "run_cnt run_time_ns" summed over the programs of our pinned links on the Ferry nodes.
+bpf_prog_stats() {
+  local pin id cnt=0 ns=0 c t
+  for pin in "$(pins_dir f-a)"/links/*/* "$(pins_dir f-b)"/links/*/*; do
+    [ -e "$pin" ] || continue
+    id=$(bpftool -j link show pinned "$pin" 2>/dev/null | jq -r '.prog_id // empty')
+    [ -n "$id" ] || continue
+    read -r c t < <(bpftool -j prog show id "$id" | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"')
+    cnt=$((cnt + c)) ns=$((ns + t))
+  done
+  echo "$cnt $ns"
+}
+
+profile_paths() {
+  step "Profile: perf record -a -g (cpu-clock) during one iperf3 -P 1 per path; BPF run time per packet"
+  local key pid out=$OUT-profile.txt was c0 t0 c1 t1
+  was=$(sysctl -n kernel.bpf_stats_enabled)
+  sysctl -qw kernel.bpf_stats_enabled=1
+  : >"$out"
+  for key in ferry-same ptp-same ferry-cross ptp-cross limit-veth; do
+    nsenter "$(netns "${DST[$key]}")" taskset -c "$SERVER_CPU" iperf3 --server --one-off -p 5201 >/dev/null 2>&1 &
+    pid=$!; HELPERS[$pid]=iperf3
+    await_listen "${DST[$key]}" 5201
+    read -r c0 t0 < <(bpf_prog_stats)
+    in_ns "${SRC[$key]}" taskset -c "$CLIENT_CPU" iperf3 -c "${POD_IP[${DST[$key]}]}" -p 5201 -t 4 -J >"$run_dir/iperf.json" 2>/dev/null &
+    local client=$!; HELPERS[$client]=iperf3
+    sleep 1
+    perf record -a -g -F 999 -o "$run_dir/perf.data" -- sleep 2 >/dev/null 2>&1 || true
+    wait "$client" || true; unset "HELPERS[$client]"
+    stop_pid "$pid"; unset "HELPERS[$pid]"
+    read -r c1 t1 < <(bpf_prog_stats)
+    {
+      printf '\n## %s: %s Gbit/s; BPF programs: %s runs, %s ns per run\n' "$key" \
+        "$(jq '.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100' "$run_dir/iperf.json" 2>/dev/null || echo '?')" \
+        "$((c1 - c0))" "$( [ $((c1 - c0)) -gt 0 ] && echo $(( (t1 - t0) / (c1 - c0) )) || echo -)"
+      perf report -i "$run_dir/perf.data" --stdio --no-children --comms iperf3 --sort sym 2>/dev/null \
+        | awk '/^ +[0-9.]+%/ && n++ < 25' || true
+    } >>"$out"
+    say "$key profiled"
+  done
+  sysctl -qw kernel.bpf_stats_enabled="$was"
+  say "profiles in $out"
+}
+
+# ---------------------------------------------------------------------------
+# Figure 4: CNI ADD and DEL through the binaries, ABAB
+
+cni_rounds() {
+  step "CNI ADD/DEL latency: ferry-cni (agent on ferrybench-f-a) vs ptp + host-local (ferrybench-p-a)"
+  local i round side conc
+  for ((i = 1; i <= CNI_PODS; i++)); do add_ns "cni-$i"; done
+  for ((round = 1; round <= ROUNDS; round++)); do
+    local order=(ferry ptp); ((round % 2)) || order=(ptp ferry)
+    for conc in 1 8; do
+      for side in "${order[@]}"; do
+        local node=f-a conf plugin path
+        if [ "$side" = ferry ]; then conf=$(ferry_netconf f-a) plugin=$PWD/dist/bin/ferry-cni path=$PWD/dist/bin
+        else node=p-a conf=$(ptp_netconf p-a) plugin=$CNI_BIN/ptp path=$CNI_BIN; fi
+        in_ns "$node" python3 bench/cni_load.py --plugin "$plugin" --cni-path "$path" --netconf "$conf" \
+          --netns-prefix "/run/netns/$NS-cni-" --id-prefix "$NS-$side-$round-$conc-" --pods "$CNI_PODS" \
+          --concurrency "$conc" --side "$side" --round "$round" >>"$SAMPLES" \
+          || die "CNI load ($side, concurrency $conc) failed"
+        say "round $round, $side, concurrency $conc: $CNI_PODS pods added and deleted"
+      done
+    done
+  done
+}
+
+# ---------------------------------------------------------------------------
+# Figure 5: the agent's own costs, on a node of its own (ferrybench-r-a)
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+agent_costs() {
+  step "Agent: start-to-ready, RSS at ${RSS_STEPS[*]} endpoints, /metrics scrape time"
+  add_ns r-a
+  ip -n "$NS-r-a" link add wire type veth peer name wire-peer   # an uplink with no one behind it
+  ip -n "$NS-r-a" link set wire up; ip -n "$NS-r-a" link set wire-peer up
+  write_agent_config r-a
+  local i t ms
+  for ((i = 1; i <= STARTS; i++)); do
+    t=$(now_ns)
+    start_agent r-a
+    ms=$(await_ready r-a "$t")
+    sample agent start_to_ready ferry none "$i" "$ms" ms
+    say "start $i: ready (/readyz 200) after $ms ms$( [ "$i" -eq 1 ] && echo ' (first: creates the pins)')"
+    [ "$i" -lt "$STARTS" ] && stop_agent r-a
+  done
+  for _ in $(seq 100); do [ -f "$run_dir/r-a/cni/05-ferry.conflist" ] && break; sleep 0.1; done
+  local pid=${AGENT_PID[r-a]} have=0 want kib
+  for want in "${RSS_STEPS[@]}"; do
+    for ((i = have + 1; i <= want; i++)); do add_ns "r-pod-$i"; done
+    if [ "$want" -gt "$have" ]; then
+      in_ns r-a python3 bench/cni_load.py --plugin "$PWD/dist/bin/ferry-cni" --cni-path "$PWD/dist/bin" \
+        --netconf "$(ferry_netconf r-a)" --netns-prefix "/run/netns/$NS-r-pod-" --id-prefix "$NS-r-" \
+        --pods "$want" --first $((have + 1)) --concurrency 8 --add-only --side ferry --round 0 >/dev/null \
+        || die "adding pods to the agent on r-a failed"
+    fi
+    have=$want
+    sleep 2
+    kib=$(rss_kib "$pid")
+    sample agent "rss_at_$want" ferry none 1 "$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')" MiB
+    say "$want endpoints: RSS $((kib / 1024)) MiB ($(api_endpoints r-a) endpoints in /v1/status)"
+  done
+  for ((i = 1; i <= SCRAPES; i++)); do
+    t=$(in_ns r-a curl -s -o /dev/null -w '%{time_total}' http://127.0.0.1:9962/metrics)
+    sample scrape "at_${RSS_STEPS[-1]}" ferry none "$i" "$(awk -v t="$t" 'BEGIN { printf "%.3f", t * 1000 }')" ms
+  done
+  kib=$(rss_kib "$pid")
+  sample agent "rss_after_scrapes" ferry none 1 "$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')" MiB
+  say "$SCRAPES scrapes of /metrics done; RSS now $((kib / 1024)) MiB; peak $(awk '/^VmHWM/ {print int($2/1024)}' "/proc/$pid/status") MiB"
+  sample agent rss_peak ferry none 1 "$(awk '/^VmHWM/ {printf "%.1f", $2/1024}' "/proc/$pid/status")" MiB
+}
+
+api_endpoints() { curl -s --max-time 5 --unix-socket "$(socket "$1")" http://ferry/v1/status | jq -r '.endpoints'; }
+
+# ---------------------------------------------------------------------------
+# Figure 6: JMH over the FFM map paths
+
+jmh() {
+  step "JMH: FFM map paths (bench/jmh), pins under $PIN_PREFIX-jmh"
+  FERRY_BENCH_PINS="$PIN_PREFIX-jmh" java --enable-native-access=ALL-UNNAMED \
+    -cp "bench/jmh/target/ferry-bench-jmh.jar:bench/jmh/target/lib/*" org.openjdk.jmh.Main \
+    "${JMH_ARGS[@]}" -rf json -rff "$run_dir/jmh.json" >"$run_dir/jmh.log" 2>&1 \
+    || { tail -n 30 "$run_dir/jmh.log" >&2; die "JMH failed"; }
+  grep -E '^Benchmark|^MapPathsBenchmark' "$run_dir/jmh.log" | sed 's/^/   /'
+  python3 bench/stats.py jmh-samples "$run_dir/jmh.json" >>"$SAMPLES"
+}
+
+# ---------------------------------------------------------------------------
+
+machine_json() {
+  jq -n --arg kernel "$(uname -r)" --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -n1)" \
+    --arg cores "$(nproc)" --arg commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench/results' ':!docs/benchmarks.md' || echo '+dirty')" \
+    --arg java "$(java -version 2>&1 | head -n1)" --arg iperf "$(iperf3 --version | head -n1)" \
+    --arg sockperf "$(sockperf --version 2>&1 | sed -n 's/^sockperf, version //p' | head -n1)" \
+    --arg ptp "$(dpkg-query -W -f='${Version}' containernetworking-plugins)" \
+    --argjson quick "$QUICK" --argjson rounds "$ROUNDS" --argjson tput_s "$TPUT_SECONDS" --argjson rr_s "$RR_SECONDS" \
+    --argjson cni_pods "$CNI_PODS" --argjson kp_rules "$KP_RULES" \
+    '{kernel: $kernel, cpu: $cpu, cores: ($cores | tonumber), commit: $commit, java: $java, iperf3: $iperf,
+      sockperf: $sockperf, containernetworking_plugins: $ptp, quick: ($quick == 1), rounds: $rounds,
+      throughput_seconds: $tput_s, rr_seconds: $rr_s, cni_pods_per_round: $cni_pods, kube_proxy_rules: $kp_rules,
+      client_cpu: 0, server_cpu: 1}'
+}
+
+main() {
+  if [ -n "$(ours_left)" ]; then
+    echo "ferry bench: removing what an interrupted earlier run left behind: $(ours_left)"
+    remove_leftovers
+  fi
+  run_dir=$(mktemp -d /tmp/ferry-bench.XXXXXX)
+  SAMPLES=$run_dir/samples.jsonl
+  : >"$SAMPLES"
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  local started; started=$(date +%s)
+  local load_start; load_start=$(uptime | sed 's/.*load average: //')
+  say "bench: $( [ "$QUICK" -eq 1 ] && echo quick || echo full ) run, figures: $ONLY, load average at start: $load_start"
+
+  build
+  if wants tput || wants rr || wants cni || wants profile; then setup_datapaths; fi
+  wants profile && profile_paths
+  local figs=""; wants tput && figs+=tput; wants rr && figs+=,rr
+  [ -n "$figs" ] && traffic_rounds "$figs"
+  wants cni && cni_rounds
+  wants agent && agent_costs
+  wants jmh && jmh
+
+  step "Report"
+  local load_end; load_end=$(uptime | sed 's/.*load average: //')
+  machine_json | jq --arg start "$load_start" --arg finish "$load_end" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --argjson seconds $(( $(date +%s) - started )) \
+    '. + {date: $date, load_average_start: $start, load_average_end: $finish, duration_seconds: $seconds}' >"$run_dir/meta.json"
+  mkdir -p bench/results
+  python3 bench/stats.py report "$run_dir/meta.json" "$SAMPLES" "$OUT.json" "$REPORT" bench/notes.md
+  say "raw samples and medians: $OUT.json; report: $REPORT ($(( $(date +%s) - started )) s)"
+}
+
+main "$@"
