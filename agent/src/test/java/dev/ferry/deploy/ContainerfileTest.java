@@ -36,7 +36,7 @@ class ContainerfileTest {
                 sources.addAll(List.of(words).subList(0, words.length - 1));
             }
         }
-        assertEquals(List.of("pom.xml", "bpf/", "cni-plugin/", "agent/"), sources);
+        assertEquals(List.of("pom.xml", "bpf/", "cni-plugin/", "agent/", "bench/jmh/"), sources);
         for (String s : sources) {
             assertTrue(Files.exists(Repo.path(s)), s + " does not exist in the repository");
         }
