@@ -120,7 +120,7 @@ public final class ClusterWatch implements AutoCloseable {
                 enqueue("node_removed", () -> removed(node.getMetadata().getName()));
             }
         });
-        informer.exceptionHandler((started, t) -> retryAlways(Operation.WATCH_NODES, started, t));
+        informer.exceptionHandler((started, t) -> retryAlways(observer, Operation.WATCH_NODES, started, t));
         informer.start().thenRun(() -> enqueue("nodes_reconcile", this::reconcileAll));
         return informer;
     }
@@ -202,10 +202,6 @@ public final class ClusterWatch implements AutoCloseable {
         log.warn("event=kubernetes_watch_failed operation={} started={} error=\"{}\" action=retry",
                 operation.name().toLowerCase(Locale.ROOT), started, t.toString());
         return true;
-    }
-
-    private boolean retryAlways(Operation operation, boolean started, Throwable t) {
-        return retryAlways(observer, operation, started, t);
     }
 
     /**

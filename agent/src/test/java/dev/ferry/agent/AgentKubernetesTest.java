@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.testing.Cleanup;
 import dev.ferry.testing.FerryCni;
+import dev.ferry.testing.MetricsPort;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
 import dev.ferry.testing.Traffic;
@@ -14,17 +15,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -130,8 +125,9 @@ class AgentKubernetesTest {
             JsonNode endpoint = nodes.get("/v1/endpoints").path("endpoints").get(0);
             assertEquals("web-1", endpoint.path("podName").asText(), endpoint.toString());
             String hostIfname = endpoint.path("hostIfname").asText();
-            Thread.sleep(GRACE.multipliedBy(3)); // past the grace period: a pod that exists keeps its endpoint
-            assertEquals(1, nodes.get("/v1/endpoints").path("endpoints").size(), "the pod exists, so its endpoint stays");
+            // Past the grace period, all along: a pod that exists keeps its endpoint.
+            await().during(GRACE.multipliedBy(3)).atMost(GRACE.multipliedBy(4))
+                    .until(() -> nodes.get("/v1/endpoints").path("endpoints").size() == 1);
 
             api.client().pods().inNamespace("default").withName("web-1").delete();
 
@@ -231,32 +227,22 @@ class AgentKubernetesTest {
         api.client().pods().inNamespace("default").withName("web-4").delete();
 
         await().atMost(Duration.ofSeconds(10)).until(() ->
-                value(scrape(agent), "ferry_k8s_watch_events_total{action=\"add\",resource=\"node\"}") == 2
-                        && value(scrape(agent), "ferry_k8s_watch_events_total{action=\"delete\",resource=\"pod\"}") == 1);
+                MetricsPort.value(scrape(agent), "ferry_k8s_watch_events_total{action=\"add\",resource=\"node\"}") == 2
+                        && MetricsPort.value(scrape(agent), "ferry_k8s_watch_events_total{action=\"delete\",resource=\"pod\"}") == 1);
         String before = scrape(agent);
-        assertEquals(1, value(before, "ferry_k8s_watch_events_total{action=\"add\",resource=\"pod\"}"), before);
-        assertEquals(0, value(before, "ferry_k8s_api_errors_total{operation=\"probe_version\"}"), "no error while the server answers");
+        assertEquals(1, MetricsPort.value(before, "ferry_k8s_watch_events_total{action=\"add\",resource=\"pod\"}"), before);
+        assertEquals(0, MetricsPort.value(before, "ferry_k8s_api_errors_total{operation=\"probe_version\"}"), "no error while the server answers");
         assertTrue(before.contains("resilience4j_circuitbreaker_state{name=\"kubernetes-api\",state=\"closed\"} 1.0"), before);
         assertTrue(before.contains("resilience4j_retry_calls_total{kind=\"successful_without_retry\",name=\"kubernetes-api\"}"), before);
 
         api.stop();
 
         await().atMost(Duration.ofSeconds(30)).until(() ->
-                value(scrape(agent), "ferry_k8s_api_errors_total{operation=\"probe_version\"}") >= 1);
+                MetricsPort.value(scrape(agent), "ferry_k8s_api_errors_total{operation=\"probe_version\"}") >= 1);
     }
 
-    private static String scrape(Agent agent) throws Exception {
-        var address = agent.metricsAddress();
-        try (HttpClient http = HttpClient.newHttpClient()) {
-            return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + address.getPort() + "/metrics")).build(),
-                    HttpResponse.BodyHandlers.ofString()).body();
-        }
-    }
-
-    /** A series' value in the Prometheus text; 0 when the series is not there (yet). */
-    private static double value(String exposition, String series) {
-        Matcher m = Pattern.compile("^" + Pattern.quote(series) + " ([0-9.eE+]+)$", Pattern.MULTILINE).matcher(exposition);
-        return m.find() ? Double.parseDouble(m.group(1)) : 0;
+    private static String scrape(Agent agent) {
+        return MetricsPort.scrape(agent.metricsAddress().getPort());
     }
 
     private Traffic.End end(TestNetns ns, String podName) throws Exception {

@@ -1,6 +1,7 @@
 package dev.ferry.agent;
 
 import dev.ferry.testing.FerryCni;
+import dev.ferry.testing.MetricsPort;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
 import org.junit.jupiter.api.AfterEach;
@@ -112,15 +113,11 @@ class AgentWithPodNetworkTest {
     @Test
     void theMetricsPortAnswersReadyzHealthzAndMetrics() throws Exception {
         Agent agent = start();
-        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
-        String base = "http://127.0.0.1:" + agent.metricsAddress().getPort();
+        int port = agent.metricsAddress().getPort();
 
-        assertEquals(200, http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/readyz")).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
-        assertEquals(200, http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/healthz")).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
-        String metrics = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/metrics")).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        assertEquals(200, MetricsPort.get(port, "/readyz").statusCode());
+        assertEquals(200, MetricsPort.get(port, "/healthz").statusCode());
+        String metrics = MetricsPort.scrape(port);
         assertTrue(metrics.contains("ferry_agent_ready 1"), metrics);
     }
 

@@ -6,6 +6,7 @@ import dev.ferry.k8s.KubernetesObserver;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.retry.RetryRegistry;
 import dev.ferry.testing.CniNode;
+import dev.ferry.testing.MetricsPort;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.Shell;
 import org.junit.jupiter.api.AfterAll;
@@ -227,16 +228,14 @@ class MetricsTest {
     }
 
     private static URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + server.address().getPort() + path);
+        return MetricsPort.uri(server.address().getPort(), path);
     }
 
-    private static HttpResponse<String> get(String path) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+    private static HttpResponse<String> get(String path) {
+        return MetricsPort.get(server.address().getPort(), path);
     }
 
-    /** A series' value in the Prometheus text; 0 when the series is not there yet. */
-    private static long value(String exposition, String series) {
-        Matcher m = Pattern.compile("^" + Pattern.quote(series) + " ([0-9.eE+]+)$", Pattern.MULTILINE).matcher(exposition);
-        return m.find() ? (long) Double.parseDouble(m.group(1)) : 0;
+    private static double value(String exposition, String series) {
+        return MetricsPort.value(exposition, series);
     }
 }
