@@ -392,41 +392,61 @@ traffic_rounds() {
 # ---------------------------------------------------------------------------
 # Profile (--only profile, or part of the full run): where the CPU goes on each path
 
-# "run_cnt run_time_ns" summed over the programs of our pinned links on the Ferry nodes.
+# "run_cnt run_time_ns" of the programs named $1 (from_pod, to_pod), summed: only the
+# bench's agents load programs of these names while it runs (pod veths carry tc
+# filters, uplinks pinned TCX links, so the program list is the one place for both).
 bpf_prog_stats() {
-  local pin id cnt=0 ns=0 c t
-  for pin in "$(pins_dir f-a)"/links/*/* "$(pins_dir f-b)"/links/*/*; do
-    [ -e "$pin" ] || continue
-    id=$(bpftool -j link show pinned "$pin" 2>/dev/null | jq -r '.prog_id // empty')
-    [ -n "$id" ] || continue
-    read -r c t < <(bpftool -j prog show id "$id" | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"')
-    cnt=$((cnt + c)) ns=$((ns + t))
+  bpftool -j prog show 2>/dev/null \
+    | jq -r --arg name "$1" '[.[] | select(.name == $name)] | "\(map(.run_cnt // 0) | add // 0) \(map(.run_time_ns // 0) | add // 0)"'
+}
+
+# The programs' own cost per packet on the live path, as the kernel counts it
+# (kernel.bpf_stats_enabled), during one sockperf ping-pong per Ferry path.
+program_cost() {
+  local key prog c0 t0 c1 t1
+  for key in ferry-same ferry-cross; do
+    declare -A before=()
+    for prog in from_pod to_pod; do read -r c0 t0 < <(bpf_prog_stats "$prog"); before[$prog]="$c0 $t0"; done
+    rr_once "$key" >/dev/null
+    for prog in from_pod to_pod; do
+      read -r c0 t0 <<<"${before[$prog]}"
+      read -r c1 t1 < <(bpf_prog_stats "$prog")
+      if [ $((c1 - c0)) -gt 0 ]; then
+        sample bpf_ns "${key#ferry-}-$prog" ferry none 1 $(( (t1 - t0) / (c1 - c0) )) ns
+        say "$key $prog: $((c1 - c0)) runs, $(( (t1 - t0) / (c1 - c0) )) ns per run"
+      fi
+    done
   done
-  echo "$cnt $ns"
 }
 
 profile_paths() {
-  step "Profile: perf record -a -g (cpu-clock) during one iperf3 -P 1 per path; BPF run time per packet"
-  local key pid out=$OUT-profile.txt was c0 t0 c1 t1
+  step "Profile: BPF run time per packet during sockperf; perf record -a -g (cpu-clock) during one iperf3 -P 1 per path"
+  local key pid out=$OUT-profile.txt was c0 t0 c1 t1 prog
   was=$(sysctl -n kernel.bpf_stats_enabled)
   sysctl -qw kernel.bpf_stats_enabled=1
+  program_cost
   : >"$out"
   for key in ferry-same ptp-same ferry-cross ptp-cross limit-veth; do
     nsenter "$(netns "${DST[$key]}")" taskset -c "$SERVER_CPU" iperf3 --server --one-off -p 5201 >/dev/null 2>&1 &
     pid=$!; HELPERS[$pid]=iperf3
     await_listen "${DST[$key]}" 5201
-    read -r c0 t0 < <(bpf_prog_stats)
+    declare -A before=()
+    for prog in from_pod to_pod; do read -r c0 t0 < <(bpf_prog_stats "$prog"); before[$prog]="$c0 $t0"; done
     in_ns "${SRC[$key]}" taskset -c "$CLIENT_CPU" iperf3 -c "${POD_IP[${DST[$key]}]}" -p 5201 -t 4 -J >"$run_dir/iperf.json" 2>/dev/null &
     local client=$!; HELPERS[$client]=iperf3
     sleep 1
     perf record -a -g -F 999 -o "$run_dir/perf.data" -- sleep 2 >/dev/null 2>&1 || true
     wait "$client" || true; unset "HELPERS[$client]"
     stop_pid "$pid"; unset "HELPERS[$pid]"
-    read -r c1 t1 < <(bpf_prog_stats)
+    local runs=""
+    for prog in from_pod to_pod; do
+      read -r c0 t0 <<<"${before[$prog]}"
+      read -r c1 t1 < <(bpf_prog_stats "$prog")
+      runs+="; $prog $((c1 - c0)) runs, $( [ $((c1 - c0)) -gt 0 ] && echo $(( (t1 - t0) / (c1 - c0) )) || echo -) ns per run"
+    done
     {
-      printf '\n## %s: %s Gbit/s; BPF programs: %s runs, %s ns per run\n' "$key" \
-        "$(jq '.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100' "$run_dir/iperf.json" 2>/dev/null || echo '?')" \
-        "$((c1 - c0))" "$( [ $((c1 - c0)) -gt 0 ] && echo $(( (t1 - t0) / (c1 - c0) )) || echo -)"
+      printf '\n## %s: %s Gbit/s%s\n' "$key" \
+        "$(jq '.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100' "$run_dir/iperf.json" 2>/dev/null || echo '?')" "$runs"
       perf report -i "$run_dir/perf.data" --stdio --no-children --comms iperf3 --sort sym 2>/dev/null \
         | awk '/^ +[0-9.]+%/ && n++ < 25' || true
     } >>"$out"

@@ -215,6 +215,20 @@ def build(meta, s):
             summary["jmh"].append({"benchmark": r["case"], "score": r["value"], "error": r.get("error"), "unit": r["unit"]})
         md.append("")
 
+    # Figure 7: what the programs themselves cost on the live path
+    if any(k[0] == "bpf_ns" for k in s.by):
+        md += ["## 7. BPF program cost per packet (kernel.bpf_stats_enabled, during one sockperf ping-pong)", "",
+               "The kernel's own count of run time over runs for every program of that name on the two Ferry nodes.", "",
+               "| path | program | ns per run |", "| --- | --- | ---: |"]
+        summary["bpf_ns"] = []
+        for path in ("same", "cross"):
+            for prog in ("from_pod", "to_pod"):
+                v = s.med("bpf_ns", f"{path}-{prog}", "ferry")
+                if v is not None:
+                    md.append(f"| {path}-node | `{prog}` | {fmt(v, 0)} |")
+                    summary["bpf_ns"].append({"case": f"{path}-{prog}", "ns_per_run": v})
+        md.append("")
+
     return md, goals, summary
 
 

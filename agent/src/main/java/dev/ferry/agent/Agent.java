@@ -124,6 +124,7 @@ public final class Agent implements AutoCloseable {
         masquerade = new Masquerade(node);
 
         createPrivateDirectory(config.stateDir());
+        BootScopedState.claim(config.stateDir());
         peerRoutes = new PeerRoutes(netlink);
         IpPrefix podCidr;
         if (kubernetes()) {

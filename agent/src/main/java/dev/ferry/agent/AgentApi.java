@@ -7,6 +7,7 @@ import dev.ferry.api.ApiErrors;
 import dev.ferry.api.ApiResponse;
 import dev.ferry.api.ApiRouter;
 import dev.ferry.api.Routes;
+import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.CounterMaps;
 import dev.ferry.datapath.KernelFeatures;
 import dev.ferry.datapath.DatapathCounter;
@@ -29,7 +30,7 @@ final class AgentApi {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What {@code GET /v1/status} answers. */
-    record Status(String nodeName, String mode, String attach, boolean ready, String notReadyReason, String podCIDR,
+    record Status(String nodeName, String mode, String attach, String podAttach, boolean ready, String notReadyReason, String podCIDR,
                   IpamUsage ipam, List<UplinkView> uplinks, List<PeerView> peers, List<String> clusterCIDRs,
                   int endpoints, KernelFeatures kernel, String version) {}
 
@@ -77,9 +78,14 @@ final class AgentApi {
 
     record Counters(List<CounterView> counters) {}
 
+    private static String label(AttachMode mode) {
+        return mode.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
     Status status() {
         Optional<String> notReady = notReadyReason.get();
-        return new Status(config.nodeName(), config.mode().label(), config.attachLabel(),
+        return new Status(config.nodeName(), config.mode().label(), label(config.attach().uplinks()),
+                label(config.attach().pods()),
                 notReady.isEmpty(), notReady.orElse(null), ipam.podCidr().toString(),
                 new IpamUsage(ipam.used(), ipam.capacity()),
                 uplinks.stream().map(l -> new UplinkView(l.name(), l.index(), l.mtu())).toList(),

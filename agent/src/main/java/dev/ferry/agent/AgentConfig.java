@@ -1,6 +1,7 @@
 package dev.ferry.agent;
 
 import dev.ferry.datapath.AttachMode;
+import dev.ferry.datapath.AttachModes;
 import dev.ferry.net.IpPrefix;
 
 import java.net.InetAddress;
@@ -18,6 +19,7 @@ import java.util.Locale;
  * @param clusterCidrs the pod addresses that may leave through bpf_redirect_neigh
  * @param uplinks      the devices to_pod is attached to; empty for the device of the default route
  * @param metricsAddress where /metrics, /healthz and /readyz are served (port 0: any free port)
+ * @param attach       how to_pod is hooked to the uplinks and from_pod to the pod veths
  * @param kubernetes   kubernetes mode's settings; ignored in standalone mode
  * @param masquerade   SNAT pod traffic to outside the cluster CIDRs to the node's address (table ip ferry)
  * @param logLevels    the level of each logger (package) to set at start
@@ -34,7 +36,7 @@ public record AgentConfig(
         Path bpffsRoot,
         Path cniConfDir,
         InetSocketAddress metricsAddress,
-        AttachMode attach,
+        AttachModes attach,
         Kubernetes kubernetes,
         boolean masquerade,
         LogLevels logLevels) {
@@ -73,7 +75,7 @@ public record AgentConfig(
                        List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
                        Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach) {
         this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
-                metricsAddress, attach, Kubernetes.DEFAULTS, true, LogLevels.DEFAULTS);
+                metricsAddress, AttachModes.uplinks(attach), Kubernetes.DEFAULTS, true, LogLevels.DEFAULTS);
     }
 
     /** A configuration with masquerade on, the default. */
@@ -81,7 +83,7 @@ public record AgentConfig(
                        List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
                        Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach, Kubernetes kubernetes) {
         this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
-                metricsAddress, attach, kubernetes, true, LogLevels.DEFAULTS);
+                metricsAddress, AttachModes.uplinks(attach), kubernetes, true, LogLevels.DEFAULTS);
     }
 
     public AgentConfig {
@@ -91,9 +93,9 @@ public record AgentConfig(
         peers = List.copyOf(peers);
     }
 
-    /** {@code tcx} or {@code tc}, as the configuration spells it. */
+    /** {@code tcx uplinks, tc pods}. */
     public String attachLabel() {
-        return attach.name().toLowerCase(Locale.ROOT);
+        return attach.label();
     }
 
     /** The CIDR this node's IPAM hands out, in standalone mode (kubernetes mode reads the Node). */

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.ferry.agent.AgentConfig.Mode;
 import dev.ferry.agent.AgentConfig.Peer;
 import dev.ferry.datapath.AttachMode;
+import dev.ferry.datapath.AttachModes;
 import dev.ferry.net.IpPrefix;
 
 import java.io.IOException;
@@ -36,7 +37,7 @@ import java.util.regex.Pattern;
  */
 public final class AgentConfigLoader {
     static final Set<String> KEYS = Set.of("nodeName", "mode", "podCIDRs", "clusterCIDRs", "uplinks", "peers",
-            "socket", "stateDir", "bpffsRoot", "cniConfDir", "metricsAddress", "attach",
+            "socket", "stateDir", "bpffsRoot", "cniConfDir", "metricsAddress", "attach", "podAttach",
             "kubeconfig", "endpointGcGracePeriod", "masquerade", "logLevel", "logLevels");
     static final Set<String> PEER_KEYS = Set.of("name", "podCIDRs", "address");
 
@@ -137,7 +138,9 @@ public final class AgentConfigLoader {
                 f.string("bpffsRoot").map(s -> absolutePath(f.key("bpffsRoot"), s)).orElse(Path.of("/sys/fs/bpf/ferry")),
                 f.string("cniConfDir").map(s -> absolutePath(f.key("cniConfDir"), s)).orElse(Path.of("/etc/cni/net.d")),
                 hostPort(f.key("metricsAddress"), f.string("metricsAddress").orElse("0.0.0.0:9962")),
-                f.string("attach").map(a -> attachMode(f.key("attach"), a)).orElse(AttachMode.TCX),
+                new AttachModes(
+                        f.string("attach").map(a -> attachMode(f.key("attach"), a)).orElse(AttachMode.TCX),
+                        f.string("podAttach").map(a -> attachMode(f.key("podAttach"), a)).orElse(AttachModes.DEFAULT_PODS)),
                 new AgentConfig.Kubernetes(
                         f.string("kubeconfig").map(s -> absolutePath(f.key("kubeconfig"), s)).orElse(null),
                         f.string("endpointGcGracePeriod").map(d -> duration(f.key("endpointGcGracePeriod"), d))

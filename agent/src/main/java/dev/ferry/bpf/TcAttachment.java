@@ -125,12 +125,13 @@ public final class TcAttachment implements AutoCloseable {
     public void close() {
     }
 
-    // 0 when there is no such filter; the kernel answers EINVAL when there is not even a clsact qdisc.
+    // 0 when there is no such filter; the kernel answers EINVAL when there is not even a clsact
+    // qdisc, and ENODEV when the device itself is gone (deleted with its pod).
     private int queryProgramId() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment opts = opts(arena);
             int err = Libbpf.bpf_tc_query(hook(arena), opts);
-            if (err == -Errno.ENOENT || err == -Errno.EINVAL) {
+            if (err == -Errno.ENOENT || err == -Errno.EINVAL || err == -Errno.ENODEV) {
                 return 0;
             }
             if (err < 0) {

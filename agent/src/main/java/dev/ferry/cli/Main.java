@@ -123,7 +123,7 @@ public final class Main {
         Table t = new Table("FIELD", "VALUE");
         t.row("node", s.path("nodeName").asText());
         t.row("mode", s.path("mode").asText());
-        t.row("attach", s.path("attach").asText());
+        t.row("attach", s.path("attach").asText() + " uplinks, " + s.path("podAttach").asText() + " pods");
         t.row("ready", s.path("ready").asBoolean() ? "yes" : "no: " + s.path("notReadyReason").asText());
         t.row("pod CIDR", s.path("podCIDR").asText());
         t.row("addresses", s.path("ipam").path("used").asInt() + " of " + s.path("ipam").path("capacity").asInt() + " in use");

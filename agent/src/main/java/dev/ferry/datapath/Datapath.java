@@ -40,25 +40,30 @@ public final class Datapath implements AutoCloseable {
 
     private final BpfObject object;
     private final Path bpffsRoot;
-    private final AttachMode mode;
+    private final AttachModes modes;
     private final EndpointMap endpoints;
     private final ClusterCidrMap clusterCidrs;
     private final CounterMaps counters;
 
-    private Datapath(BpfObject object, Path bpffsRoot, AttachMode mode) {
+    private Datapath(BpfObject object, Path bpffsRoot, AttachModes modes) {
         this.object = object;
         this.bpffsRoot = bpffsRoot;
-        this.mode = mode;
+        this.modes = modes;
         this.endpoints = new EndpointMap(object.map(EndpointMap.NAME));
         this.clusterCidrs = new ClusterCidrMap(object.map(ClusterCidrMap.NAME));
         this.counters = new CounterMaps(object.map(CounterMaps.GLOBAL), object.map(CounterMaps.PER_ENDPOINT));
     }
 
-    /** Loads the programs; maps pinned under {@code bpffsRoot} are adopted, missing ones created and pinned. */
+    /** {@link #load(Path, AttachModes)} with every program hooked in {@code mode}. */
     public static Datapath load(Path bpffsRoot, AttachMode mode) {
+        return load(bpffsRoot, AttachModes.all(mode));
+    }
+
+    /** Loads the programs; maps pinned under {@code bpffsRoot} are adopted, missing ones created and pinned. */
+    public static Datapath load(Path bpffsRoot, AttachModes modes) {
         BpfObject object = BpfObject.load("ferry", objectBytes(), bpffsRoot);
         try {
-            return new Datapath(object, bpffsRoot, mode);
+            return new Datapath(object, bpffsRoot, modes);
         } catch (RuntimeException e) {
             object.close();
             throw e;
@@ -88,8 +93,8 @@ public final class Datapath implements AutoCloseable {
         return counters;
     }
 
-    public AttachMode mode() {
-        return mode;
+    public AttachModes modes() {
+        return modes;
     }
 
     public Path bpffsRoot() {
@@ -101,16 +106,24 @@ public final class Datapath implements AutoCloseable {
     }
 
     /**
-     * Hooks {@code program} to the device, or moves an existing hook of ours onto
-     * this object's program in one atomic step. Safe to repeat.
+     * Hooks {@code program} to the device in its mode, or moves an existing hook
+     * of ours onto this object's program in one atomic step. A hook of the other
+     * mode, left by an agent configured otherwise, goes once the new one is in:
+     * both would run, and count passed packets twice. Safe to repeat.
      */
     public Attachment attach(DatapathProgram program, String ifname, int ifindex) {
         BpfProgram prog = program(program);
-        return switch (mode) {
-            case TCX -> attachTcx(program, prog, ifname, ifindex);
+        return switch (modes.of(program)) {
+            case TCX -> {
+                Attachment attached = attachTcx(program, prog, ifname, ifindex);
+                removeTcFilter(ifindex);
+                yield attached;
+            }
             case TC -> {
                 try (TcAttachment tc = TcAttachment.attach(prog, ifindex, TcHook.INGRESS, TC_HANDLE, TC_PRIORITY)) {
-                    yield new Attachment(program, ifname, ifindex, mode, tc.programId());
+                    removeTcxLink(linkPin(program, ifname));
+                    // The filter runs the program just attached; asking the kernel again would cost a netlink dump.
+                    yield new Attachment(program, ifname, ifindex, AttachMode.TC, prog.id());
                 }
             }
         };
@@ -125,7 +138,7 @@ public final class Datapath implements AutoCloseable {
                     if (link.programId() != prog.id()) {
                         link.update(prog);
                     }
-                    return new Attachment(program, ifname, ifindex, mode, link.programId());
+                    return new Attachment(program, ifname, ifindex, AttachMode.TCX, link.programId());
                 }
                 // The pin outlived its device (deleted, or a new one took the name): replace it.
                 link.detach();
@@ -134,7 +147,7 @@ public final class Datapath implements AutoCloseable {
         }
         try (TcxLink link = TcxLink.attach(prog, ifindex, TcxHook.INGRESS)) {
             link.pin(pin);
-            return new Attachment(program, ifname, ifindex, mode, link.programId());
+            return new Attachment(program, ifname, ifindex, AttachMode.TCX, link.programId());
         }
     }
 
@@ -144,38 +157,45 @@ public final class Datapath implements AutoCloseable {
      * nothing of ours is hooked there.
      */
     public Optional<Attachment> attached(DatapathProgram program, String ifname, int ifindex) {
-        return switch (mode) {
+        return switch (modes.of(program)) {
             case TCX -> TcxLink.openPinnedIfExists(linkPin(program, ifname)).flatMap(link -> {
                 try (link) {
                     return link.ifindex() == ifindex
-                            ? Optional.of(new Attachment(program, ifname, ifindex, mode, link.programId()))
+                            ? Optional.of(new Attachment(program, ifname, ifindex, AttachMode.TCX, link.programId()))
                             : Optional.empty();
                 }
             });
             case TC -> TcAttachment.find(ifindex, TcHook.INGRESS, TC_HANDLE, TC_PRIORITY).map(tc -> {
                 try (tc) {
-                    return new Attachment(program, ifname, ifindex, mode, tc.programId());
+                    return new Attachment(program, ifname, ifindex, AttachMode.TC, tc.programId());
                 }
             });
         };
     }
 
-    /** Unhooks {@code program} from the device; nothing attached is fine. */
+    /** Unhooks {@code program} from the device, whichever mode hooked it; nothing attached is fine. */
     public void detach(DatapathProgram program, String ifname, int ifindex) {
-        Path pin = linkPin(program, ifname);
+        removeTcxLink(linkPin(program, ifname));
+        if (ifindex > 0) {
+            removeTcFilter(ifindex);
+        }
+    }
+
+    private static void removeTcxLink(Path pin) {
         TcxLink.openPinnedIfExists(pin).ifPresent(link -> {
             try (link) {
                 link.detach();
             }
         });
         TcxLink.unpin(pin);
-        if (mode == AttachMode.TC && ifindex > 0) {
-            TcAttachment.find(ifindex, TcHook.INGRESS, TC_HANDLE, TC_PRIORITY).ifPresent(tc -> {
-                try (tc) {
-                    tc.detach();
-                }
-            });
-        }
+    }
+
+    private static void removeTcFilter(int ifindex) {
+        TcAttachment.find(ifindex, TcHook.INGRESS, TC_HANDLE, TC_PRIORITY).ifPresent(tc -> {
+            try (tc) {
+                tc.detach();
+            }
+        });
     }
 
     /**

@@ -118,16 +118,12 @@ public final class EndpointManager implements AutoCloseable {
              RtNetlink podNl = openNetlink(pod);
              Rollback rollback = new Rollback(key)) {
             String hostIfname = HostIfname.of(key.containerId(), key.ifname());
-            if (plumbing.deleteLinkIfPresent(hostIfname)) {
-                // Only ever ours: the name derives from this very container and ifname.
-                log.warn("event=stale_veth_removed endpoint={} host_ifname={}", key, hostIfname);
-            }
             if (podNl.link(key.ifname()).isPresent()) {
                 throw new EndpointException.AlreadyExists("interface " + key.ifname() + " already exists in " + request.netns());
             }
 
-            // The address is written durably (fsyncs) while the veth is made; the
-            // hook's TCX attach waits out an RCU grace period while both ends are wired.
+            // The address is taken while the veth is made, and the hook made while both
+            // ends are wired: in TCX mode its attach waits out an RCU grace period.
             CompletableFuture<Allocation> allocating = CompletableFuture.supplyAsync(() -> allocate(key), BACKGROUND);
             rollback.add("release the address", () -> {
                 if (settled(allocating)) {

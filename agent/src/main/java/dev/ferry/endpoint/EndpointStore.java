@@ -13,13 +13,11 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
@@ -33,6 +31,8 @@ import java.util.Set;
  * Endpoints on disk, one JSON file each under {@code stateDir/endpoints}, so a
  * restarted agent knows every pod it plumbed. Each file is replaced whole
  * ({@link AtomicFile}): after a crash it is the old version or the new one.
+ * Not fsynced: the agent discards the state of an earlier boot, whose pods are
+ * gone (dev.ferry.agent.BootScopedState).
  */
 final class EndpointStore {
     private static final Logger log = LoggerFactory.getLogger(EndpointStore.class);
@@ -89,7 +89,7 @@ final class EndpointStore {
     void write(Endpoint endpoint) {
         Path file = fileOf(new EndpointKey(endpoint.containerId(), endpoint.ifname()));
         try {
-            AtomicFile.replace(file, toJson(endpoint).getBytes(StandardCharsets.UTF_8), PRIVATE);
+            AtomicFile.replaceForThisBoot(file, toJson(endpoint).getBytes(StandardCharsets.UTF_8), PRIVATE);
         } catch (IOException e) {
             throw new UncheckedIOException("failed to write endpoint state '" + file + "': " + e, e);
         }
@@ -98,9 +98,7 @@ final class EndpointStore {
     /** False when there was nothing to delete. */
     boolean delete(EndpointKey key) {
         try {
-            boolean deleted = Files.deleteIfExists(fileOf(key));
-            syncDirectory();
-            return deleted;
+            return Files.deleteIfExists(fileOf(key));
         } catch (IOException e) {
             throw new UncheckedIOException("failed to delete endpoint state of " + key + ": " + e, e);
         }
@@ -187,11 +185,5 @@ final class EndpointStore {
     private static Optional<String> optional(JsonNode o, String field) {
         JsonNode n = o.get(field);
         return n == null || !n.isTextual() ? Optional.empty() : Optional.of(n.asText());
-    }
-
-    private void syncDirectory() throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
     }
 }

@@ -1,5 +1,6 @@
 package dev.ferry.endpoint;
 
+import dev.ferry.linux.Errno;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.net.IpText;
 import dev.ferry.net.MacAddress;
@@ -14,6 +15,8 @@ import dev.ferry.netlink.Scope;
 import dev.ferry.netlink.Sysctl;
 import dev.ferry.netlink.VethPair;
 import dev.ferry.netns.NetNamespace;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.net.InetAddress;
 import java.util.ArrayList;
@@ -31,6 +34,7 @@ import java.util.Optional;
  * </ul>
  */
 final class PodPlumbing {
+    private static final Logger log = LoggerFactory.getLogger(PodPlumbing.class);
     private static final InetAddress GATEWAY = Endpoint.GATEWAY;
 
     /** The two ends as the kernel reports them after plumbing. */
@@ -48,8 +52,24 @@ final class PodPlumbing {
      * appears on the node. Registers the undo: deleting the host end takes the
      * peer, its routes and neighbours with it.
      */
+    /**
+     * Creates the pair; a host veth of the same name is a leftover of an earlier
+     * ADD of this very container and ifname (the name derives from both), which
+     * is deleted and the pair made again. Asking first would cost every ADD a
+     * netlink round trip for a case that is rare.
+     */
     Link createVeth(String hostIfname, String podIfname, NetNamespace pod, int mtu, Rollback rollback) {
-        Link host = nodeNl.createVeth(VethPair.of(hostIfname, podIfname).mtu(mtu), pod);
+        VethPair pair = VethPair.of(hostIfname, podIfname).mtu(mtu);
+        Link host;
+        try {
+            host = nodeNl.createVeth(pair, pod);
+        } catch (NetlinkException e) {
+            if (e.errno() != Errno.EEXIST || !deleteLinkIfPresent(hostIfname)) {
+                throw e;
+            }
+            log.warn("event=stale_veth_removed host_ifname={}", hostIfname);
+            host = nodeNl.createVeth(pair, pod);
+        }
         rollback.add("delete veth " + hostIfname, () -> deleteLinkIfPresent(hostIfname));
         return host;
     }

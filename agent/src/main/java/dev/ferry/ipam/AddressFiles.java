@@ -27,15 +27,18 @@ import java.util.UUID;
 /**
  * The IPAM state directory, host-local's layout: one file per allocated
  * address, named by the address, holding its owner. The file system is the
- * only source of truth, so that a crash at any instruction and a second process
- * over the same directory both stay correct:
+ * only source of truth, so that a crash of the agent at any instruction and a
+ * second process over the same directory both stay correct:
  * <ul>
- *   <li>a file appears complete or not at all: its content is written and
- *       fsynced under a temporary name, then link(2)ed to the address name;</li>
+ *   <li>a file appears complete or not at all: its content is written under a
+ *       temporary name, then link(2)ed to the address name;</li>
  *   <li>link(2) fails with EEXIST when the name is taken, so exactly one process
  *       wins an address, without any lock;</li>
  *   <li>a crash leaves at most a temporary file, which open removes.</li>
  * </ul>
+ * Nothing is fsynced: only a kernel crash or a power cut loses page-cache
+ * writes, and those end every pod the addresses were for; the agent discards
+ * an earlier boot's state at start (dev.ferry.agent.BootScopedState).
  */
 final class AddressFiles {
     static final String LAST_RESERVED = "last_reserved";
@@ -91,11 +94,10 @@ final class AddressFiles {
     Optional<InetAddress> reserveFirstFree(Owner owner, Iterator<InetAddress> candidates) {
         Path temp = dir.resolve(TEMP_PREFIX + UUID.randomUUID());
         try {
-            writeDurably(temp, owner.fileContent());
+            write(temp, owner.fileContent());
             while (candidates.hasNext()) {
                 InetAddress candidate = candidates.next();
                 if (link(temp, fileOf(candidate), owner)) {
-                    syncDirectory(); // the new name must survive a power cut, or the address could be handed out twice
                     return Optional.of(candidate);
                 }
             }
@@ -117,7 +119,7 @@ final class AddressFiles {
         } catch (NoSuchFileException tempGone) {
             // Another process opening this directory removed our temporary as a crash
             // leftover; write it again and retry once (a second loss is not a race we expect).
-            writeDurably(temp, owner.fileContent());
+            write(temp, owner.fileContent());
             try {
                 Files.createLink(file, temp);
                 return true;
@@ -136,9 +138,7 @@ final class AddressFiles {
             if (!readOwner(file).map(owner::equals).orElse(false)) {
                 return false;
             }
-            boolean deleted = Files.deleteIfExists(file);
-            syncDirectory();
-            return deleted;
+            return Files.deleteIfExists(file);
         } catch (IOException e) {
             throw new UncheckedIOException("failed to release '" + file + "': " + e, e);
         }
@@ -147,7 +147,6 @@ final class AddressFiles {
     void delete(Path file) {
         try {
             Files.deleteIfExists(file);
-            syncDirectory();
         } catch (IOException e) {
             throw new UncheckedIOException("failed to delete '" + file + "': " + e, e);
         }
@@ -173,11 +172,11 @@ final class AddressFiles {
         }
     }
 
-    /** Atomic replace (temporary, fsync, rename), so a crash leaves the old or the new position, never half a line. */
+    /** Atomic replace (temporary, rename), so a crash leaves the old or the new position, never half a line. */
     void writeLastReserved(InetAddress address) {
         Path temp = dir.resolve(TEMP_PREFIX + UUID.randomUUID());
         try {
-            writeDurably(temp, IpText.format(address) + "\n");
+            write(temp, IpText.format(address) + "\n");
             Files.move(temp, dir.resolve(LAST_RESERVED), StandardCopyOption.ATOMIC_MOVE);
         } catch (NoSuchFileException e) {
             // Another process's open removed our temporary: the position is only a hint, skip this update.
@@ -235,20 +234,13 @@ final class AddressFiles {
         }
     }
 
-    private static void writeDurably(Path file, String content) throws IOException {
+    private static void write(Path file, String content) throws IOException {
         try (FileChannel channel = FileChannel.open(file,
                 StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             ByteBuffer bytes = ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
             while (bytes.hasRemaining()) {
                 channel.write(bytes);
             }
-            channel.force(true);
-        }
-    }
-
-    private void syncDirectory() throws IOException {
-        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-            channel.force(true);
         }
     }
 

@@ -13,10 +13,12 @@ import java.util.Set;
 import java.util.UUID;
 
 /**
- * Replaces a file whole: the content goes to a temporary in the same directory,
- * is fsynced, renamed over the file (rename(2) is atomic within a file system)
- * and the directory is fsynced. A reader, or the agent after a crash or a power
- * cut, sees the old file or the new one, never a mix or an empty file.
+ * Replaces a file whole: the content goes to a temporary in the same directory
+ * and is renamed over the file (rename(2) is atomic within a file system), so a
+ * reader, or the agent after a crash, sees the old file or the new one, never a
+ * mix. {@link #replace} also fsyncs the file and the directory, so that this
+ * holds after a power cut too; {@link #replaceForThisBoot} does not, for state
+ * that a power cut makes void anyway.
  */
 public final class AtomicFile {
     /**
@@ -30,6 +32,19 @@ public final class AtomicFile {
     }
 
     public static void replace(Path file, byte[] content, Set<PosixFilePermission> mode) throws IOException {
+        write(file, content, mode, true);
+    }
+
+    /**
+     * Atomic for readers and across process crashes, without the fsyncs: for
+     * state that describes kernel objects, which a kernel crash or power cut
+     * takes away with any write it loses.
+     */
+    public static void replaceForThisBoot(Path file, byte[] content, Set<PosixFilePermission> mode) throws IOException {
+        write(file, content, mode, false);
+    }
+
+    private static void write(Path file, byte[] content, Set<PosixFilePermission> mode, boolean sync) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
         Path temp = dir.resolve(TEMP_PREFIX + UUID.randomUUID());
         try {
@@ -39,11 +54,15 @@ public final class AtomicFile {
                 while (bytes.hasRemaining()) {
                     ch.write(bytes);
                 }
-                ch.force(true);
+                if (sync) {
+                    ch.force(true);
+                }
             }
             Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-                d.force(true); // the rename itself must survive a power cut
+            if (sync) {
+                try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+                    d.force(true); // the rename itself must survive a power cut
+                }
             }
         } finally {
             Files.deleteIfExists(temp);

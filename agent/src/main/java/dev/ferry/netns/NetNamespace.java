@@ -9,18 +9,28 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A network namespace, held open by a file descriptor, that work can be run in.
  *
- * <p>setns(2) changes the namespace of the calling thread only, so every task
- * runs on a fresh platform thread that enters the namespace and then dies; no
- * pooled thread and no virtual thread (which could move between carriers) is
- * ever left in a foreign namespace. Sockets, netlink sockets and BPF attach
- * calls made by the task belong to the namespace for their whole life.
+ * <p>setns(2) changes the namespace of the calling thread only, so tasks run on
+ * platform threads of their own (a virtual thread could move between carriers)
+ * that enter the namespace, run the task and go back to the agent's namespace
+ * before they report the result or take another task. Starting a thread per
+ * task cost about a millisecond of every CNI ADD; a thread that cannot go back
+ * is retired instead of reused. Sockets, netlink sockets and BPF attach calls
+ * made by the task belong to the namespace for their whole life.
  */
 public final class NetNamespace implements AutoCloseable {
+    /** The namespace the agent was started in; every hop returns here. */
+    private static final NetNamespace HOME = open(Path.of("/proc/self/ns/net"));
+    private static final ExecutorService HOPPERS = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
+            new SynchronousQueue<>(), Thread.ofPlatform().name("netns-hop-", 0).daemon(true).factory());
+
     private final Path path;
     private final int fd;
     private boolean closed;
@@ -61,27 +71,14 @@ public final class NetNamespace implements AutoCloseable {
 
     /** Runs {@code task} inside this namespace and returns its result; its exceptions propagate unchanged. */
     public <T> T call(Callable<T> task) throws Exception {
-        if (closed) {
-            throw new IllegalStateException("network namespace '" + path + "' is closed");
-        }
-        FutureTask<T> future = new FutureTask<>(() -> {
-            enter();
-            return task.call();
-        });
-        Thread thread = Thread.ofPlatform()
-                .name("netns-" + path.getFileName())
-                .daemon(true)
-                .start(future);
         try {
-            return future.get();
+            return hop(task).get();
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof Exception ex) {
                 throw ex;
             }
             throw (Error) cause;
-        } finally {
-            thread.join();
         }
     }
 
@@ -97,21 +94,42 @@ public final class NetNamespace implements AutoCloseable {
     }
 
     /**
-     * Starts {@code task} inside this namespace on its own platform thread and
-     * returns at once, for work that can overlap with the caller's (a TCX attach
-     * waits out an RCU grace period). The future fails with the task's exception.
+     * Starts {@code task} inside this namespace and returns at once, for work
+     * that can overlap with the caller's (a TCX attach waits out an RCU grace
+     * period). The future fails with the task's exception.
      */
     public <T> CompletableFuture<T> submit(java.util.function.Supplier<T> task) {
+        return hop(task::get);
+    }
+
+    private <T> CompletableFuture<T> hop(Callable<T> task) {
         if (closed) {
             throw new IllegalStateException("network namespace '" + path + "' is closed");
         }
         CompletableFuture<T> result = new CompletableFuture<>();
-        Thread.ofPlatform().name("netns-" + path.getFileName()).daemon(true).start(() -> {
+        HOPPERS.execute(() -> {
+            T value = null;
+            Throwable failure = null;
             try {
-                enter();
-                result.complete(task.get());
+                enter(this);
+                value = task.call();
             } catch (Throwable t) {
-                result.completeExceptionally(t);
+                failure = t;
+            }
+            Errno stranded = null;
+            try {
+                enter(HOME);
+            } catch (Errno e) {
+                stranded = e;
+            }
+            // Completed at home: dependent stages may run on this thread.
+            if (failure != null) {
+                result.completeExceptionally(failure);
+            } else {
+                result.complete(value);
+            }
+            if (stranded != null) {
+                throw new IllegalStateException("thread retired: it cannot return to " + HOME.path, stranded);
             }
         });
         return result;
@@ -125,11 +143,11 @@ public final class NetNamespace implements AutoCloseable {
         });
     }
 
-    private void enter() {
+    private static void enter(NetNamespace ns) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = Libc.callState(arena);
-            if (Libc.setns(state, fd, Libc.CLONE_NEWNET) != 0) {
-                throw new Errno("failed to enter network namespace '" + path + "'", Libc.errno(state));
+            if (Libc.setns(state, ns.fd(), Libc.CLONE_NEWNET) != 0) {
+                throw new Errno("failed to enter network namespace '" + ns.path + "'", Libc.errno(state));
             }
         }
     }

@@ -3,6 +3,7 @@ package dev.ferry.agent;
 import dev.ferry.agent.AgentConfig.Mode;
 import dev.ferry.agent.AgentConfig.Peer;
 import dev.ferry.datapath.AttachMode;
+import dev.ferry.datapath.AttachModes;
 import dev.ferry.net.IpPrefix;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -118,7 +119,13 @@ class AgentConfigLoaderTest {
         assertEquals(Path.of("/sys/fs/bpf/ferry"), c.bpffsRoot());
         assertEquals(Path.of("/etc/cni/net.d"), c.cniConfDir());
         assertEquals(new InetSocketAddress(IpPrefix.literal("0.0.0.0"), 9962), c.metricsAddress());
-        assertEquals(AttachMode.TCX, c.attach());
+        assertEquals(new AttachModes(AttachMode.TCX, AttachMode.TC), c.attach(), "TCX on the uplinks, tc on pod veths");
+    }
+
+    @Test
+    void podAttachHooksPodVethsApartFromTheUplinks() {
+        assertEquals(new AttachModes(AttachMode.TCX, AttachMode.TCX), parse(MINIMAL + "podAttach: tcx\n").attach());
+        assertEquals(new AttachModes(AttachMode.TC, AttachMode.TC), parse(MINIMAL + "attach: tc\n").attach());
     }
 
     @Test
@@ -189,6 +196,7 @@ class AgentConfigLoaderTest {
             bad uplink name           | podCIDRs: [10.244.1.0/24]\\nuplinks: [a-very-long-uplink-name] | key 'uplinks[0]': 'a-very-long-uplink-name' is not an interface name
             bad mode                  | mode: solo\\npodCIDRs: [10.244.1.0/24]                      | key 'mode' must be standalone or kubernetes, not 'solo'
             bad attach                | podCIDRs: [10.244.1.0/24]\\nattach: xdp                     | key 'attach' must be tcx or tc, not 'xdp'
+            bad podAttach             | podCIDRs: [10.244.1.0/24]\\npodAttach: tcz                  | key 'podAttach' must be tcx or tc, not 'tcz'
             metrics without port      | podCIDRs: [10.244.1.0/24]\\nmetricsAddress: 0.0.0.0        | key 'metricsAddress': '0.0.0.0' is not an IP address and port
             metrics host name         | podCIDRs: [10.244.1.0/24]\\nmetricsAddress: localhost:9962 | key 'metricsAddress': 'localhost:9962' is not an IP address and port
             metrics port range        | podCIDRs: [10.244.1.0/24]\\nmetricsAddress: 0.0.0.0:70000  | key 'metricsAddress': '0.0.0.0:70000' is not an IP address and port

@@ -94,6 +94,7 @@ class AgentTest {
                 () -> assertEquals("node-a", status.path("nodeName").asText()),
                 () -> assertEquals("standalone", status.path("mode").asText()),
                 () -> assertEquals("tcx", status.path("attach").asText()),
+                () -> assertEquals("tc", status.path("podAttach").asText(), "pods default to tc"),
                 () -> assertTrue(status.path("ready").asBoolean(), status::toString),
                 () -> assertTrue(status.path("notReadyReason").isNull()),
                 () -> assertEquals("10.244.1.0/24", status.path("podCIDR").asText()),

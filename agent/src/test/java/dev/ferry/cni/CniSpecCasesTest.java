@@ -132,6 +132,22 @@ class CniSpecCasesTest {
     }
 
     @Test
+    void addReplacesAStaleHostVethLeftByAnEarlierAttemptOfTheSameContainer() throws Exception {
+        TestNetns ns = node.podNamespace("specstale");
+        String containerId = CniNode.newContainerId();
+        String stale = dev.ferry.endpoint.HostIfname.of(containerId, "eth0");
+        node.node().ip("link", "add", stale, "type", "veth", "peer", "name", "specstalepeer");
+
+        FerryCni.Result r = node.cni("ADD", containerId, "/run/netns/" + ns.name()).run();
+
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(node.node().ip("-o", "link", "show").lines().noneMatch(l -> l.contains("specstalepeer")),
+                "the stale pair is gone");
+        assertTrue(ns.ip("-o", "link", "show", "eth0").contains("eth0"), "the new pair reaches the pod");
+        assertEquals(0, node.cni("DEL", containerId, "/run/netns/" + ns.name()).run().exitCode());
+    }
+
+    @Test
     void addOfAnExistingAttachmentFromAnotherNetnsIsCode100AndLeavesNothing() {
         CniNode.Pod pod = node.addPod("specdupa");
         TestNetns other = node.podNamespace("specdupb");

@@ -3,6 +3,7 @@ package dev.ferry.deploy;
 import com.marcnuri.helm.LintResult;
 import dev.ferry.agent.AgentConfig;
 import dev.ferry.datapath.AttachMode;
+import dev.ferry.datapath.AttachModes;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -36,6 +37,7 @@ class ChartValuesTest {
     void nonDefaultValuesReachTheAgentConfigTheMountsAndThePorts(@TempDir Path dir) {
         List<HasMetadata> objects = Chart.render("""
                 attach: tc
+                podAttach: tcx
                 uplinks: [eth1, bond0]
                 clusterCIDRs: [10.32.0.0/12, "fd00:10::/56"]
                 metricsPort: 9100
@@ -53,7 +55,7 @@ class ChartValuesTest {
 
         ConfigMap cm = Manifests.only(objects, ConfigMap.class);
         AgentConfig config = AgentFiles.load(cm, dir);
-        assertEquals(AttachMode.TC, config.attach());
+        assertEquals(new AttachModes(AttachMode.TC, AttachMode.TCX), config.attach());
         assertEquals(List.of("eth1", "bond0"), config.uplinks());
         assertEquals("[10.32.0.0/12, fd00:10::/56]", config.clusterCidrs().toString());
         assertEquals(9100, config.metricsAddress().getPort());
@@ -86,6 +88,7 @@ class ChartValuesTest {
 
     @ParameterizedTest(name = "{0} is refused naming {1}")
     @CsvSource(delimiter = '|', value = {
+            "podAttach: fast                      | podAttach",
             "attach: foo                          | attach",
             "metricsPort: 70000                   | metricsPort",
             "metricsPort: 0                       | metricsPort",

@@ -7,6 +7,7 @@ import dev.ferry.agent.AgentConfig;
 import dev.ferry.agent.CniConfList;
 import dev.ferry.cni.NetworkConfig;
 import dev.ferry.datapath.AttachMode;
+import dev.ferry.datapath.AttachModes;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,7 +34,7 @@ class ConfigMapTest {
         assertEquals(Path.of("/sys/fs/bpf/ferry"), c.bpffsRoot());
         assertEquals(Path.of("/etc/cni/net.d"), c.cniConfDir());
         assertEquals(9962, c.metricsAddress().getPort());
-        assertEquals(AttachMode.TCX, c.attach());
+        assertEquals(new AttachModes(AttachMode.TCX, AttachMode.TC), c.attach());
         assertEquals(List.of(), c.clusterCidrs());
         assertTrue(c.masquerade());
     }

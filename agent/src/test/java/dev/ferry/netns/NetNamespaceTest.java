@@ -39,6 +39,18 @@ class NetNamespaceTest {
     }
 
     @Test
+    void theThreadThatRanATaskIsBackInTheAgentsNamespaceWhenTheCallerHearsOfIt() throws Exception {
+        String agents = Files.readSymbolicLink(Path.of("/proc/self/ns/net")).toString();
+        try (TestNetns ns = TestNetns.create("fns")) {
+            // "PID/task/TID": the thread that runs the task, which stays alive for the next one.
+            Path thread = ns.handle().call(() -> Files.readSymbolicLink(Path.of("/proc/thread-self")));
+
+            Path itsNamespace = Path.of("/proc").resolve(thread).resolve("ns/net");
+            assertEquals(agents, Files.readSymbolicLink(itsNamespace).toString());
+        }
+    }
+
+    @Test
     void missingNamespaceIsAnErrorNamingThePath() {
         Errno e = assertThrows(Errno.class, () -> NetNamespace.named("ferry-no-such-ns"));
         assertEquals(Errno.ENOENT, e.errno());
