@@ -147,7 +147,6 @@ public final class EndpointManager implements AutoCloseable {
                 settled(hooking);
                 node.execute(() -> datapath.detach(DatapathProgram.FROM_POD, hostIfname, hostEnd.index()));
             });
-            rollback.add("delete counters", () -> datapath.counters().deleteEndpoint(endpointId));
 
             InetAddress address = await(allocating, "allocate an address").address();
             PodPlumbing.Veth veth = step("wire the veth pair", () -> plumbing.wire(hostEnd, key.ifname(), pod, podNl, address));
@@ -200,7 +199,6 @@ public final class EndpointManager implements AutoCloseable {
             plumbing.deleteHostRouteIfPresent(a);
             return null;
         }));
-        state.ifPresent(e -> attempt(failures, "delete counters", () -> datapath.counters().deleteEndpoint(e.endpointId())));
 
         if (!failures.isEmpty()) {
             throw new EndpointException.Incomplete(key, failures);

@@ -30,6 +30,10 @@ class MapLayoutsTest {
             }
         }
         java.put("reason.max", String.valueOf(Reason.MAX));
+        java.put("direction.count", String.valueOf(MapLayouts.DIRECTION_COUNT));
+        java.put("verdict.count", String.valueOf(MapLayouts.VERDICT_COUNT));
+        java.put("metrics.reason_slots", String.valueOf(MapLayouts.METRICS_REASON_SLOTS));
+        java.put("metrics.slots", String.valueOf(MapLayouts.METRICS_SLOTS));
         assertEquals(c, java);
     }
 
