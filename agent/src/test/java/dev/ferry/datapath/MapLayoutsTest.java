@@ -45,6 +45,16 @@ class MapLayoutsTest {
         assertEquals(Reason.MAX, Reason.values().length);
     }
 
+    @Test
+    void directionAndVerdictCodesIndexTheCounterArrays() {
+        for (int code = 0; code < MapLayouts.DIRECTION_COUNT; code++) {
+            assertEquals(code, Direction.of(code).code());
+        }
+        for (int code = 0; code < MapLayouts.VERDICT_COUNT; code++) {
+            assertEquals(code, Verdict.of(code).code());
+        }
+    }
+
     private static Map<String, String> cSide() throws Exception {
         Path dumper = Path.of(MapLayoutsTest.class.getResource("/bpf/abi_layout").toURI());
         Map<String, String> lines = new LinkedHashMap<>();
