@@ -47,7 +47,9 @@ public final class EndpointMap {
      * values are read, their info replaced and written back. Increments the
      * programs make between the read and the write are lost; that window is
      * microseconds and opens only on repairs and restarts (CNI ADD writes a new
-     * key), and an unchanged entry is not written at all.
+     * key), and an unchanged entry is not written at all. An address taken over
+     * by another endpoint id starts from zero: the counters were the other
+     * endpoint's, and would otherwise be reported as the new pod's.
      */
     public void put(InetAddress address, EndpointEntry entry) {
         int cpus = BpfMap.possibleCpus();
@@ -56,8 +58,13 @@ public final class EndpointMap {
             MemorySegment key = key(arena, address);
             MemorySegment info = info(arena, entry);
             MemorySegment values = arena.allocate(map.valueSegmentSize(), 8); // zeroed: a new key's counters start at 0
-            if (map.lookup(key, values) && onEveryCpu(values, cpus, stride, info)) {
-                return;
+            if (map.lookup(key, values)) {
+                if (onEveryCpu(values, cpus, stride, info)) {
+                    return;
+                }
+                if (infoOf(values, 0, stride).get(JAVA_INT, ENDPOINT_ID) != entry.endpointId()) {
+                    values.fill((byte) 0);
+                }
             }
             for (int cpu = 0; cpu < cpus; cpu++) {
                 infoOf(values, cpu, stride).copyFrom(info);

@@ -214,6 +214,24 @@ class DatapathProgramsTest {
         }
     }
 
+    @Test
+    void addressTakenOverByAnotherEndpointStartsItsCountersAtZero() throws Exception {
+        InetAddress address = ip(POD_REWRITTEN);
+        datapath.endpoints().put(address, new EndpointEntry(hostB, 6, 0, podBMac, hostBMac));
+        try {
+            run(DatapathProgram.FROM_POD, Ipv4.udp(POD_REWRITTEN, OUTSIDE).frame(), hostB);
+            assertEquals(1L, endpointPackets().get(new EpKey(6, Direction.EGRESS, Verdict.PASS)));
+
+            datapath.endpoints().put(address, new EndpointEntry(hostB, 7, 0, podBMac, hostBMac));
+
+            Map<EpKey, Long> counted = endpointPackets();
+            assertTrue(counted.keySet().stream().noneMatch(k -> k.endpointId() == 6 || k.endpointId() == 7),
+                    "neither the old endpoint's counters nor any for the new one: " + counted);
+        } finally {
+            datapath.endpoints().delete(address);
+        }
+    }
+
     // ---- other nodes ----------------------------------------------------------------------------
 
     @Test
