@@ -1,6 +1,8 @@
 package dev.ferry.datapath;
 
+import dev.ferry.bpf.BpfException;
 import dev.ferry.bpf.BpfMap;
+import dev.ferry.linux.Errno;
 import dev.ferry.net.MacAddress;
 
 import java.lang.foreign.Arena;
@@ -36,6 +38,8 @@ public final class EndpointMap {
     private static final long POD_MAC = offset(ENDPOINT_INFO, "pod_mac");
     private static final long HOST_MAC = offset(ENDPOINT_INFO, "host_mac");
 
+    private static final int ENOMEM_ATTEMPTS = 8;
+
     private final BpfMap map;
 
     EndpointMap(BpfMap map) {
@@ -69,7 +73,33 @@ public final class EndpointMap {
             for (int cpu = 0; cpu < cpus; cpu++) {
                 infoOf(values, cpu, stride).copyFrom(info);
             }
-            map.update(key, values, BpfMap.ANY);
+            update(key, values);
+        }
+    }
+
+    /**
+     * The map is not preallocated, so a new key's per-CPU value comes from the
+     * kernel's pool for atomic per-CPU allocations, which a burst of inserts (a
+     * fill, or the first reconcile after an upgrade to new map names) can drain
+     * before the kernel's worker refills it: ENOMEM that passes within
+     * milliseconds. A full map is E2BIG and fails at once.
+     */
+    private void update(MemorySegment key, MemorySegment values) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                map.update(key, values, BpfMap.ANY);
+                return;
+            } catch (BpfException e) {
+                if (e.errno() != Errno.ENOMEM || attempt == ENOMEM_ATTEMPTS) {
+                    throw e;
+                }
+            }
+            try {
+                Thread.sleep(attempt); // 1 + 2 + ... ms: the refill is a workqueue item away
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while the kernel refilled its per-CPU pool", e);
+            }
         }
     }
 
