@@ -32,6 +32,16 @@ public final class CounterMaps {
     private static final long PACKETS = offset(METRICS_VALUE, "packets");
     private static final long BYTES = offset(METRICS_VALUE, "bytes");
     private static final long ENDPOINT_ID = offset(ENDPOINT_INFO, "endpoint_id");
+    /** [direction][verdict]: a layout path lookup costs more than the sum it locates. */
+    private static final long[][] ENDPOINT_COUNTERS = new long[MapLayouts.DIRECTION_COUNT][MapLayouts.VERDICT_COUNT];
+
+    static {
+        for (Direction d : Direction.values()) {
+            for (Verdict v : Verdict.values()) {
+                ENDPOINT_COUNTERS[d.code()][v.code()] = MapLayouts.endpointCounterOffset(d, v);
+            }
+        }
+    }
 
     private final BpfMap global;
     private final BpfMap endpoints;
@@ -94,7 +104,7 @@ public final class CounterMaps {
                 int endpointId = EndpointMap.infoOf(values, 0, stride).get(JAVA_INT, ENDPOINT_ID);
                 for (Direction direction : Direction.values()) {
                     for (Verdict verdict : Verdict.values()) {
-                        Totals t = sum(values, MapLayouts.endpointCounterOffset(direction, verdict), cpus, stride);
+                        Totals t = sum(values, ENDPOINT_COUNTERS[direction.code()][verdict.code()], cpus, stride);
                         if (t.packets() > 0) {
                             // One endpoint's addresses (IPv4 and IPv6) add up to one series.
                             totals.merge(new EndpointCounterKey(endpointId, direction, verdict), t,
