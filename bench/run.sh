@@ -537,7 +537,7 @@ jmh() {
     -cp "bench/jmh/target/ferry-bench-jmh.jar:bench/jmh/target/lib/*" org.openjdk.jmh.Main \
     "${JMH_ARGS[@]}" -rf json -rff "$run_dir/jmh.json" >"$run_dir/jmh.log" 2>&1 \
     || { tail -n 30 "$run_dir/jmh.log" >&2; die "JMH failed"; }
-  grep -E '^Benchmark|^MapPathsBenchmark' "$run_dir/jmh.log" | sed 's/^/   /'
+  grep -oE '^(Benchmark|MapPathsBenchmark|ProgramCostBenchmark).*|kernel_ns_per_run.*' "$run_dir/jmh.log" | sed 's/^/   /'
   python3 bench/stats.py jmh-samples "$run_dir/jmh.json" >>"$SAMPLES"
 }
 

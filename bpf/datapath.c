@@ -20,8 +20,8 @@ static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
 {
 	struct ipv4_flow flow = {};
 	__u16 reason = ipv4_parse(ctx, &flow);
-	struct endpoint_info *src = endpoint_lookup_ipv4(flow.saddr);
-	struct endpoint_info *dst;
+	struct endpoint_value *src = endpoint_lookup_ipv4(flow.saddr);
+	struct endpoint_value *dst;
 	struct decision d;
 
 	if (reason != FERRY_REASON_FORWARDED)
@@ -32,7 +32,7 @@ static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
 		d = pass(FERRY_REASON_OUTSIDE_CLUSTER);
 	else
 		d = ipv4_redirect_neigh(ctx, &flow);
-	d.src_endpoint = src ? src->endpoint_id : 0;
+	d.src = src;
 	return d;
 }
 
@@ -40,7 +40,7 @@ static __always_inline struct decision ipv4_to_pod(struct __sk_buff *ctx)
 {
 	struct ipv4_flow flow = {};
 	__u16 reason = ipv4_parse(ctx, &flow);
-	struct endpoint_info *dst;
+	struct endpoint_value *dst;
 
 	if (reason != FERRY_REASON_FORWARDED)
 		return pass(reason);

@@ -13,29 +13,36 @@
 #define FERRY_ABI_H
 
 #include <linux/types.h>
+#include "reasons.h"
 
 #define FERRY_FAMILY_IPV4 4
 #define FERRY_FAMILY_IPV6 6
 
 #define FERRY_ETH_ALEN 6
 
-/* Map names and sizes; the agent opens the pinned maps by these names. */
+/* Map sizes; the agent opens the pinned maps by their names. */
 #define FERRY_ENDPOINTS_MAX        16384
 #define FERRY_CLUSTER_CIDRS_MAX    1024
-#define FERRY_METRICS_MAX          1024
-#define FERRY_ENDPOINT_METRICS_MAX 65536
 
-/* ferry_endpoints key: a pod address. */
+/* ferry_metrics_v2 has a slot for every (direction, verdict, reason slot); the
+ * spare reason slots let new reasons arrive without a layout change. */
+#define FERRY_METRICS_REASON_SLOTS 32
+#define FERRY_METRICS_SLOTS        (FERRY_DIR_COUNT * FERRY_VERDICT_COUNT * FERRY_METRICS_REASON_SLOTS)
+
+_Static_assert(FERRY_REASON_MAX <= FERRY_METRICS_REASON_SLOTS,
+	       "every reason needs a slot in ferry_metrics_v2: grow FERRY_METRICS_REASON_SLOTS (and rename the map)");
+
+/* ferry_endpoints_v2 key: a pod address. */
 struct endpoint_key {
 	__u8  family;      /* FERRY_FAMILY_* */
 	__u8  pad[3];
 	__u32 addr[4];     /* network byte order; IPv4 uses addr[0], the rest zero */
 };
 
-/* ferry_endpoints value: where and how to deliver into the pod. */
+/* Where and how to deliver into the pod: the agent's part of a ferry_endpoints_v2 value. */
 struct endpoint_info {
 	__u32 ifindex;                   /* host-side veth: the bpf_redirect_peer target */
-	__u32 endpoint_id;               /* key of the per-endpoint counters, never 0 */
+	__u32 endpoint_id;               /* names the endpoint's counters to the agent, never 0 */
 	__u32 flags;                     /* FERRY_ENDPOINT_F_* */
 	__u8  pod_mac[FERRY_ETH_ALEN];   /* destination MAC of packets delivered into the pod */
 	__u8  host_mac[FERRY_ETH_ALEN];  /* source MAC: the host-side veth, the pod's gateway */
@@ -58,25 +65,21 @@ struct cidr_info {
 	__u32 flags;       /* reserved, zero */
 };
 
-/* ferry_metrics key: one counter per (direction, verdict, reason). */
-struct metrics_key {
-	__u8  direction;   /* enum ferry_direction */
-	__u8  verdict;     /* enum ferry_verdict */
-	__u16 reason;      /* enum ferry_reason */
-};
-
-/* Value of both counter maps, per CPU; the agent sums over CPUs at read time. */
+/* One counter, per CPU: a ferry_metrics_v2 slot (its key is the __u32 of
+ * metrics_index() in lib/metrics.h, mirrored by CounterMaps.java) and an element
+ * of endpoint_value.counters. The agent sums over CPUs at read time. */
 struct metrics_value {
 	__u64 packets;
 	__u64 bytes;
 };
 
-/* ferry_endpoint_metrics key: one counter per (endpoint, direction, verdict). */
-struct endpoint_metrics_key {
-	__u32 endpoint_id;
-	__u8  direction;   /* enum ferry_direction, seen from the pod */
-	__u8  verdict;     /* enum ferry_verdict */
-	__u16 pad;
+/* ferry_endpoints_v2 value, per CPU. The agent writes the same info on every CPU
+ * and keeps the counters when it rewrites the info (EndpointMap.java); each CPU's
+ * counters are what that CPU counted, so the lookups that find the endpoint also
+ * find its counters. info is 24 bytes, which keeps counters 8-byte aligned. */
+struct endpoint_value {
+	struct endpoint_info info;
+	struct metrics_value counters[FERRY_DIR_COUNT][FERRY_VERDICT_COUNT];  /* [direction seen from the pod][verdict] */
 };
 
 #endif /* FERRY_ABI_H */

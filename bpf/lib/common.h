@@ -26,8 +26,10 @@ struct decision {
 	int   action;        /* TC_ACT_* handed back to the kernel */
 	__u8  verdict;       /* enum ferry_verdict */
 	__u16 reason;        /* enum ferry_reason */
-	__u32 src_endpoint;  /* endpoint_id of the sending local pod, 0 if none */
-	__u32 dst_endpoint;  /* endpoint_id of the local pod it was delivered into, 0 if none */
+	/* This CPU's map values of the endpoints concerned, found by the lookups the
+	 * decision needed anyway: their counters are counted without another lookup. */
+	struct endpoint_value *src;  /* the sending local pod, NULL if none */
+	struct endpoint_value *dst;  /* the local pod it was delivered into, NULL if none */
 };
 
 static __always_inline struct decision pass(__u16 reason)

@@ -1,23 +1,30 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Local endpoints (pods on this node), written by the agent at CNI ADD. */
+/* Local endpoints (pods on this node), written by the agent at CNI ADD, with
+ * their counters: the lookup that finds an endpoint also finds where to count. */
 #ifndef FERRY_ENDPOINT_H
 #define FERRY_ENDPOINT_H
 
 #include "common.h"
 
+/* Per CPU so that each CPU counts into its own copy without atomics. Not
+ * preallocated: a preallocated per-CPU hash reserves max_entries values on every
+ * possible CPU up front (16384 x 152 bytes x 256 CPUs is about 600 MiB on a big
+ * node); allocated on update it costs only the endpoints that exist. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct endpoint_key);
-	__type(value, struct endpoint_info);
+	__type(value, struct endpoint_value);
 	__uint(max_entries, FERRY_ENDPOINTS_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ferry_endpoints SEC(".maps");
+} ferry_endpoints_v2 SEC(".maps");
 
-static __always_inline struct endpoint_info *endpoint_lookup_ipv4(__be32 addr)
+/* This CPU's copy of the endpoint's value. */
+static __always_inline struct endpoint_value *endpoint_lookup_ipv4(__be32 addr)
 {
 	struct endpoint_key key = { .family = FERRY_FAMILY_IPV4, .addr = { addr } };
 
-	return bpf_map_lookup_elem(&ferry_endpoints, &key);
+	return bpf_map_lookup_elem(&ferry_endpoints_v2, &key);
 }
 
 #endif /* FERRY_ENDPOINT_H */

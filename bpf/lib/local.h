@@ -8,23 +8,24 @@
 #include "forward.h"
 
 static __always_inline struct decision ipv4_redirect_peer(struct __sk_buff *ctx, const struct ipv4_flow *flow,
-							  const struct endpoint_info *ep)
+							  struct endpoint_value *ep)
 {
+	const struct endpoint_info *info = &ep->info;
 	struct decision d;
 	__u16 reason;
 
-	if (ep->flags & FERRY_ENDPOINT_F_STACK_ONLY)
+	if (info->flags & FERRY_ENDPOINT_F_STACK_ONLY)
 		return pass(FERRY_REASON_STACK_ONLY);
 	reason = ipv4_forwardable(ctx, flow);
 	if (reason != FERRY_REASON_FORWARDED)
 		return pass(reason);
 	/* The pod sees a router hop: its gateway's MAC as source, one less TTL. */
-	if (ipv4_l2_l3_rewrite(ctx, ep->pod_mac, ep->host_mac) < 0)
+	if (ipv4_l2_l3_rewrite(ctx, info->pod_mac, info->host_mac) < 0)
 		return pass(FERRY_REASON_TRUNCATED);
-	if (bpf_redirect_peer(ep->ifindex, 0) != TC_ACT_REDIRECT)
+	if (bpf_redirect_peer(info->ifindex, 0) != TC_ACT_REDIRECT)
 		return drop(FERRY_REASON_REDIRECT_FAILED);
 	d = redirected(FERRY_VERDICT_REDIRECT_PEER);
-	d.dst_endpoint = ep->endpoint_id;
+	d.dst = ep;
 	return d;
 }
 

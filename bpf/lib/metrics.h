@@ -5,61 +5,54 @@
 
 #include "common.h"
 
+/* An array, not a hash: the kernel inlines array lookups and every slot exists,
+ * so counting is one lookup and two adds. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__type(key, struct metrics_key);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
 	__type(value, struct metrics_value);
-	__uint(max_entries, FERRY_METRICS_MAX);
+	__uint(max_entries, FERRY_METRICS_SLOTS);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ferry_metrics SEC(".maps");
+} ferry_metrics_v2 SEC(".maps");
 
-/* LRU: a node with more endpoints than fit loses the oldest counters, not new ones. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__type(key, struct endpoint_metrics_key);
-	__type(value, struct metrics_value);
-	__uint(max_entries, FERRY_ENDPOINT_METRICS_MAX);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ferry_endpoint_metrics SEC(".maps");
+/* The one mapping from (direction, verdict, reason) to a ferry_metrics_v2 slot;
+ * CounterMaps.java decodes it. Anything out of range maps past the last slot,
+ * where the lookup finds nothing instead of counting into a neighbour's slot. */
+static __always_inline __u32 metrics_index(__u8 direction, __u8 verdict, __u16 reason)
+{
+	if (direction >= FERRY_DIR_COUNT || verdict >= FERRY_VERDICT_COUNT || reason >= FERRY_METRICS_REASON_SLOTS)
+		return FERRY_METRICS_SLOTS;
+	return ((__u32)direction * FERRY_VERDICT_COUNT + verdict) * FERRY_METRICS_REASON_SLOTS + reason;
+}
 
 /* Per-CPU values: this CPU owns its slot while the program runs, plain adds suffice. */
-static __always_inline void counter_add(void *map, const void *key, __u32 bytes)
+static __always_inline void counter_add(struct metrics_value *value, __u32 bytes)
 {
-	struct metrics_value *value = bpf_map_lookup_elem(map, key);
-
-	if (!value) {
-		struct metrics_value zero = {};
-
-		bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
-		value = bpf_map_lookup_elem(map, key);
-		if (!value)
-			return;
-	}
 	value->packets += 1;
 	value->bytes += bytes;
 }
 
-static __always_inline void endpoint_count(__u32 endpoint_id, __u8 direction, __u8 verdict, __u32 bytes)
+/* The endpoint's counters live in its ferry_endpoints_v2 value. The verifier
+ * needs verdict bounded to index into the value; direction is a constant. */
+static __always_inline void endpoint_count(struct endpoint_value *ep, __u8 direction, __u8 verdict, __u32 bytes)
 {
-	struct endpoint_metrics_key key = {
-		.endpoint_id = endpoint_id,
-		.direction = direction,
-		.verdict = verdict,
-	};
-
-	counter_add(&ferry_endpoint_metrics, &key, bytes);
+	if (verdict >= FERRY_VERDICT_COUNT)
+		return;
+	counter_add(&ep->counters[direction][verdict], bytes);
 }
 
 /* Counts the decision globally and for the endpoints it concerns, then hands back its action. */
 static __always_inline int account(__u8 direction, const struct decision *d, __u32 bytes)
 {
-	struct metrics_key key = { .direction = direction, .verdict = d->verdict, .reason = d->reason };
+	__u32 index = metrics_index(direction, d->verdict, d->reason);
+	struct metrics_value *global = bpf_map_lookup_elem(&ferry_metrics_v2, &index);
 
-	counter_add(&ferry_metrics, &key, bytes);
-	if (d->src_endpoint)
-		endpoint_count(d->src_endpoint, FERRY_DIR_EGRESS, d->verdict, bytes);
-	if (d->dst_endpoint)
-		endpoint_count(d->dst_endpoint, FERRY_DIR_INGRESS, d->verdict, bytes);
+	if (global)
+		counter_add(global, bytes);
+	if (d->src)
+		endpoint_count(d->src, FERRY_DIR_EGRESS, d->verdict, bytes);
+	if (d->dst)
+		endpoint_count(d->dst, FERRY_DIR_INGRESS, d->verdict, bytes);
 	return d->action;
 }
 

@@ -11,6 +11,7 @@
 enum ferry_direction {
 	FERRY_DIR_INGRESS = 0,   /* towards a pod: to_pod on the uplink; pod-side for endpoint counters */
 	FERRY_DIR_EGRESS  = 1,   /* out of a pod: from_pod on the host veth */
+	FERRY_DIR_COUNT,         /* a counter array dimension: a new direction changes map layouts */
 };
 
 enum ferry_verdict {
@@ -18,6 +19,7 @@ enum ferry_verdict {
 	FERRY_VERDICT_REDIRECT_PEER  = 1,  /* bpf_redirect_peer into a local pod */
 	FERRY_VERDICT_REDIRECT_NEIGH = 2,  /* bpf_redirect_neigh towards another node */
 	FERRY_VERDICT_DROP           = 3,
+	FERRY_VERDICT_COUNT,               /* a counter array dimension: a new verdict changes map layouts */
 };
 
 enum ferry_reason {

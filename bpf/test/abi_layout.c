@@ -34,22 +34,20 @@ int main(void)
 	SIZE(cidr_info);
 	FIELD(cidr_info, flags);
 
-	SIZE(metrics_key);
-	FIELD(metrics_key, direction);
-	FIELD(metrics_key, verdict);
-	FIELD(metrics_key, reason);
-
 	SIZE(metrics_value);
 	FIELD(metrics_value, packets);
 	FIELD(metrics_value, bytes);
 
-	SIZE(endpoint_metrics_key);
-	FIELD(endpoint_metrics_key, endpoint_id);
-	FIELD(endpoint_metrics_key, direction);
-	FIELD(endpoint_metrics_key, verdict);
-	FIELD(endpoint_metrics_key, pad);
+	SIZE(endpoint_value);
+	FIELD(endpoint_value, info);
+	FIELD(endpoint_value, counters);
 
 	/* The reason numbers are ABI too: the Java enum must agree. */
 	printf("reason.max %d\n", FERRY_REASON_MAX);
+	/* So are the counter arrays' dimensions and ferry_metrics_v2's index. */
+	printf("direction.count %d\n", FERRY_DIR_COUNT);
+	printf("verdict.count %d\n", FERRY_VERDICT_COUNT);
+	printf("metrics.reason_slots %d\n", FERRY_METRICS_REASON_SLOTS);
+	printf("metrics.slots %d\n", FERRY_METRICS_SLOTS);
 	return 0;
 }

@@ -4,122 +4,132 @@ import dev.ferry.bpf.BpfMap;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
-import static dev.ferry.datapath.MapLayouts.ENDPOINT_METRICS_KEY;
-import static dev.ferry.datapath.MapLayouts.METRICS_KEY;
+import static dev.ferry.datapath.MapLayouts.ENDPOINT_INFO;
+import static dev.ferry.datapath.MapLayouts.ENDPOINT_KEY;
+import static dev.ferry.datapath.MapLayouts.METRICS_VALUE;
 import static dev.ferry.datapath.MapLayouts.offset;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
- * Reads the per-CPU counter maps, summing the CPUs, at the moment they are asked
- * for: a scrape sees the kernel's numbers, never a copy taken on a timer.
+ * Reads the per-CPU counters, summing the CPUs, at the moment they are asked
+ * for: a scrape sees the kernel's numbers, never a copy taken on a timer. The
+ * global ones are ferry_metrics_v2's slots; the per-endpoint ones ride in the
+ * endpoint's ferry_endpoints_v2 value and go away with its entry.
  */
 public final class CounterMaps {
-    static final String GLOBAL = "ferry_metrics";
-    static final String PER_ENDPOINT = "ferry_endpoint_metrics";
+    static final String GLOBAL = "ferry_metrics_v2";
 
-    private static final long DIRECTION = offset(METRICS_KEY, "direction");
-    private static final long VERDICT = offset(METRICS_KEY, "verdict");
-    private static final long REASON = offset(METRICS_KEY, "reason");
-    private static final long EP_ID = offset(ENDPOINT_METRICS_KEY, "endpoint_id");
-    private static final long EP_DIRECTION = offset(ENDPOINT_METRICS_KEY, "direction");
-    private static final long EP_VERDICT = offset(ENDPOINT_METRICS_KEY, "verdict");
-    private static final long PACKETS = offset(MapLayouts.METRICS_VALUE, "packets");
-    private static final long BYTES = offset(MapLayouts.METRICS_VALUE, "bytes");
+    private static final long PACKETS = offset(METRICS_VALUE, "packets");
+    private static final long BYTES = offset(METRICS_VALUE, "bytes");
+    private static final long ENDPOINT_ID = offset(ENDPOINT_INFO, "endpoint_id");
+    /** [direction][verdict]: a layout path lookup costs more than the sum it locates. */
+    private static final long[][] ENDPOINT_COUNTERS = new long[MapLayouts.DIRECTION_COUNT][MapLayouts.VERDICT_COUNT];
+
+    static {
+        for (Direction d : Direction.values()) {
+            for (Verdict v : Verdict.values()) {
+                ENDPOINT_COUNTERS[d.code()][v.code()] = MapLayouts.endpointCounterOffset(d, v);
+            }
+        }
+    }
 
     private final BpfMap global;
-    private final BpfMap perEndpoint;
+    private final BpfMap endpoints;
 
-    CounterMaps(BpfMap global, BpfMap perEndpoint) {
+    CounterMaps(BpfMap global, BpfMap endpoints) {
         this.global = global;
-        this.perEndpoint = perEndpoint;
+        this.endpoints = endpoints;
     }
 
-    /** Every global counter the programs have created so far. */
+    private record Totals(long packets, long bytes) {}
+
+    /**
+     * The global counters that have counted something: every slot exists from the
+     * start, a series appears once its first packet is counted. Only the reasons
+     * this agent knows are read: the programs it loads count no others.
+     */
     public List<DatapathCounter> global() {
         List<DatapathCounter> counters = new ArrayList<>();
-        forEach(global, METRICS_KEY.byteSize(), (key, packets, bytes) -> counters.add(new DatapathCounter(
-                Direction.of(key.get(JAVA_BYTE, DIRECTION)),
-                Verdict.of(key.get(JAVA_BYTE, VERDICT)),
-                Reason.of(Short.toUnsignedInt(key.get(JAVA_SHORT, REASON))),
-                packets, bytes)));
-        return counters;
-    }
-
-    /** Every per-endpoint counter. */
-    public List<EndpointCounter> endpoints() {
-        List<EndpointCounter> counters = new ArrayList<>();
-        forEach(perEndpoint, ENDPOINT_METRICS_KEY.byteSize(), (key, packets, bytes) -> counters.add(new EndpointCounter(
-                key.get(JAVA_INT, EP_ID),
-                Direction.of(key.get(JAVA_BYTE, EP_DIRECTION)),
-                Verdict.of(key.get(JAVA_BYTE, EP_VERDICT)),
-                packets, bytes)));
-        return counters;
-    }
-
-    /** Drops the counters of a deleted endpoint, so that its series go away. Returns how many. */
-    public int deleteEndpoint(int endpointId) {
-        int deleted = 0;
+        int cpus = BpfMap.possibleCpus();
+        long stride = global.perCpuValueStride();
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment key = arena.allocate(ENDPOINT_METRICS_KEY);
-            for (Direction d : Direction.values()) {
-                for (Verdict v : Verdict.values()) {
-                    key.fill((byte) 0);
-                    key.set(JAVA_INT, EP_ID, endpointId);
-                    key.set(JAVA_BYTE, EP_DIRECTION, (byte) d.code());
-                    key.set(JAVA_BYTE, EP_VERDICT, (byte) v.code());
-                    if (perEndpoint.delete(key)) {
-                        deleted++;
+            MemorySegment index = arena.allocate(JAVA_INT);
+            MemorySegment values = arena.allocate(global.valueSegmentSize(), 8);
+            for (Direction direction : Direction.values()) {
+                for (Verdict verdict : Verdict.values()) {
+                    for (Reason reason : Reason.values()) {
+                        index.set(JAVA_INT, 0, MapLayouts.metricsIndex(direction, verdict, reason.code()));
+                        if (!global.lookup(index, values)) {
+                            continue;
+                        }
+                        Totals t = sum(values, 0, cpus, stride);
+                        if (t.packets() > 0) {
+                            counters.add(new DatapathCounter(direction, verdict, reason, t.packets(), t.bytes()));
+                        }
                     }
                 }
             }
         }
-        return deleted;
+        return counters;
     }
 
-    public int globalCapacity() {
-        return global.maxEntries();
-    }
-
-    public int endpointCapacity() {
-        return perEndpoint.maxEntries();
-    }
-
-    private interface CounterSink {
-        void accept(MemorySegment key, long packets, long bytes);
-    }
-
-    private static void forEach(BpfMap map, long keySize, CounterSink sink) {
+    /** The per-endpoint counters that have counted something, by endpoint id. */
+    public List<EndpointCounter> endpoints() {
+        Map<EndpointCounterKey, Totals> totals = new LinkedHashMap<>();
         int cpus = BpfMap.possibleCpus();
-        long stride = map.perCpuValueStride();
+        long stride = endpoints.perCpuValueStride();
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment key = arena.allocate(keySize, 8);
-            MemorySegment next = arena.allocate(keySize, 8);
-            MemorySegment values = arena.allocate(stride * cpus, 8);
+            MemorySegment key = arena.allocate(ENDPOINT_KEY);
+            MemorySegment next = arena.allocate(ENDPOINT_KEY);
+            MemorySegment values = arena.allocate(endpoints.valueSegmentSize(), 8);
             MemorySegment previous = null; // null: start from the first key
             // A key deleted under the walk restarts it from the first key: never count one twice.
-            java.util.Set<java.nio.ByteBuffer> seen = new java.util.HashSet<>();
-            while (map.nextKey(previous, next)) {
+            Set<ByteBuffer> seen = new HashSet<>();
+            while (endpoints.nextKey(previous, next)) {
                 key.copyFrom(next);
                 previous = key;
-                if (!seen.add(java.nio.ByteBuffer.wrap(key.toArray(JAVA_BYTE)))) {
+                if (!seen.add(ByteBuffer.wrap(key.toArray(JAVA_BYTE))) || !endpoints.lookup(key, values)) {
                     continue;
                 }
-                if (map.lookup(key, values)) {
-                    long packets = 0;
-                    long bytes = 0;
-                    for (int cpu = 0; cpu < cpus; cpu++) {
-                        packets += values.get(JAVA_LONG, cpu * stride + PACKETS);
-                        bytes += values.get(JAVA_LONG, cpu * stride + BYTES);
+                int endpointId = EndpointMap.infoOf(values, 0, stride).get(JAVA_INT, ENDPOINT_ID);
+                for (Direction direction : Direction.values()) {
+                    for (Verdict verdict : Verdict.values()) {
+                        Totals t = sum(values, ENDPOINT_COUNTERS[direction.code()][verdict.code()], cpus, stride);
+                        if (t.packets() > 0) {
+                            // One endpoint's addresses (IPv4 and IPv6) add up to one series.
+                            totals.merge(new EndpointCounterKey(endpointId, direction, verdict), t,
+                                    (a, b) -> new Totals(a.packets() + b.packets(), a.bytes() + b.bytes()));
+                        }
                     }
-                    sink.accept(key, packets, bytes);
                 }
             }
         }
+        List<EndpointCounter> counters = new ArrayList<>();
+        totals.forEach((k, t) -> counters.add(new EndpointCounter(k.endpointId(), k.direction(), k.verdict(),
+                t.packets(), t.bytes())));
+        return counters;
+    }
+
+    private record EndpointCounterKey(int endpointId, Direction direction, Verdict verdict) {}
+
+    /** The counter at {@code offset} in each CPU's value, summed over the CPUs. */
+    private static Totals sum(MemorySegment values, long offset, int cpus, long stride) {
+        long packets = 0;
+        long bytes = 0;
+        for (int cpu = 0; cpu < cpus; cpu++) {
+            packets += values.get(JAVA_LONG, cpu * stride + offset + PACKETS);
+            bytes += values.get(JAVA_LONG, cpu * stride + offset + BYTES);
+        }
+        return new Totals(packets, bytes);
     }
 }

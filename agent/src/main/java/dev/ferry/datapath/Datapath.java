@@ -24,7 +24,7 @@ import java.util.stream.Stream;
  * maps and links pinned under the bpffs root by an earlier agent, and hooks its
  * programs to devices.
  *
- * <p>Pins ({@code <root>/ferry_endpoints}, ..., {@code <root>/links/<program>/<ifname>})
+ * <p>Pins ({@code <root>/ferry_endpoints_v2}, ..., {@code <root>/links/<program>/<ifname>})
  * are what keep packets moving while no agent runs: closing this object releases
  * the process's file descriptors only. Device ifindexes belong to the network
  * namespace of the calling thread; the agent runs inside the node's namespace.
@@ -37,6 +37,12 @@ public final class Datapath implements AutoCloseable {
     /** tc filter identity used in the clsact fallback; one filter of ours per hook. */
     static final int TC_HANDLE = 0xfe77;
     static final int TC_PRIORITY = 1;
+    /**
+     * Pins of maps whose layout changed under a new name (bpf/lib/abi.h). Programs
+     * of an earlier agent still hold them until their links are swapped; the pins
+     * alone would keep them, and their memory, forever.
+     */
+    static final List<String> RETIRED_MAPS = List.of("ferry_endpoints", "ferry_metrics", "ferry_endpoint_metrics");
 
     private final BpfObject object;
     private final Path bpffsRoot;
@@ -51,7 +57,7 @@ public final class Datapath implements AutoCloseable {
         this.modes = modes;
         this.endpoints = new EndpointMap(object.map(EndpointMap.NAME));
         this.clusterCidrs = new ClusterCidrMap(object.map(ClusterCidrMap.NAME));
-        this.counters = new CounterMaps(object.map(CounterMaps.GLOBAL), object.map(CounterMaps.PER_ENDPOINT));
+        this.counters = new CounterMaps(object.map(CounterMaps.GLOBAL), object.map(EndpointMap.NAME));
     }
 
     /** {@link #load(Path, AttachModes)} with every program hooked in {@code mode}. */
@@ -59,14 +65,34 @@ public final class Datapath implements AutoCloseable {
         return load(bpffsRoot, AttachModes.all(mode));
     }
 
-    /** Loads the programs; maps pinned under {@code bpffsRoot} are adopted, missing ones created and pinned. */
+    /**
+     * Loads the programs; maps pinned under {@code bpffsRoot} are adopted, missing
+     * ones created and pinned, and pins of retired maps removed once the load has
+     * succeeded (a failed load leaves the earlier agent's state as it was).
+     */
     public static Datapath load(Path bpffsRoot, AttachModes modes) {
         BpfObject object = BpfObject.load("ferry", objectBytes(), bpffsRoot);
         try {
-            return new Datapath(object, bpffsRoot, modes);
+            Datapath datapath = new Datapath(object, bpffsRoot, modes);
+            unpinRetiredMaps(bpffsRoot);
+            return datapath;
         } catch (RuntimeException e) {
             object.close();
             throw e;
+        }
+    }
+
+    private static void unpinRetiredMaps(Path bpffsRoot) {
+        for (String name : RETIRED_MAPS) {
+            Path pin = bpffsRoot.resolve(name);
+            try {
+                if (Files.deleteIfExists(pin)) {
+                    log.info("event=retired_map_unpinned name={} pin={}", name, pin);
+                }
+            } catch (IOException e) {
+                // Leftover memory, not a datapath fault: not worth refusing to start over.
+                log.warn("event=retired_map_unpin_failed name={} pin={} cause={}", name, pin, e.toString());
+            }
         }
     }
 

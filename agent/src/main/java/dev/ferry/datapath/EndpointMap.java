@@ -1,6 +1,8 @@
 package dev.ferry.datapath;
 
+import dev.ferry.bpf.BpfException;
 import dev.ferry.bpf.BpfMap;
+import dev.ferry.linux.Errno;
 import dev.ferry.net.MacAddress;
 
 import java.lang.foreign.Arena;
@@ -14,21 +16,29 @@ import java.util.Optional;
 
 import static dev.ferry.datapath.MapLayouts.ENDPOINT_INFO;
 import static dev.ferry.datapath.MapLayouts.ENDPOINT_KEY;
+import static dev.ferry.datapath.MapLayouts.ENDPOINT_VALUE;
 import static dev.ferry.datapath.MapLayouts.offset;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
-/** Typed access to ferry_endpoints: pod address to {@link EndpointEntry}. */
+/**
+ * Typed access to ferry_endpoints_v2: pod address to {@link EndpointEntry}. Its
+ * values are per CPU: the same info on every CPU, followed by that CPU's counters
+ * (read by {@link CounterMaps}), which the writes here keep.
+ */
 public final class EndpointMap {
-    static final String NAME = "ferry_endpoints";
+    static final String NAME = "ferry_endpoints_v2";
 
     private static final long KEY_FAMILY = offset(ENDPOINT_KEY, "family");
     private static final long KEY_ADDR = offset(ENDPOINT_KEY, "addr");
+    private static final long INFO = offset(ENDPOINT_VALUE, "info");
     private static final long IFINDEX = offset(ENDPOINT_INFO, "ifindex");
     private static final long ENDPOINT_ID = offset(ENDPOINT_INFO, "endpoint_id");
     private static final long FLAGS = offset(ENDPOINT_INFO, "flags");
     private static final long POD_MAC = offset(ENDPOINT_INFO, "pod_mac");
     private static final long HOST_MAC = offset(ENDPOINT_INFO, "host_mac");
+
+    private static final int ENOMEM_ATTEMPTS = 8;
 
     private final BpfMap map;
 
@@ -36,20 +46,73 @@ public final class EndpointMap {
         this.map = map;
     }
 
+    /**
+     * Writes the entry on every CPU, keeping the counters of an existing key: the
+     * values are read, their info replaced and written back. Increments the
+     * programs make between the read and the write are lost; that window is
+     * microseconds and opens only on repairs and restarts (CNI ADD writes a new
+     * key), and an unchanged entry is not written at all. An address taken over
+     * by another endpoint id starts from zero: the counters were the other
+     * endpoint's, and would otherwise be reported as the new pod's.
+     */
     public void put(InetAddress address, EndpointEntry entry) {
+        int cpus = BpfMap.possibleCpus();
+        long stride = map.perCpuValueStride();
         try (Arena arena = Arena.ofConfined()) {
-            map.update(key(arena, address), value(arena, entry), BpfMap.ANY);
+            MemorySegment key = key(arena, address);
+            MemorySegment info = info(arena, entry);
+            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8); // zeroed: a new key's counters start at 0
+            if (map.lookup(key, values)) {
+                if (onEveryCpu(values, cpus, stride, info)) {
+                    return;
+                }
+                if (infoOf(values, 0, stride).get(JAVA_INT, ENDPOINT_ID) != entry.endpointId()) {
+                    values.fill((byte) 0);
+                }
+            }
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                infoOf(values, cpu, stride).copyFrom(info);
+            }
+            update(key, values);
         }
     }
 
+    /**
+     * The map is not preallocated, so a new key's per-CPU value comes from the
+     * kernel's pool for atomic per-CPU allocations, which a burst of inserts (a
+     * fill, or the first reconcile after an upgrade to new map names) can drain
+     * before the kernel's worker refills it: ENOMEM that passes within
+     * milliseconds. A full map is E2BIG and fails at once.
+     */
+    private void update(MemorySegment key, MemorySegment values) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                map.update(key, values, BpfMap.ANY);
+                return;
+            } catch (BpfException e) {
+                if (e.errno() != Errno.ENOMEM || attempt == ENOMEM_ATTEMPTS) {
+                    throw e;
+                }
+            }
+            try {
+                Thread.sleep(attempt); // 1 + 2 + ... ms: the refill is a workqueue item away
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while the kernel refilled its per-CPU pool", e);
+            }
+        }
+    }
+
+    /** The entry of {@code address}; every CPU holds the same, CPU 0's is read. */
     public Optional<EndpointEntry> get(InetAddress address) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment value = arena.allocate(ENDPOINT_INFO);
-            return map.lookup(key(arena, address), value) ? Optional.of(entry(value)) : Optional.empty();
+            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
+            return map.lookup(key(arena, address), values)
+                    ? Optional.of(entry(infoOf(values, 0, 0))) : Optional.empty();
         }
     }
 
-    /** Returns whether an entry was there. */
+    /** Returns whether an entry was there. Its counters go with it. */
     public boolean delete(InetAddress address) {
         try (Arena arena = Arena.ofConfined()) {
             return map.delete(key(arena, address));
@@ -61,12 +124,12 @@ public final class EndpointMap {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment key = arena.allocate(ENDPOINT_KEY);
             MemorySegment next = arena.allocate(ENDPOINT_KEY);
-            MemorySegment value = arena.allocate(ENDPOINT_INFO);
+            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
             MemorySegment previous = null; // null: start from the first key
             while (map.nextKey(previous, next)) {
                 key.copyFrom(next);
-                if (map.lookup(key, value)) {
-                    entries.put(address(key), entry(value));
+                if (map.lookup(key, values)) {
+                    entries.put(address(key), entry(infoOf(values, 0, 0)));
                 }
                 previous = key;
             }
@@ -98,22 +161,36 @@ public final class EndpointMap {
         }
     }
 
-    private static MemorySegment value(Arena arena, EndpointEntry entry) {
-        MemorySegment value = arena.allocate(ENDPOINT_INFO);
-        value.set(JAVA_INT, IFINDEX, entry.ifindex());
-        value.set(JAVA_INT, ENDPOINT_ID, entry.endpointId());
-        value.set(JAVA_INT, FLAGS, entry.flags());
-        MemorySegment.copy(entry.podMac().bytes(), 0, value, JAVA_BYTE, POD_MAC, 6);
-        MemorySegment.copy(entry.hostMac().bytes(), 0, value, JAVA_BYTE, HOST_MAC, 6);
-        return value;
+    private static boolean onEveryCpu(MemorySegment values, int cpus, long stride, MemorySegment info) {
+        for (int cpu = 0; cpu < cpus; cpu++) {
+            if (infoOf(values, cpu, stride).mismatch(info) != -1) {
+                return false;
+            }
+        }
+        return true;
     }
 
-    private static EndpointEntry entry(MemorySegment value) {
+    /** One CPU's info in a per-CPU value buffer. */
+    static MemorySegment infoOf(MemorySegment values, int cpu, long stride) {
+        return values.asSlice(cpu * stride + INFO, ENDPOINT_INFO.byteSize());
+    }
+
+    private static MemorySegment info(Arena arena, EndpointEntry entry) {
+        MemorySegment info = arena.allocate(ENDPOINT_INFO);
+        info.set(JAVA_INT, IFINDEX, entry.ifindex());
+        info.set(JAVA_INT, ENDPOINT_ID, entry.endpointId());
+        info.set(JAVA_INT, FLAGS, entry.flags());
+        MemorySegment.copy(entry.podMac().bytes(), 0, info, JAVA_BYTE, POD_MAC, 6);
+        MemorySegment.copy(entry.hostMac().bytes(), 0, info, JAVA_BYTE, HOST_MAC, 6);
+        return info;
+    }
+
+    private static EndpointEntry entry(MemorySegment info) {
         return new EndpointEntry(
-                value.get(JAVA_INT, IFINDEX),
-                value.get(JAVA_INT, ENDPOINT_ID),
-                value.get(JAVA_INT, FLAGS),
-                new MacAddress(value.asSlice(POD_MAC, 6).toArray(JAVA_BYTE)),
-                new MacAddress(value.asSlice(HOST_MAC, 6).toArray(JAVA_BYTE)));
+                info.get(JAVA_INT, IFINDEX),
+                info.get(JAVA_INT, ENDPOINT_ID),
+                info.get(JAVA_INT, FLAGS),
+                new MacAddress(info.asSlice(POD_MAC, 6).toArray(JAVA_BYTE)),
+                new MacAddress(info.asSlice(HOST_MAC, 6).toArray(JAVA_BYTE)));
     }
 }

@@ -7,7 +7,6 @@ import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
  * The structs of bpf/lib/abi.h, field by field with the C names. A change there
@@ -48,27 +47,45 @@ public final class MapLayouts {
             JAVA_INT.withName("flags")
     ).withName("cidr_info");
 
-    public static final StructLayout METRICS_KEY = MemoryLayout.structLayout(
-            JAVA_BYTE.withName("direction"),
-            JAVA_BYTE.withName("verdict"),
-            JAVA_SHORT.withName("reason")
-    ).withName("metrics_key");
-
     public static final StructLayout METRICS_VALUE = MemoryLayout.structLayout(
             JAVA_LONG.withName("packets"),
             JAVA_LONG.withName("bytes")
     ).withName("metrics_value");
 
-    public static final StructLayout ENDPOINT_METRICS_KEY = MemoryLayout.structLayout(
-            JAVA_INT.withName("endpoint_id"),
-            JAVA_BYTE.withName("direction"),
-            JAVA_BYTE.withName("verdict"),
-            JAVA_SHORT.withName("pad")
-    ).withName("endpoint_metrics_key");
+    /** FERRY_DIR_COUNT and FERRY_VERDICT_COUNT: the dimensions of an endpoint's counters. */
+    public static final int DIRECTION_COUNT = Direction.values().length;
+    public static final int VERDICT_COUNT = Verdict.values().length;
+
+    /** FERRY_METRICS_REASON_SLOTS: reasons per (direction, verdict) in ferry_metrics_v2, with room to grow. */
+    public static final int METRICS_REASON_SLOTS = 32;
+    /** FERRY_METRICS_SLOTS: the entries of ferry_metrics_v2. */
+    public static final int METRICS_SLOTS = DIRECTION_COUNT * VERDICT_COUNT * METRICS_REASON_SLOTS;
+
+    /** A ferry_endpoints_v2 value, one per CPU: the same info on every CPU, each CPU's own counters. */
+    public static final StructLayout ENDPOINT_VALUE = MemoryLayout.structLayout(
+            ENDPOINT_INFO.withName("info"),
+            MemoryLayout.sequenceLayout(DIRECTION_COUNT,
+                    MemoryLayout.sequenceLayout(VERDICT_COUNT, METRICS_VALUE)).withName("counters")
+    ).withName("endpoint_value");
 
     /** Every layout, for tests and diagnostics. */
     public static final java.util.List<StructLayout> ALL = java.util.List.of(
-            ENDPOINT_KEY, ENDPOINT_INFO, CIDR_KEY, CIDR_INFO, METRICS_KEY, METRICS_VALUE, ENDPOINT_METRICS_KEY);
+            ENDPOINT_KEY, ENDPOINT_INFO, CIDR_KEY, CIDR_INFO, METRICS_VALUE, ENDPOINT_VALUE);
+
+    /** The ferry_metrics_v2 slot of a counter: metrics_index() in bpf/lib/metrics.h. */
+    public static int metricsIndex(Direction direction, Verdict verdict, int reason) {
+        if (reason < 0 || reason >= METRICS_REASON_SLOTS) {
+            throw new IllegalArgumentException("reason " + reason + " has no slot in ferry_metrics_v2");
+        }
+        return (direction.code() * VERDICT_COUNT + verdict.code()) * METRICS_REASON_SLOTS + reason;
+    }
+
+    /** Where the counter of (direction, verdict) starts in one CPU's ferry_endpoints_v2 value. */
+    public static long endpointCounterOffset(Direction direction, Verdict verdict) {
+        return ENDPOINT_VALUE.byteOffset(groupElement("counters"),
+                MemoryLayout.PathElement.sequenceElement(direction.code()),
+                MemoryLayout.PathElement.sequenceElement(verdict.code()));
+    }
 
     public static long offset(StructLayout layout, String field) {
         return layout.byteOffset(groupElement(field));

@@ -143,7 +143,6 @@ public final class EndpointManager implements AutoCloseable {
                 settled(hooking);
                 node.execute(() -> datapath.detach(DatapathProgram.FROM_POD, hostIfname, hostEnd.index()));
             });
-            rollback.add("delete counters", () -> datapath.counters().deleteEndpoint(endpointId));
 
             InetAddress address = await(allocating, "allocate an address").address();
             PodPlumbing.Veth veth = step("wire the veth pair", () -> plumbing.wire(hostEnd, key.ifname(), pod, podNl, address));
@@ -196,7 +195,6 @@ public final class EndpointManager implements AutoCloseable {
             plumbing.deleteHostRouteIfPresent(a);
             return null;
         }));
-        state.ifPresent(e -> attempt(failures, "delete counters", () -> datapath.counters().deleteEndpoint(e.endpointId())));
 
         if (!failures.isEmpty()) {
             throw new EndpointException.Incomplete(key, failures);

@@ -6,6 +6,7 @@ package dev.ferry.linux;
  */
 public class Errno extends RuntimeException {
     public static final int ENOENT = 2;
+    public static final int ENOMEM = 12;
     public static final int EEXIST = 17;
     public static final int ENODEV = 19;
     public static final int EINVAL = 22;

@@ -1,5 +1,6 @@
 package dev.ferry.datapath;
 
+import dev.ferry.bpf.BpfObject;
 import dev.ferry.bpf.TcxLink;
 import dev.ferry.testing.BpfPins;
 import dev.ferry.testing.Cleanup;
@@ -9,7 +10,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.InputStream;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -64,6 +67,34 @@ class DatapathPinsTest {
             assertEquals(List.of(), second.adoptPinnedLinks());
         }
         assertFalse(Files.exists(pins.root().resolve("links/from_pod/fpn-gone")), "stale pin removed");
+    }
+
+    /** An agent upgraded across a layout change (bpf/lib/abi.h) leaves no map of the old shape pinned. */
+    @Test
+    void pinsOfRetiredMapsAreRemovedAtLoad() throws Exception {
+        Path pinned = pinAnyMap();
+        for (String retired : Datapath.RETIRED_MAPS) {
+            Files.createLink(pins.resolve(retired), pinned);
+        }
+
+        try (Datapath dp = Datapath.load(pins.root(), AttachMode.TCX)) {
+            for (String retired : Datapath.RETIRED_MAPS) {
+                assertFalse(Files.exists(pins.resolve(retired)), retired + " unpinned");
+            }
+            assertTrue(Files.exists(pins.resolve(EndpointMap.NAME)));
+            assertTrue(Files.exists(pins.resolve(CounterMaps.GLOBAL)));
+        }
+    }
+
+    /** A map pinned under the pin root by another object, standing in for an earlier agent's. */
+    private Path pinAnyMap() throws Exception {
+        byte[] elf;
+        try (InputStream in = DatapathPinsTest.class.getResourceAsStream("/bpf/layer_fixture.bpf.o")) {
+            elf = in.readAllBytes();
+        }
+        Path earlier = pins.resolve("earlier");
+        BpfObject.load("ferry_test", elf, earlier).close();
+        return earlier.resolve("fixture_state");
     }
 
     @Test

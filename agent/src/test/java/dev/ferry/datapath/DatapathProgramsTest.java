@@ -1,5 +1,6 @@
 package dev.ferry.datapath;
 
+import dev.ferry.bpf.BpfMap;
 import dev.ferry.bpf.TestRunResult;
 import dev.ferry.bpf.TestRun;
 import dev.ferry.net.IpPrefix;
@@ -13,6 +14,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
@@ -22,6 +25,8 @@ import java.util.List;
 import java.util.Map;
 
 import static dev.ferry.datapath.Packets.Ipv4;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -43,6 +48,7 @@ class DatapathProgramsTest {
     static final String POD_A = "10.77.1.2";
     static final String POD_B = "10.77.1.3";
     static final String POD_STACK_ONLY = "10.77.1.4";
+    static final String POD_REWRITTEN = "10.77.1.5";
     static final String REMOTE_POD = "10.77.2.5";
     static final String UNROUTED_CLUSTER_ADDRESS = "10.77.9.9";
     static final String OUTSIDE = "198.51.100.7";
@@ -163,6 +169,67 @@ class DatapathProgramsTest {
         assertTrue(Packets.ipv4ChecksumValid(out.frame));
         out.assertCounted(Direction.INGRESS, Verdict.REDIRECT_PEER, Reason.FORWARDED);
         assertEquals(Map.of(new EpKey(2, Direction.INGRESS, Verdict.REDIRECT_PEER), 1L), out.endpointPackets);
+    }
+
+    @Test
+    void podToLocalPodCountsOnePacketAndItsBytesForSenderReceiverAndTheirGlobalSlot() throws Exception {
+        byte[] frame = Ipv4.tcp(POD_A, POD_B).frame();
+        // metrics_index(): (direction * FERRY_VERDICT_COUNT + verdict) * FERRY_METRICS_REASON_SLOTS + reason
+        int slot = (1 /* egress */ * 4 + 1 /* redirect_peer */) * 32 + 0 /* forwarded */;
+        long[] slotBefore = globalSlot(slot);
+
+        Outcome out = run(DatapathProgram.FROM_POD, frame, hostA);
+
+        assertEquals(TC_ACT_REDIRECT, out.retval);
+        out.assertCounted(Direction.EGRESS, Verdict.REDIRECT_PEER, Reason.FORWARDED);
+        long[] slotAfter = globalSlot(slot);
+        assertArrayEquals(new long[]{1, frame.length}, new long[]{slotAfter[0] - slotBefore[0], slotAfter[1] - slotBefore[1]},
+                "ferry_metrics_v2 slot " + slot);
+        EpKey senderEgress = new EpKey(1, Direction.EGRESS, Verdict.REDIRECT_PEER);
+        EpKey receiverIngress = new EpKey(2, Direction.INGRESS, Verdict.REDIRECT_PEER);
+        assertEquals(Map.of(senderEgress, 1L, receiverIngress, 1L), out.endpointPackets);
+        assertEquals(Map.of(senderEgress, (long) frame.length, receiverIngress, (long) frame.length), out.endpointBytes);
+    }
+
+    @Test
+    void rewritingAnEndpointWithChangedInfoKeepsItsCounters() throws Exception {
+        InetAddress address = ip(POD_REWRITTEN);
+        EndpointEntry before = new EndpointEntry(hostB, 5, 0, podBMac, hostBMac);
+        datapath.endpoints().put(address, before);
+        try {
+            byte[] frame = Ipv4.udp(POD_REWRITTEN, OUTSIDE).frame();
+            run(DatapathProgram.FROM_POD, frame, hostB);
+            run(DatapathProgram.FROM_POD, frame, hostB);
+            EpKey egress = new EpKey(5, Direction.EGRESS, Verdict.PASS);
+            assertEquals(2L, endpointPackets().get(egress));
+
+            EndpointEntry after = new EndpointEntry(hostA, 5, EndpointEntry.FLAG_STACK_ONLY, podBMac, hostBMac);
+            datapath.endpoints().put(address, after);
+
+            assertEquals(after, datapath.endpoints().get(address).orElseThrow());
+            assertEquals(2L, endpointPackets().get(egress), "packets kept");
+            assertEquals(2L * frame.length, endpointBytes().get(egress), "bytes kept");
+        } finally {
+            datapath.endpoints().delete(address);
+        }
+    }
+
+    @Test
+    void addressTakenOverByAnotherEndpointStartsItsCountersAtZero() throws Exception {
+        InetAddress address = ip(POD_REWRITTEN);
+        datapath.endpoints().put(address, new EndpointEntry(hostB, 6, 0, podBMac, hostBMac));
+        try {
+            run(DatapathProgram.FROM_POD, Ipv4.udp(POD_REWRITTEN, OUTSIDE).frame(), hostB);
+            assertEquals(1L, endpointPackets().get(new EpKey(6, Direction.EGRESS, Verdict.PASS)));
+
+            datapath.endpoints().put(address, new EndpointEntry(hostB, 7, 0, podBMac, hostBMac));
+
+            Map<EpKey, Long> counted = endpointPackets();
+            assertTrue(counted.keySet().stream().noneMatch(k -> k.endpointId() == 6 || k.endpointId() == 7),
+                    "neither the old endpoint's counters nor any for the new one: " + counted);
+        } finally {
+            datapath.endpoints().delete(address);
+        }
     }
 
     // ---- other nodes ----------------------------------------------------------------------------
@@ -289,7 +356,8 @@ class DatapathProgramsTest {
 
     record EpKey(int endpointId, Direction direction, Verdict verdict) {}
 
-    record Outcome(int retval, byte[] input, byte[] frame, Map<CounterKey, long[]> global, Map<EpKey, Long> endpointPackets) {
+    record Outcome(int retval, byte[] input, byte[] frame, Map<CounterKey, long[]> global, Map<EpKey, Long> endpointPackets,
+                   Map<EpKey, Long> endpointBytes) {
 
         /** Exactly one counter moved, by one packet of the frame's length. */
         void assertCounted(Direction direction, Verdict verdict, Reason reason) {
@@ -309,6 +377,7 @@ class DatapathProgramsTest {
     static Outcome run(DatapathProgram program, byte[] frame, int ifindex) throws Exception {
         Map<CounterKey, long[]> before = global();
         Map<EpKey, Long> epBefore = endpointPackets();
+        Map<EpKey, Long> epBytesBefore = endpointBytes();
         TestRunResult result = node.handle().call(() ->
                 datapath.program(program).testRun(new TestRun(frame, ifindex, ifindex, 1)));
         Map<CounterKey, long[]> delta = new HashMap<>();
@@ -325,7 +394,14 @@ class DatapathProgramsTest {
                 epDelta.put(k, d);
             }
         });
-        return new Outcome(result.retval(), frame, result.packet(), delta, epDelta);
+        Map<EpKey, Long> epBytesDelta = new HashMap<>();
+        endpointBytes().forEach((k, v) -> {
+            long d = v - epBytesBefore.getOrDefault(k, 0L);
+            if (d != 0) {
+                epBytesDelta.put(k, d);
+            }
+        });
+        return new Outcome(result.retval(), frame, result.packet(), delta, epDelta, epBytesDelta);
     }
 
     static Map<CounterKey, long[]> global() {
@@ -342,6 +418,29 @@ class DatapathProgramsTest {
             m.put(new EpKey(c.endpointId(), c.direction(), c.verdict()), c.packets());
         }
         return m;
+    }
+
+    static Map<EpKey, Long> endpointBytes() {
+        Map<EpKey, Long> m = new HashMap<>();
+        for (EndpointCounter c : datapath.counters().endpoints()) {
+            m.put(new EpKey(c.endpointId(), c.direction(), c.verdict()), c.bytes());
+        }
+        return m;
+    }
+
+    /** Packets and bytes of one ferry_metrics_v2 slot, summed over the CPUs, read without CounterMaps. */
+    static long[] globalSlot(int index) {
+        int cpus = BpfMap.possibleCpus();
+        try (Arena arena = Arena.ofConfined(); BpfMap map = BpfMap.openPinned(pins.resolve(CounterMaps.GLOBAL))) {
+            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
+            assertTrue(map.lookup(arena.allocateFrom(JAVA_INT, index), values), "slot " + index + " exists");
+            long[] sum = new long[2];
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                sum[0] += values.get(JAVA_LONG, cpu * map.perCpuValueStride());
+                sum[1] += values.get(JAVA_LONG, cpu * map.perCpuValueStride() + 8);
+            }
+            return sum;
+        }
     }
 
     static InetAddress ip(String literal) throws Exception {

@@ -30,6 +30,10 @@ class MapLayoutsTest {
             }
         }
         java.put("reason.max", String.valueOf(Reason.MAX));
+        java.put("direction.count", String.valueOf(MapLayouts.DIRECTION_COUNT));
+        java.put("verdict.count", String.valueOf(MapLayouts.VERDICT_COUNT));
+        java.put("metrics.reason_slots", String.valueOf(MapLayouts.METRICS_REASON_SLOTS));
+        java.put("metrics.slots", String.valueOf(MapLayouts.METRICS_SLOTS));
         assertEquals(c, java);
     }
 
@@ -39,6 +43,16 @@ class MapLayoutsTest {
             assertEquals(code, Reason.of(code).code());
         }
         assertEquals(Reason.MAX, Reason.values().length);
+    }
+
+    @Test
+    void directionAndVerdictCodesIndexTheCounterArrays() {
+        for (int code = 0; code < MapLayouts.DIRECTION_COUNT; code++) {
+            assertEquals(code, Direction.of(code).code());
+        }
+        for (int code = 0; code < MapLayouts.VERDICT_COUNT; code++) {
+            assertEquals(code, Verdict.of(code).code());
+        }
     }
 
     private static Map<String, String> cSide() throws Exception {

@@ -4,9 +4,11 @@ import dev.ferry.bpf.BpfMap;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.Datapath;
 import dev.ferry.datapath.DatapathCounter;
+import dev.ferry.datapath.Direction;
 import dev.ferry.datapath.EndpointCounter;
 import dev.ferry.datapath.EndpointEntry;
 import dev.ferry.datapath.MapLayouts;
+import dev.ferry.datapath.Verdict;
 import dev.ferry.net.MacAddress;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -38,13 +40,12 @@ import java.util.stream.Stream;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
  * The agent's FFM paths into the BPF maps, on the real object (bpf/datapath.c)
  * loaded with its maps pinned under $FERRY_BENCH_PINS (bench/run.sh gives
  * /sys/fs/bpf/ferry-bench-jmh and removes it): what a CNI ADD costs in the endpoint
- * map, and what a scrape costs in the per-CPU counter maps at the agent's scale.
+ * map, and what a scrape costs in the per-CPU counters at the agent's scale.
  * Needs root (BPF map creation).
  */
 @State(Scope.Benchmark)
@@ -55,14 +56,15 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 @Measurement(iterations = 5, time = 2)
 public class MapPathsBenchmark {
 
-    /** Endpoints in the maps: the per-endpoint counters hold 4 keys per endpoint. */
+    /** Endpoints in the map, each with 4 non-zero counters. */
     @Param({"250"})
     public int endpoints;
 
     private Path pins;
     private Datapath datapath;
     private InetAddress[] addresses;
-    private EndpointEntry entry;
+    /** Per endpoint, two entries that differ: each update really rewrites the info. */
+    private EndpointEntry[][] updates;
     private int next;
 
     @Setup(Level.Trial)
@@ -71,10 +73,14 @@ public class MapPathsBenchmark {
         deleteTree(pins);
         datapath = Datapath.load(pins, AttachMode.TCX);
         addresses = new InetAddress[endpoints];
-        entry = new EndpointEntry(7, 1, 0, MacAddress.parse("02:00:00:00:00:01"), MacAddress.parse("02:00:00:00:00:02"));
+        updates = new EndpointEntry[endpoints][];
+        MacAddress podMac = MacAddress.parse("02:00:00:00:00:01");
+        MacAddress hostMac = MacAddress.parse("02:00:00:00:00:02");
         for (int i = 0; i < endpoints; i++) {
             addresses[i] = address(i);
-            datapath.endpoints().put(addresses[i], new EndpointEntry(7, i + 1, 0, entry.podMac(), entry.hostMac()));
+            updates[i] = new EndpointEntry[] {
+                    new EndpointEntry(7, i + 1, 0, podMac, hostMac), new EndpointEntry(8, i + 1, 0, podMac, hostMac)};
+            datapath.endpoints().put(addresses[i], updates[i][1]);
         }
         fillCounters();
     }
@@ -85,12 +91,17 @@ public class MapPathsBenchmark {
         deleteTree(pins);
     }
 
-    /** One endpoint map update, as CNI ADD does it (key and value built, one bpf_map_update_elem). */
+    /**
+     * One endpoint map update of an existing key with changed info, as a repair
+     * does it: the per-CPU values read (their counters are kept), the info
+     * replaced on every CPU, one bpf_map_update_elem.
+     */
     @Benchmark
     public InetAddress endpointMapUpdate() {
-        InetAddress address = addresses[next++ % endpoints];
-        datapath.endpoints().put(address, entry);
-        return address;
+        int n = next++;
+        int i = n % endpoints;
+        datapath.endpoints().put(addresses[i], updates[i][(n / endpoints) & 1]);
+        return addresses[i];
     }
 
     /** One endpoint map lookup, as CNI CHECK and the API do it. */
@@ -115,41 +126,51 @@ public class MapPathsBenchmark {
         return InetAddress.getByAddress(new byte[] {10, 89, (byte) (i >> 8), (byte) i});
     }
 
-    /** Counters as the programs would have made them: every (direction, verdict, reason) seen, 4 per endpoint. */
+    /** Counters as the programs would have made them: every (direction, verdict, reason < 4) seen, 4 per endpoint. */
     private void fillCounters() {
         int cpus = BpfMap.possibleCpus();
         try (Arena arena = Arena.ofConfined();
-             BpfMap global = BpfMap.openPinned(pins.resolve("ferry_metrics"));
-             BpfMap perEndpoint = BpfMap.openPinned(pins.resolve("ferry_endpoint_metrics"))) {
-            MemorySegment values = arena.allocate(global.perCpuValueStride() * cpus, 8);
+             BpfMap global = BpfMap.openPinned(pins.resolve("ferry_metrics_v2"));
+             BpfMap perEndpoint = BpfMap.openPinned(pins.resolve("ferry_endpoints_v2"))) {
+            MemorySegment values = arena.allocate(global.valueSegmentSize(), 8);
             for (int cpu = 0; cpu < cpus; cpu++) {
-                values.set(JAVA_LONG, cpu * global.perCpuValueStride(), 1000 + cpu);
-                values.set(JAVA_LONG, cpu * global.perCpuValueStride() + 8, 1_500_000 + cpu);
+                counter(values, cpu * global.perCpuValueStride(), cpu);
             }
-            MemorySegment key = arena.allocate(MapLayouts.METRICS_KEY);
-            for (int direction = 0; direction < 2; direction++) {
-                for (int verdict = 0; verdict < 4; verdict++) {
+            MemorySegment index = arena.allocate(JAVA_INT);
+            for (Direction direction : Direction.values()) {
+                for (Verdict verdict : Verdict.values()) {
                     for (int reason = 0; reason < 4; reason++) {
-                        key.set(JAVA_BYTE, 0, (byte) direction);
-                        key.set(JAVA_BYTE, 1, (byte) verdict);
-                        key.set(JAVA_SHORT, 2, (short) reason);
-                        global.update(key, values, BpfMap.ANY);
+                        index.set(JAVA_INT, 0, MapLayouts.metricsIndex(direction, verdict, reason));
+                        global.update(index, values, BpfMap.ANY);
                     }
                 }
             }
-            MemorySegment epKey = arena.allocate(MapLayouts.ENDPOINT_METRICS_KEY);
-            for (int id = 1; id <= endpoints; id++) {
-                for (int direction = 0; direction < 2; direction++) {
-                    for (int verdict = 0; verdict < 2; verdict++) {
-                        epKey.fill((byte) 0);
-                        epKey.set(JAVA_INT, 0, id);
-                        epKey.set(JAVA_BYTE, 4, (byte) direction);
-                        epKey.set(JAVA_BYTE, 5, (byte) verdict);
-                        perEndpoint.update(epKey, values, BpfMap.ANY);
+            MemorySegment key = arena.allocate(MapLayouts.ENDPOINT_KEY);
+            MemorySegment epValues = arena.allocate(perEndpoint.valueSegmentSize(), 8);
+            long stride = perEndpoint.perCpuValueStride();
+            for (InetAddress address : addresses) {
+                key.fill((byte) 0);
+                key.set(JAVA_BYTE, MapLayouts.offset(MapLayouts.ENDPOINT_KEY, "family"), (byte) MapLayouts.FAMILY_IPV4);
+                MemorySegment.copy(address.getAddress(), 0, key, JAVA_BYTE,
+                        MapLayouts.offset(MapLayouts.ENDPOINT_KEY, "addr"), 4);
+                if (!perEndpoint.lookup(key, epValues)) {
+                    throw new IllegalStateException("no map entry for " + address);
+                }
+                for (int cpu = 0; cpu < cpus; cpu++) {
+                    for (Direction direction : Direction.values()) {
+                        for (Verdict verdict : List.of(Verdict.PASS, Verdict.REDIRECT_PEER)) {
+                            counter(epValues, cpu * stride + MapLayouts.endpointCounterOffset(direction, verdict), cpu);
+                        }
                     }
                 }
+                perEndpoint.update(key, epValues, BpfMap.EXIST);
             }
         }
+    }
+
+    private static void counter(MemorySegment values, long offset, int cpu) {
+        values.set(JAVA_LONG, offset + MapLayouts.offset(MapLayouts.METRICS_VALUE, "packets"), 1000 + cpu);
+        values.set(JAVA_LONG, offset + MapLayouts.offset(MapLayouts.METRICS_VALUE, "bytes"), 1_500_000 + cpu);
     }
 
     private static void deleteTree(Path root) throws IOException {
