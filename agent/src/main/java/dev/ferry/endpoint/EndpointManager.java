@@ -118,10 +118,6 @@ public final class EndpointManager implements AutoCloseable {
              RtNetlink podNl = openNetlink(pod);
              Rollback rollback = new Rollback(key)) {
             String hostIfname = HostIfname.of(key.containerId(), key.ifname());
-            if (podNl.link(key.ifname()).isPresent()) {
-                throw new EndpointException.AlreadyExists("interface " + key.ifname() + " already exists in " + request.netns());
-            }
-
             // The address is taken while the veth is made, and the hook made while both
             // ends are wired: in TCX mode its attach waits out an RCU grace period.
             CompletableFuture<Allocation> allocating = CompletableFuture.supplyAsync(() -> allocate(key), BACKGROUND);
@@ -134,7 +130,7 @@ public final class EndpointManager implements AutoCloseable {
             rollback.add("free endpoint id " + endpointId, () -> ids.free(endpointId));
 
             int mtu = request.mtu().orElse(podMtu);
-            Link hostEnd = step("create the veth pair", () -> plumbing.createVeth(hostIfname, key.ifname(), pod, mtu, rollback));
+            Link hostEnd = step("create the veth pair", () -> plumbing.createVeth(hostIfname, key.ifname(), pod, podNl, mtu, rollback));
             CompletableFuture<Attachment> hooking = node.submit(() -> {
                 PodPlumbing.setHostSysctls(hostIfname);
                 return datapath.attach(DatapathProgram.FROM_POD, hostIfname, hostEnd.index());

@@ -53,18 +53,25 @@ final class PodPlumbing {
      * peer, its routes and neighbours with it.
      */
     /**
-     * Creates the pair; a host veth of the same name is a leftover of an earlier
-     * ADD of this very container and ifname (the name derives from both), which
-     * is deleted and the pair made again. Asking first would cost every ADD a
-     * netlink round trip for a case that is rare.
+     * Creates the pair. EEXIST names either end: the pod's interface name taken
+     * in its netns is the runtime's mistake (code 100); a host veth of the same
+     * name is a leftover of an earlier ADD of this very container and ifname (the
+     * name derives from both), which is deleted and the pair made again. Asking
+     * first would cost every ADD netlink round trips for cases that are rare.
      */
-    Link createVeth(String hostIfname, String podIfname, NetNamespace pod, int mtu, Rollback rollback) {
+    Link createVeth(String hostIfname, String podIfname, NetNamespace pod, RtNetlink podNl, int mtu, Rollback rollback) {
         VethPair pair = VethPair.of(hostIfname, podIfname).mtu(mtu);
         Link host;
         try {
             host = nodeNl.createVeth(pair, pod);
         } catch (NetlinkException e) {
-            if (e.errno() != Errno.EEXIST || !deleteLinkIfPresent(hostIfname)) {
+            if (e.errno() != Errno.EEXIST) {
+                throw e;
+            }
+            if (podNl.link(podIfname).isPresent()) {
+                throw new EndpointException.AlreadyExists("interface " + podIfname + " already exists in " + pod.path());
+            }
+            if (!deleteLinkIfPresent(hostIfname)) {
                 throw e;
             }
             log.warn("event=stale_veth_removed host_ifname={}", hostIfname);
