@@ -411,7 +411,8 @@ program_cost() {
     for prog in from_pod to_pod; do
       read -r c0 t0 <<<"${before[$prog]}"
       read -r c1 t1 < <(bpf_prog_stats "$prog")
-      if [ $((c1 - c0)) -gt 0 ]; then
+      # A program that saw only ARP and the like (to_pod on the same node) has no per-packet cost to show.
+      if [ $((c1 - c0)) -ge 1000 ]; then
         sample bpf_ns "${key#ferry-}-$prog" ferry none 1 $(( (t1 - t0) / (c1 - c0) )) ns
         say "$key $prog: $((c1 - c0)) runs, $(( (t1 - t0) / (c1 - c0) )) ns per run"
       fi
