@@ -392,29 +392,38 @@ traffic_rounds() {
 # ---------------------------------------------------------------------------
 # Profile (--only profile, or part of the full run): where the CPU goes on each path
 
-# "run_cnt run_time_ns" of the programs named $1 (from_pod, to_pod), summed: only the
-# bench's agents load programs of these names while it runs (pod veths carry tc
-# filters, uplinks pinned TCX links, so the program list is the one place for both).
+# "runs run_time_ns" of from_pod, then of to_pod, each summed over every program of
+# that name: only the bench's agents load programs of these names while it runs
+# (pod veths carry tc filters, uplinks pinned TCX links, so the program list is
+# the one place for both).
 bpf_prog_stats() {
-  bpftool -j prog show 2>/dev/null \
-    | jq -r --arg name "$1" '[.[] | select(.name == $name)] | "\(map(.run_cnt // 0) | add // 0) \(map(.run_time_ns // 0) | add // 0)"'
+  bpftool -j prog show 2>/dev/null | jq -r '[("from_pod", "to_pod") as $name | [.[] | select(.name == $name)]
+    | (map(.run_cnt // 0) | add // 0), (map(.run_time_ns // 0) | add // 0)] | map(tostring) | join(" ")'
+}
+
+# bpf_prog_cost BEFORE AFTER PROGRAM: "runs ns_per_run" of PROGRAM between two bpf_prog_stats lines.
+bpf_prog_cost() {
+  local -a before=($1) after=($2)
+  local i=0 runs ns
+  [ "$3" = to_pod ] && i=2
+  runs=$((after[i] - before[i])) ns=$((after[i + 1] - before[i + 1]))
+  echo "$runs $( [ "$runs" -gt 0 ] && echo $((ns / runs)) || echo -)"
 }
 
 # The programs' own cost per packet on the live path, as the kernel counts it
 # (kernel.bpf_stats_enabled), during one sockperf ping-pong per Ferry path.
 program_cost() {
-  local key prog c0 t0 c1 t1
+  local key prog before after runs per_run
   for key in ferry-same ferry-cross; do
-    declare -A before=()
-    for prog in from_pod to_pod; do read -r c0 t0 < <(bpf_prog_stats "$prog"); before[$prog]="$c0 $t0"; done
+    before=$(bpf_prog_stats)
     rr_once "$key" >/dev/null
+    after=$(bpf_prog_stats)
     for prog in from_pod to_pod; do
-      read -r c0 t0 <<<"${before[$prog]}"
-      read -r c1 t1 < <(bpf_prog_stats "$prog")
+      read -r runs per_run < <(bpf_prog_cost "$before" "$after" "$prog")
       # A program that saw only ARP and the like (to_pod on the same node) has no per-packet cost to show.
-      if [ $((c1 - c0)) -ge 1000 ]; then
-        sample bpf_ns "${key#ferry-}-$prog" ferry none 1 $(( (t1 - t0) / (c1 - c0) )) ns
-        say "$key $prog: $((c1 - c0)) runs, $(( (t1 - t0) / (c1 - c0) )) ns per run"
+      if [ "$runs" -ge 1000 ]; then
+        sample bpf_ns "${key#ferry-}-$prog" ferry none 1 "$per_run" ns
+        say "$key $prog: $runs runs, $per_run ns per run"
       fi
     done
   done
@@ -422,7 +431,7 @@ program_cost() {
 
 profile_paths() {
   step "Profile: BPF run time per packet during sockperf; perf record -a -g (cpu-clock) during one iperf3 -P 1 per path"
-  local key pid out=$OUT-profile.txt was c0 t0 c1 t1 prog
+  local key pid out=$OUT-profile.txt was before prog runs per_run
   was=$(sysctl -n kernel.bpf_stats_enabled)
   sysctl -qw kernel.bpf_stats_enabled=1
   program_cost
@@ -431,23 +440,22 @@ profile_paths() {
     nsenter "$(netns "${DST[$key]}")" taskset -c "$SERVER_CPU" iperf3 --server --one-off -p 5201 >/dev/null 2>&1 &
     pid=$!; HELPERS[$pid]=iperf3
     await_listen "${DST[$key]}" 5201
-    declare -A before=()
-    for prog in from_pod to_pod; do read -r c0 t0 < <(bpf_prog_stats "$prog"); before[$prog]="$c0 $t0"; done
+    before=$(bpf_prog_stats)
     in_ns "${SRC[$key]}" taskset -c "$CLIENT_CPU" iperf3 -c "${POD_IP[${DST[$key]}]}" -p 5201 -t 4 -J >"$run_dir/iperf.json" 2>/dev/null &
     local client=$!; HELPERS[$client]=iperf3
     sleep 1
     perf record -a -g -F 999 -o "$run_dir/perf.data" -- sleep 2 >/dev/null 2>&1 || true
     wait "$client" || true; unset "HELPERS[$client]"
     stop_pid "$pid"; unset "HELPERS[$pid]"
-    local runs=""
+    local after costs=""
+    after=$(bpf_prog_stats)
     for prog in from_pod to_pod; do
-      read -r c0 t0 <<<"${before[$prog]}"
-      read -r c1 t1 < <(bpf_prog_stats "$prog")
-      runs+="; $prog $((c1 - c0)) runs, $( [ $((c1 - c0)) -gt 0 ] && echo $(( (t1 - t0) / (c1 - c0) )) || echo -) ns per run"
+      read -r runs per_run < <(bpf_prog_cost "$before" "$after" "$prog")
+      costs+="; $prog $runs runs, $per_run ns per run"
     done
     {
       printf '\n## %s: %s Gbit/s%s\n' "$key" \
-        "$(jq '.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100' "$run_dir/iperf.json" 2>/dev/null || echo '?')" "$runs"
+        "$(jq '.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100' "$run_dir/iperf.json" 2>/dev/null || echo '?')" "$costs"
       perf report -i "$run_dir/perf.data" --stdio --no-children --comms iperf3 --sort sym 2>/dev/null \
         | awk '/^ +[0-9.]+%/ && n++ < 25' || true
     } >>"$out"

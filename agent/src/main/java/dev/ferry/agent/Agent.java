@@ -109,7 +109,7 @@ public final class Agent implements AutoCloseable {
         datapath = Datapath.load(config.bpffsRoot(), config.attach());
         List<Attachment> adopted = datapath.adoptPinnedLinks();
         log.info("event=datapath_loaded bpffs_root={} attach={} adopted_links={}", config.bpffsRoot(),
-                config.attachLabel(), adopted.size());
+                config.attach().label(), adopted.size());
         boolean fromNodes = kubernetes() && config.clusterCidrs().isEmpty();
         if (!fromNodes) {
             datapath.clusterCidrs().replaceAll(Set.copyOf(config.clusterCidrs()));

@@ -7,7 +7,6 @@ import dev.ferry.api.ApiErrors;
 import dev.ferry.api.ApiResponse;
 import dev.ferry.api.ApiRouter;
 import dev.ferry.api.Routes;
-import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.CounterMaps;
 import dev.ferry.datapath.KernelFeatures;
 import dev.ferry.datapath.DatapathCounter;
@@ -78,14 +77,10 @@ final class AgentApi {
 
     record Counters(List<CounterView> counters) {}
 
-    private static String label(AttachMode mode) {
-        return mode.name().toLowerCase(java.util.Locale.ROOT);
-    }
-
     Status status() {
         Optional<String> notReady = notReadyReason.get();
-        return new Status(config.nodeName(), config.mode().label(), label(config.attach().uplinks()),
-                label(config.attach().pods()),
+        return new Status(config.nodeName(), config.mode().label(), config.attach().uplinks().label(),
+                config.attach().pods().label(),
                 notReady.isEmpty(), notReady.orElse(null), ipam.podCidr().toString(),
                 new IpamUsage(ipam.used(), ipam.capacity()),
                 uplinks.stream().map(l -> new UplinkView(l.name(), l.index(), l.mtu())).toList(),

@@ -93,11 +93,6 @@ public record AgentConfig(
         peers = List.copyOf(peers);
     }
 
-    /** {@code tcx uplinks, tc pods}. */
-    public String attachLabel() {
-        return attach.label();
-    }
-
     /** The CIDR this node's IPAM hands out, in standalone mode (kubernetes mode reads the Node). */
     public IpPrefix podCidr() {
         return podCidrs.getFirst();

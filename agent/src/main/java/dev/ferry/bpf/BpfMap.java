@@ -7,7 +7,14 @@ import dev.ferry.linux.Errno;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
  * A BPF map, read and written through {@link MemorySegment}s laid out as the
@@ -200,6 +207,39 @@ public final class BpfMap implements AutoCloseable {
             }
             NativeCopy.back(out, nextOut);
             return true;
+        }
+    }
+
+    /**
+     * Calls {@code visitor} once for every key, with a segment valid only during
+     * the call. A key deleted under the walk restarts it from the first key; keys
+     * seen before are skipped then, so none is visited twice.
+     */
+    public void forEachKey(Consumer<MemorySegment> visitor) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment key = arena.allocate(keySize, 8);
+            MemorySegment next = arena.allocate(keySize, 8);
+            MemorySegment previous = null; // null: start from the first key
+            Set<ByteBuffer> seen = new HashSet<>();
+            while (nextKey(previous, next)) {
+                key.copyFrom(next);
+                previous = key;
+                if (seen.add(ByteBuffer.wrap(key.toArray(JAVA_BYTE)))) {
+                    visitor.accept(key);
+                }
+            }
+        }
+    }
+
+    /** {@link #forEachKey} with each key's value (per CPU for per-CPU maps); keys deleted meanwhile are left out. */
+    public void forEach(BiConsumer<MemorySegment, MemorySegment> visitor) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment values = arena.allocate(valueSegmentSize(), 8);
+            forEachKey(key -> {
+                if (lookup(key, values)) {
+                    visitor.accept(key, values);
+                }
+            });
         }
     }
 

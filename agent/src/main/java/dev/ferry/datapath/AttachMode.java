@@ -7,6 +7,11 @@ public enum AttachMode {
     TCX,
     TC;
 
+    /** {@code tcx} or {@code tc}, as the configuration spells it. */
+    public String label() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
     /** Parses the configuration value {@code tcx} or {@code tc}. */
     public static AttachMode parse(String value) {
         return switch (value.trim().toLowerCase(Locale.ROOT)) {

@@ -1,7 +1,5 @@
 package dev.ferry.datapath;
 
-import java.util.Locale;
-
 /**
  * How each program is hooked: {@code to_pod} on the uplinks, {@code from_pod} on
  * every pod's host veth.
@@ -36,10 +34,6 @@ public record AttachModes(AttachMode uplinks, AttachMode pods) {
 
     /** {@code tcx uplinks, tc pods}: what status and the logs show. */
     public String label() {
-        return lower(uplinks) + " uplinks, " + lower(pods) + " pods";
-    }
-
-    private static String lower(AttachMode mode) {
-        return mode.name().toLowerCase(Locale.ROOT);
+        return uplinks.label() + " uplinks, " + pods.label() + " pods";
     }
 }

@@ -45,16 +45,7 @@ public final class ClusterCidrMap {
 
     public Set<IpPrefix> cidrs() {
         Set<IpPrefix> cidrs = new LinkedHashSet<>();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment key = arena.allocate(CIDR_KEY);
-            MemorySegment next = arena.allocate(CIDR_KEY);
-            MemorySegment previous = null; // null: start from the first key
-            while (map.nextKey(previous, next)) {
-                key.copyFrom(next);
-                cidrs.add(prefix(key));
-                previous = key;
-            }
-        }
+        map.forEachKey(key -> cidrs.add(prefix(key)));
         return cidrs;
     }
 

@@ -4,19 +4,14 @@ import dev.ferry.bpf.BpfMap;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 import static dev.ferry.datapath.MapLayouts.ENDPOINT_INFO;
-import static dev.ferry.datapath.MapLayouts.ENDPOINT_KEY;
 import static dev.ferry.datapath.MapLayouts.METRICS_VALUE;
 import static dev.ferry.datapath.MapLayouts.offset;
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -88,32 +83,19 @@ public final class CounterMaps {
         Map<EndpointCounterKey, Totals> totals = new LinkedHashMap<>();
         int cpus = BpfMap.possibleCpus();
         long stride = endpoints.perCpuValueStride();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment key = arena.allocate(ENDPOINT_KEY);
-            MemorySegment next = arena.allocate(ENDPOINT_KEY);
-            MemorySegment values = arena.allocate(endpoints.valueSegmentSize(), 8);
-            MemorySegment previous = null; // null: start from the first key
-            // A key deleted under the walk restarts it from the first key: never count one twice.
-            Set<ByteBuffer> seen = new HashSet<>();
-            while (endpoints.nextKey(previous, next)) {
-                key.copyFrom(next);
-                previous = key;
-                if (!seen.add(ByteBuffer.wrap(key.toArray(JAVA_BYTE))) || !endpoints.lookup(key, values)) {
-                    continue;
-                }
-                int endpointId = EndpointMap.infoOf(values, 0, stride).get(JAVA_INT, ENDPOINT_ID);
-                for (Direction direction : Direction.values()) {
-                    for (Verdict verdict : Verdict.values()) {
-                        Totals t = sum(values, ENDPOINT_COUNTERS[direction.code()][verdict.code()], cpus, stride);
-                        if (t.packets() > 0) {
-                            // One endpoint's addresses (IPv4 and IPv6) add up to one series.
-                            totals.merge(new EndpointCounterKey(endpointId, direction, verdict), t,
-                                    (a, b) -> new Totals(a.packets() + b.packets(), a.bytes() + b.bytes()));
-                        }
+        endpoints.forEach((key, values) -> {
+            int endpointId = EndpointMap.infoOf(values, 0, stride).get(JAVA_INT, ENDPOINT_ID);
+            for (Direction direction : Direction.values()) {
+                for (Verdict verdict : Verdict.values()) {
+                    Totals t = sum(values, ENDPOINT_COUNTERS[direction.code()][verdict.code()], cpus, stride);
+                    if (t.packets() > 0) {
+                        // One endpoint's addresses (IPv4 and IPv6) add up to one series.
+                        totals.merge(new EndpointCounterKey(endpointId, direction, verdict), t,
+                                (a, b) -> new Totals(a.packets() + b.packets(), a.bytes() + b.bytes()));
                     }
                 }
             }
-        }
+        });
         List<EndpointCounter> counters = new ArrayList<>();
         totals.forEach((k, t) -> counters.add(new EndpointCounter(k.endpointId(), k.direction(), k.verdict(),
                 t.packets(), t.bytes())));

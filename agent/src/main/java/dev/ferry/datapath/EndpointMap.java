@@ -121,19 +121,7 @@ public final class EndpointMap {
 
     public Map<InetAddress, EndpointEntry> entries() {
         Map<InetAddress, EndpointEntry> entries = new LinkedHashMap<>();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment key = arena.allocate(ENDPOINT_KEY);
-            MemorySegment next = arena.allocate(ENDPOINT_KEY);
-            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
-            MemorySegment previous = null; // null: start from the first key
-            while (map.nextKey(previous, next)) {
-                key.copyFrom(next);
-                if (map.lookup(key, values)) {
-                    entries.put(address(key), entry(infoOf(values, 0, 0)));
-                }
-                previous = key;
-            }
-        }
+        map.forEach((key, values) -> entries.put(address(key), entry(infoOf(values, 0, 0))));
         return entries;
     }
 
