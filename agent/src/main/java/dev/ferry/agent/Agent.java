@@ -256,8 +256,8 @@ public final class Agent implements AutoCloseable {
         if (closed) {
             return;
         }
-        Path conflist = CniConfList.write(config.cniConfDir(), config.socket(), config.spoolDir());
-        log.info("event=cni_config_written path={}", conflist);
+        Path conflist = CniConfList.write(config);
+        log.info("event=cni_config_written path={} cni_version={}", conflist, config.cniVersion());
         log.info("event=agent_ready node={} took_ms={}", config.nodeName(), (System.nanoTime() - started) / 1_000_000);
     }
 

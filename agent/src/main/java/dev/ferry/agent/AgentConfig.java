@@ -23,6 +23,8 @@ import java.util.Locale;
  * @param kubernetes   kubernetes mode's settings; ignored in standalone mode
  * @param masquerade   SNAT pod traffic to outside the cluster CIDRs to the node's address (table ip ferry)
  * @param logLevels    the level of each logger (package) to set at start
+ * @param cniVersion   the {@code cniVersion} of the conflist the agent writes: what the node's runtime reads
+ *                     (docs/install.md has the runtime matrix)
  */
 public record AgentConfig(
         String nodeName,
@@ -39,10 +41,17 @@ public record AgentConfig(
         AttachModes attach,
         Kubernetes kubernetes,
         boolean masquerade,
-        LogLevels logLevels) {
+        LogLevels logLevels,
+        String cniVersion) {
 
     /** Where ferry-cni spools DELs while the agent is down: its default, /var/lib/ferry/cni-spool, for the default stateDir. */
     public static final String SPOOL_DIR_NAME = "cni-spool";
+    /**
+     * The conflist's default version: 1.0.0 is the newest that containerd 1.6 and
+     * 1.7 and CRI-O before 1.31 read; they tear down a sandbox whose ADD answered
+     * a 1.1.0 result ("unsupported CNI result version").
+     */
+    public static final String DEFAULT_CNI_VERSION = "1.0.0";
 
     public enum Mode {
         STANDALONE,
@@ -75,7 +84,7 @@ public record AgentConfig(
                        List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
                        Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach) {
         this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
-                metricsAddress, AttachModes.uplinks(attach), Kubernetes.DEFAULTS, true, LogLevels.DEFAULTS);
+                metricsAddress, AttachModes.uplinks(attach), Kubernetes.DEFAULTS, true, LogLevels.DEFAULTS, DEFAULT_CNI_VERSION);
     }
 
     /** A configuration with masquerade on, the default. */
@@ -83,7 +92,7 @@ public record AgentConfig(
                        List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
                        Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach, Kubernetes kubernetes) {
         this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
-                metricsAddress, AttachModes.uplinks(attach), kubernetes, true, LogLevels.DEFAULTS);
+                metricsAddress, AttachModes.uplinks(attach), kubernetes, true, LogLevels.DEFAULTS, DEFAULT_CNI_VERSION);
     }
 
     public AgentConfig {
@@ -106,12 +115,18 @@ public record AgentConfig(
     /** The same configuration with other kubernetes settings. */
     public AgentConfig withKubernetes(Kubernetes k) {
         return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
-                cniConfDir, metricsAddress, attach, k, masquerade, logLevels);
+                cniConfDir, metricsAddress, attach, k, masquerade, logLevels, cniVersion);
     }
 
     /** The same configuration with masquerade on or off. */
     public AgentConfig withMasquerade(boolean on) {
         return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
-                cniConfDir, metricsAddress, attach, kubernetes, on, logLevels);
+                cniConfDir, metricsAddress, attach, kubernetes, on, logLevels, cniVersion);
+    }
+
+    /** The same configuration writing its conflist in another CNI version. */
+    public AgentConfig withCniVersion(String version) {
+        return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
+                cniConfDir, metricsAddress, attach, kubernetes, masquerade, logLevels, version);
     }
 }

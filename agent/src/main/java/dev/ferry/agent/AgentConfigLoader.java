@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.ferry.agent.AgentConfig.Mode;
 import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.cni.CniVersions;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
 import dev.ferry.net.IpPrefix;
@@ -38,7 +39,7 @@ import java.util.regex.Pattern;
 public final class AgentConfigLoader {
     static final Set<String> KEYS = Set.of("nodeName", "mode", "podCIDRs", "clusterCIDRs", "uplinks", "peers",
             "socket", "stateDir", "bpffsRoot", "cniConfDir", "metricsAddress", "attach", "podAttach",
-            "kubeconfig", "endpointGcGracePeriod", "masquerade", "logLevel", "logLevels");
+            "kubeconfig", "endpointGcGracePeriod", "masquerade", "logLevel", "logLevels", "cniVersion");
     static final Set<String> PEER_KEYS = Set.of("name", "podCIDRs", "address");
 
     /** sockaddr_un.sun_path less the NUL: a longer path cannot be bound. */
@@ -147,7 +148,17 @@ public final class AgentConfigLoader {
                                 .orElse(AgentConfig.Kubernetes.DEFAULTS.endpointGcGracePeriod())),
                 f.bool("masquerade").orElse(true),
                 LogLevels.of(f.string("logLevel").orElse("info"), f.stringMap("logLevels").orElse(Map.of()),
-                        f.key("logLevel"), f.key("logLevels")));
+                        f.key("logLevel"), f.key("logLevels")),
+                f.string("cniVersion").map(v -> cniVersion(f.key("cniVersion"), v)).orElse(AgentConfig.DEFAULT_CNI_VERSION));
+    }
+
+    /** One of the versions ferry-cni advertises: a runtime refuses a conflist whose version its plugin does not. */
+    private static String cniVersion(String key, String version) {
+        if (!CniVersions.isSupported(version)) {
+            throw new ConfigException("key '" + key + "' must be one of " + String.join(", ", CniVersions.SUPPORTED)
+                    + " (the versions ferry-cni supports), not '" + version + "'");
+        }
+        return version;
     }
 
     /** {@code 60s}, {@code 1500ms} or an ISO-8601 duration ({@code PT1M}). */

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -82,6 +83,20 @@ class AgentConfigLoaderTest {
         assertTrue(parse(MINIMAL).masquerade());
         assertFalse(parse(MINIMAL + "masquerade: false\n").masquerade());
         assertEquals("key 'masquerade' must be true or false, not a string", error(MINIMAL + "masquerade: \"off\"\n"));
+    }
+
+    @Test
+    void theConflistIsCniVersion100UnlessTheFileNamesAnotherAdvertisedVersion() {
+        assertEquals("1.0.0", parse(MINIMAL).cniVersion(), "1.0.0: what containerd 1.6/1.7 and CRI-O <= 1.30 read");
+        assertEquals("1.1.0", parse(MINIMAL + "cniVersion: 1.1.0\n").cniVersion());
+        assertEquals("0.4.0", parse(MINIMAL + "cniVersion: \"0.4.0\"\n").cniVersion());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"0.2.0", "1.2.0", "2.0.0", "latest", "1.0"})
+    void aCniVersionFerryCniDoesNotAdvertiseIsRefusedNamingTheKey(String version) {
+        assertEquals("key 'cniVersion' must be one of 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0 (the versions ferry-cni supports), not '"
+                + version + "'", error(MINIMAL + "cniVersion: \"" + version + "\"\n"));
     }
 
     @Test

@@ -42,6 +42,7 @@ class ChartValuesTest {
                 clusterCIDRs: [10.32.0.0/12, "fd00:10::/56"]
                 metricsPort: 9100
                 masquerade: false
+                cniVersion: 1.1.0
                 logLevel: debug
                 logLevels: {dev.ferry.cni: trace}
                 hostPaths:
@@ -60,6 +61,8 @@ class ChartValuesTest {
         assertEquals("[10.32.0.0/12, fd00:10::/56]", config.clusterCidrs().toString());
         assertEquals(9100, config.metricsAddress().getPort());
         assertFalse(config.masquerade());
+        assertEquals("1.1.0", config.cniVersion());
+        assertTrue(cm.getData().get(AgentFiles.CONFLIST).contains("\"cniVersion\": \"1.1.0\""), "the reference conflist follows");
         assertEquals(Path.of("/var/run/ferry-x/ferry.sock"), config.socket());
         assertEquals(Path.of("/data/ferry"), config.stateDir());
         assertEquals(Path.of("/etc/kubernetes/cni/net.d"), config.cniConfDir());
@@ -101,6 +104,9 @@ class ChartValuesTest {
             "hostPaths: {stateDir: relative/dir}  | stateDir",
             "uplinks: [averyveryverylongname]     | uplinks",
             "atach: tc                            | atach",
+            "cniVersion: 0.2.0                    | cniVersion",
+            "cniVersion: 1.2.0                    | cniVersion",
+            "cniVersion: 1.0                      | cniVersion",
     })
     void aBadValueIsRefusedByTheSchemaNamingTheField(String valuesYaml, String named) {
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> Chart.template(valuesYaml));

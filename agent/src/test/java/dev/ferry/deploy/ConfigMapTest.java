@@ -61,9 +61,15 @@ class ConfigMapTest {
     }
 
     @Test
+    void theShippedConflistIsCniVersion100WhichEverySupportedRuntimeReads(@TempDir Path dir) throws Exception {
+        assertEquals("1.0.0", AgentFiles.load(CM, dir).cniVersion());
+        assertEquals("1.0.0", JSON.readTree(CM.getData().get(AgentFiles.CONFLIST)).path("cniVersion").asText());
+    }
+
+    @Test
     void theConflistIsWhatTheAgentWritesForTheConfiguredSocketAndSpool(@TempDir Path dir) throws Exception {
         AgentConfig c = AgentFiles.load(CM, dir);
-        JsonNode written = JSON.readTree(CniConfList.render(c.socket(), c.spoolDir()).getBytes(StandardCharsets.UTF_8));
+        JsonNode written = JSON.readTree(CniConfList.render(c.cniVersion(), c.socket(), c.spoolDir()).getBytes(StandardCharsets.UTF_8));
         assertEquals(written, JSON.readTree(CM.getData().get(AgentFiles.CONFLIST)));
     }
 }
