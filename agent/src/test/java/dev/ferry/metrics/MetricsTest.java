@@ -7,11 +7,13 @@ import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.retry.RetryRegistry;
 import dev.ferry.testing.CniNode;
 import dev.ferry.testing.MetricsPort;
+import dev.ferry.testing.NothingLeftBehind;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.Shell;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -56,6 +58,9 @@ class MetricsTest {
         metrics.close();
         node.close();
     }
+
+    @RegisterExtension
+    static final NothingLeftBehind nothingLeft = new NothingLeftBehind(() -> node);
 
     @Test
     void countersMoveByExactlyThePacketsSentPerPodAndPerVerdict() throws Exception {
