@@ -4,18 +4,20 @@
 # this machine, and the control plane's costs (CNI ADD/DEL, agent memory, start,
 # scrape) and the FFM map bindings (JMH).
 #
-#   sudo ./bench/run.sh            # the full run (< 20 min); writes docs/benchmarks.md
-#   sudo ./bench/run.sh --quick    # a short run for development; writes bench/results/quick.*
-#   sudo ./bench/run.sh --only tput,rr,cni,agent,jmh,profile   # a subset (with --quick or not)
+#   ./bench/run.sh            # the full run (< 20 min); writes docs/benchmarks.md
+#   ./bench/run.sh --quick    # a short run for development; writes bench/results/quick.*
+#   ./bench/run.sh --only tput,rr,cni,agent,jmh,profile   # a subset (with --quick or not)
+# As root; anyone else is asked for sudo, which re-runs it.
 #
 # Bash drives processes and namespaces; bench/stats.py (python3 stdlib) turns
 # the raw samples into bench/results/*.json and the Markdown report. Everything
 # lives in namespaces named ferrybench-*, pins under /sys/fs/bpf/ferry-bench-*
 # and one temporary directory; all of it is removed on exit, CTRL-C or failure.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-FERRY_EXTRA_PACKAGES=(sockperf containernetworking-plugins util-linux linux-perf bpftool)
-source scripts/setup.sh
+FERRY_SCRIPT=$(readlink -f "$0")   # what setup.sh re-runs with sudo when not root
+cd "$(dirname "$FERRY_SCRIPT")/.."
+FERRY_EXTRA_PACKAGES=(sockperf containernetworking-plugins util-linux linux-perf)
+source scripts/setup.sh "$@"
 
 # ---------------------------------------------------------------------------
 # Options

@@ -238,7 +238,7 @@ def build(meta, s):
 
 METHOD = """## Method
 
-`sudo ./bench/run.sh` (full) or `--quick` (development; writes `bench/results/quick.*`).
+`./bench/run.sh` (as root: full) or `--quick` (development; writes `bench/results/quick.*`).
 The harness (bash: `bench/run.sh`; statistics and this page: `bench/stats.py`; the CNI
 driver: `bench/cni_load.py`; JMH: `bench/jmh`) builds three datapaths of the same shape in
 network namespaces (`ferrybench-*`): two "node" namespaces joined by a veth "wire"

@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Ferry's datapath: two tc programs, attached with TCX by the agent.
+ * Ferry's datapath: two tc programs, each hooked by the agent to ingress of its
+ * devices in the mode the configuration names (dev.ferry.datapath.AttachModes):
  *
- *   from_pod  ingress of every host-side pod veth (packets leaving a pod)
- *   to_pod    ingress of the uplink (packets arriving at the node)
+ *   from_pod  every host-side pod veth (packets leaving a pod): a clsact qdisc
+ *             and a direct-action tc filter by default (podAttach: tc)
+ *   to_pod    the uplink (packets arriving at the node): a TCX link by default
+ *             (attach: tcx)
+ *
+ * The code is the same under either hook: SEC("tc") programs load for both, and
+ * the TC_ACT_* codes they return are the values TCX reads as TCX_PASS,
+ * TCX_DROP and TCX_REDIRECT.
  *
  * Local pods are reached with bpf_redirect_peer, pods on other nodes with
  * bpf_fib_lookup + bpf_redirect_neigh; everything else goes to the kernel stack

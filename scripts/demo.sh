@@ -4,14 +4,17 @@
 # binary, and real traffic (ping, iperf3) between them, same node and across
 # the wire. Then the datapath's own counters say which packets BPF carried.
 #
-#   sudo ./scripts/demo.sh
+#   ./scripts/demo.sh
 #
+# As root (a root shell needs no sudo); anyone else is asked for sudo, which
+# re-runs it.
 # Everything lives in throwaway namespaces (ferrydemo-*), pins under
 # /sys/fs/bpf/ferry-demo-* and one temporary directory; the host's interfaces and
 # routes are never touched, and all of it is removed on exit, CTRL-C or failure.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/setup.sh
+FERRY_SCRIPT=$(readlink -f "$0")   # what setup.sh re-runs with sudo when not root
+cd "$(dirname "$FERRY_SCRIPT")/.."
+source scripts/setup.sh "$@"
 
 # ---------------------------------------------------------------------------
 # The picture

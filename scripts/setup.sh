@@ -1,12 +1,28 @@
 #!/usr/bin/env bash
-# Sourced by scripts/test.sh and scripts/demo.sh: installs what a fresh Debian
+# Sourced by scripts/test.sh, scripts/demo.sh and bench/run.sh, right after they
+# cd to the repository root, as
+#
+#   FERRY_SCRIPT=$(readlink -f "$0")
+#   cd "$(dirname "$FERRY_SCRIPT")/.."
+#   source scripts/setup.sh "$@"
+#
+# Re-runs the caller as root when it is not, installs what a fresh Debian
 # machine lacks and selects a JDK >= 25. Safe to run again; does nothing when
 # everything is there.
 
 ferry_die() { echo "ferry setup: $*" >&2; exit 1; }
 
+# The tests, the demo and the benchmark create network namespaces, veth pairs and
+# BPF programs: root only. A root shell (a fresh Debian box, where sudo may not
+# even be installed, or CI) runs the script as it is; anyone else goes through
+# sudo, which re-runs the same script with the same arguments.
 ferry_require_root() {
-  [ "$(id -u)" -eq 0 ] || ferry_die "must run as root: Ferry's tests and demo create network namespaces, veth pairs and BPF programs (try: sudo $0)"
+  [ "$(id -u)" -eq 0 ] && return 0
+  [ -n "${FERRY_SCRIPT:-}" ] || ferry_die "must run as root (the calling script did not set FERRY_SCRIPT, so it cannot re-run itself with sudo)"
+  command -v sudo >/dev/null \
+    || ferry_die "must run as root: Ferry's tests, demo and benchmark create network namespaces, veth pairs and BPF programs, and sudo is not installed. Run $FERRY_SCRIPT from a root shell."
+  echo "ferry setup: not root; re-running $FERRY_SCRIPT with sudo" >&2
+  exec sudo -- "$FERRY_SCRIPT" "$@"
 }
 
 # Debian packages the build, the tests and the demo use.
@@ -15,6 +31,7 @@ FERRY_PACKAGES=(
   clang llvm libbpf-dev libbpf1 # BPF objects, llvm-objdump, libbpf.so.1 for the agent
   linux-libc-dev                # uapi headers bpf/ compiles against
   iproute2 iputils-ping procps  # test topologies (tests only; the agent never execs ip or sysctl)
+  bpftool                       # the tests' footprint check lists the BPF links a test left (tests only)
   nftables conntrack            # NAT flows in the datapath tests
   iperf3                        # demo traffic
   curl jq                       # the demo asks the agents over their sockets
@@ -55,7 +72,7 @@ ferry_select_jdk() {
   ferry_die "no JDK >= 25 found (Ferry uses the final Foreign Function & Memory API). Install one, e.g. Temurin 25, under /usr/lib/jvm or point JAVA_HOME at it."
 }
 
-ferry_require_root
+ferry_require_root "$@"
 ferry_install_packages
 ferry_select_jdk
 # libbpf wants bpffs; mount it if this machine booted without it.

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds everything (Java, BPF
 # objects, ferry-cni) and runs every test, root-only ones included. Fails when a
-# test was skipped: integration tests must run, never silently pass.
+# test was skipped: integration tests must run, never silently pass. Runs as
+# root; anyone else is asked for sudo, which re-runs it (scripts/setup.sh).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/setup.sh
+FERRY_SCRIPT=$(readlink -f "$0")   # what setup.sh re-runs with sudo when not root
+cd "$(dirname "$FERRY_SCRIPT")/.."
+source scripts/setup.sh "$@"
 
 mvn -B -ntp verify "$@"
 

@@ -11,7 +11,9 @@ import java.util.Optional;
 
 /**
  * A BPF program attached as a direct-action tc filter on a device's clsact
- * qdisc: the fallback for kernels without TCX. The filter is named by its
+ * qdisc: how pod veths are hooked by default (a TCX attach costs every pod
+ * start an RCU grace period, dev.ferry.datapath.AttachModes), and the uplink's
+ * hook on kernels without TCX. The filter is named by its
  * (ifindex, hook, handle, priority) and lives in the kernel until detached,
  * past this process: that is what lets forwarding go on across agent restarts.
  *

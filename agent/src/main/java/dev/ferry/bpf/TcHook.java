@@ -2,7 +2,7 @@ package dev.ferry.bpf;
 
 import dev.ferry.bpf.libbpf.Libbpf;
 
-/** The two clsact attach points of a network device (the tc fallback for kernels without TCX). */
+/** The two clsact attach points of a network device, where {@link TcAttachment} hooks its filters. */
 public enum TcHook {
     INGRESS(Libbpf.BPF_TC_INGRESS),
     EGRESS(Libbpf.BPF_TC_EGRESS);

@@ -2,7 +2,11 @@ package dev.ferry.datapath;
 
 import java.util.Locale;
 
-/** How programs are hooked to devices: TCX links (Linux >= 6.6), or clsact + tc filter before that. */
+/**
+ * How a program is hooked to a device: a TCX link (Linux >= 6.6), or a clsact
+ * qdisc with a tc filter (any kernel). Both are in use by default, one per
+ * program: {@link AttachModes}.
+ */
 public enum AttachMode {
     TCX,
     TC;

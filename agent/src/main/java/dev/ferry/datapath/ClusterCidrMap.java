@@ -18,7 +18,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /** Typed access to ferry_cluster_cidrs: the pod CIDRs that may leave through bpf_redirect_neigh. */
 public final class ClusterCidrMap {
-    static final String NAME = "ferry_cluster_cidrs";
+    /** The map's name in bpf/lib/cidr.h, and so its pin under the bpffs root. */
+    public static final String NAME = "ferry_cluster_cidrs";
 
     private static final long PREFIXLEN = offset(CIDR_KEY, "prefixlen");
     private static final long FAMILY = offset(CIDR_KEY, "family");

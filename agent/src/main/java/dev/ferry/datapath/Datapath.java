@@ -34,7 +34,7 @@ public final class Datapath implements AutoCloseable {
 
     static final String OBJECT_RESOURCE = "/bpf/ferry.bpf.o";
     static final String LINKS_DIR = "links";
-    /** tc filter identity used in the clsact fallback; one filter of ours per hook. */
+    /** tc filter identity of every hook in tc mode (pod veths by default); one filter of ours per hook. */
     static final int TC_HANDLE = 0xfe77;
     static final int TC_PRIORITY = 1;
     /**

@@ -27,7 +27,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * (read by {@link CounterMaps}), which the writes here keep.
  */
 public final class EndpointMap {
-    static final String NAME = "ferry_endpoints_v2";
+    /** The map's name in bpf/lib/endpoint.h, and so its pin under the bpffs root. */
+    public static final String NAME = "ferry_endpoints_v2";
 
     private static final long KEY_FAMILY = offset(ENDPOINT_KEY, "family");
     private static final long KEY_ADDR = offset(ENDPOINT_KEY, "addr");

@@ -8,7 +8,7 @@ import java.util.regex.Pattern;
 
 /**
  * What the running kernel offers the datapath, as an operator asks when traffic
- * misbehaves: its release, whether TCX links exist (6.6+, else the tc fallback),
+ * misbehaves: its release, whether TCX links exist (6.6+; older kernels need {@code attach: tc}),
  * whether it has BTF (CO-RE relocations such as the conntrack kfuncs' struct
  * reads need it) and whether the BPF JIT is on (off means every packet is
  * interpreted, an order of magnitude slower).

@@ -2,7 +2,9 @@ package dev.ferry.metrics;
 
 import dev.ferry.cni.CniObserver;
 import dev.ferry.cni.Readiness;
+import dev.ferry.datapath.ClusterCidrMap;
 import dev.ferry.datapath.Datapath;
+import dev.ferry.datapath.EndpointMap;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.k8s.KubernetesObserver;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
@@ -62,12 +64,13 @@ public final class Metrics implements AutoCloseable {
         this.datapath = new DatapathMeters(registry, datapath.counters(), endpoints);
         Gauge.builder("ferry.endpoints", endpoints, e -> e.get().size())
                 .description("Pod endpoints this agent serves").register(registry);
+        // map: the name the map is pinned under, as bpftool shows it; a layout change renames it (_v2).
         Gauge.builder("ferry.bpf.map.entries", datapath, d -> d.endpoints().entries().size())
-                .description("Entries in a BPF map").tag("map", "ferry_endpoints").register(registry);
+                .description("Entries in a BPF map").tag("map", EndpointMap.NAME).register(registry);
         Gauge.builder("ferry.bpf.map.capacity", datapath, d -> d.endpoints().capacity())
-                .description("max_entries of a BPF map").tag("map", "ferry_endpoints").register(registry);
+                .description("max_entries of a BPF map").tag("map", EndpointMap.NAME).register(registry);
         Gauge.builder("ferry.bpf.map.entries", datapath, d -> d.clusterCidrs().cidrs().size())
-                .description("Entries in a BPF map").tag("map", "ferry_cluster_cidrs").register(registry);
+                .description("Entries in a BPF map").tag("map", ClusterCidrMap.NAME).register(registry);
         Gauge.builder("ferry.agent.ready", readiness, r -> r.notReadyReason().isEmpty() ? 1 : 0)
                 .description("1 when the agent takes CNI ADDs").register(registry);
         new JvmMemoryMetrics().bindTo(registry);

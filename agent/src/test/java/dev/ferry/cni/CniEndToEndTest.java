@@ -8,12 +8,14 @@ import dev.ferry.datapath.Verdict;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.testing.CniNode;
 import dev.ferry.testing.FerryCni;
+import dev.ferry.testing.NothingLeftBehind;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.Shell;
 import dev.ferry.testing.Traffic;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.List;
 
@@ -45,6 +47,9 @@ class CniEndToEndTest {
     static void close() throws Exception {
         node.close();
     }
+
+    @RegisterExtension
+    static final NothingLeftBehind nothingLeft = new NothingLeftBehind(() -> node);
 
     @Test
     void addResultNamesBothVethEndsTheAddressTheGatewayAndTheConfiguredDns() throws Exception {

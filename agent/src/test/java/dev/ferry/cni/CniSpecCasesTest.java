@@ -5,17 +5,17 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ferry.endpoint.EndpointKey;
 import dev.ferry.testing.CniNode;
 import dev.ferry.testing.FerryCni;
+import dev.ferry.testing.Footprint;
+import dev.ferry.testing.NothingLeftBehind;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.net.InetAddress;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -30,15 +30,6 @@ class CniSpecCasesTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static CniNode node;
 
-    /** Everything ADD can leave behind on a node. */
-    record Footprint(List<String> hostVeths, List<Path> endpointFiles, List<Path> ipamFiles,
-                     Set<InetAddress> mapEntries, List<Path> pins) {
-        static Footprint of(CniNode n) {
-            return new Footprint(n.hostVeths(), n.endpointFiles(), n.ipamFiles(),
-                    n.datapath().endpoints().entries().keySet(), n.fromPodPins());
-        }
-    }
-
     @BeforeAll
     static void start() throws Exception {
         node = CniNode.start("spec", "10.232.0.0/24", "192.168.232.1");
@@ -48,6 +39,10 @@ class CniSpecCasesTest {
     static void close() throws Exception {
         node.close();
     }
+
+    /** Every case, refused or not, leaves the node as it found it (pods it made are deleted again). */
+    @RegisterExtension
+    static final NothingLeftBehind nothingLeft = new NothingLeftBehind(() -> node);
 
     @Test
     void versionEchoesTheConfiguredVersionAndListsEverySupportedOne() throws Exception {
@@ -87,47 +82,47 @@ class CniSpecCasesTest {
 
     @Test
     void missingCniVariablesAreCode4AndLeaveNothing() {
-        Footprint before = Footprint.of(node);
+        Footprint before = node.footprint();
         TestNetns ns = node.podNamespace("specenv");
 
         FerryCni.Result r = node.cni("ADD", CniNode.newContainerId(), "/run/netns/" + ns.name()).without("CNI_NETNS").run();
 
         assertEquals(4, r.code(), r.toString());
         assertTrue(r.msg().contains("CNI_NETNS"), r.msg());
-        assertEquals(before, Footprint.of(node));
+        node.assertNothingLeftSince(before);
     }
 
     @Test
     void netnsThatDoesNotExistIsCode4AndLeavesNothing() {
-        Footprint before = Footprint.of(node);
+        Footprint before = node.footprint();
 
         FerryCni.Result r = node.cni("ADD", CniNode.newContainerId(), "/run/netns/ferrytest-no-such-netns").run();
 
         assertEquals(4, r.code(), r.toString());
         assertTrue(r.stdout().contains("ferrytest-no-such-netns"), r.stdout());
-        assertEquals(before, Footprint.of(node));
+        node.assertNothingLeftSince(before);
     }
 
     @Test
     void netnsPathThatIsNotANetworkNamespaceIsCode4AndLeavesNothing() {
-        Footprint before = Footprint.of(node);
+        Footprint before = node.footprint();
 
         FerryCni.Result r = node.cni("ADD", CniNode.newContainerId(), "/etc/hostname").run();
 
         assertEquals(4, r.code(), r.toString());
-        assertEquals(before, Footprint.of(node));
+        node.assertNothingLeftSince(before);
     }
 
     @Test
     void repeatedAddForTheSameNetnsAnswersTheSameEndpointAndMakesNothingNew() {
         CniNode.Pod pod = node.addPod("specdup");
-        Footprint before = Footprint.of(node);
+        Footprint before = node.footprint();
 
         FerryCni.Result again = node.cni("ADD", pod.containerId(), pod.netnsPath()).run();
 
         assertEquals(0, again.exitCode(), again.toString());
         assertEquals(pod.address(), CniNode.addressOf(again));
-        assertEquals(before, Footprint.of(node));
+        node.assertNothingLeftSince(before);
         assertEquals(0, node.del(pod).exitCode());
     }
 
@@ -151,12 +146,12 @@ class CniSpecCasesTest {
     void addOfAnExistingAttachmentFromAnotherNetnsIsCode100AndLeavesNothing() {
         CniNode.Pod pod = node.addPod("specdupa");
         TestNetns other = node.podNamespace("specdupb");
-        Footprint before = Footprint.of(node);
+        Footprint before = node.footprint();
 
         FerryCni.Result r = node.cni("ADD", pod.containerId(), "/run/netns/" + other.name()).run();
 
         assertEquals(CniError.FERRY_ALREADY_EXISTS, r.code(), r.toString());
-        assertEquals(before, Footprint.of(node));
+        node.assertNothingLeftSince(before);
         assertTrue(other.ip("-o", "link", "show").lines().noneMatch(l -> l.contains("eth0")), "nothing made in the other netns");
         assertEquals(0, node.del(pod).exitCode());
     }
@@ -165,28 +160,28 @@ class CniSpecCasesTest {
     void addIntoANetnsThatAlreadyHasTheInterfaceIsCode100AndLeavesTheirsAlone() {
         TestNetns ns = node.podNamespace("specbusy");
         ns.ip("link", "add", "eth0", "type", "veth", "peer", "name", "other0");
-        Footprint before = Footprint.of(node);
+        Footprint before = node.footprint();
 
         FerryCni.Result r = node.cni("ADD", CniNode.newContainerId(), "/run/netns/" + ns.name()).run();
 
         assertEquals(CniError.FERRY_ALREADY_EXISTS, r.code(), r.toString());
-        assertEquals(before, Footprint.of(node));
+        node.assertNothingLeftSince(before);
         assertTrue(ns.ip("-o", "link", "show").contains("eth0@other0"), "their eth0 is untouched");
     }
 
     @Test
     void delOfAnUnknownContainerSucceeds() {
-        Footprint before = Footprint.of(node);
+        Footprint before = node.footprint();
 
         FerryCni.Result r = node.cni("DEL", CniNode.newContainerId(), "/run/netns/ferrytest-never-existed").run();
 
         assertEquals(0, r.exitCode(), r.toString());
-        assertEquals(before, Footprint.of(node));
+        node.assertNothingLeftSince(before);
     }
 
     @Test
     void delTwiceSucceedsBothTimes() {
-        Footprint before = Footprint.of(node);
+        Footprint before = node.footprint();
         CniNode.Pod pod = node.addPod("spectwice");
 
         FerryCni.Result first = node.del(pod);
@@ -195,30 +190,30 @@ class CniSpecCasesTest {
         assertAll(
                 () -> assertEquals(0, first.exitCode(), first.toString()),
                 () -> assertEquals(0, second.exitCode(), second.toString()),
-                () -> assertEquals(before, Footprint.of(node)));
+                () -> node.assertNothingLeftSince(before));
     }
 
     @Test
     void delWithoutANetnsSucceedsAndCleansUp() {
-        Footprint before = Footprint.of(node);
+        Footprint before = node.footprint();
         CniNode.Pod pod = node.addPod("specnonetns");
 
         FerryCni.Result r = node.cni("DEL", pod.containerId(), pod.netnsPath()).without("CNI_NETNS").run();
 
         assertEquals(0, r.exitCode(), r.toString());
-        assertEquals(before, Footprint.of(node));
+        node.assertNothingLeftSince(before);
     }
 
     @Test
     void delAfterTheNetnsWasDeletedSucceedsAndCleansUp() {
-        Footprint before = Footprint.of(node);
+        Footprint before = node.footprint();
         CniNode.Pod pod = node.addPod("specgone");
         pod.ns().close();
 
         FerryCni.Result r = node.del(pod);
 
         assertEquals(0, r.exitCode(), r.toString());
-        assertEquals(before, Footprint.of(node));
+        node.assertNothingLeftSince(before);
     }
 
     @Test
@@ -293,13 +288,13 @@ class CniSpecCasesTest {
         try {
             FerryCni.Result status = FerryCni.command("STATUS").stdin(node.config()).run();
             TestNetns ns = node.podNamespace("specnr");
-            Footprint before = Footprint.of(node);
+            Footprint before = node.footprint();
             FerryCni.Result add = node.cni("ADD", CniNode.newContainerId(), "/run/netns/" + ns.name()).run();
 
             assertEquals(CniError.PLUGIN_NOT_AVAILABLE, status.code(), status.toString());
             assertTrue(status.stdout().contains("the pod CIDR is not assigned yet"), status.stdout());
             assertEquals(CniError.TRY_AGAIN_LATER, add.code(), add.toString());
-            assertEquals(before, Footprint.of(node));
+            node.assertNothingLeftSince(before);
         } finally {
             node.readiness(dev.ferry.cni.Readiness.READY);
         }
@@ -336,13 +331,13 @@ class CniSpecCasesTest {
     }
 
     private static void assertRefusedWithoutLeak(int code, String config) {
-        Footprint before = Footprint.of(node);
+        Footprint before = node.footprint();
         TestNetns ns = node.podNamespace("specbad");
 
         FerryCni.Result r = node.cni("ADD", CniNode.newContainerId(), "/run/netns/" + ns.name()).stdin(config).run();
 
         assertEquals(code, r.code(), r.toString());
-        assertEquals(before, Footprint.of(node));
+        node.assertNothingLeftSince(before);
         assertTrue(ns.ip("-o", "link", "show").lines().noneMatch(l -> l.contains("eth0")), "nothing made in the pod");
     }
 }

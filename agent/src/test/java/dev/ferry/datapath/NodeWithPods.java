@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A node namespace with pod namespaces plumbed as DESIGN.md describes (the pod's
+ * A node namespace with pod namespaces plumbed as docs/cni.md describes (the pod's
  * /32, a link-local gateway with a permanent neighbour, the host-side /32 route
  * and neighbour). Made with ip(8): test set-up only; the agent plumbs through
  * netlink. Forwarding stays off in the node, so only the datapath can carry

@@ -7,11 +7,13 @@ import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.retry.RetryRegistry;
 import dev.ferry.testing.CniNode;
 import dev.ferry.testing.MetricsPort;
+import dev.ferry.testing.NothingLeftBehind;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.Shell;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -56,6 +58,9 @@ class MetricsTest {
         metrics.close();
         node.close();
     }
+
+    @RegisterExtension
+    static final NothingLeftBehind nothingLeft = new NothingLeftBehind(() -> node);
 
     @Test
     void countersMoveByExactlyThePacketsSentPerPodAndPerVerdict() throws Exception {
@@ -131,6 +136,21 @@ class MetricsTest {
     }
 
     @Test
+    void mapGaugesNameEachMapAsItIsPinnedUnderTheBpffsRoot() throws Exception {
+        String body = get("/metrics").body();
+
+        Set<String> maps = new TreeSet<>();
+        Matcher labels = Pattern.compile("^ferry_bpf_map_(?:entries|capacity)\\{[^}]*map=\"(\\w+)\"", Pattern.MULTILINE).matcher(body);
+        while (labels.find()) {
+            maps.add(labels.group(1));
+        }
+        assertEquals(Set.of("ferry_cluster_cidrs", "ferry_endpoints_v2"), maps, body);
+        for (String map : maps) {
+            assertTrue(Files.exists(node.datapath().bpffsRoot().resolve(map)), map + " is pinned under the bpffs root");
+        }
+    }
+
+    @Test
     void everySeriesTheGrafanaDashboardQueriesIsExposed() throws Exception {
         CniNode.Pod e = node.addPod("mete");
         CniNode.Pod f = node.addPod("metf");
@@ -147,6 +167,14 @@ class MetricsTest {
             checked++;
         }
         assertTrue(checked >= 10, "the dashboard's queries were found: " + checked);
+        Matcher maps = Pattern.compile("map=\\\\\"(\\w+)\\\\\"").matcher(dashboard);
+        int mapsChecked = 0;
+        while (maps.find()) {
+            assertTrue(exposition.contains("map=\"" + maps.group(1) + "\""),
+                    "the dashboard queries map=\"" + maps.group(1) + "\", which /metrics does not label");
+            mapsChecked++;
+        }
+        assertTrue(mapsChecked > 0, "the dashboard's map labels were found");
         assertEquals(0, node.del(e).exitCode());
         assertEquals(0, node.del(f).exitCode());
     }

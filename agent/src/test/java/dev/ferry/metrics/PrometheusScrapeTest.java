@@ -3,11 +3,13 @@ package dev.ferry.metrics;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ferry.testing.CniNode;
+import dev.ferry.testing.NothingLeftBehind;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.Shell;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -54,6 +56,9 @@ class PrometheusScrapeTest {
         metrics.close();
         node.close();
     }
+
+    @RegisterExtension
+    static final NothingLeftBehind nothingLeft = new NothingLeftBehind(() -> node);
 
     @Test
     void prometheusSeesRedirectPeerRatesAndPerPodSeriesOfThePodsThatTalked() throws Exception {

@@ -8,7 +8,10 @@ import dev.ferry.api.Routes;
 import dev.ferry.cni.CniService;
 import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.AttachMode;
+import dev.ferry.datapath.AttachModes;
 import dev.ferry.datapath.Datapath;
+import dev.ferry.datapath.DatapathProgram;
+import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointManager;
 import dev.ferry.ipam.Ipam;
 import dev.ferry.net.IpPrefix;
@@ -20,6 +23,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Stream;
 
@@ -28,19 +33,33 @@ import java.util.stream.Stream;
  * processes have a source to reach pods from), the datapath loaded under a test
  * bpffs root, IPAM and endpoint state in a temporary directory, and the agent
  * socket served in-process. Pods are added through the real ferry-cni binary.
+ *
+ * <p>Programs are hooked as an agent with the default configuration hooks them
+ * ({@link #SHIPPED_MODES}: from_pod as a tc filter on each pod veth; the node
+ * has no uplink, so to_pod stays unhooked) unless a test names other modes.
+ * Closing the node deletes every pod still there through the binary and fails
+ * when anything of Ferry's is left in the node ({@link #footprint()}): "nothing
+ * left" is checked in the mode operators run. Suites sharing one node check it
+ * after each test as well ({@link NothingLeftBehind}).
  */
 public final class CniNode implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     public static final int POD_MTU = 1500;
+    /** An agent's default attach modes (AgentConfigLoaderTest holds them): TCX on uplinks, tc on pod veths. */
+    public static final AttachModes SHIPPED_MODES = new AttachModes(AttachMode.TCX, AttachMode.TC);
 
     private final TestNetns node;
     private final BpfPins pins;
     private final Path stateDir;
     private final Path socket;
     private final IpPrefix podCidr;
-    private final AttachMode mode;
+    private final AttachModes modes;
     private final InetAddress hostAddress;
     private final List<TestNetns> podNamespaces = new ArrayList<>();
+    /** Ids of every program an agent of this node loaded: a BPF link running one of them is this node's. */
+    private final Set<Integer> programIds = ConcurrentHashMap.newKeySet();
+    /** The node as the first agent found it, before any pod. */
+    private Footprint pristine;
     private Datapath datapath;
     private Ipam ipam;
     private EndpointManager endpoints;
@@ -58,9 +77,9 @@ public final class CniNode implements AutoCloseable {
         }
     }
 
-    private CniNode(String prefix, IpPrefix podCidr, AttachMode mode, InetAddress hostAddress) throws IOException {
+    private CniNode(String prefix, IpPrefix podCidr, AttachModes modes, InetAddress hostAddress) throws IOException {
         this.podCidr = podCidr;
-        this.mode = mode;
+        this.modes = modes;
         this.hostAddress = hostAddress;
         this.node = TestNetns.create(prefix + "n");
         this.pins = BpfPins.create("ferry-test-" + prefix);
@@ -69,15 +88,17 @@ public final class CniNode implements AutoCloseable {
         node.ip("addr", "add", hostAddress.getHostAddress() + "/32", "dev", "lo");
     }
 
-    /** hostAddress: the node's own address (on lo), outside podCidr. */
+    /** hostAddress: the node's own address (on lo), outside podCidr. Programs hooked in {@link #SHIPPED_MODES}. */
     public static CniNode start(String prefix, String podCidr, String hostAddress) throws Exception {
-        return start(prefix, podCidr, hostAddress, AttachMode.TCX);
+        return start(prefix, podCidr, hostAddress, SHIPPED_MODES);
     }
 
-    public static CniNode start(String prefix, String podCidr, String hostAddress, AttachMode mode) throws Exception {
-        CniNode n = new CniNode(prefix, IpPrefix.parse(podCidr), mode, IpPrefix.literal(hostAddress));
+    /** For a test of modes other than the shipped ones: it names them. */
+    public static CniNode start(String prefix, String podCidr, String hostAddress, AttachModes modes) throws Exception {
+        CniNode n = new CniNode(prefix, IpPrefix.parse(podCidr), modes, IpPrefix.literal(hostAddress));
         try {
             n.startAgent();
+            n.pristine = n.footprint();
             return n;
         } catch (Exception e) {
             n.close();
@@ -87,7 +108,10 @@ public final class CniNode implements AutoCloseable {
 
     /** What a fresh agent process does at start, in-process. */
     public void startAgent() {
-        datapath = Datapath.load(pins.root(), mode);
+        datapath = Datapath.load(pins.root(), modes);
+        for (DatapathProgram program : DatapathProgram.values()) {
+            programIds.add(datapath.program(program).id());
+        }
         datapath.clusterCidrs().add(podCidr);
         ipam = Ipam.open(stateDir, podCidr);
         endpoints = new EndpointManager(node.handle(), datapath, ipam, stateDir, POD_MTU);
@@ -240,22 +264,140 @@ public final class CniNode implements AutoCloseable {
         }
     }
 
-    /** Pinned from_pod links left (one per plumbed endpoint in TCX mode). */
+    /** Pinned from_pod links left (one per plumbed endpoint when pods are on TCX). */
     public List<Path> fromPodPins() {
         return files(pins.root().resolve("links").resolve("from_pod"));
     }
 
+    /** What Ferry has in the node and under its state now; needs a running agent (for the endpoint map). */
+    public Footprint footprint() {
+        if (datapath == null) {
+            throw new IllegalStateException("the footprint reads the endpoint map: start the agent first");
+        }
+        return new Footprint(hostVeths().stream().sorted().toList(), tcHooks(), bpfLinks(), linkPins(), hostRoutes(),
+                node.ip("neigh", "show", "nud", "permanent").lines().map(String::strip).sorted().toList(),
+                names(ipamFiles()), names(endpointFiles()),
+                datapath.endpoints().entries().keySet().stream().map(InetAddress::getHostAddress).sorted().toList());
+    }
+
+    /** Fails, naming each difference, unless the node's footprint is {@code before} again. */
+    public void assertNothingLeftSince(Footprint before) {
+        String differences = footprint().differencesFrom(before);
+        if (!differences.isEmpty()) {
+            throw new AssertionError("node " + node + " is not as it was:\n" + differences);
+        }
+    }
+
+    /** clsact qdiscs in the node, each with the filters on both of its hooks. */
+    private List<String> tcHooks() {
+        List<String> hooks = new ArrayList<>();
+        for (String qdisc : Shell.run("tc", "-n", node.name(), "qdisc", "show").lines().toList()) {
+            if (!qdisc.startsWith("qdisc clsact ")) {
+                continue;
+            }
+            String dev = qdisc.replaceFirst(".* dev (\\S+).*", "$1");
+            hooks.add("clsact on " + dev);
+            for (String hook : List.of("ingress", "egress")) {
+                Shell.run("tc", "-n", node.name(), "filter", "show", "dev", dev, hook).lines()
+                        .filter(l -> !l.isBlank())
+                        .forEach(l -> hooks.add(dev + " " + hook + ": " + l.strip()));
+            }
+        }
+        return hooks.stream().sorted().toList();
+    }
+
+    /**
+     * Links of any kind whose program one of this node's agents loaded. bpftool
+     * lists the machine's links, whatever their namespace; the program ids keep
+     * out those of tests running beside this one.
+     */
+    private List<String> bpfLinks() {
+        try {
+            List<String> links = new ArrayList<>();
+            for (JsonNode link : JSON.readTree(Shell.run("bpftool", "-j", "link", "show"))) {
+                if (programIds.contains(link.path("prog_id").asInt())) {
+                    links.add("link " + link.path("id").asInt() + " (type " + link.path("type").asText()
+                            + ") runs program " + link.path("prog_id").asInt());
+                }
+            }
+            return links.stream().sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("bpftool printed no JSON", e);
+        }
+    }
+
+    private List<String> linkPins() {
+        Path links = pins.root().resolve("links");
+        if (!Files.isDirectory(links)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.walk(links)) {
+            return s.filter(Files::isRegularFile).map(p -> links.relativize(p).toString()).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * IPv4 routes of the main table (the node has none of its own; they are
+     * listed without a "table" word) and protocol 70 routes of any table. One
+     * listing: ip leaves out of each line what a filter asked for.
+     */
+    private List<String> hostRoutes() {
+        return node.ip("-4", "route", "show", "table", "all").lines()
+                .map(String::strip)
+                .filter(l -> !l.isEmpty() && (!l.contains(" table ") || l.contains(" proto 70 ")))
+                .sorted().toList();
+    }
+
+    private static List<String> names(List<Path> files) {
+        return files.stream().map(p -> p.getFileName().toString()).toList();
+    }
+
+    /**
+     * DEL of every pod the agent still knows, through the binary as a runtime
+     * does; then the node must be as the first agent found it. Null when it is.
+     */
+    private AssertionError leftoversAfterDeletingEveryPod() {
+        try {
+            for (Endpoint e : endpoints.list()) {
+                FerryCni.Result del = cni("DEL", e.containerId(), e.netns()).env("CNI_IFNAME", e.ifname()).run();
+                if (del.exitCode() != 0) {
+                    return new AssertionError("DEL of " + e.containerId() + " failed when the node closed: " + del);
+                }
+            }
+            String differences = footprint().differencesFrom(pristine);
+            return differences.isEmpty() ? null
+                    : new AssertionError("node " + node + " after DEL of every pod is not as the agent found it:\n" + differences);
+        } catch (RuntimeException e) {
+            return new AssertionError("failed to read the footprint of node " + node, e);
+        }
+    }
+
     @Override
     public void close() throws Exception {
+        // Only a node that started and still has its agent can be checked (a DEL needs the agent).
+        AssertionError leftovers = pristine != null && server != null ? leftoversAfterDeletingEveryPod() : null;
         List<TestNetns> pods;
         synchronized (podNamespaces) {
             pods = List.copyOf(podNamespaces);
         }
-        Cleanup.all(
-                this::stopAgent,
-                () -> pods.forEach(TestNetns::close),
-                node::close,
-                pins::close,
-                () -> Cleanup.deleteTree(stateDir));
+        try {
+            Cleanup.all(
+                    this::stopAgent,
+                    () -> pods.forEach(TestNetns::close),
+                    node::close,
+                    pins::close,
+                    () -> Cleanup.deleteTree(stateDir));
+        } catch (Exception e) {
+            if (leftovers != null) {
+                leftovers.addSuppressed(e);
+                throw leftovers;
+            }
+            throw e;
+        }
+        if (leftovers != null) {
+            throw leftovers;
+        }
     }
 }
