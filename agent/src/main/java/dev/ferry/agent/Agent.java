@@ -63,7 +63,7 @@ public final class Agent implements AutoCloseable {
     private RtNetlink netlink;
     private Datapath datapath;
     private volatile PodNetwork pods; // read by metrics scrapes on their own thread
-    private AgentSocketServer server;
+    private volatile AgentSocketServer server; // read by liveness probes on the metrics thread
     private volatile ClusterWatch cluster;
     private PeerRoutes peerRoutes;
     private Metrics metrics;
@@ -119,7 +119,8 @@ public final class Agent implements AutoCloseable {
 
         Readiness readiness = this::notReadyReason;
         // Served from the start, so the kubelet's probes and Prometheus see a starting agent as such.
-        metrics = new Metrics(datapath, () -> pods == null ? List.of() : pods.endpoints(), readiness);
+        metrics = new Metrics(datapath, () -> pods == null ? List.of() : pods.endpoints(), readiness,
+                () -> server == null ? Optional.empty() : server.notServingReason());
         metricsServer = MetricsServer.start(config.metricsAddress(), metrics);
         masquerade = new Masquerade(node);
 

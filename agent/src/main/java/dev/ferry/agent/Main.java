@@ -76,7 +76,8 @@ public final class Main {
         config.logLevels().apply();
         try {
             return Agent.start(config, NODE_NETNS);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError e) {
+            // LinkageError: a native library that cannot be loaded fails a class's static initialiser.
             log.debug("event=agent_start_failed", e);
             throw new Exit(1, "failed to start: " + oneLine(e));
         }
@@ -102,7 +103,8 @@ public final class Main {
      * line. Ferry's own failures carry sentences; anything else keeps its class name,
      * which is then the most telling part.
      */
-    static String oneLine(Throwable e) {
+    static String oneLine(Throwable thrown) {
+        Throwable e = thrown instanceof ExceptionInInitializerError && thrown.getCause() != null ? thrown.getCause() : thrown;
         boolean worded = e.getMessage() != null && (e instanceof IllegalStateException || e instanceof IllegalArgumentException
                 || e instanceof UncheckedIOException || e.getClass().getName().startsWith("dev.ferry."));
         StringBuilder line = new StringBuilder(worded ? e.getMessage() : e.toString());

@@ -20,6 +20,10 @@ final class AgentSocketInitializer extends ChannelInitializer<EpollDomainSocketC
         this.maxBodyBytes = options.maxBodyBytes();
     }
 
+    ConcurrencyLimiter limiter() {
+        return limiter;
+    }
+
     @Override
     protected void initChannel(EpollDomainSocketChannel channel) {
         channel.pipeline()

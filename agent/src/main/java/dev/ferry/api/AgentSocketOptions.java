@@ -1,5 +1,6 @@
 package dev.ferry.api;
 
+import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.Executor;
 
@@ -12,10 +13,17 @@ import java.util.concurrent.Executor;
  * @param handlerExecutor where route handlers run; {@code null} for a pool of {@code maxInFlight}
  *                        platform threads that the server owns and shuts down on close. An executor
  *                        given here belongs to the caller.
+ * @param stuckAfter      how long every slot may stay taken with none finishing before the socket
+ *                        counts as unable to serve (liveness fails and the kubelet restarts the agent)
  */
 public record AgentSocketOptions(int maxInFlight, int maxBodyBytes, Set<Integer> allowedUids,
-                                 Executor handlerExecutor) {
+                                 Executor handlerExecutor, Duration stuckAfter) {
     public static final int DEFAULT_MAX_IN_FLIGHT = 32;
+    /**
+     * Twice the longest a CNI command may wait for its container's lock (30 s):
+     * a request that has not finished by then is not merely queued.
+     */
+    public static final Duration DEFAULT_STUCK_AFTER = Duration.ofSeconds(60);
     /** ferry-cni sends at most 1 MiB of network configuration; the margin keeps that from being a 413. */
     public static final int DEFAULT_MAX_BODY_BYTES = 1024 * 1024 + 64 * 1024;
 
@@ -27,26 +35,33 @@ public record AgentSocketOptions(int maxInFlight, int maxBodyBytes, Set<Integer>
             throw new IllegalArgumentException("maxBodyBytes must not be negative, not " + maxBodyBytes);
         }
         allowedUids = Set.copyOf(allowedUids);
+        if (stuckAfter == null || stuckAfter.isNegative() || stuckAfter.isZero()) {
+            throw new IllegalArgumentException("stuckAfter must be positive, not " + stuckAfter);
+        }
     }
 
     /** 32 in flight, 1 MiB + 64 KiB bodies, root only, a server-owned handler pool. */
     public static AgentSocketOptions defaults() {
-        return new AgentSocketOptions(DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_BODY_BYTES, Set.of(0), null);
+        return new AgentSocketOptions(DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_BODY_BYTES, Set.of(0), null, DEFAULT_STUCK_AFTER);
     }
 
     public AgentSocketOptions withMaxInFlight(int max) {
-        return new AgentSocketOptions(max, maxBodyBytes, allowedUids, handlerExecutor);
+        return new AgentSocketOptions(max, maxBodyBytes, allowedUids, handlerExecutor, stuckAfter);
     }
 
     public AgentSocketOptions withMaxBodyBytes(int max) {
-        return new AgentSocketOptions(maxInFlight, max, allowedUids, handlerExecutor);
+        return new AgentSocketOptions(maxInFlight, max, allowedUids, handlerExecutor, stuckAfter);
     }
 
     public AgentSocketOptions withAllowedUids(Set<Integer> uids) {
-        return new AgentSocketOptions(maxInFlight, maxBodyBytes, uids, handlerExecutor);
+        return new AgentSocketOptions(maxInFlight, maxBodyBytes, uids, handlerExecutor, stuckAfter);
+    }
+
+    public AgentSocketOptions withStuckAfter(Duration after) {
+        return new AgentSocketOptions(maxInFlight, maxBodyBytes, allowedUids, handlerExecutor, after);
     }
 
     public AgentSocketOptions withHandlerExecutor(Executor executor) {
-        return new AgentSocketOptions(maxInFlight, maxBodyBytes, allowedUids, executor);
+        return new AgentSocketOptions(maxInFlight, maxBodyBytes, allowedUids, executor, stuckAfter);
     }
 }

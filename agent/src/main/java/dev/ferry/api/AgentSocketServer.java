@@ -21,6 +21,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -41,10 +43,15 @@ public final class AgentSocketServer implements AutoCloseable {
     private final EventLoopGroup acceptor;
     private final EventLoopGroup workers;
     private final ExecutorService ownedExecutor;
+    private final AgentSocketInitializer initializer;
+    private final Duration stuckAfter;
 
     private AgentSocketServer(Path socket, Channel channel, EventLoopGroup acceptor, EventLoopGroup workers,
-                              ExecutorService ownedExecutor) {
+                              ExecutorService ownedExecutor, AgentSocketInitializer initializer,
+                              Duration stuckAfter) {
         this.socket = socket;
+        this.initializer = initializer;
+        this.stuckAfter = stuckAfter;
         this.channel = channel;
         this.acceptor = acceptor;
         this.workers = workers;
@@ -63,16 +70,17 @@ public final class AgentSocketServer implements AutoCloseable {
                 : null;
         EventLoopGroup acceptor = new EpollEventLoopGroup(1, new DefaultThreadFactory("ferry-api-accept", true));
         EventLoopGroup workers = new EpollEventLoopGroup(2, new DefaultThreadFactory("ferry-api-io", true));
+        AgentSocketInitializer initializer = new AgentSocketInitializer(options, router,
+                owned != null ? owned : options.handlerExecutor());
         try {
             Channel channel = new ServerBootstrap()
                     .group(acceptor, workers)
                     .channel(EpollServerDomainSocketChannel.class)
-                    .childHandler(new AgentSocketInitializer(options, router,
-                            owned != null ? owned : options.handlerExecutor()))
+                    .childHandler(initializer)
                     .bind(new DomainSocketAddress(path.toString()))
                     .syncUninterruptibly()
                     .channel();
-            AgentSocketServer server = new AgentSocketServer(path, channel, acceptor, workers, owned);
+            AgentSocketServer server = new AgentSocketServer(path, channel, acceptor, workers, owned, initializer, options.stuckAfter());
             try {
                 restrictMode(path);
             } catch (RuntimeException e) {
@@ -90,6 +98,23 @@ public final class AgentSocketServer implements AutoCloseable {
 
     public Path socket() {
         return socket;
+    }
+
+    /** Requests admitted and not yet finished, over all connections. */
+    public int inFlight() {
+        return initializer.limiter().inFlight();
+    }
+
+    /**
+     * Why the socket cannot take a request, for the liveness probe: it stopped
+     * accepting, or every slot is held by requests that stopped finishing. Empty
+     * when it serves; a busy socket whose requests finish is live.
+     */
+    public Optional<String> notServingReason() {
+        if (!channel.isActive()) {
+            return Optional.of("the agent socket " + socket + " no longer accepts connections");
+        }
+        return initializer.limiter().stuck(stuckAfter);
     }
 
     /** Stops accepting, closes every connection, stops the event loops and removes the socket file. */

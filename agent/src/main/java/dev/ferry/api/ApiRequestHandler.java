@@ -38,8 +38,10 @@ final class ApiRequestHandler extends SimpleChannelInboundHandler<FullHttpReques
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest http) {
+        ConcurrencyLimiter.Slot slot = ConcurrencyLimiter.take(ctx.channel());
         boolean keepAlive = HttpUtil.isKeepAlive(http);
         if (http.decoderResult().isFailure()) {
+            slot.close();
             log.warn("event=bad_request error=\"{}\"", http.decoderResult().cause().toString());
             HttpResponses.write(ctx, ApiErrors.error(400, "malformed HTTP request"), false);
             return;
@@ -51,13 +53,19 @@ final class ApiRequestHandler extends SimpleChannelInboundHandler<FullHttpReques
 
         // Channel events arrive on its event loop one at a time, so LAST needs no lock.
         CompletableFuture<Void> previous = ctx.channel().attr(LAST).get();
-        Runnable task = () -> HttpResponses.write(ctx, answer(request), keepAlive);
+        // The slot goes back when the work ends, not when the answer reaches the client: it may be gone.
+        Runnable task = () -> {
+            try (slot) {
+                HttpResponses.write(ctx, answer(request), keepAlive);
+            }
+        };
         try {
             CompletableFuture<Void> next = previous == null
                     ? CompletableFuture.runAsync(task, executor)
                     : previous.thenRunAsync(task, executor);
             ctx.channel().attr(LAST).set(next.exceptionally(e -> null));
         } catch (RejectedExecutionException e) {
+            slot.close();
             log.warn("event=request_rejected reason=executor_shut_down path={}", request.path());
             HttpResponses.write(ctx, ApiErrors.forPath(request.path(), request.body(), 503,
                     ApiErrors.CNI_TRY_AGAIN_LATER, "ferry agent is shutting down, try again later", null), false);

@@ -8,8 +8,7 @@ import dev.ferry.linux.AtomicFile;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.net.IpText;
 import dev.ferry.net.MacAddress;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import dev.ferry.state.Quarantine;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -33,22 +32,30 @@ import java.util.Set;
  * ({@link AtomicFile}): after a crash it is the old version or the new one.
  * Not fsynced: the agent discards the state of an earlier boot, whose pods are
  * gone (dev.ferry.agent.BootScopedState).
+ *
+ * <p>A file that does not read as an endpoint is moved to the state's quarantine
+ * ({@code stateDir/quarantine/endpoints/}) and the others are served. Nothing is
+ * lost for DEL and GC: the pod's address is IPAM's and its host veth's name
+ * derives from its container id, so a DEL of that pod still removes it all.
  */
 final class EndpointStore {
-    private static final Logger log = LoggerFactory.getLogger(EndpointStore.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String SUFFIX = ".json";
     private static final Set<PosixFilePermission> PRIVATE = PosixFilePermissions.fromString("rw-------");
     private static final int FORMAT = 1;
+    /** The quarantine area of endpoint files. */
+    private static final String AREA = "endpoints";
 
     private final Path dir;
+    private final Quarantine quarantine;
 
-    private EndpointStore(Path dir) {
+    private EndpointStore(Path dir, Quarantine quarantine) {
         this.dir = dir;
+        this.quarantine = quarantine;
     }
 
     static EndpointStore open(Path stateDir) {
-        Path dir = stateDir.resolve("endpoints");
+        Path dir = stateDir.resolve(AREA);
         try {
             Files.createDirectories(dir);
             try (DirectoryStream<Path> temps = Files.newDirectoryStream(dir, AtomicFile.TEMP_PREFIX + "*")) {
@@ -59,7 +66,7 @@ final class EndpointStore {
         } catch (IOException e) {
             throw new UncheckedIOException("failed to open endpoint state '" + dir + "': " + e, e);
         }
-        return new EndpointStore(dir);
+        return new EndpointStore(dir, Quarantine.of(stateDir));
     }
 
     Path dir() {
@@ -70,7 +77,7 @@ final class EndpointStore {
         return read(fileOf(key));
     }
 
-    /** Every readable endpoint; an unreadable file is logged and left for an operator, never deleted. */
+    /** Every readable endpoint; an unreadable file is quarantined on the way, never deleted. */
     List<Endpoint> all() {
         List<Endpoint> out = new ArrayList<>();
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
@@ -132,11 +139,15 @@ final class EndpointStore {
             return Optional.of(fromJson(JSON.readTree(Files.readAllBytes(file))));
         } catch (NoSuchFileException e) {
             return Optional.empty();
-        } catch (JacksonException | IllegalArgumentException | NullPointerException e) {
-            log.error("event=endpoint_state_unreadable file={} error=\"{}\" action=kept_for_operator", file, e.getMessage());
+        } catch (JacksonException e) {
+            quarantine.moveAside(AREA, file, "not JSON: " + e.getOriginalMessage());
             return Optional.empty();
         } catch (IOException e) {
             throw new UncheckedIOException("failed to read endpoint state '" + file + "': " + e, e);
+        } catch (RuntimeException e) {
+            // A field of the wrong shape: a bad address or MAC, a "created" that is no instant, a missing field.
+            quarantine.moveAside(AREA, file, "not an endpoint: " + e.getMessage());
+            return Optional.empty();
         }
     }
 

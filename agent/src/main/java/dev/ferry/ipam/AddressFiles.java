@@ -1,8 +1,8 @@
 package dev.ferry.ipam;
 
-import dev.ferry.net.IpText;
-
 import dev.ferry.net.IpPrefix;
+import dev.ferry.net.IpText;
+import dev.ferry.state.Quarantine;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -36,6 +36,9 @@ import java.util.UUID;
  *       wins an address, without any lock;</li>
  *   <li>a crash leaves at most a temporary file, which open removes.</li>
  * </ul>
+ * A file this code did not write in that shape (edited by hand, cut short by a
+ * full disk) is moved to the state's quarantine, named in the log, and its
+ * address stays out of the pool: its pod may still use it.
  * Nothing is fsynced: only a kernel crash or a power cut loses page-cache
  * writes, and those end every pod the addresses were for; the agent discards
  * an earlier boot's state at start (dev.ferry.agent.BootScopedState).
@@ -44,17 +47,21 @@ final class AddressFiles {
     static final String LAST_RESERVED = "last_reserved";
     // A leading dot: no address text starts with one, so temporaries never look like allocations.
     static final String TEMP_PREFIX = ".tmp-";
+    /** The quarantine area of IPAM's files. */
+    static final String AREA = "ipam";
 
     private final Path dir;
+    private final Quarantine quarantine;
 
-    private AddressFiles(Path dir) {
+    private AddressFiles(Path dir, Quarantine quarantine) {
         this.dir = dir;
+        this.quarantine = quarantine;
     }
 
-    static AddressFiles open(Path dir) {
+    static AddressFiles open(Path dir, Quarantine quarantine) {
         try {
             Files.createDirectories(dir);
-            AddressFiles files = new AddressFiles(dir);
+            AddressFiles files = new AddressFiles(dir, quarantine);
             files.removeTemporaries();
             return files;
         } catch (IOException e) {
@@ -70,7 +77,7 @@ final class AddressFiles {
     record Entry(InetAddress address, Owner owner, Path file) {
     }
 
-    /** Every address file, read now. */
+    /** Every well-formed address file, read now; an ill-formed one is quarantined on the way. */
     List<Entry> scan() {
         List<Entry> entries = new ArrayList<>();
         try (DirectoryStream<Path> names = Files.newDirectoryStream(dir)) {
@@ -79,12 +86,21 @@ final class AddressFiles {
                 if (address.isEmpty()) {
                     continue;
                 }
-                readOwner(file).ifPresent(owner -> entries.add(new Entry(address.get(), owner, file)));
+                ownerOrQuarantine(file).ifPresent(owner -> entries.add(new Entry(address.get(), owner, file)));
             }
         } catch (IOException e) {
             throw new UncheckedIOException("failed to read IPAM state '" + dir + "': " + e, e);
         }
         return entries;
+    }
+
+    /** Addresses whose file was quarantined: nobody knows their pod, so nobody else gets them. */
+    List<InetAddress> quarantined() {
+        List<InetAddress> out = new ArrayList<>();
+        for (String name : quarantine.names(AREA)) {
+            addressOf(name).ifPresent(out::add);
+        }
+        return out;
     }
 
     /**
@@ -135,7 +151,7 @@ final class AddressFiles {
         try {
             // Read, then delete: not atomic across processes, but the round-robin walk makes
             // an address freed and taken again by another process in between very unlikely.
-            if (!readOwner(file).map(owner::equals).orElse(false)) {
+            if (!ownerOrQuarantine(file).map(owner::equals).orElse(false)) {
                 return false;
             }
             return Files.deleteIfExists(file);
@@ -152,7 +168,10 @@ final class AddressFiles {
         }
     }
 
-    /** Where the round-robin walk stopped last, if known; only a hint, so a missing file is fine. */
+    /**
+     * Where the round-robin walk stopped last, if known. Only a hint: a missing
+     * file is fine, and an unreadable one is quarantined and the walk starts over.
+     */
     Optional<InetAddress> lastReserved() {
         Path file = dir.resolve(LAST_RESERVED);
         String text;
@@ -160,15 +179,15 @@ final class AddressFiles {
             text = Files.readString(file, StandardCharsets.UTF_8).strip();
         } catch (NoSuchFileException e) {
             return Optional.empty();
-        } catch (CharacterCodingException e) {
-            throw new IpamException.StateCorrupt(file, "not UTF-8 text", e);
         } catch (IOException e) {
-            throw new UncheckedIOException("failed to read '" + file + "': " + e, e);
+            quarantine.moveAside(AREA, file, "not readable as UTF-8 text: " + e);
+            return Optional.empty();
         }
         try {
             return Optional.of(IpPrefix.literal(text));
         } catch (IllegalArgumentException e) {
-            throw new IpamException.StateCorrupt(file, "expected an IP address, found '" + text + "'", e);
+            quarantine.moveAside(AREA, file, "expected an IP address, found '" + printable(text) + "'");
+            return Optional.empty();
         }
     }
 
@@ -204,26 +223,62 @@ final class AddressFiles {
         }
     }
 
-    /** The owner written in an address file; empty when the file has just been released. */
-    private static Optional<Owner> readOwner(Path file) throws IOException {
+    /**
+     * The owner written in an address file; empty when the file has just been
+     * released, or was not in the shape this code writes and is quarantined now.
+     */
+    private Optional<Owner> ownerOrQuarantine(Path file) {
+        try {
+            return readOwner(file);
+        } catch (CorruptFile e) {
+            quarantine.moveAside(AREA, file, e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /** Why a file is not an address file this code wrote. */
+    private static final class CorruptFile extends Exception {
+        CorruptFile(String problem) {
+            super(problem, null, false, false);
+        }
+    }
+
+    private static Optional<Owner> readOwner(Path file) throws CorruptFile {
         String content;
         try {
             content = Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             return Optional.empty();
         } catch (CharacterCodingException e) {
-            throw new IpamException.StateCorrupt(file, "not UTF-8 text", e);
+            throw new CorruptFile("not UTF-8 text");
+        } catch (IOException e) {
+            throw new CorruptFile("not readable: " + e);
         }
         String[] lines = content.split("\n", -1);
         if (lines.length != 3 || !lines[2].isEmpty()) {
-            throw new IpamException.StateCorrupt(file,
-                    "expected two lines 'containerId\\nifname\\n', found '" + content.replace("\n", "\\n") + "'", null);
+            throw new CorruptFile("expected two lines 'containerId\\nifname\\n', found '" + printable(content) + "'");
         }
         try {
             return Optional.of(new Owner(lines[0], lines[1]));
         } catch (IllegalArgumentException e) {
-            throw new IpamException.StateCorrupt(file, e.getMessage(), e);
+            throw new CorruptFile(e.getMessage());
         }
+    }
+
+    /** At most 80 characters, control characters escaped: for a log line about a file of unknown content. */
+    private static String printable(String text) {
+        String cut = text.length() > 80 ? text.substring(0, 80) + "..." : text;
+        StringBuilder out = new StringBuilder();
+        cut.codePoints().forEach(c -> {
+            if (c == '\n') {
+                out.append("\\n");
+            } else if (Character.isISOControl(c)) {
+                out.append(String.format("\\x%02x", c));
+            } else {
+                out.appendCodePoint(c);
+            }
+        });
+        return out.toString();
     }
 
     private void removeTemporaries() throws IOException {

@@ -1,9 +1,7 @@
 package dev.ferry.ipam;
 
-import dev.ferry.net.IpPrefix;
-
 import java.net.InetAddress;
 
 /** One address handed to one pod interface, identified as CNI identifies it: container id and interface name. */
-public record Allocation(InetAddress address, IpPrefix podCidr, String containerId, String ifname) {
+public record Allocation(InetAddress address, String containerId, String ifname) {
 }

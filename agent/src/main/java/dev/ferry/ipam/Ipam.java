@@ -1,8 +1,7 @@
 package dev.ferry.ipam;
 
-import dev.ferry.net.IpText;
-
 import dev.ferry.net.IpPrefix;
+import dev.ferry.state.Quarantine;
 
 import java.math.BigInteger;
 import java.net.InetAddress;
@@ -13,6 +12,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Hands out the node's pod addresses, one per (container id, interface name),
@@ -24,6 +24,12 @@ import java.util.stream.Collectors;
  * directory (an upgrade overlapping the old agent) stays visible. Within this
  * process one lock orders the calls; across processes link(2) alone guarantees
  * that no address is handed out twice.
+ *
+ * <p>Addresses are found, released and listed in whatever pod CIDR they were
+ * handed out from, so that DEL and GC still free the addresses of a CIDR the
+ * node had before; only allocation and the usage figures are about the current
+ * one. An address whose file was quarantined counts as held by nobody known:
+ * it is never handed out again until an operator removes the quarantined file.
  */
 public final class Ipam {
     private final AddressRange range;
@@ -38,13 +44,13 @@ public final class Ipam {
 
     /**
      * Opens (creating if needed) the state under {@code stateDir/ipam/}, removing
-     * temporaries a crash left and checking that every address file is readable.
-     *
-     * @throws IpamException.StateCorrupt naming the first ill-formed file
+     * temporaries a crash left and quarantining every ill-formed address file
+     * ({@code stateDir/quarantine/ipam/}), so the log names them at start.
      */
     public static Ipam open(Path stateDir, IpPrefix podCidr) {
-        Ipam ipam = new Ipam(AddressRange.of(podCidr), AddressFiles.open(stateDir.resolve("ipam")));
-        ipam.files.scan(); // fail at start, naming the file, rather than at the first pod
+        Ipam ipam = new Ipam(AddressRange.of(podCidr),
+                AddressFiles.open(stateDir.resolve(AddressFiles.AREA), Quarantine.of(stateDir)));
+        ipam.files.scan();
         return ipam;
     }
 
@@ -65,19 +71,20 @@ public final class Ipam {
             if (existing.isPresent()) {
                 return allocation(existing.get());
             }
-            if (BigInteger.valueOf(held.size()).compareTo(range.size()) >= 0) {
-                throw exhausted(held.size());
+            Set<BigInteger> taken = Stream.concat(held.stream().map(AddressFiles.Entry::address), quarantined().stream())
+                    .map(AddressRange::toNumber).collect(Collectors.toSet());
+            if (BigInteger.valueOf(taken.size()).compareTo(range.size()) >= 0) {
+                throw exhausted(taken.size());
             }
-            Set<BigInteger> taken = held.stream().map(e -> AddressRange.toNumber(e.address())).collect(Collectors.toSet());
             BigInteger start = files.lastReserved()
                     .filter(range::contains)
                     .map(last -> range.next(AddressRange.toNumber(last)))
                     .orElse(range.first());
             // Another process may take candidates between the scan and the link: the walk then moves on.
             InetAddress address = files.reserveFirstFree(owner, range.walk(start, taken))
-                    .orElseThrow(() -> exhausted(held().size()));
+                    .orElseThrow(() -> exhausted(used()));
             files.writeLastReserved(address);
-            return new Allocation(address, range.cidr(), containerId, ifname);
+            return new Allocation(address, containerId, ifname);
         } finally {
             lock.unlock();
         }
@@ -105,45 +112,14 @@ public final class Ipam {
         }
     }
 
-    /** Every allocation in the pod CIDR, in address order. */
+    /** Every allocation, in this pod CIDR or an earlier one, in address order. */
     public List<Allocation> allocations() {
         lock.lock();
         try {
-            return held().stream()
-                    .sorted(Comparator.comparing(e -> AddressRange.toNumber(e.address())))
-                    .map(this::allocation)
-                    .toList();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /**
-     * Address files this CIDR cannot have handed out: left by an earlier pod CIDR
-     * of this node (or naming an address the CIDR does not hand out). Never
-     * deleted here: their pods may still run; the agent decides.
-     */
-    public List<Stray> strays() {
-        lock.lock();
-        try {
             return files.scan().stream()
-                    .filter(e -> !range.contains(e.address()))
-                    .map(e -> new Stray(e.address(), e.owner().containerId(), e.owner().ifname(), e.file()))
+                    .sorted(Comparator.comparing(e -> AddressRange.toNumber(e.address())))
+                    .map(Ipam::allocation)
                     .toList();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Deletes a stray's address file, once the agent knows its pod is gone. */
-    public void removeStray(Stray stray) {
-        if (range.contains(stray.address())) {
-            throw new IllegalArgumentException(IpText.format(stray.address()) + " is in pod CIDR " + range.cidr()
-                    + ", not a stray: release it instead");
-        }
-        lock.lock();
-        try {
-            files.delete(files.fileOf(stray.address()));
         } finally {
             lock.unlock();
         }
@@ -160,18 +136,19 @@ public final class Ipam {
         return size.bitLength() < Integer.SIZE ? size.intValue() : Integer.MAX_VALUE;
     }
 
-    /** How many addresses of the pod CIDR are held now. */
+    /** How many addresses of the pod CIDR are held now, quarantined ones included. */
     public int used() {
         lock.lock();
         try {
-            return held().size();
+            return held().size() + quarantined().size();
         } finally {
             lock.unlock();
         }
     }
 
+    /** Wherever the owner's address came from: DEL of a pod from an earlier pod CIDR must free it too. */
     private Optional<Allocation> find(Owner owner) {
-        return held().stream().filter(e -> e.owner().equals(owner)).findFirst().map(this::allocation);
+        return files.scan().stream().filter(e -> e.owner().equals(owner)).findFirst().map(Ipam::allocation);
     }
 
     /** Address files inside the usable range: the allocations of this CIDR. */
@@ -179,8 +156,13 @@ public final class Ipam {
         return files.scan().stream().filter(e -> range.contains(e.address())).toList();
     }
 
-    private Allocation allocation(AddressFiles.Entry entry) {
-        return new Allocation(entry.address(), range.cidr(), entry.owner().containerId(), entry.owner().ifname());
+    /** Quarantined addresses of this CIDR: held by a pod nobody can name. */
+    private List<InetAddress> quarantined() {
+        return files.quarantined().stream().filter(range::contains).toList();
+    }
+
+    private static Allocation allocation(AddressFiles.Entry entry) {
+        return new Allocation(entry.address(), entry.owner().containerId(), entry.owner().ifname());
     }
 
     private IpamException.Exhausted exhausted(int used) {

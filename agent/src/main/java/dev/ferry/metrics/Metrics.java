@@ -52,10 +52,12 @@ public final class Metrics implements AutoCloseable {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final DatapathMeters datapath;
     private final Readiness readiness;
+    private final Liveness liveness;
     private final JvmGcMetrics gc = new JvmGcMetrics();
 
-    public Metrics(Datapath datapath, Supplier<List<Endpoint>> endpoints, Readiness readiness) {
+    public Metrics(Datapath datapath, Supplier<List<Endpoint>> endpoints, Readiness readiness, Liveness liveness) {
         this.readiness = readiness;
+        this.liveness = liveness;
         // Two of ProcessorMetrics' names break Prometheus' naming rules (promtool rejects a unit
         // in process_cpu_time_ns_total and a "_count" gauge in system_cpu_count); process_cpu_usage
         // and system_cpu_usage carry what an operator needs.
@@ -140,6 +142,10 @@ public final class Metrics implements AutoCloseable {
                 ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
                 : "text/plain; version=0.0.4; charset=utf-8";
         return new Exposition(contentType, registry.scrape(contentType).getBytes(StandardCharsets.UTF_8));
+    }
+
+    public Optional<String> notLiveReason() {
+        return liveness.notLiveReason();
     }
 
     public Optional<String> notReadyReason() {

@@ -33,7 +33,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The agent's HTTP port for Prometheus and the kubelet: {@code /metrics}
  * (Prometheus text, or OpenMetrics when the scraper asks for it),
- * {@code /healthz} and {@code /readyz} (503 with the reason when not ready).
+ * {@code /healthz} (503 with the reason when the agent cannot serve) and
+ * {@code /readyz} (503 with the reason when not ready).
  * One event-loop thread: a scrape reads the BPF maps, which takes
  * milliseconds, and scrapes come seconds apart.
  */
@@ -111,7 +112,9 @@ public final class MetricsServer implements AutoCloseable {
                     Metrics.Exposition e = metrics.scrape(request.headers().get(HttpHeaderNames.ACCEPT));
                     yield response(HttpResponseStatus.OK, e.contentType(), e.body());
                 }
-                case "/healthz" -> text(HttpResponseStatus.OK, "ok\n");
+                case "/healthz" -> metrics.notLiveReason()
+                        .map(reason -> text(HttpResponseStatus.SERVICE_UNAVAILABLE, "not live: " + reason + "\n"))
+                        .orElseGet(() -> text(HttpResponseStatus.OK, "ok\n"));
                 case "/readyz" -> metrics.notReadyReason()
                         .map(reason -> text(HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready: " + reason + "\n"))
                         .orElseGet(() -> text(HttpResponseStatus.OK, "ready\n"));

@@ -59,6 +59,25 @@ class DistIT {
     }
 
     @Test
+    void anAgentWithoutLibbpfSaysWhatToInstallInOneLine(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path config = dir.resolve("agent.yaml");
+        Files.writeString(config, "mode: standalone\nnodeName: nolibbpf\npodCIDRs: [10.251.0.0/24]\nuplinks: [lo]\n"
+                + "socket: " + dir.resolve("ferry.sock") + "\nstateDir: " + dir.resolve("state") + "\n"
+                + "bpffsRoot: /sys/fs/bpf/ferry-test-nolibbpf\ncniConfDir: " + dir.resolve("cni") + "\n"
+                + "metricsAddress: 127.0.0.1:19977\n");
+        // A mount namespace of its own in which libbpf.so.1 is an empty file: what a node without libbpf1 has.
+        String script = "mount --bind /dev/null \"$(readlink -f /usr/lib/x86_64-linux-gnu/libbpf.so.1)\" && exec \"$0\" --config \"$1\"";
+        Run r = run(Map.of("JAVA_HOME", JAVA_HOME, "PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "",
+                "unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                DIST.resolve("bin/ferry-agent").toString(), config.toString());
+
+        assertEquals(1, r.status(), r::toString);
+        List<String> lines = r.stderr().lines().toList();
+        assertTrue(lines.getLast().startsWith("ferry-agent: failed to start: failed to load libbpf.so.1 (install libbpf >= 1.1"), r::toString);
+        assertTrue(lines.stream().noneMatch(l -> l.startsWith("\tat ") || l.contains("Exception")), "no stack trace: " + r.stderr());
+    }
+
+    @Test
     void theLauncherFindsJavaOnThePathWhenJavaHomeIsUseless() throws Exception {
         Run r = run(Map.of("JAVA_HOME", "/nonexistent", "PATH", JAVA_HOME + "/bin:/usr/bin:/bin"), "",
                 DIST.resolve("bin/ferry-agent").toString(), "--help");

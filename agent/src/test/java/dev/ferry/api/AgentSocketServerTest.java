@@ -15,12 +15,14 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
 import static org.awaitility.Awaitility.await;
@@ -177,6 +179,60 @@ class AgentSocketServerTest {
     }
 
     @Test
+    void clientsThatHangUpBeforeTheAnswerGiveTheirSlotBackWhenTheWorkEnds() throws Exception {
+        int limit = 2;
+        AtomicInteger entered = new AtomicInteger();
+        AtomicInteger finished = new AtomicInteger();
+        Routes slow = Routes.builder().post("/v1/cni", (request, vars) -> {
+            entered.incrementAndGet();
+            Thread.sleep(100); // the runtime's timeout kills ferry-cni while the agent still works
+            finished.incrementAndGet();
+            return ApiResponse.json(200, "{\"cniVersion\":\"1.0.0\"}");
+        }).build();
+        try (AgentSocketServer server = start(slow, AgentSocketOptions.defaults().withMaxInFlight(limit))) {
+            int hungUp = 5 * limit;
+            for (int i = 0; i < hungUp; i++) {
+                int admitted = i + 1;
+                await().atMost(Duration.ofSeconds(10)).until(() -> server.inFlight() < limit);
+                try (RawHttp http = RawHttp.connect(server.socket())) {
+                    http.writeRaw(cniAddRequest());
+                    await().atMost(Duration.ofSeconds(10)).until(() -> entered.get() == admitted);
+                } // closed with the request in flight, as a SIGKILLed ferry-cni does
+            }
+            await().atMost(Duration.ofSeconds(10)).until(() -> finished.get() == hungUp);
+
+            await().atMost(Duration.ofSeconds(10)).until(() -> server.inFlight() == 0);
+            assertEquals(200, cniAdd(server.socket()).status(), "every slot is free again");
+        }
+    }
+
+    @Test
+    void aSocketWhoseEverySlotHangsIsNotServingUntilOneFinishes() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        Routes hanging = Routes.builder().post("/v1/cni", (request, vars) -> {
+            release.await(30, TimeUnit.SECONDS);
+            return ApiResponse.json(200, "{\"cniVersion\":\"1.0.0\"}");
+        }).build();
+        AgentSocketOptions options = AgentSocketOptions.defaults().withMaxInFlight(1).withStuckAfter(Duration.ofMillis(300));
+        ExecutorService clients = Executors.newSingleThreadExecutor();
+        try (AgentSocketServer server = start(hanging, options)) {
+            assertEquals(Optional.empty(), server.notServingReason(), "an idle socket serves");
+            CompletableFuture<RawHttp.Response> held = CompletableFuture.supplyAsync(() -> cniAdd(server.socket()), clients);
+            await().atMost(Duration.ofSeconds(10)).until(() -> server.inFlight() == 1);
+
+            await().atMost(Duration.ofSeconds(10)).until(() -> server.notServingReason().isPresent());
+            assertTrue(server.notServingReason().get().contains("all 1 request slots"), server.notServingReason()::get);
+
+            release.countDown();
+            assertEquals(200, held.get(30, TimeUnit.SECONDS).status());
+            assertEquals(Optional.empty(), server.notServingReason(), "a finished request makes it serve again");
+        } finally {
+            release.countDown();
+            clients.shutdownNow();
+        }
+    }
+
+    @Test
     void handlerExceptionOnCniIs500WithCniError999() throws Exception {
         try (AgentSocketServer server = start(ROUTER, AgentSocketOptions.defaults())) {
             RawHttp.Response response = cniAdd(server.socket());
@@ -219,13 +275,17 @@ class AgentSocketServerTest {
                 .collect(Collectors.toSet());
     }
 
+    private static byte[] cniAddRequest() {
+        String config = "{\"cniVersion\":\"1.0.0\",\"name\":\"ferry\",\"type\":\"ferry-cni\"}";
+        byte[] body = config.getBytes(StandardCharsets.UTF_8);
+        return ("POST /v1/cni HTTP/1.1\r\nHost: ferry\r\nCNI-Command: ADD\r\nCNI-ContainerID: abc\r\n"
+                + "Content-Length: " + body.length + "\r\nConnection: close\r\n\r\n" + config)
+                .getBytes(StandardCharsets.UTF_8);
+    }
+
     private static RawHttp.Response cniAdd(Path socket) {
         try (RawHttp http = RawHttp.connect(socket)) {
-            String config = "{\"cniVersion\":\"1.0.0\",\"name\":\"ferry\",\"type\":\"ferry-cni\"}";
-            byte[] body = config.getBytes(StandardCharsets.UTF_8);
-            http.writeRaw(("POST /v1/cni HTTP/1.1\r\nHost: ferry\r\nCNI-Command: ADD\r\nCNI-ContainerID: abc\r\n"
-                    + "Content-Length: " + body.length + "\r\nConnection: close\r\n\r\n" + config)
-                    .getBytes(StandardCharsets.UTF_8));
+            http.writeRaw(cniAddRequest());
             return http.read();
         } catch (Exception e) {
             throw new IllegalStateException(e);

@@ -69,14 +69,30 @@ class EndpointStoreTest {
     }
 
     @Test
-    void unreadableFileIsSkippedAndKeptForTheOperator() throws Exception {
+    void aFileThatIsNotJsonIsQuarantinedAndTheOthersAreServed() throws Exception {
         EndpointStore store = EndpointStore.open(stateDir);
         store.write(endpoint("good", "eth0"));
         Path bad = stateDir.resolve("endpoints/bad@eth0.json");
         Files.writeString(bad, "{ truncated");
 
         assertEquals(List.of("good"), store.all().stream().map(Endpoint::containerId).toList());
-        assertTrue(Files.exists(bad));
+        assertFalse(Files.exists(bad));
+        assertEquals("{ truncated", Files.readString(stateDir.resolve("quarantine/endpoints/bad@eth0.json")));
+    }
+
+    @Test
+    void aFieldOfTheWrongShapeQuarantinesTheFileInsteadOfStoppingTheAgent() throws Exception {
+        EndpointStore store = EndpointStore.open(stateDir);
+        store.write(endpoint("good", "eth0"));
+        store.write(endpoint("yesterday", "eth0"));
+        Path bad = store.fileOf(new EndpointKey("yesterday", "eth0"));
+        Files.writeString(bad, Files.readString(bad).replace("2026-11-22T00:00:00Z", "yesterday"));
+
+        List<Endpoint> all = EndpointStore.open(stateDir).all();
+
+        assertEquals(List.of("good"), all.stream().map(Endpoint::containerId).toList());
+        assertTrue(Files.exists(stateDir.resolve("quarantine/endpoints/yesterday@eth0.json")));
+        assertEquals(Optional.empty(), store.get(new EndpointKey("yesterday", "eth0")));
     }
 
     @Test

@@ -70,41 +70,91 @@ class IpamPersistenceTest {
     }
 
     @Test
-    void straysAreReportedAfterTheCidrChangedAndKept() {
+    void anAddressOfAnEarlierPodCidrIsFoundListedAndFreedByItsOwnersDel() {
         Ipam old = Ipam.open(state, CIDR);
         Allocation a = old.allocate("c1", "eth0");
 
         Ipam moved = Ipam.open(state, IpPrefix.parse("10.244.2.0/24"));
-        List<Stray> strays = moved.strays();
-        assertEquals(1, strays.size());
-        assertEquals(a.address(), strays.getFirst().address());
-        assertEquals("c1", strays.getFirst().containerId());
-        assertTrue(Files.exists(strays.getFirst().file()));
-        assertEquals(List.of(), moved.allocations());
-        assertEquals(IpPrefix.literal("10.244.2.1"), moved.allocate("c1", "eth0").address());
+        assertEquals(0, moved.used(), "usage is about the current pod CIDR");
+        assertEquals(List.of(a), moved.allocations(), "GC sees it, so a pod gone meanwhile is collected");
+        assertEquals(a, moved.find("c1", "eth0").orElseThrow());
 
-        moved.removeStray(strays.getFirst());
-        assertEquals(List.of(), moved.strays());
+        assertEquals(a, moved.release("c1", "eth0").orElseThrow());
+        assertFalse(Files.exists(ipamDir().resolve("10.244.1.1")));
+        assertEquals(List.of(), moved.allocations());
     }
 
     @Test
-    void corruptAddressFileGivesStateCorruptNamingIt() throws IOException {
-        Files.createDirectories(ipamDir());
+    void aNewAddInTheNewPodCidrGetsAnAddressFromIt() {
+        Ipam.open(state, CIDR).allocate("c1", "eth0");
+
+        Ipam moved = Ipam.open(state, IpPrefix.parse("10.244.2.0/24"));
+        assertEquals(IpPrefix.literal("10.244.2.1"), moved.allocate("c2", "eth0").address());
+    }
+
+    @Test
+    void anIllFormedAddressFileIsQuarantinedAndTheOthersAreServed() throws IOException {
+        Ipam ipam = Ipam.open(state, CIDR);
+        Allocation good = ipam.allocate("c1", "eth0");
         Path bad = ipamDir().resolve("10.244.1.7");
         Files.writeString(bad, "only-one-line");
 
-        IpamException.StateCorrupt e = assertThrows(IpamException.StateCorrupt.class, () -> Ipam.open(state, CIDR));
-        assertEquals(bad, e.file());
-        assertTrue(e.getMessage().contains(bad.toString()), e.getMessage());
+        Ipam reopened = Ipam.open(state, CIDR);
+
+        assertFalse(Files.exists(bad));
+        assertEquals("only-one-line", Files.readString(state.resolve("quarantine/ipam/10.244.1.7")));
+        assertEquals(List.of(good), reopened.allocations());
+        assertEquals(IpPrefix.literal("10.244.1.2"), reopened.allocate("c2", "eth0").address());
     }
 
     @Test
-    void corruptLastReservedGivesStateCorruptNamingIt() throws IOException {
+    void anAddressFileThatTurnsBadWhileRunningIsQuarantinedAtTheNextCall() throws IOException {
+        Ipam ipam = Ipam.open(state, CIDR);
+        ipam.allocate("c1", "eth0");
+        Files.write(ipamDir().resolve("10.244.1.1"), new byte[] {(byte) 0xff, (byte) 0xfe, '\n'});
+
+        assertEquals(List.of(), ipam.allocations());
+        assertTrue(Files.exists(state.resolve("quarantine/ipam/10.244.1.1")));
+        assertEquals(1, ipam.used(), "its pod may still use it");
+    }
+
+    @Test
+    void aQuarantinedAddressIsNeverHandedOutAgain() throws IOException {
+        Files.createDirectories(ipamDir());
+        Files.writeString(ipamDir().resolve("10.244.1.1"), "garbage");
+        Files.writeString(ipamDir().resolve(AddressFiles.LAST_RESERVED), "10.244.1.254\n"); // the walk wraps to .1
+
+        Ipam ipam = Ipam.open(state, IpPrefix.parse("10.244.1.0/30")); // .1 and .2 only
+        assertEquals(IpPrefix.literal("10.244.1.2"), ipam.allocate("c1", "eth0").address());
+        IpamException.Exhausted e = assertThrows(IpamException.Exhausted.class, () -> ipam.allocate("c2", "eth0"));
+        assertTrue(e.getMessage().contains("2 of 2 allocated"), e.getMessage());
+
+        Files.delete(state.resolve("quarantine/ipam/10.244.1.1")); // the operator found its pod gone
+        assertEquals(IpPrefix.literal("10.244.1.1"), ipam.allocate("c2", "eth0").address());
+    }
+
+    @Test
+    void aSecondBadFileOfTheSameAddressIsQuarantinedBesideTheFirst() throws IOException {
+        Files.createDirectories(ipamDir());
+        Files.writeString(ipamDir().resolve("10.244.1.9"), "first");
+        Ipam ipam = Ipam.open(state, CIDR);
+        Files.writeString(ipamDir().resolve("10.244.1.9"), "second");
+
+        ipam.allocations();
+
+        assertEquals("first", Files.readString(state.resolve("quarantine/ipam/10.244.1.9")));
+        assertEquals("second", Files.readString(state.resolve("quarantine/ipam/10.244.1.9~1")));
+        assertEquals(1, ipam.used());
+    }
+
+    @Test
+    void junkInLastReservedIsQuarantinedAndTheWalkStartsOver() throws IOException {
         Ipam ipam = Ipam.open(state, CIDR);
         Path last = ipamDir().resolve(AddressFiles.LAST_RESERVED);
         Files.writeString(last, "not-an-address\n");
 
-        IpamException.StateCorrupt e = assertThrows(IpamException.StateCorrupt.class, () -> ipam.allocate("c1", "eth0"));
-        assertEquals(last, e.file());
+        assertEquals(IpPrefix.literal("10.244.1.1"), ipam.allocate("c1", "eth0").address());
+        assertEquals("not-an-address\n", Files.readString(state.resolve("quarantine/ipam/" + AddressFiles.LAST_RESERVED)));
+        assertEquals("10.244.1.1\n", Files.readString(last), "written afresh");
     }
 }

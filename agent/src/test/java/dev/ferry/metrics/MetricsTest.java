@@ -40,6 +40,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class MetricsTest {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
     private static final AtomicReference<Optional<String>> notReady = new AtomicReference<>(Optional.empty());
+    private static final AtomicReference<Optional<String>> notLive = new AtomicReference<>(Optional.empty());
     private static CniNode node;
     private static Metrics metrics;
     private static MetricsServer server;
@@ -48,7 +49,7 @@ class MetricsTest {
     static void start() throws Exception {
         node = CniNode.start("met", "10.237.0.0/24", "192.168.237.1");
         Readiness readiness = notReady::get;
-        metrics = new Metrics(node.datapath(), () -> node.endpoints().list(), readiness);
+        metrics = new Metrics(node.datapath(), () -> node.endpoints().list(), readiness, notLive::get);
         server = MetricsServer.start(new InetSocketAddress("127.0.0.1", 0), metrics);
     }
 
@@ -195,6 +196,19 @@ class MetricsTest {
     }
 
     @Test
+    void healthzIs503WithTheReasonWhenTheAgentCannotServe() throws Exception {
+        notLive.set(Optional.of("all 32 request slots of the agent socket have been busy for 61 s without one finishing"));
+        try {
+            HttpResponse<String> r = get("/healthz");
+            assertEquals(503, r.statusCode());
+            assertTrue(r.body().contains("busy for 61 s"), r.body());
+        } finally {
+            notLive.set(Optional.empty());
+        }
+        assertEquals(200, get("/healthz").statusCode());
+    }
+
+    @Test
     void readyzIs503WithTheReasonUntilReady() throws Exception {
         notReady.set(Optional.of("node node-a has no podCIDR yet"));
         try {
@@ -218,7 +232,7 @@ class MetricsTest {
     void everyMetricFerryExposesIsInTheMetricsReferenceAndEveryReferencedOneIsExposed() throws Exception {
         // A registry of its own, with the Kubernetes side's meters made to appear (they appear with their first event).
         CniNode.Pod pod = node.addPod("metdoc");
-        try (Metrics all = new Metrics(node.datapath(), () -> node.endpoints().list(), notReady::get)) {
+        try (Metrics all = new Metrics(node.datapath(), () -> node.endpoints().list(), notReady::get, notLive::get)) {
             KubernetesObserver k8s = all.kubernetesObserver();
             k8s.watchEvent(KubernetesObserver.Resource.NODE, KubernetesObserver.Action.ADD);
             k8s.apiError(KubernetesObserver.Operation.PROBE_VERSION);

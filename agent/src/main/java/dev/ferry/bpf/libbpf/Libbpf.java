@@ -24,7 +24,17 @@ public final class Libbpf {
 
     static final Linker LINKER = Linker.nativeLinker();
     // Loaded once for the life of the JVM: libbpf keeps global state (print callback, feature cache).
-    static final SymbolLookup LIBBPF = SymbolLookup.libraryLookup("libbpf.so.1", Arena.global());
+    static final SymbolLookup LIBBPF = load("libbpf.so.1");
+
+    /** The library, or a failure that tells the operator what to install (the agent prints it as one line). */
+    static SymbolLookup load(String library) {
+        try {
+            return SymbolLookup.libraryLookup(library, Arena.global());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("failed to load " + library + " (install libbpf >= 1.1, Debian's libbpf1): "
+                    + e.getMessage(), e);
+        }
+    }
 
     static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... options) {
         MemorySegment symbol = LIBBPF.find(name)
