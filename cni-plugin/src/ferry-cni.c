@@ -394,6 +394,10 @@ int main(void)
         cni_fail(CNI_ERR_TRY_AGAIN_LATER, "ferry agent is not reachable", "%s", err);
     case HTTP_TIMEOUT:
         cni_fail(CNI_ERR_TRY_AGAIN_LATER, "ferry agent did not answer in time", "%s", err);
+    case HTTP_CLOSED:
+        /* The agent died or restarted mid-request. Whatever it did is undone or finished by its
+           reconcile at start or by the retried command (ADD and DEL are idempotent): try again. */
+        cni_fail(CNI_ERR_TRY_AGAIN_LATER, "ferry agent went away before answering", "%s", err);
     case HTTP_BAD_RESPONSE:
         break;
     }

@@ -115,6 +115,13 @@ enum http_outcome http_exchange(const char *path, const char *request, size_t re
             outcome = HTTP_OK;
             break;
         }
+        if (parsed == -2) {
+            /* Connected, then the connection ended before a whole answer: the agent went away mid-request. */
+            if (sent < 0)
+                snprintf(err, errlen, "failed to send the request to '%s': %s", path, strerror(send_errno));
+            outcome = HTTP_CLOSED;
+            break;
+        }
         if (parsed < 0) {
             if (sent < 0)
                 snprintf(err, errlen, "failed to send the request to '%s': %s", path, strerror(send_errno));
@@ -204,9 +211,11 @@ int http_parse_response(const char *data, size_t len, bool eof, struct http_resp
         }
         if (len > HTTP_MAX_HEADER)
             return parse_error(err, errlen, "the response header is larger than 64 KiB");
-        if (eof)
-            return parse_error(err, errlen, len == 0 ? "the agent closed the connection without answering"
-                                                     : "the agent closed the connection in the middle of the response header");
+        if (eof) {
+            parse_error(err, errlen, len == 0 ? "the agent closed the connection without answering"
+                                              : "the agent closed the connection in the middle of the response header");
+            return -2;
+        }
         return 0;
     }
 
@@ -266,8 +275,8 @@ int http_parse_response(const char *data, size_t len, bool eof, struct http_resp
             return 1;
         }
         if (eof) {
-            snprintf(err, errlen, "the agent's response body is truncated: %zu of %ld bytes", have, content_length);
-            return -1;
+            snprintf(err, errlen, "the agent closed the connection after %zu of the body's %ld bytes", have, content_length);
+            return -2;
         }
         return 0;
     }

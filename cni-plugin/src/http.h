@@ -20,7 +20,8 @@ enum http_outcome {
     HTTP_OK,          /* a complete response is in resp */
     HTTP_UNREACHABLE, /* no connection: nothing was delivered to the agent */
     HTTP_TIMEOUT,     /* connected, but no complete response before the deadline */
-    HTTP_BAD_RESPONSE /* connected, but the answer was absent or malformed */
+    HTTP_CLOSED,      /* connected, then closed before a complete response: the agent went away */
+    HTTP_BAD_RESPONSE /* connected, but the answer was malformed */
 };
 
 struct http_response {
@@ -43,7 +44,8 @@ enum http_outcome http_exchange(const char *path, const char *request, size_t re
 /*
  * Parses the response bytes received so far; eof says whether the peer has
  * closed. Returns 1 when complete, 0 when more bytes are needed, -1 when
- * malformed (reason in err).
+ * malformed, -2 when the peer closed before the response was complete (reason
+ * in err for both).
  */
 int http_parse_response(const char *data, size_t len, bool eof, struct http_response *resp,
                         char *err, size_t errlen);
