@@ -7,6 +7,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -41,6 +42,14 @@ class IpamPersistenceTest {
     void addressFileHoldsOwnerLines() throws IOException {
         Ipam.open(state, CIDR).allocate("c1", "eth0");
         assertEquals("c1\neth0\n", Files.readString(ipamDir().resolve("10.244.1.1")));
+    }
+
+    @Test
+    void addressFilesAndThePositionAreRootOnly() throws IOException {
+        Ipam.open(state, CIDR).allocate("c1", "eth0");
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(ipamDir().resolve("10.244.1.1"))));
+        assertEquals("rw-------", PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(ipamDir().resolve(AddressFiles.LAST_RESERVED))));
     }
 
     @Test
