@@ -12,6 +12,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.Arena;
@@ -23,6 +25,7 @@ import java.net.InetSocketAddress;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 import static dev.ferry.datapath.Packets.Ipv4;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -42,7 +45,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @RequiresRoot
 class DatapathProgramsTest {
-    static final int TC_ACT_OK = 0;
+    /** TCX_NEXT in TCX, TC_ACT_UNSPEC in tc: Ferry does not act, the next program (or the stack) decides. */
+    static final int NEXT = -1;
+    static final int TC_ACT_SHOT = 2;
     static final int TC_ACT_REDIRECT = 7;
 
     static final String POD_A = "10.77.1.2";
@@ -60,6 +65,7 @@ class DatapathProgramsTest {
     static Datapath datapath;
     static int hostA;
     static int hostB;
+    static int hostC;
     static int uplink;
     static MacAddress podBMac;
     static MacAddress hostBMac;
@@ -70,8 +76,9 @@ class DatapathProgramsTest {
         pins = BpfPins.create("ferry-test-dp");
         node.ip("link", "add", "fdp-h1", "type", "veth", "peer", "name", "fdp-p1");
         node.ip("link", "add", "fdp-h2", "type", "veth", "peer", "name", "fdp-p2");
+        node.ip("link", "add", "fdp-h3", "type", "veth", "peer", "name", "fdp-p3");
         node.ip("link", "add", "fdp-up", "mtu", String.valueOf(UPLINK_MTU), "type", "veth", "peer", "name", "fdp-gw");
-        for (String link : List.of("fdp-h1", "fdp-p1", "fdp-h2", "fdp-p2", "fdp-up", "fdp-gw")) {
+        for (String link : List.of("fdp-h1", "fdp-p1", "fdp-h2", "fdp-p2", "fdp-h3", "fdp-p3", "fdp-up", "fdp-gw")) {
             node.ip("link", "set", link, "up");
         }
         node.ip("addr", "add", "192.168.77.1/24", "dev", "fdp-up");
@@ -80,6 +87,7 @@ class DatapathProgramsTest {
         node.sysctl("net.ipv4.conf.all.forwarding", "1");
         hostA = node.ifindex("fdp-h1");
         hostB = node.ifindex("fdp-h2");
+        hostC = node.ifindex("fdp-h3");
         uplink = node.ifindex("fdp-up");
         podBMac = new MacAddress(node.mac("fdp-p2"));
         hostBMac = new MacAddress(node.mac("fdp-h2"));
@@ -88,7 +96,8 @@ class DatapathProgramsTest {
         datapath.endpoints().put(ip(POD_A), new EndpointEntry(hostA, 1, 0,
                 new MacAddress(node.mac("fdp-p1")), new MacAddress(node.mac("fdp-h1"))));
         datapath.endpoints().put(ip(POD_B), new EndpointEntry(hostB, 2, 0, podBMac, hostBMac));
-        datapath.endpoints().put(ip(POD_STACK_ONLY), new EndpointEntry(hostB, 3, EndpointEntry.FLAG_STACK_ONLY,
+        // Every endpoint on a veth of its own, as the agent makes them: the veth names the sender.
+        datapath.endpoints().put(ip(POD_STACK_ONLY), new EndpointEntry(hostC, 3, EndpointEntry.FLAG_STACK_ONLY,
                 podBMac, hostBMac));
         datapath.clusterCidrs().add(IpPrefix.parse("10.77.0.0/16"));
         installServiceDnat();
@@ -194,16 +203,16 @@ class DatapathProgramsTest {
     @Test
     void rewritingAnEndpointWithChangedInfoKeepsItsCounters() throws Exception {
         InetAddress address = ip(POD_REWRITTEN);
-        EndpointEntry before = new EndpointEntry(hostB, 5, 0, podBMac, hostBMac);
+        EndpointEntry before = new EndpointEntry(hostC, 5, 0, podBMac, hostBMac);
         datapath.endpoints().put(address, before);
         try {
             byte[] frame = Ipv4.udp(POD_REWRITTEN, OUTSIDE).frame();
-            run(DatapathProgram.FROM_POD, frame, hostB);
-            run(DatapathProgram.FROM_POD, frame, hostB);
+            run(DatapathProgram.FROM_POD, frame, hostC);
+            run(DatapathProgram.FROM_POD, frame, hostC);
             EpKey egress = new EpKey(5, Direction.EGRESS, Verdict.PASS);
             assertEquals(2L, endpointPackets().get(egress));
 
-            EndpointEntry after = new EndpointEntry(hostA, 5, EndpointEntry.FLAG_STACK_ONLY, podBMac, hostBMac);
+            EndpointEntry after = new EndpointEntry(uplink, 5, EndpointEntry.FLAG_STACK_ONLY, podBMac, hostBMac);
             datapath.endpoints().put(address, after);
 
             assertEquals(after, datapath.endpoints().get(address).orElseThrow());
@@ -217,12 +226,12 @@ class DatapathProgramsTest {
     @Test
     void addressTakenOverByAnotherEndpointStartsItsCountersAtZero() throws Exception {
         InetAddress address = ip(POD_REWRITTEN);
-        datapath.endpoints().put(address, new EndpointEntry(hostB, 6, 0, podBMac, hostBMac));
+        datapath.endpoints().put(address, new EndpointEntry(hostC, 6, 0, podBMac, hostBMac));
         try {
-            run(DatapathProgram.FROM_POD, Ipv4.udp(POD_REWRITTEN, OUTSIDE).frame(), hostB);
+            run(DatapathProgram.FROM_POD, Ipv4.udp(POD_REWRITTEN, OUTSIDE).frame(), hostC);
             assertEquals(1L, endpointPackets().get(new EpKey(6, Direction.EGRESS, Verdict.PASS)));
 
-            datapath.endpoints().put(address, new EndpointEntry(hostB, 7, 0, podBMac, hostBMac));
+            datapath.endpoints().put(address, new EndpointEntry(hostC, 7, 0, podBMac, hostBMac));
 
             Map<EpKey, Long> counted = endpointPackets();
             assertTrue(counted.keySet().stream().noneMatch(k -> k.endpointId() == 6 || k.endpointId() == 7),
@@ -274,9 +283,15 @@ class DatapathProgramsTest {
     }
 
     @Test
-    void arpGoesToTheStack() throws Exception {
-        run(DatapathProgram.FROM_POD, Packets.arp(), hostA).assertPassedUnchanged(Direction.EGRESS, Reason.NOT_IP);
-        run(DatapathProgram.TO_POD, Packets.arp(), uplink).assertPassedUnchanged(Direction.INGRESS, Reason.NOT_IP);
+    void arpClaimingTheSendersOwnAddressGoesToTheStack() throws Exception {
+        Outcome out = run(DatapathProgram.FROM_POD, Packets.arp(POD_A), hostA);
+        out.assertPassedUnchanged(Direction.EGRESS, Reason.NOT_IP);
+        assertEquals(Map.of(new EpKey(1, Direction.EGRESS, Verdict.PASS), 1L), out.endpointPackets);
+    }
+
+    @Test
+    void arpArrivingOnTheUplinkGoesToTheStackWhateverItClaims() throws Exception {
+        run(DatapathProgram.TO_POD, Packets.arp(POD_B), uplink).assertPassedUnchanged(Direction.INGRESS, Reason.NOT_IP);
     }
 
     @Test
@@ -350,6 +365,72 @@ class DatapathProgramsTest {
                 .assertPassedUnchanged(Direction.EGRESS, Reason.STACK_ONLY);
     }
 
+    // ---- anti-spoofing: a pod sends only from its own address ----------------------------------
+
+    /** Addresses pod A (on hostA) may not send from, and a destination on each path a packet can take. */
+    static Stream<Arguments> spoofedSourcesOnEveryPath() {
+        List<String> claimed = List.of(POD_B, REMOTE_POD, OUTSIDE, "0.0.0.0");
+        List<List<String>> paths = List.of(
+                List.of("same node", POD_B),
+                List.of("other node", REMOTE_POD),
+                List.of("stack", OUTSIDE));
+        return claimed.stream().flatMap(source -> paths.stream()
+                .map(path -> Arguments.of(source, path.get(0), path.get(1))));
+    }
+
+    @ParameterizedTest(name = "source {0}, {1} path")
+    @MethodSource("spoofedSourcesOnEveryPath")
+    void sourceThatIsNotTheSendersOwnIsDroppedAndCountedAgainstTheSender(String source, String path, String destination)
+            throws Exception {
+        Outcome out = run(DatapathProgram.FROM_POD, Ipv4.udp(source, destination).frame(), hostA);
+        out.assertDroppedUnchanged(Direction.EGRESS, Reason.SPOOFED_SOURCE);
+        assertEquals(Map.of(new EpKey(1, Direction.EGRESS, Verdict.DROP), 1L), out.endpointPackets,
+                "counted against pod A, whose veth it came from, never against the pod it claimed to be");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tcp", "icmp"})
+    void spoofedSourceIsDroppedWhateverTheProtocol(String protocol) throws Exception {
+        Ipv4 packet = protocol.equals("tcp") ? Ipv4.tcp(POD_B, REMOTE_POD) : Ipv4.icmp(POD_B, REMOTE_POD);
+        run(DatapathProgram.FROM_POD, packet.frame(), hostA).assertDroppedUnchanged(Direction.EGRESS, Reason.SPOOFED_SOURCE);
+    }
+
+    @Test
+    void podsOwnAddressArrivingOnAnotherPodsVethIsDropped() throws Exception {
+        Outcome out = run(DatapathProgram.FROM_POD, Ipv4.udp(POD_A, REMOTE_POD).frame(), hostB);
+        out.assertDroppedUnchanged(Direction.EGRESS, Reason.SPOOFED_SOURCE);
+        assertEquals(Map.of(new EpKey(2, Direction.EGRESS, Verdict.DROP), 1L), out.endpointPackets,
+                "counted against pod B, whose veth it came from");
+    }
+
+    /** Packets the stack would take (and answer, or forward) are checked before they are left to it. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"fragment", "ip options", "ttl 1"})
+    void spoofedPacketForTheStackIsDroppedBeforeTheStackSeesIt(String kind) throws Exception {
+        Ipv4 packet = Ipv4.udp(POD_B, OUTSIDE);
+        packet = switch (kind) {
+            case "fragment" -> packet.fragOff(0x2000);
+            case "ip options" -> packet.options(1);
+            default -> packet.ttl(1); // else the stack would send time-exceeded to the pod it claimed to be
+        };
+        run(DatapathProgram.FROM_POD, packet.frame(), hostA).assertDroppedUnchanged(Direction.EGRESS, Reason.SPOOFED_SOURCE);
+    }
+
+    @ParameterizedTest(name = "sender {0}")
+    @ValueSource(strings = {POD_B, REMOTE_POD, "0.0.0.0"})
+    void arpClaimingAnAddressThatIsNotTheSendersOwnIsDropped(String sender) throws Exception {
+        Outcome out = run(DatapathProgram.FROM_POD, Packets.arp(sender), hostA);
+        out.assertDroppedUnchanged(Direction.EGRESS, Reason.SPOOFED_SOURCE);
+        assertEquals(Map.of(new EpKey(1, Direction.EGRESS, Verdict.DROP), 1L), out.endpointPackets);
+    }
+
+    @Test
+    void spoofedPacketFromAVethWithoutEndpointIsDroppedAndCountedGlobally() throws Exception {
+        Outcome out = run(DatapathProgram.FROM_POD, Ipv4.udp(POD_B, OUTSIDE).frame(), uplink);
+        out.assertDroppedUnchanged(Direction.EGRESS, Reason.SPOOFED_SOURCE);
+        assertEquals(Map.of(), out.endpointPackets, "no endpoint owns the device");
+    }
+
     // ---- harness --------------------------------------------------------------------------------
 
     record CounterKey(Direction direction, Verdict verdict, Reason reason) {}
@@ -367,9 +448,15 @@ class DatapathProgramsTest {
         }
 
         void assertPassedUnchanged(Direction direction, Reason reason) {
-            assertEquals(TC_ACT_OK, retval, "handed to the stack");
+            assertEquals(NEXT, retval, "left to the next program in the chain, then the stack");
             assertArrayEquals(input, frame, "frame left as it came");
             assertCounted(direction, Verdict.PASS, reason);
+        }
+
+        void assertDroppedUnchanged(Direction direction, Reason reason) {
+            assertEquals(TC_ACT_SHOT, retval, "dropped");
+            assertArrayEquals(input, frame, "frame left as it came");
+            assertCounted(direction, Verdict.DROP, reason);
         }
     }
 
