@@ -89,7 +89,7 @@ static __always_inline int handle(struct __sk_buff *ctx, __u8 direction)
 		d = direction == FERRY_DIR_EGRESS ? arp_from_pod(ctx) : pass(FERRY_REASON_NOT_IP);
 		break;
 	case bpf_htons(ETH_P_IPV6):
-		d = pass(FERRY_REASON_IPV6);
+		d = direction == FERRY_DIR_EGRESS ? ipv6_from_pod(ctx) : pass(FERRY_REASON_IPV6);
 		break;
 	default:
 		d = pass(FERRY_REASON_NOT_IP);

@@ -4,6 +4,7 @@
 #ifndef FERRY_ENDPOINT_H
 #define FERRY_ENDPOINT_H
 
+#include <linux/in6.h>
 #include "common.h"
 
 /* Per CPU so that each CPU counts into its own copy without atomics. Not
@@ -36,6 +37,14 @@ static __always_inline struct endpoint_value *endpoint_lookup_ipv4(__be32 addr)
 {
 	struct endpoint_key key = { .family = FERRY_FAMILY_IPV4, .addr = { addr } };
 
+	return bpf_map_lookup_elem(&ferry_endpoints_v2, &key);
+}
+
+static __always_inline struct endpoint_value *endpoint_lookup_ipv6(const struct in6_addr *addr)
+{
+	struct endpoint_key key = { .family = FERRY_FAMILY_IPV6 };
+
+	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
 	return bpf_map_lookup_elem(&ferry_endpoints_v2, &key);
 }
 

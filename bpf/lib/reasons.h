@@ -39,7 +39,7 @@ enum ferry_reason {
 	FERRY_REASON_IPV6               = 12,  /* IPv6 is not short-circuited yet */
 	FERRY_REASON_STACK_ONLY         = 13,  /* the endpoint carries FERRY_ENDPOINT_F_STACK_ONLY */
 	FERRY_REASON_REDIRECT_FAILED    = 14,  /* the redirect helper refused: dropped */
-	FERRY_REASON_SPOOFED_SOURCE     = 15,  /* from_pod: an IPv4 source or ARP sender address that is not
+	FERRY_REASON_SPOOFED_SOURCE     = 15,  /* from_pod: a source (IPv4, IPv6, ARP sender) that is not
 	                                        * the sending pod's own (lib/source.h): dropped */
 	FERRY_REASON_MAX,
 };

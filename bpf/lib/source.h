@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * No pod speaks for another: what leaves a pod carries that pod's own address,
- * as IPv4 source and as ARP sender. The proof is the endpoint entry of the
- * claimed address: it must exist and name the host veth the packet came in on.
- * Anything else is dropped before any path (redirect_peer, redirect_neigh, the
- * stack) sees it. The stack's rp_filter cannot stand in: the redirects skip the
- * input route lookup it lives in, and it is off (or loose) on many nodes.
+ * as IPv4 or IPv6 source and as ARP sender. The proof is the endpoint entry of
+ * the claimed address: it must exist and name the host veth the packet came in
+ * on. Anything else is dropped before any path (redirect_peer, redirect_neigh,
+ * the stack) sees it. The stack's rp_filter cannot stand in: the redirects skip
+ * the input route lookup it lives in, it is off (or loose) on many nodes, and
+ * IPv6 has none.
  */
 #ifndef FERRY_SOURCE_H
 #define FERRY_SOURCE_H
 
+#include <linux/ipv6.h>
 #include "common.h"
 #include "endpoint.h"
 
@@ -32,13 +34,16 @@ struct arp_ipv4 {
 	__u8   tpa[ARP_PLEN_IPV4];
 } __attribute__((packed));
 
-/* This CPU's value of the endpoint that owns addr, when its host veth is the
- * device the packet arrived on; NULL when addr is not the sender's own. */
+/* ep, the endpoint that owns a claimed address, when its host veth is the device
+ * the packet arrived on; NULL when the address is not the sender's own. */
+static __always_inline struct endpoint_value *if_sender(struct __sk_buff *ctx, struct endpoint_value *ep)
+{
+	return ep && ep->info.ifindex == ctx->ifindex ? ep : NULL;
+}
+
 static __always_inline struct endpoint_value *sender_ipv4(struct __sk_buff *ctx, __be32 addr)
 {
-	struct endpoint_value *ep = endpoint_lookup_ipv4(addr);
-
-	return ep && ep->info.ifindex == ctx->ifindex ? ep : NULL;
+	return if_sender(ctx, endpoint_lookup_ipv4(addr));
 }
 
 /* Drops what a pod sent in another's name, counted against the pod whose veth
@@ -79,6 +84,46 @@ static __always_inline struct decision arp_from_pod(struct __sk_buff *ctx)
 		return d;
 	__builtin_memcpy(&spa, arp->spa, sizeof(spa));
 	d.src = sender_ipv4(ctx, spa);
+	return d.src ? d : spoofed(ctx);
+}
+
+/*
+ * Sources that never leave the pod's link, and that neighbour discovery and MLD
+ * need before a pod has any other address: link-local (fe80::/10) and
+ * unspecified (::, duplicate address detection). The kernel never forwards
+ * them (ip6_forward()), and no other pod shares the link.
+ */
+static __always_inline bool ipv6_link_scoped(const struct in6_addr *a)
+{
+	__be32 w0 = a->in6_u.u6_addr32[0];
+
+	if ((w0 & bpf_htonl(0xffc00000)) == bpf_htonl(0xfe800000))
+		return true;
+	return !(w0 | a->in6_u.u6_addr32[1] | a->in6_u.u6_addr32[2] | a->in6_u.u6_addr32[3]);
+}
+
+/*
+ * IPv6 from a pod is not short-circuited, but the stack forwards it when the
+ * node forwards IPv6, so its source is held to the same rule: link-scoped, or
+ * an address of this pod's endpoint (none until Ferry gives pods IPv6).
+ */
+static __always_inline struct decision ipv6_from_pod(struct __sk_buff *ctx)
+{
+	struct decision d = pass(FERRY_REASON_IPV6);
+	struct in6_addr saddr;
+	struct ipv6hdr *ip6;
+	void *head;
+
+	/* A cut-off header has no source to check: the stack discards it (ipv6_rcv). */
+	if (!ctx_pull(ctx, ETH_HLEN, sizeof(*ip6), &head))
+		return d;
+	ip6 = head + ETH_HLEN;
+	__builtin_memcpy(&saddr, &ip6->saddr, sizeof(saddr));
+	if (ipv6_link_scoped(&saddr)) {
+		d.src = endpoint_of_veth(ctx->ifindex);
+		return d;
+	}
+	d.src = if_sender(ctx, endpoint_lookup_ipv6(&saddr));
 	return d.src ? d : spoofed(ctx);
 }
 

@@ -294,9 +294,31 @@ class DatapathProgramsTest {
         run(DatapathProgram.TO_POD, Packets.arp(POD_B), uplink).assertPassedUnchanged(Direction.INGRESS, Reason.NOT_IP);
     }
 
+    /** Neighbour discovery and MLD: link-local sources, and :: while an address is tentative. */
+    @ParameterizedTest(name = "from {0}")
+    @ValueSource(strings = {"fe80::1", "febf::2", "::"})
+    void ipv6FromALinkScopedSourceGoesToTheStack(String source) throws Exception {
+        Outcome out = run(DatapathProgram.FROM_POD, Packets.ipv6(source, "ff02::2"), hostA);
+        out.assertPassedUnchanged(Direction.EGRESS, Reason.IPV6);
+        assertEquals(Map.of(new EpKey(1, Direction.EGRESS, Verdict.PASS), 1L), out.endpointPackets);
+    }
+
     @Test
-    void ipv6GoesToTheStack() throws Exception {
-        run(DatapathProgram.FROM_POD, Packets.ipv6(), hostA).assertPassedUnchanged(Direction.EGRESS, Reason.IPV6);
+    void ipv6FromThePodsOwnEndpointAddressGoesToTheStack() throws Exception {
+        InetAddress own = ip("fd00::2");
+        datapath.endpoints().put(own, datapath.endpoints().get(ip(POD_A)).orElseThrow());
+        try {
+            run(DatapathProgram.FROM_POD, Packets.ipv6("fd00::2", "fd00::3"), hostA)
+                    .assertPassedUnchanged(Direction.EGRESS, Reason.IPV6);
+        } finally {
+            datapath.endpoints().delete(own);
+            datapath.endpoints().put(ip(POD_A), datapath.endpoints().get(ip(POD_A)).orElseThrow()); // names hostA again
+        }
+    }
+
+    @Test
+    void ipv6ArrivingOnTheUplinkGoesToTheStackWhateverItsSource() throws Exception {
+        run(DatapathProgram.TO_POD, Packets.ipv6("fd00::2", "fd00::3"), uplink).assertPassedUnchanged(Direction.INGRESS, Reason.IPV6);
     }
 
     /**
@@ -420,6 +442,15 @@ class DatapathProgramsTest {
     @ValueSource(strings = {POD_B, REMOTE_POD, "0.0.0.0"})
     void arpClaimingAnAddressThatIsNotTheSendersOwnIsDropped(String sender) throws Exception {
         Outcome out = run(DatapathProgram.FROM_POD, Packets.arp(sender), hostA);
+        out.assertDroppedUnchanged(Direction.EGRESS, Reason.SPOOFED_SOURCE);
+        assertEquals(Map.of(new EpKey(1, Direction.EGRESS, Verdict.DROP), 1L), out.endpointPackets);
+    }
+
+    /** Pods have no IPv6 of Ferry's yet: a global or unique-local source cannot be theirs. */
+    @ParameterizedTest(name = "from {0}")
+    @ValueSource(strings = {"fd00::2", "2001:db8::1", "fec0::1", "ff02::1"})
+    void ipv6FromAnAddressThatIsNotTheSendersOwnIsDropped(String source) throws Exception {
+        Outcome out = run(DatapathProgram.FROM_POD, Packets.ipv6(source, "2001:db8::2"), hostA);
         out.assertDroppedUnchanged(Direction.EGRESS, Reason.SPOOFED_SOURCE);
         assertEquals(Map.of(new EpKey(1, Direction.EGRESS, Verdict.DROP), 1L), out.endpointPackets);
     }

@@ -105,11 +105,12 @@ final class Packets {
         return java.util.Arrays.copyOf(full, ETH_HLEN + ipBytes);
     }
 
-    static byte[] ipv6() {
+    /** A UDP datagram over IPv6. */
+    static byte[] ipv6(String src, String dst) {
         ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + 40 + 8);
         ethernet(b, GATEWAY_MAC, SENDER_MAC, ETH_P_IPV6);
         b.putInt(0x60000000).putShort((short) 8).put((byte) IPPROTO_UDP).put((byte) 64);
-        b.put(addr("fd00::2")).put(addr("fd00::3"));
+        b.put(addr(src)).put(addr(dst));
         b.putShort((short) 1).putShort((short) 2).putShort((short) 8).putShort((short) 0);
         return b.array();
     }

@@ -1,6 +1,7 @@
 package dev.ferry.datapath;
 
 import dev.ferry.testing.RequiresRoot;
+import dev.ferry.testing.TestNetns;
 import dev.ferry.testing.Traffic;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -34,6 +35,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 abstract class SpoofedSourceTest {
     static final String NODE_ADDRESS = "10.83.0.1";
     static final String NO_POD_ADDRESS = "203.0.113.9";
+    static final String NODE_ADDRESS_V6 = "2001:db8:83::1";
+    static final String NO_POD_ADDRESS_V6 = "2001:db8:83::9";
+    static final String LINK_LOCAL_V6 = "fe80::a";
+    static final String GATEWAY_V6 = "fe80::1";
     static final int PORT = 7100;
     static final int SPOOFED = 5;
 
@@ -75,9 +80,9 @@ abstract class SpoofedSourceTest {
         a.ns().ip("addr", "add", spoofed + "/32", "dev", "eth0");
         Counts before = counts();
 
-        List<String> received = sendSpoofedThenOwn(spoofed, c.ns(), c.inet());
+        List<String> received = sendSpoofedThenOwn(InetAddress.getByName(spoofed), a.inet(), c.ns(), c.inet());
 
-        assertEquals(List.of(a.address() + " own"), received, "only what A sent from its own address arrived at C");
+        assertEquals(List.of("own from " + a.address()), received, "only what A sent from its own address arrived at C");
         assertDroppedAsSpoofed(before, SPOOFED);
     }
 
@@ -86,9 +91,34 @@ abstract class SpoofedSourceTest {
         a.ns().ip("addr", "add", b.address() + "/32", "dev", "eth0");
         Counts before = counts();
 
-        List<String> received = sendSpoofedThenOwn(b.address(), node.topology.node, InetAddress.getByName(NODE_ADDRESS));
+        List<String> received = sendSpoofedThenOwn(b.inet(), a.inet(), node.topology.node, InetAddress.getByName(NODE_ADDRESS));
 
-        assertEquals(List.of(a.address() + " own"), received, "only what A sent from its own address reached the node");
+        assertEquals(List.of("own from " + a.address()), received, "only what A sent from its own address reached the node");
+        assertDroppedAsSpoofed(before, SPOOFED);
+    }
+
+    /**
+     * Pods have no IPv6 address of Ferry's: a global IPv6 source is never a pod's
+     * own, while its link-local ones (neighbour discovery, MLD) still reach the
+     * node. The pod routes through a gateway with a permanent neighbour, as for
+     * IPv4, and its addresses skip duplicate address detection so that they are
+     * usable at once.
+     */
+    @Test
+    void ipv6FromAGlobalAddressNeverReachesTheNodeWhileLinkLocalDoes() throws Exception {
+        var ns = node.topology.node;
+        ns.ip("-6", "addr", "add", NODE_ADDRESS_V6 + "/128", "dev", "lo", "nodad"); // usable at once
+        a.ns().ip("-6", "addr", "add", NO_POD_ADDRESS_V6 + "/128", "dev", "eth0", "nodad");
+        a.ns().ip("-6", "addr", "add", LINK_LOCAL_V6 + "/64", "dev", "eth0", "nodad");
+        a.ns().ip("-6", "neigh", "add", GATEWAY_V6, "lladdr", a.hostMac().toString(), "dev", "eth0", "nud", "permanent");
+        a.ns().ip("-6", "route", "add", NODE_ADDRESS_V6 + "/128", "via", GATEWAY_V6, "dev", "eth0");
+        InetAddress linkLocal = InetAddress.getByName(LINK_LOCAL_V6 + "%" + a.ns().ifindex("eth0"));
+        Counts before = counts();
+
+        List<String> received = sendSpoofedThenOwn(InetAddress.getByName(NO_POD_ADDRESS_V6), linkLocal, ns,
+                InetAddress.getByName(NODE_ADDRESS_V6));
+
+        assertEquals(1, received.size(), "only what A sent from its link-local address reached the node: " + received);
         assertDroppedAsSpoofed(before, SPOOFED);
     }
 
@@ -132,18 +162,18 @@ abstract class SpoofedSourceTest {
     }
 
     /**
-     * {@code SPOOFED} datagrams from {@code spoofed}, then one from A's own address, to a
-     * socket of {@code target}; returns what arrived there up to and including the own one,
-     * each as "source payload".
+     * {@code SPOOFED} datagrams from pod A's socket bound to {@code spoofed}, then one
+     * from {@code own}, to a socket of {@code target}; returns what arrived there up
+     * to and including the own one, each as "payload from source".
      */
-    private List<String> sendSpoofedThenOwn(String spoofed, dev.ferry.testing.TestNetns target, InetAddress to)
+    private List<String> sendSpoofedThenOwn(InetAddress spoofed, InetAddress own, TestNetns target, InetAddress to)
             throws Exception {
         DatagramSocket server = target.handle().call(() -> new DatagramSocket(new InetSocketAddress(to, PORT)));
         try (server) {
             server.setSoTimeout(Traffic.TIMEOUT_MS);
             a.ns().handle().call(() -> {
-                try (DatagramSocket liar = new DatagramSocket(new InetSocketAddress(InetAddress.getByName(spoofed), 0));
-                     DatagramSocket honest = new DatagramSocket(new InetSocketAddress(a.inet(), 0))) {
+                try (DatagramSocket liar = new DatagramSocket(new InetSocketAddress(spoofed, 0));
+                     DatagramSocket honest = new DatagramSocket(new InetSocketAddress(own, 0))) {
                     for (int i = 0; i < SPOOFED; i++) {
                         send(liar, "spoofed", to);
                     }
@@ -153,10 +183,11 @@ abstract class SpoofedSourceTest {
             });
             List<String> received = new ArrayList<>();
             String last = "";
-            while (!last.endsWith(" own")) {
+            while (!last.startsWith("own ")) {
                 DatagramPacket p = new DatagramPacket(new byte[64], 64);
                 server.receive(p);
-                last = p.getAddress().getHostAddress() + " " + new String(p.getData(), 0, p.getLength(), StandardCharsets.US_ASCII);
+                last = new String(p.getData(), 0, p.getLength(), StandardCharsets.US_ASCII) + " from "
+                        + p.getAddress().getHostAddress();
                 received.add(last);
             }
             return received;
