@@ -9,12 +9,14 @@
  *             (attach: tcx)
  *
  * The code is the same under either hook: SEC("tc") programs load for both, and
- * the TC_ACT_* codes they return are the values TCX reads as TCX_PASS,
- * TCX_DROP and TCX_REDIRECT.
+ * the codes they return mean the same to both: TC_ACT_SHOT and TC_ACT_REDIRECT
+ * are TCX_DROP and TCX_REDIRECT, FERRY_ACT_NEXT is TCX_NEXT and TC_ACT_UNSPEC.
  *
- * Local pods are reached with bpf_redirect_peer, pods on other nodes with
- * bpf_fib_lookup + bpf_redirect_neigh; everything else goes to the kernel stack
- * and is counted with its reason (lib/reasons.h).
+ * A pod speaks only for itself: from_pod drops what a pod sends from an
+ * address that is not its own (lib/source.h). Local pods are reached with
+ * bpf_redirect_peer, pods on other nodes with bpf_fib_lookup +
+ * bpf_redirect_neigh; everything else is left to the next program and the
+ * kernel stack (FERRY_ACT_NEXT), counted with its reason (lib/reasons.h).
  */
 #include "lib/common.h"
 #include "lib/endpoint.h"
@@ -22,15 +24,21 @@
 #include "lib/metrics.h"
 #include "lib/local.h"
 #include "lib/fib.h"
+#include "lib/source.h"
 
 static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
 {
 	struct ipv4_flow flow = {};
 	__u16 reason = ipv4_parse(ctx, &flow);
-	struct endpoint_value *src = endpoint_lookup_ipv4(flow.saddr);
-	struct endpoint_value *dst;
+	struct endpoint_value *src, *dst;
 	struct decision d;
 
+	/* No IPv4 header to read a source from: the stack discards these (ip_rcv_core). */
+	if (!flow.has_addrs)
+		return pass(reason);
+	src = sender_ipv4(ctx, flow.saddr);
+	if (!src)
+		return spoofed(ctx);
 	if (reason != FERRY_REASON_FORWARDED)
 		d = pass(reason);
 	else if ((dst = endpoint_lookup_ipv4(flow.daddr)))
@@ -77,8 +85,11 @@ static __always_inline int handle(struct __sk_buff *ctx, __u8 direction)
 	case bpf_htons(ETH_P_IP):
 		d = direction == FERRY_DIR_EGRESS ? ipv4_from_pod(ctx) : ipv4_to_pod(ctx);
 		break;
+	case bpf_htons(ETH_P_ARP):
+		d = direction == FERRY_DIR_EGRESS ? arp_from_pod(ctx) : pass(FERRY_REASON_NOT_IP);
+		break;
 	case bpf_htons(ETH_P_IPV6):
-		d = pass(FERRY_REASON_IPV6);
+		d = direction == FERRY_DIR_EGRESS ? ipv6_from_pod(ctx) : pass(FERRY_REASON_IPV6);
 		break;
 	default:
 		d = pass(FERRY_REASON_NOT_IP);

@@ -32,7 +32,8 @@
 _Static_assert(FERRY_REASON_MAX <= FERRY_METRICS_REASON_SLOTS,
 	       "every reason needs a slot in ferry_metrics_v2: grow FERRY_METRICS_REASON_SLOTS (and rename the map)");
 
-/* ferry_endpoints_v2 key: a pod address. */
+/* ferry_endpoints_v2 key: a pod address. Also the value of ferry_veth_endpoints,
+ * whose key is the __u32 ifindex of the endpoint's host veth (lib/endpoint.h). */
 struct endpoint_key {
 	__u8  family;      /* FERRY_FAMILY_* */
 	__u8  pad[3];

@@ -21,9 +21,23 @@
 #define IP_MF     0x2000
 #define IP_OFFSET 0x1fff
 
+/*
+ * "Not mine to decide": what every pass verdict returns, so that the programs
+ * hooked after Ferry's still see the packet (a monitor, a firewall). It is
+ * TCX_NEXT in TCX mode (enum tcx_action_base, include/uapi/linux/bpf.h since
+ * 6.6; the 6.1 uapi headers we build with predate it) and TC_ACT_UNSPEC in tc
+ * mode (pkt_cls.h): both are -1, so one constant serves both hooks. TC_ACT_OK
+ * (TCX_PASS) would end the chain there. When the last program has said
+ * "next", the kernel carries on as with TC_ACT_OK: tcx_run() falls through
+ * to the tc filters (tc_run()), and sch_handle_ingress() hands a packet
+ * nobody decided on to the stack (net/core/dev.c).
+ */
+#define FERRY_ACT_NEXT (-1)
+_Static_assert(FERRY_ACT_NEXT == TC_ACT_UNSPEC, "TCX_NEXT and TC_ACT_UNSPEC are both -1");
+
 /* The outcome of one program run; the entry function applies and counts it at its one exit. */
 struct decision {
-	int   action;        /* TC_ACT_* handed back to the kernel */
+	int   action;        /* FERRY_ACT_NEXT or TC_ACT_*, handed back to the kernel */
 	__u8  verdict;       /* enum ferry_verdict */
 	__u16 reason;        /* enum ferry_reason */
 	/* This CPU's map values of the endpoints concerned, found by the lookups the
@@ -34,7 +48,7 @@ struct decision {
 
 static __always_inline struct decision pass(__u16 reason)
 {
-	return (struct decision){ .action = TC_ACT_OK, .verdict = FERRY_VERDICT_PASS, .reason = reason };
+	return (struct decision){ .action = FERRY_ACT_NEXT, .verdict = FERRY_VERDICT_PASS, .reason = reason };
 }
 
 static __always_inline struct decision drop(__u16 reason)

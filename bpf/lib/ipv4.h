@@ -14,6 +14,7 @@ struct ipv4_flow {
 	__u8   proto;
 	__u8   ttl;
 	__u8   tos;
+	__u8   has_addrs; /* saddr and daddr were read: the header is there and is IPv4 */
 };
 
 /*
@@ -37,6 +38,7 @@ static __always_inline __u16 ipv4_parse(struct __sk_buff *ctx, struct ipv4_flow 
 	flow->proto = ip->protocol;
 	flow->ttl = ip->ttl;
 	flow->tos = ip->tos;
+	flow->has_addrs = 1;
 	if (ip->ihl != 5)
 		return FERRY_REASON_IP_OPTIONS;
 	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))

@@ -15,7 +15,7 @@ enum ferry_direction {
 };
 
 enum ferry_verdict {
-	FERRY_VERDICT_PASS           = 0,  /* TC_ACT_OK: the kernel stack decides */
+	FERRY_VERDICT_PASS           = 0,  /* FERRY_ACT_NEXT: the next program, then the kernel stack, decides */
 	FERRY_VERDICT_REDIRECT_PEER  = 1,  /* bpf_redirect_peer into a local pod */
 	FERRY_VERDICT_REDIRECT_NEIGH = 2,  /* bpf_redirect_neigh towards another node */
 	FERRY_VERDICT_DROP           = 3,
@@ -24,7 +24,7 @@ enum ferry_verdict {
 
 enum ferry_reason {
 	FERRY_REASON_FORWARDED          = 0,   /* the redirect verdicts */
-	FERRY_REASON_NOT_IP             = 1,   /* ARP and every other ethertype */
+	FERRY_REASON_NOT_IP             = 1,   /* ARP (from a pod: claiming its own address) and every other ethertype */
 	FERRY_REASON_TRUNCATED          = 2,   /* shorter than the headers it claims */
 	FERRY_REASON_MALFORMED          = 3,   /* IP version or header length that makes no sense */
 	FERRY_REASON_IP_OPTIONS         = 4,
@@ -39,6 +39,8 @@ enum ferry_reason {
 	FERRY_REASON_IPV6               = 12,  /* IPv6 is not short-circuited yet */
 	FERRY_REASON_STACK_ONLY         = 13,  /* the endpoint carries FERRY_ENDPOINT_F_STACK_ONLY */
 	FERRY_REASON_REDIRECT_FAILED    = 14,  /* the redirect helper refused: dropped */
+	FERRY_REASON_SPOOFED_SOURCE     = 15,  /* from_pod: a source (IPv4, IPv6, ARP sender) that is not
+	                                        * the sending pod's own (lib/source.h): dropped */
 	FERRY_REASON_MAX,
 };
 

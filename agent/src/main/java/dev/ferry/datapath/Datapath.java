@@ -55,7 +55,7 @@ public final class Datapath implements AutoCloseable {
         this.object = object;
         this.bpffsRoot = bpffsRoot;
         this.modes = modes;
-        this.endpoints = new EndpointMap(object.map(EndpointMap.NAME));
+        this.endpoints = new EndpointMap(object.map(EndpointMap.NAME), object.map(EndpointMap.VETHS));
         this.clusterCidrs = new ClusterCidrMap(object.map(ClusterCidrMap.NAME));
         this.counters = new CounterMaps(object.map(CounterMaps.GLOBAL), object.map(EndpointMap.NAME));
     }

@@ -25,10 +25,17 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * Typed access to ferry_endpoints_v2: pod address to {@link EndpointEntry}. Its
  * values are per CPU: the same info on every CPU, followed by that CPU's counters
  * (read by {@link CounterMaps}), which the writes here keep.
+ *
+ * <p>Beside every entry it keeps ferry_veth_endpoints, the entry's host veth
+ * ifindex to its address: from_pod finds through it the pod to count a packet
+ * against when the packet's source address is not that pod's own (spoofed). One
+ * address per veth, as the agent plumbs them; with several, the last written wins.
  */
 public final class EndpointMap {
     /** The map's name in bpf/lib/endpoint.h, and so its pin under the bpffs root. */
     public static final String NAME = "ferry_endpoints_v2";
+    /** Host veth ifindex to endpoint key, in bpf/lib/endpoint.h. */
+    public static final String VETHS = "ferry_veth_endpoints";
 
     private static final long KEY_FAMILY = offset(ENDPOINT_KEY, "family");
     private static final long KEY_ADDR = offset(ENDPOINT_KEY, "addr");
@@ -42,9 +49,11 @@ public final class EndpointMap {
     private static final int ENOMEM_ATTEMPTS = 8;
 
     private final BpfMap map;
+    private final BpfMap veths;
 
-    EndpointMap(BpfMap map) {
+    EndpointMap(BpfMap map, BpfMap veths) {
         this.map = map;
+        this.veths = veths;
     }
 
     /**
@@ -55,6 +64,10 @@ public final class EndpointMap {
      * key), and an unchanged entry is not written at all. An address taken over
      * by another endpoint id starts from zero: the counters were the other
      * endpoint's, and would otherwise be reported as the new pod's.
+     *
+     * <p>The veth's entry in ferry_veth_endpoints is written every time, changed
+     * or not: a restart's restore fills it for endpoints made by an agent that
+     * had no such map.
      */
     public void put(InetAddress address, EndpointEntry entry) {
         int cpus = BpfMap.possibleCpus();
@@ -65,30 +78,36 @@ public final class EndpointMap {
             MemorySegment values = arena.allocate(map.valueSegmentSize(), 8); // zeroed: a new key's counters start at 0
             if (map.lookup(key, values)) {
                 if (onEveryCpu(values, cpus, stride, info)) {
+                    update(veths, ifindexKey(arena, entry.ifindex()), key);
                     return;
                 }
-                if (infoOf(values, 0, stride).get(JAVA_INT, ENDPOINT_ID) != entry.endpointId()) {
+                MemorySegment old = infoOf(values, 0, stride);
+                if (old.get(JAVA_INT, IFINDEX) != entry.ifindex()) {
+                    forgetVeth(arena, old.get(JAVA_INT, IFINDEX), key);
+                }
+                if (old.get(JAVA_INT, ENDPOINT_ID) != entry.endpointId()) {
                     values.fill((byte) 0);
                 }
             }
             for (int cpu = 0; cpu < cpus; cpu++) {
                 infoOf(values, cpu, stride).copyFrom(info);
             }
-            update(key, values);
+            update(map, key, values);
+            update(veths, ifindexKey(arena, entry.ifindex()), key);
         }
     }
 
     /**
-     * The map is not preallocated, so a new key's per-CPU value comes from the
-     * kernel's pool for atomic per-CPU allocations, which a burst of inserts (a
-     * fill, or the first reconcile after an upgrade to new map names) can drain
-     * before the kernel's worker refills it: ENOMEM that passes within
-     * milliseconds. A full map is E2BIG and fails at once.
+     * Neither map is preallocated, so a new key's value (per CPU, in the
+     * endpoints map) comes from the kernel's pools for atomic allocations, which
+     * a burst of inserts (a fill, or the first reconcile after an upgrade to new
+     * map names) can drain before the kernel's worker refills them: ENOMEM that
+     * passes within milliseconds. A full map is E2BIG and fails at once.
      */
-    private void update(MemorySegment key, MemorySegment values) {
+    private static void update(BpfMap target, MemorySegment key, MemorySegment value) {
         for (int attempt = 1; ; attempt++) {
             try {
-                map.update(key, values, BpfMap.ANY);
+                target.update(key, value, BpfMap.ANY);
                 return;
             } catch (BpfException e) {
                 if (e.errno() != Errno.ENOMEM || attempt == ENOMEM_ATTEMPTS) {
@@ -99,7 +118,7 @@ public final class EndpointMap {
                 Thread.sleep(attempt); // 1 + 2 + ... ms: the refill is a workqueue item away
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while the kernel refilled its per-CPU pool", e);
+                throw new IllegalStateException("interrupted while the kernel refilled its allocation pool", e);
             }
         }
     }
@@ -113,11 +132,39 @@ public final class EndpointMap {
         }
     }
 
-    /** Returns whether an entry was there. Its counters go with it. */
+    /** Returns whether an entry was there. Its counters go with it, and its veth's entry if it names this address. */
     public boolean delete(InetAddress address) {
         try (Arena arena = Arena.ofConfined()) {
-            return map.delete(key(arena, address));
+            MemorySegment key = key(arena, address);
+            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
+            if (!map.lookup(key, values)) {
+                return false;
+            }
+            boolean deleted = map.delete(key);
+            forgetVeth(arena, infoOf(values, 0, 0).get(JAVA_INT, IFINDEX), key);
+            return deleted;
         }
+    }
+
+    /** The address ferry_veth_endpoints names for the host veth {@code ifindex}. */
+    public Optional<InetAddress> addressOfVeth(int ifindex) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment key = arena.allocate(ENDPOINT_KEY);
+            return veths.lookup(ifindexKey(arena, ifindex), key) ? Optional.of(address(key)) : Optional.empty();
+        }
+    }
+
+    /** Removes the veth's entry when it names {@code key}: another address may have taken the veth since. */
+    private void forgetVeth(Arena arena, int ifindex, MemorySegment key) {
+        MemorySegment vethKey = ifindexKey(arena, ifindex);
+        MemorySegment named = arena.allocate(ENDPOINT_KEY);
+        if (veths.lookup(vethKey, named) && named.mismatch(key) == -1) {
+            veths.delete(vethKey);
+        }
+    }
+
+    private static MemorySegment ifindexKey(Arena arena, int ifindex) {
+        return arena.allocateFrom(JAVA_INT, ifindex);
     }
 
     public Map<InetAddress, EndpointEntry> entries() {

@@ -3,6 +3,7 @@ package dev.ferry.datapath;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -11,14 +12,26 @@ import java.util.regex.Pattern;
  * misbehaves: its release, whether TCX links exist (6.6+; older kernels need {@code attach: tc}),
  * whether it has BTF (CO-RE relocations such as the conntrack kfuncs' struct
  * reads need it) and whether the BPF JIT is on (off means every packet is
- * interpreted, an order of magnitude slower).
+ * interpreted, an order of magnitude slower), and which known kernel issues
+ * that change the datapath's behaviour it has ({@link KernelFix}).
  *
  * @param release the kernel release ({@code uname -r})
  * @param tcx     TCX hooks exist (Linux 6.6 or later)
  * @param btf     /sys/kernel/btf/vmlinux is there
  * @param jit     net.core.bpf_jit_enable: "on", "off" or "on (debug)"; "unknown" when unreadable
+ * @param fixes   every issue of {@link KernelFix#ISSUES}, judged for this kernel
  */
-public record KernelFeatures(String release, boolean tcx, boolean btf, String jit) {
+public record KernelFeatures(String release, boolean tcx, boolean btf, String jit, List<KernelFix> fixes) {
+
+    public KernelFeatures {
+        fixes = List.copyOf(fixes);
+    }
+
+    /** The known issues this kernel has (by its version), or may have (the version does not tell). */
+    public List<KernelFix> suspectedIssues() {
+        return fixes.stream().filter(f -> f.status() != KernelFix.Status.NOT_AFFECTED).toList();
+    }
+
     private static final Pattern VERSION = Pattern.compile("^(\\d+)\\.(\\d+)");
 
     /** Reads the running kernel's. */
@@ -34,7 +47,10 @@ public record KernelFeatures(String release, boolean tcx, boolean btf, String ji
             case "2" -> "on (debug)";
             default -> "unknown";
         };
-        return new KernelFeatures(release, atLeast(release, 6, 6), Files.exists(root.resolve("sys/kernel/btf/vmlinux")), jit);
+        List<KernelFix> fixes = KernelFix.judge(release, read(root.resolve("proc/version"), ""),
+                read(root.resolve("proc/version_signature"), ""));
+        return new KernelFeatures(release, atLeast(release, 6, 6), Files.exists(root.resolve("sys/kernel/btf/vmlinux")), jit,
+                fixes);
     }
 
     static boolean atLeast(String release, int major, int minor) {

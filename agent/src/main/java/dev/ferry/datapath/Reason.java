@@ -19,10 +19,11 @@ public enum Reason {
     NAT_FLOW(11, "nat_flow"),
     IPV6(12, "ipv6"),
     STACK_ONLY(13, "stack_only"),
-    REDIRECT_FAILED(14, "redirect_failed");
+    REDIRECT_FAILED(14, "redirect_failed"),
+    SPOOFED_SOURCE(15, "spoofed_source");
 
     /** FERRY_REASON_MAX: one past the highest number; MapLayoutsTest checks it against the C header. */
-    public static final int MAX = 15;
+    public static final int MAX = 16;
 
     private final int code;
     private final String label;

@@ -1,139 +1,26 @@
 package dev.ferry.datapath;
 
-import dev.ferry.bpf.BpfMap;
-import dev.ferry.bpf.TestRunResult;
-import dev.ferry.bpf.TestRun;
-import dev.ferry.net.IpPrefix;
-import dev.ferry.net.MacAddress;
-import dev.ferry.testing.BpfPins;
 import dev.ferry.testing.RequiresRoot;
-import dev.ferry.testing.TestNetns;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.net.DatagramPacket;
-import java.net.DatagramSocket;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 
 import static dev.ferry.datapath.Packets.Ipv4;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The datapath programs' decisions, one per verdict and reason, proven with
- * BPF_PROG_TEST_RUN on crafted frames: the return code, the frame the program
- * hands on, and exactly which counters moved.
- *
- * <p>The test namespace stands in for a node: host-side veths of two pods, an
- * uplink with a route to another node's pod CIDR, and a conntrack entry of a
- * DNATed flow (the kube-proxy Service case).
+ * The datapath programs' decisions on what a pod may send, one per verdict and
+ * reason: redirects, and every reason to leave a packet to the next program and
+ * the stack (which returns -1, TCX_NEXT / TC_ACT_UNSPEC). The source check has
+ * its own class, SourceCheckProgramsTest.
  */
 @RequiresRoot
-class DatapathProgramsTest {
-    static final int TC_ACT_OK = 0;
-    static final int TC_ACT_REDIRECT = 7;
-
-    static final String POD_A = "10.77.1.2";
-    static final String POD_B = "10.77.1.3";
-    static final String POD_STACK_ONLY = "10.77.1.4";
-    static final String POD_REWRITTEN = "10.77.1.5";
-    static final String REMOTE_POD = "10.77.2.5";
-    static final String UNROUTED_CLUSTER_ADDRESS = "10.77.9.9";
-    static final String OUTSIDE = "198.51.100.7";
-    static final String SERVICE_VIP = "10.96.7.7";
-    static final int UPLINK_MTU = 1280;
-
-    static TestNetns node;
-    static BpfPins pins;
-    static Datapath datapath;
-    static int hostA;
-    static int hostB;
-    static int uplink;
-    static MacAddress podBMac;
-    static MacAddress hostBMac;
-
-    @BeforeAll
-    static void buildNode() throws Exception {
-        node = TestNetns.create("fdp");
-        pins = BpfPins.create("ferry-test-dp");
-        node.ip("link", "add", "fdp-h1", "type", "veth", "peer", "name", "fdp-p1");
-        node.ip("link", "add", "fdp-h2", "type", "veth", "peer", "name", "fdp-p2");
-        node.ip("link", "add", "fdp-up", "mtu", String.valueOf(UPLINK_MTU), "type", "veth", "peer", "name", "fdp-gw");
-        for (String link : List.of("fdp-h1", "fdp-p1", "fdp-h2", "fdp-p2", "fdp-up", "fdp-gw")) {
-            node.ip("link", "set", link, "up");
-        }
-        node.ip("addr", "add", "192.168.77.1/24", "dev", "fdp-up");
-        node.ip("route", "add", "10.77.2.0/24", "via", "192.168.77.2", "dev", "fdp-up");
-        node.ip("neigh", "replace", "192.168.77.2", "lladdr", "02:00:00:00:77:02", "dev", "fdp-up", "nud", "permanent");
-        node.sysctl("net.ipv4.conf.all.forwarding", "1");
-        hostA = node.ifindex("fdp-h1");
-        hostB = node.ifindex("fdp-h2");
-        uplink = node.ifindex("fdp-up");
-        podBMac = new MacAddress(node.mac("fdp-p2"));
-        hostBMac = new MacAddress(node.mac("fdp-h2"));
-
-        datapath = Datapath.load(pins.root(), AttachMode.TCX);
-        datapath.endpoints().put(ip(POD_A), new EndpointEntry(hostA, 1, 0,
-                new MacAddress(node.mac("fdp-p1")), new MacAddress(node.mac("fdp-h1"))));
-        datapath.endpoints().put(ip(POD_B), new EndpointEntry(hostB, 2, 0, podBMac, hostBMac));
-        datapath.endpoints().put(ip(POD_STACK_ONLY), new EndpointEntry(hostB, 3, EndpointEntry.FLAG_STACK_ONLY,
-                podBMac, hostBMac));
-        datapath.clusterCidrs().add(IpPrefix.parse("10.77.0.0/16"));
-        installServiceDnat();
-    }
-
-    /** A kube-proxy-like rule inside the node namespace: Service VIP:53 is DNATed to pod A:5353. */
-    static void installServiceDnat() {
-        node.ip("addr", "add", POD_A + "/32", "dev", "lo");
-        node.ip("addr", "add", POD_B + "/32", "dev", "lo");
-        node.ip("route", "add", "10.96.0.0/16", "dev", "lo");
-        var nft = node.exec("nft", "add table ip ferrytest; "
-                + "add chain ip ferrytest out { type nat hook output priority -100; }; "
-                + "add rule ip ferrytest out ip daddr " + SERVICE_VIP + " udp dport 53 dnat to " + POD_A + ":5353");
-        assertTrue(nft.ok(), "nft: " + nft.stderr());
-    }
-
-    /**
-     * Pod B sends to the Service VIP from {@code clientPort}: conntrack now holds a
-     * NATed entry whose reply direction is pod A -> pod B.
-     */
-    static void clientTalksToService(int clientPort) throws Exception {
-        node.handle().call(() -> {
-            try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(ip(POD_B), clientPort))) {
-                s.send(new DatagramPacket(new byte[8], 8, new InetSocketAddress(ip(SERVICE_VIP), 53)));
-            }
-            return null;
-        });
-        String entries = node.exec("conntrack", "-L", "-p", "udp", "--orig-dst", SERVICE_VIP).stdout();
-        assertTrue(entries.contains("sport=5353 dport=" + clientPort),
-                "no DNAT conntrack entry was made: " + entries);
-    }
-
-    @AfterAll
-    static void tearDown() {
-        if (datapath != null) {
-            datapath.close();
-        }
-        if (pins != null) {
-            pins.close();
-        }
-        if (node != null) {
-            node.close();
-        }
-    }
-
+class DatapathProgramsTest extends ProgramTestBench {
     // ---- local delivery -------------------------------------------------------------------------
 
     @ParameterizedTest(name = "{0}")
@@ -146,29 +33,29 @@ class DatapathProgramsTest {
         };
         Outcome out = run(DatapathProgram.FROM_POD, packet.frame(), hostA);
 
-        assertEquals(TC_ACT_REDIRECT, out.retval);
-        assertEquals(podBMac, Packets.dstMac(out.frame), "destination MAC is pod B's");
-        assertEquals(hostBMac, Packets.srcMac(out.frame), "source MAC is pod B's gateway (host veth)");
-        assertEquals(63, Packets.ttl(out.frame));
-        assertTrue(Packets.ipv4ChecksumValid(out.frame), "IPv4 header checksum still valid after the TTL decrement");
+        assertEquals(TC_ACT_REDIRECT, out.retval());
+        assertEquals(podBMac, Packets.dstMac(out.frame()), "destination MAC is pod B's");
+        assertEquals(hostBMac, Packets.srcMac(out.frame()), "source MAC is pod B's gateway (host veth)");
+        assertEquals(63, Packets.ttl(out.frame()));
+        assertTrue(Packets.ipv4ChecksumValid(out.frame()), "IPv4 header checksum still valid after the TTL decrement");
         out.assertCounted(Direction.EGRESS, Verdict.REDIRECT_PEER, Reason.FORWARDED);
         assertEquals(Map.of(
                         new EpKey(1, Direction.EGRESS, Verdict.REDIRECT_PEER), 1L,
                         new EpKey(2, Direction.INGRESS, Verdict.REDIRECT_PEER), 1L),
-                out.endpointPackets, "sender counted as egress, receiver as ingress");
+                out.endpointPackets(), "sender counted as egress, receiver as ingress");
     }
 
     @Test
     void uplinkToLocalPodIsRedirectedIntoThePeer() throws Exception {
         Outcome out = run(DatapathProgram.TO_POD, Ipv4.tcp(REMOTE_POD, POD_B).frame(), uplink);
 
-        assertEquals(TC_ACT_REDIRECT, out.retval);
-        assertEquals(podBMac, Packets.dstMac(out.frame));
-        assertEquals(hostBMac, Packets.srcMac(out.frame));
-        assertEquals(63, Packets.ttl(out.frame));
-        assertTrue(Packets.ipv4ChecksumValid(out.frame));
+        assertEquals(TC_ACT_REDIRECT, out.retval());
+        assertEquals(podBMac, Packets.dstMac(out.frame()));
+        assertEquals(hostBMac, Packets.srcMac(out.frame()));
+        assertEquals(63, Packets.ttl(out.frame()));
+        assertTrue(Packets.ipv4ChecksumValid(out.frame()));
         out.assertCounted(Direction.INGRESS, Verdict.REDIRECT_PEER, Reason.FORWARDED);
-        assertEquals(Map.of(new EpKey(2, Direction.INGRESS, Verdict.REDIRECT_PEER), 1L), out.endpointPackets);
+        assertEquals(Map.of(new EpKey(2, Direction.INGRESS, Verdict.REDIRECT_PEER), 1L), out.endpointPackets());
     }
 
     @Test
@@ -180,30 +67,30 @@ class DatapathProgramsTest {
 
         Outcome out = run(DatapathProgram.FROM_POD, frame, hostA);
 
-        assertEquals(TC_ACT_REDIRECT, out.retval);
+        assertEquals(TC_ACT_REDIRECT, out.retval());
         out.assertCounted(Direction.EGRESS, Verdict.REDIRECT_PEER, Reason.FORWARDED);
         long[] slotAfter = globalSlot(slot);
         assertArrayEquals(new long[]{1, frame.length}, new long[]{slotAfter[0] - slotBefore[0], slotAfter[1] - slotBefore[1]},
                 "ferry_metrics_v2 slot " + slot);
         EpKey senderEgress = new EpKey(1, Direction.EGRESS, Verdict.REDIRECT_PEER);
         EpKey receiverIngress = new EpKey(2, Direction.INGRESS, Verdict.REDIRECT_PEER);
-        assertEquals(Map.of(senderEgress, 1L, receiverIngress, 1L), out.endpointPackets);
-        assertEquals(Map.of(senderEgress, (long) frame.length, receiverIngress, (long) frame.length), out.endpointBytes);
+        assertEquals(Map.of(senderEgress, 1L, receiverIngress, 1L), out.endpointPackets());
+        assertEquals(Map.of(senderEgress, (long) frame.length, receiverIngress, (long) frame.length), out.endpointBytes());
     }
 
     @Test
     void rewritingAnEndpointWithChangedInfoKeepsItsCounters() throws Exception {
         InetAddress address = ip(POD_REWRITTEN);
-        EndpointEntry before = new EndpointEntry(hostB, 5, 0, podBMac, hostBMac);
+        EndpointEntry before = new EndpointEntry(hostC, 5, 0, podBMac, hostBMac);
         datapath.endpoints().put(address, before);
         try {
             byte[] frame = Ipv4.udp(POD_REWRITTEN, OUTSIDE).frame();
-            run(DatapathProgram.FROM_POD, frame, hostB);
-            run(DatapathProgram.FROM_POD, frame, hostB);
+            run(DatapathProgram.FROM_POD, frame, hostC);
+            run(DatapathProgram.FROM_POD, frame, hostC);
             EpKey egress = new EpKey(5, Direction.EGRESS, Verdict.PASS);
             assertEquals(2L, endpointPackets().get(egress));
 
-            EndpointEntry after = new EndpointEntry(hostA, 5, EndpointEntry.FLAG_STACK_ONLY, podBMac, hostBMac);
+            EndpointEntry after = new EndpointEntry(uplink, 5, EndpointEntry.FLAG_STACK_ONLY, podBMac, hostBMac);
             datapath.endpoints().put(address, after);
 
             assertEquals(after, datapath.endpoints().get(address).orElseThrow());
@@ -217,12 +104,12 @@ class DatapathProgramsTest {
     @Test
     void addressTakenOverByAnotherEndpointStartsItsCountersAtZero() throws Exception {
         InetAddress address = ip(POD_REWRITTEN);
-        datapath.endpoints().put(address, new EndpointEntry(hostB, 6, 0, podBMac, hostBMac));
+        datapath.endpoints().put(address, new EndpointEntry(hostC, 6, 0, podBMac, hostBMac));
         try {
-            run(DatapathProgram.FROM_POD, Ipv4.udp(POD_REWRITTEN, OUTSIDE).frame(), hostB);
+            run(DatapathProgram.FROM_POD, Ipv4.udp(POD_REWRITTEN, OUTSIDE).frame(), hostC);
             assertEquals(1L, endpointPackets().get(new EpKey(6, Direction.EGRESS, Verdict.PASS)));
 
-            datapath.endpoints().put(address, new EndpointEntry(hostB, 7, 0, podBMac, hostBMac));
+            datapath.endpoints().put(address, new EndpointEntry(hostC, 7, 0, podBMac, hostBMac));
 
             Map<EpKey, Long> counted = endpointPackets();
             assertTrue(counted.keySet().stream().noneMatch(k -> k.endpointId() == 6 || k.endpointId() == 7),
@@ -238,11 +125,11 @@ class DatapathProgramsTest {
     void podToRemoteClusterPodIsRedirectedTowardsTheFibNextHop() throws Exception {
         Outcome out = run(DatapathProgram.FROM_POD, Ipv4.tcp(POD_A, REMOTE_POD).frame(), hostA);
 
-        assertEquals(TC_ACT_REDIRECT, out.retval);
-        assertEquals(63, Packets.ttl(out.frame));
-        assertTrue(Packets.ipv4ChecksumValid(out.frame));
+        assertEquals(TC_ACT_REDIRECT, out.retval());
+        assertEquals(63, Packets.ttl(out.frame()));
+        assertTrue(Packets.ipv4ChecksumValid(out.frame()));
         out.assertCounted(Direction.EGRESS, Verdict.REDIRECT_NEIGH, Reason.FORWARDED);
-        assertEquals(Map.of(new EpKey(1, Direction.EGRESS, Verdict.REDIRECT_NEIGH), 1L), out.endpointPackets);
+        assertEquals(Map.of(new EpKey(1, Direction.EGRESS, Verdict.REDIRECT_NEIGH), 1L), out.endpointPackets());
     }
 
     @Test
@@ -263,7 +150,7 @@ class DatapathProgramsTest {
     void destinationOutsideTheClusterGoesToTheStack() throws Exception {
         Outcome out = run(DatapathProgram.FROM_POD, Ipv4.tcp(POD_A, OUTSIDE).frame(), hostA);
         out.assertPassedUnchanged(Direction.EGRESS, Reason.OUTSIDE_CLUSTER);
-        assertEquals(Map.of(new EpKey(1, Direction.EGRESS, Verdict.PASS), 1L), out.endpointPackets,
+        assertEquals(Map.of(new EpKey(1, Direction.EGRESS, Verdict.PASS), 1L), out.endpointPackets(),
                 "what a pod sends to the stack still counts as its egress");
     }
 
@@ -271,17 +158,6 @@ class DatapathProgramsTest {
     void uplinkPacketForNoLocalPodGoesToTheStack() throws Exception {
         Outcome out = run(DatapathProgram.TO_POD, Ipv4.tcp(OUTSIDE, "192.168.77.1").frame(), uplink);
         out.assertPassedUnchanged(Direction.INGRESS, Reason.NOT_LOCAL_ENDPOINT);
-    }
-
-    @Test
-    void arpGoesToTheStack() throws Exception {
-        run(DatapathProgram.FROM_POD, Packets.arp(), hostA).assertPassedUnchanged(Direction.EGRESS, Reason.NOT_IP);
-        run(DatapathProgram.TO_POD, Packets.arp(), uplink).assertPassedUnchanged(Direction.INGRESS, Reason.NOT_IP);
-    }
-
-    @Test
-    void ipv6GoesToTheStack() throws Exception {
-        run(DatapathProgram.FROM_POD, Packets.ipv6(), hostA).assertPassedUnchanged(Direction.EGRESS, Reason.IPV6);
     }
 
     /**
@@ -320,7 +196,7 @@ class DatapathProgramsTest {
     @Test
     void dontFragmentFlagAloneIsForwarded() throws Exception {
         Outcome out = run(DatapathProgram.FROM_POD, Ipv4.udp(POD_A, POD_B).fragOff(0x4000).frame(), hostA);
-        assertEquals(TC_ACT_REDIRECT, out.retval);
+        assertEquals(TC_ACT_REDIRECT, out.retval());
     }
 
     @ParameterizedTest(name = "to {0}")
@@ -341,7 +217,7 @@ class DatapathProgramsTest {
     void flowBetweenTheSamePodsThatConntrackDoesNotNatIsForwarded() throws Exception {
         clientTalksToService(40003);
         byte[] other = Ipv4.udp(POD_A, POD_B).ports(5353, 40004).frame();
-        assertEquals(TC_ACT_REDIRECT, run(DatapathProgram.FROM_POD, other, hostA).retval);
+        assertEquals(TC_ACT_REDIRECT, run(DatapathProgram.FROM_POD, other, hostA).retval());
     }
 
     @Test
@@ -349,102 +225,4 @@ class DatapathProgramsTest {
         run(DatapathProgram.FROM_POD, Ipv4.udp(POD_A, POD_STACK_ONLY).frame(), hostA)
                 .assertPassedUnchanged(Direction.EGRESS, Reason.STACK_ONLY);
     }
-
-    // ---- harness --------------------------------------------------------------------------------
-
-    record CounterKey(Direction direction, Verdict verdict, Reason reason) {}
-
-    record EpKey(int endpointId, Direction direction, Verdict verdict) {}
-
-    record Outcome(int retval, byte[] input, byte[] frame, Map<CounterKey, long[]> global, Map<EpKey, Long> endpointPackets,
-                   Map<EpKey, Long> endpointBytes) {
-
-        /** Exactly one counter moved, by one packet of the frame's length. */
-        void assertCounted(Direction direction, Verdict verdict, Reason reason) {
-            CounterKey key = new CounterKey(direction, verdict, reason);
-            assertEquals(List.of(key), List.copyOf(global.keySet()), "the counters that moved");
-            assertArrayEquals(new long[]{1, input.length}, global.get(key), "packets and bytes of " + key);
-        }
-
-        void assertPassedUnchanged(Direction direction, Reason reason) {
-            assertEquals(TC_ACT_OK, retval, "handed to the stack");
-            assertArrayEquals(input, frame, "frame left as it came");
-            assertCounted(direction, Verdict.PASS, reason);
-        }
-    }
-
-    /** Runs the program inside the node namespace, with skb->dev and ingress_ifindex set to the device. */
-    static Outcome run(DatapathProgram program, byte[] frame, int ifindex) throws Exception {
-        Map<CounterKey, long[]> before = global();
-        Map<EpKey, Long> epBefore = endpointPackets();
-        Map<EpKey, Long> epBytesBefore = endpointBytes();
-        TestRunResult result = node.handle().call(() ->
-                datapath.program(program).testRun(new TestRun(frame, ifindex, ifindex, 1)));
-        Map<CounterKey, long[]> delta = new HashMap<>();
-        global().forEach((k, v) -> {
-            long[] b = before.getOrDefault(k, new long[2]);
-            if (v[0] != b[0] || v[1] != b[1]) {
-                delta.put(k, new long[]{v[0] - b[0], v[1] - b[1]});
-            }
-        });
-        Map<EpKey, Long> epDelta = new HashMap<>();
-        endpointPackets().forEach((k, v) -> {
-            long d = v - epBefore.getOrDefault(k, 0L);
-            if (d != 0) {
-                epDelta.put(k, d);
-            }
-        });
-        Map<EpKey, Long> epBytesDelta = new HashMap<>();
-        endpointBytes().forEach((k, v) -> {
-            long d = v - epBytesBefore.getOrDefault(k, 0L);
-            if (d != 0) {
-                epBytesDelta.put(k, d);
-            }
-        });
-        return new Outcome(result.retval(), frame, result.packet(), delta, epDelta, epBytesDelta);
-    }
-
-    static Map<CounterKey, long[]> global() {
-        Map<CounterKey, long[]> m = new HashMap<>();
-        for (DatapathCounter c : datapath.counters().global()) {
-            m.put(new CounterKey(c.direction(), c.verdict(), c.reason()), new long[]{c.packets(), c.bytes()});
-        }
-        return m;
-    }
-
-    static Map<EpKey, Long> endpointPackets() {
-        Map<EpKey, Long> m = new HashMap<>();
-        for (EndpointCounter c : datapath.counters().endpoints()) {
-            m.put(new EpKey(c.endpointId(), c.direction(), c.verdict()), c.packets());
-        }
-        return m;
-    }
-
-    static Map<EpKey, Long> endpointBytes() {
-        Map<EpKey, Long> m = new HashMap<>();
-        for (EndpointCounter c : datapath.counters().endpoints()) {
-            m.put(new EpKey(c.endpointId(), c.direction(), c.verdict()), c.bytes());
-        }
-        return m;
-    }
-
-    /** Packets and bytes of one ferry_metrics_v2 slot, summed over the CPUs, read without CounterMaps. */
-    static long[] globalSlot(int index) {
-        int cpus = BpfMap.possibleCpus();
-        try (Arena arena = Arena.ofConfined(); BpfMap map = BpfMap.openPinned(pins.resolve(CounterMaps.GLOBAL))) {
-            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
-            assertTrue(map.lookup(arena.allocateFrom(JAVA_INT, index), values), "slot " + index + " exists");
-            long[] sum = new long[2];
-            for (int cpu = 0; cpu < cpus; cpu++) {
-                sum[0] += values.get(JAVA_LONG, cpu * map.perCpuValueStride());
-                sum[1] += values.get(JAVA_LONG, cpu * map.perCpuValueStride() + 8);
-            }
-            return sum;
-        }
-    }
-
-    static InetAddress ip(String literal) throws Exception {
-        return InetAddress.getByName(literal);
-    }
-
 }

@@ -85,11 +85,17 @@ final class Packets {
         }
     }
 
-    static byte[] arp() {
+    /** An ARP request for the pod's gateway that claims {@code senderIp} as the sender's address. */
+    static byte[] arp(String senderIp) {
+        return arp(SENDER_MAC, senderIp, "169.254.1.1");
+    }
+
+    /** An Ethernet/IPv4 ARP request, broadcast: "who has {@code targetIp}? tell {@code senderIp} at {@code senderMac}". */
+    static byte[] arp(MacAddress senderMac, String senderIp, String targetIp) {
         ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + 28);
-        ethernet(b, MacAddress.parse("ff:ff:ff:ff:ff:ff"), SENDER_MAC, ETH_P_ARP);
+        ethernet(b, MacAddress.parse("ff:ff:ff:ff:ff:ff"), senderMac, ETH_P_ARP);
         b.putShort((short) 1).putShort((short) ETH_P_IP).put((byte) 6).put((byte) 4).putShort((short) 1);
-        b.put(SENDER_MAC.bytes()).put(addr("10.77.1.2")).put(new byte[6]).put(addr("169.254.1.1"));
+        b.put(senderMac.bytes()).put(addr(senderIp)).put(new byte[6]).put(addr(targetIp));
         return b.array();
     }
 
@@ -99,11 +105,12 @@ final class Packets {
         return java.util.Arrays.copyOf(full, ETH_HLEN + ipBytes);
     }
 
-    static byte[] ipv6() {
+    /** A UDP datagram over IPv6. */
+    static byte[] ipv6(String src, String dst) {
         ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + 40 + 8);
         ethernet(b, GATEWAY_MAC, SENDER_MAC, ETH_P_IPV6);
         b.putInt(0x60000000).putShort((short) 8).put((byte) IPPROTO_UDP).put((byte) 64);
-        b.put(addr("fd00::2")).put(addr("fd00::3"));
+        b.put(addr(src)).put(addr(dst));
         b.putShort((short) 1).putShort((short) 2).putShort((short) 8).putShort((short) 0);
         return b.array();
     }
