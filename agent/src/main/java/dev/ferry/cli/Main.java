@@ -131,6 +131,13 @@ public final class Main {
         JsonNode k = s.path("kernel");
         t.row("kernel", k.path("release").asText() + " (TCX " + yesNo(k.path("tcx")) + ", BTF " + yesNo(k.path("btf"))
                 + ", BPF JIT " + k.path("jit").asText() + ")");
+        // A fix the kernel lacks (or may lack) changes what the datapath does: say so where operators look first.
+        k.path("fixes").forEach(f -> {
+            if (!"NOT_AFFECTED".equals(f.path("status").asText())) {
+                t.row("kernel issue", f.path("name").asText() + ": " + f.path("status").asText().toLowerCase(java.util.Locale.ROOT)
+                        + " (" + f.path("basis").asText() + "): " + f.path("effect").asText());
+            }
+        });
         List<String> uplinks = new ArrayList<>();
         s.path("uplinks").forEach(u -> uplinks.add(u.path("name").asText() + " (ifindex " + u.path("ifindex").asInt()
                 + ", mtu " + u.path("mtu").asInt() + ")"));
