@@ -19,6 +19,7 @@ import dev.ferry.masquerade.Masquerade;
 import dev.ferry.masquerade.MasqueradeRules;
 import dev.ferry.metrics.Metrics;
 import dev.ferry.metrics.MetricsServer;
+import dev.ferry.routes.PeerRoutes;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.RtNetlink;

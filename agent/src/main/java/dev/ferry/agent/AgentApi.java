@@ -2,7 +2,7 @@ package dev.ferry.agent;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.routes.Peer;
 import dev.ferry.api.ApiErrors;
 import dev.ferry.api.ApiResponse;
 import dev.ferry.api.ApiRouter;

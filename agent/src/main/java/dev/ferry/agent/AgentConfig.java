@@ -3,8 +3,8 @@ package dev.ferry.agent;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
 import dev.ferry.net.IpPrefix;
+import dev.ferry.routes.Peer;
 
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -59,13 +59,6 @@ public record AgentConfig(
 
         public String label() {
             return name().toLowerCase(Locale.ROOT);
-        }
-    }
-
-    /** Another node in standalone mode: its pod CIDRs are routed via its address. */
-    public record Peer(String name, List<IpPrefix> podCidrs, InetAddress address) {
-        public Peer {
-            podCidrs = List.copyOf(podCidrs);
         }
     }
 

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.ferry.agent.AgentConfig.Mode;
-import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.routes.Peer;
 import dev.ferry.cni.CniVersions;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;

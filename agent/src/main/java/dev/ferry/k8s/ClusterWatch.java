@@ -1,7 +1,7 @@
 package dev.ferry.k8s;
 
-import dev.ferry.agent.AgentConfig.Peer;
-import dev.ferry.agent.PeerRoutes;
+import dev.ferry.routes.Peer;
+import dev.ferry.routes.PeerRoutes;
 import dev.ferry.datapath.ClusterCidrMap;
 import dev.ferry.k8s.KubernetesObserver.Action;
 import dev.ferry.k8s.KubernetesObserver.Operation;

@@ -1,7 +1,7 @@
 package dev.ferry.agent;
 
 import dev.ferry.agent.AgentConfig.Mode;
-import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.routes.Peer;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
 import dev.ferry.net.IpPrefix;

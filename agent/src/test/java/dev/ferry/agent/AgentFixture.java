@@ -2,7 +2,7 @@ package dev.ferry.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.ferry.agent.AgentConfig.Mode;
-import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.routes.Peer;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.testing.BpfPins;

@@ -1,6 +1,5 @@
-package dev.ferry.agent;
+package dev.ferry.routes;
 
-import dev.ferry.agent.AgentConfig.Peer;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.RtNetlink;
 import dev.ferry.testing.Cleanup;
