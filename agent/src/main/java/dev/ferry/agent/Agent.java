@@ -3,15 +3,18 @@ package dev.ferry.agent;
 import dev.ferry.api.AgentSocketOptions;
 import dev.ferry.api.AgentSocketServer;
 import dev.ferry.api.ApiErrors;
+import dev.ferry.api.CniRoute;
 import dev.ferry.api.Routes;
+import dev.ferry.cni.CniObserver;
 import dev.ferry.cni.CniService;
+import dev.ferry.cni.PodNetwork;
 import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.Attachment;
 import dev.ferry.datapath.Datapath;
 import dev.ferry.datapath.DatapathCounter;
 import dev.ferry.datapath.DatapathProgram;
 import dev.ferry.endpoint.Endpoint;
-import dev.ferry.endpoint.EndpointKey;
+import dev.ferry.endpoint.EndpointManager;
 import dev.ferry.ipam.Ipam;
 import dev.ferry.k8s.ClusterWatch;
 import dev.ferry.k8s.EndpointGc;
@@ -80,10 +83,24 @@ public final class Agent implements AutoCloseable {
 
     /** Starts the agent in the network namespace at {@code nodeNetns}; on failure, what was opened is closed again. */
     public static Agent start(AgentConfig config, Path nodeNetns) {
-        return start(config, nodeNetns, PodNetwork::open);
+        return start(config, nodeNetns, Agent::openPodNetwork);
     }
 
-    static Agent start(AgentConfig config, Path nodeNetns, PodNetwork.Factory podNetwork) {
+    /** How the agent gets its pod network: the real one, or a stand-in that plumbs nothing (tests of the wiring). */
+    @FunctionalInterface
+    interface PodNetworkFactory {
+        PodNetwork open(NetNamespace node, Datapath datapath, Ipam ipam, Path stateDir, int podMtu, Readiness readiness,
+                        CniObserver observer);
+    }
+
+    /** The real pod network: the endpoint manager, owned by the CNI service over it. */
+    static PodNetwork openPodNetwork(NetNamespace node, Datapath datapath, Ipam ipam, Path stateDir, int podMtu,
+                                     Readiness readiness, CniObserver observer) {
+        EndpointManager endpoints = new EndpointManager(node, datapath, ipam, stateDir, podMtu);
+        return new CniService(endpoints, readiness, observer);
+    }
+
+    static Agent start(AgentConfig config, Path nodeNetns, PodNetworkFactory podNetwork) {
         Agent agent = new Agent(config);
         try {
             agent.run(nodeNetns, podNetwork);
@@ -94,7 +111,7 @@ public final class Agent implements AutoCloseable {
         }
     }
 
-    private void run(Path nodeNetns, PodNetwork.Factory podNetwork) {
+    private void run(Path nodeNetns, PodNetworkFactory podNetwork) {
         long started = System.nanoTime();
         log.info("event=agent_starting node={} mode={} version={} socket={} state_dir={} bpffs_root={}",
                 config.nodeName(), config.mode().label(), AgentApi.version(), config.socket(), config.stateDir(),
@@ -149,17 +166,7 @@ public final class Agent implements AutoCloseable {
         pods = podNetwork.open(node, datapath, ipam, config.stateDir(), podMtu, readiness, metrics.cniObserver());
         log.info("event=endpoints_loaded endpoints={} pod_mtu={}", pods.endpoints().size(), podMtu);
         if (cluster != null) {
-            cluster.collectEndpoints(new EndpointGc.Endpoints() {
-                @Override
-                public List<Endpoint> list() {
-                    return pods.endpoints();
-                }
-
-                @Override
-                public Optional<String> delete(EndpointKey key) {
-                    return pods.deleteEndpoint(key);
-                }
-            }, config.kubernetes().endpointGcGracePeriod());
+            cluster.collectEndpoints(pods, config.kubernetes().endpointGcGracePeriod());
         }
 
         // Spooled DELs go first: once the socket accepts, a runtime may ADD again what they free.
@@ -276,7 +283,7 @@ public final class Agent implements AutoCloseable {
         }
         createPrivateDirectory(config.socket().getParent());
         try (AgentSocketServer waiting = AgentSocketServer.start(config.socket(), Routes.builder()
-                .post(ApiErrors.CNI_PATH, (request, vars) -> CniService.notRunning(request, notReady.get()))
+                .post(CniRoute.PATH, new CniRoute(request -> CniService.notRunning(request, notReady.get())))
                 .get("/v1/status", (request, vars) -> ApiErrors.error(503, notReady.get()))
                 .build(), AgentSocketOptions.defaults())) {
             return cluster.awaitPodCidr();

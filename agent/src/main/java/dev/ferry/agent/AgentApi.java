@@ -6,7 +6,9 @@ import dev.ferry.routes.Peer;
 import dev.ferry.api.ApiErrors;
 import dev.ferry.api.ApiResponse;
 import dev.ferry.api.ApiRouter;
+import dev.ferry.api.CniRoute;
 import dev.ferry.api.Routes;
+import dev.ferry.cni.PodNetwork;
 import dev.ferry.datapath.CounterMaps;
 import dev.ferry.datapath.KernelFeatures;
 import dev.ferry.datapath.DatapathCounter;
@@ -65,7 +67,7 @@ final class AgentApi {
 
     ApiRouter routes() {
         return Routes.builder()
-                .post(ApiErrors.CNI_PATH, (request, vars) -> pods.handle(request))
+                .post(CniRoute.PATH, new CniRoute(pods))
                 .get("/v1/status", (request, vars) -> json(status()))
                 .get("/v1/endpoints", (request, vars) -> json(new Endpoints(endpoints(Optional.empty()))))
                 .get("/v1/endpoints/{containerId}", (request, vars) -> endpoint(vars.get("containerId")))

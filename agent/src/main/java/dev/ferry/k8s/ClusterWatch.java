@@ -2,6 +2,7 @@ package dev.ferry.k8s;
 
 import dev.ferry.routes.Peer;
 import dev.ferry.routes.PeerRoutes;
+import dev.ferry.cni.PodNetwork;
 import dev.ferry.datapath.ClusterCidrMap;
 import dev.ferry.k8s.KubernetesObserver.Action;
 import dev.ferry.k8s.KubernetesObserver.Operation;
@@ -242,7 +243,7 @@ public final class ClusterWatch implements AutoCloseable {
     }
 
     /** Starts the pod informer and endpoint GC; call once the pod network runs. */
-    public void collectEndpoints(EndpointGc.Endpoints endpoints, Duration gracePeriod) {
+    public void collectEndpoints(PodNetwork endpoints, Duration gracePeriod) {
         endpointGc = new EndpointGc(client, nodeName, endpoints, gracePeriod, () -> apiReachable, observer);
     }
 

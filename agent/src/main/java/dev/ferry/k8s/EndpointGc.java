@@ -1,5 +1,6 @@
 package dev.ferry.k8s;
 
+import dev.ferry.cni.PodNetwork;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointKey;
 import dev.ferry.k8s.KubernetesObserver.Action;
@@ -38,16 +39,8 @@ import java.util.stream.Collectors;
 public final class EndpointGc implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EndpointGc.class);
 
-    /** The pod network as GC sees it. */
-    public interface Endpoints {
-        List<Endpoint> list();
-
-        /** Removes the endpoint as a DEL would, under its container's lock; the error, if any, in words. */
-        Optional<String> delete(EndpointKey key);
-    }
-
     private final String nodeName;
-    private final Endpoints endpoints;
+    private final PodNetwork endpoints;
     private final Duration gracePeriod;
     private final KubernetesClient client;
     private final BooleanSupplier apiReachable;
@@ -58,7 +51,7 @@ public final class EndpointGc implements AutoCloseable {
     /** When each endpoint was first seen without its pod. Sweeper thread only. */
     private final Map<EndpointKey, Long> missingSince = new HashMap<>();
 
-    EndpointGc(KubernetesClient client, String nodeName, Endpoints endpoints, Duration gracePeriod,
+    EndpointGc(KubernetesClient client, String nodeName, PodNetwork endpoints, Duration gracePeriod,
                BooleanSupplier apiReachable, KubernetesObserver observer) {
         this.observer = observer;
         this.client = client;
@@ -128,7 +121,7 @@ public final class EndpointGc implements AutoCloseable {
             missingSince.clear();
             return;
         }
-        List<Endpoint> all = endpoints.list();
+        List<Endpoint> all = endpoints.endpoints();
         Set<EndpointKey> listed = all.stream().map(e -> new EndpointKey(e.containerId(), e.ifname())).collect(Collectors.toSet());
         missingSince.keySet().retainAll(listed);
         for (Endpoint e : all) {
@@ -142,7 +135,7 @@ public final class EndpointGc implements AutoCloseable {
             }
             long since = missingSince.computeIfAbsent(key, k -> now);
             if (now - since >= gracePeriod.toNanos()) {
-                Optional<String> error = endpoints.delete(key);
+                Optional<String> error = endpoints.deleteEndpoint(key).map(c -> c.msg() + ": " + c.details());
                 missingSince.remove(key);
                 log.info("event=endpoint_collected container={} ifname={} pod={}/{} uid={} why=pod_gone grace_ms={} error=\"{}\"",
                         e.containerId(), e.ifname(), e.podNamespace().get(), e.podName().get(), e.podUid().orElse(""),

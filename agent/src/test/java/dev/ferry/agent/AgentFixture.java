@@ -90,7 +90,12 @@ final class AgentFixture implements AutoCloseable {
                 new AgentConfig.Kubernetes(kubeconfig, endpointGcGracePeriod));
     }
 
-    Agent start(AgentConfig config, PodNetwork.Factory pods) {
+    /** An agent with the real pod network. */
+    Agent start(AgentConfig config) {
+        return start(config, Agent::openPodNetwork);
+    }
+
+    Agent start(AgentConfig config, Agent.PodNetworkFactory pods) {
         Agent agent = Agent.start(config, Path.of("/run/netns", node.name()), pods);
         agents.add(agent);
         return agent;

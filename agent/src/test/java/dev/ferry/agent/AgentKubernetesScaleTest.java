@@ -65,7 +65,7 @@ class AgentKubernetesScaleTest {
             api.createNode("node-" + i, podCidr(i), internalIp(i));
         }
         long started = System.nanoTime();
-        Agent agent = nodes.start(nodes.kubernetesConfig(api.writeKubeconfig(dir), Duration.ofSeconds(60)), PodNetwork::open);
+        Agent agent = nodes.start(nodes.kubernetesConfig(api.writeKubeconfig(dir), Duration.ofSeconds(60)));
         await().atMost(Duration.ofSeconds(120)).until(() -> peerRoutes() == NODES && agent.notReadyReason().isEmpty());
         long tookMs = (System.nanoTime() - started) / 1_000_000;
         assertEquals(NODES + 1, agent.clusterCidrs().size(), "every node's pod CIDR, this one's too");

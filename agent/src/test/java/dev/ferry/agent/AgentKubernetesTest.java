@@ -57,7 +57,7 @@ class AgentKubernetesTest {
     }
 
     private Agent start() {
-        return nodes.start(nodes.kubernetesConfig(kubeconfig, GRACE), PodNetwork::open);
+        return nodes.start(nodes.kubernetesConfig(kubeconfig, GRACE));
     }
 
     private Agent startReady() {
@@ -152,7 +152,7 @@ class AgentKubernetesTest {
         Pod web2 = api.createPod("default", "web-2", "node-a");
         // A grace period longer than the test: the pods re-created on the new server get new uids, and this
         // test is about the outage, not about collecting them.
-        Agent agent = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofMinutes(10)), PodNetwork::open);
+        Agent agent = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofMinutes(10)));
         await().atMost(Duration.ofSeconds(30)).until(() -> agent.notReadyReason().isEmpty());
         await().atMost(Duration.ofSeconds(10)).until(() -> routes().contains("10.241.2.0/24 via 192.168.50.2"));
         TestNetns ns1 = TestNetns.create("k8sout1");

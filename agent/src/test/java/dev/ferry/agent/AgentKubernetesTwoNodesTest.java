@@ -81,8 +81,8 @@ class AgentKubernetesTwoNodesTest {
         api.createNode("node-b", "10.243.2.0/24", "192.168.50.2");
         Pod podA = api.createPod("default", "client", "node-a");
         Pod podB = api.createPod("default", "server", "node-b");
-        Agent agentA = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofSeconds(60)), PodNetwork::open);
-        agentB = Agent.start(configB(kubeconfig), Path.of("/run/netns", nodes.peer.name()), PodNetwork::open);
+        Agent agentA = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofSeconds(60)));
+        agentB = Agent.start(configB(kubeconfig), Path.of("/run/netns", nodes.peer.name()));
         await().atMost(Duration.ofSeconds(30)).until(() -> agentA.notReadyReason().isEmpty() && agentB.notReadyReason().isEmpty());
         await().atMost(Duration.ofSeconds(10)).until(() -> nodes.node.ip("route").contains("10.243.2.0/24 via 192.168.50.2")
                 && nodes.peer.ip("route").contains("10.243.1.0/24 via 192.168.50.1"));

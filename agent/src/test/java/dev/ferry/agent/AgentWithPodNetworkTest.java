@@ -41,7 +41,7 @@ class AgentWithPodNetworkTest {
     }
 
     private Agent start() {
-        return nodes.start(nodes.config(List.of("upl0")), PodNetwork::open);
+        return nodes.start(nodes.config(List.of("upl0")));
     }
 
     @Test
@@ -133,7 +133,7 @@ class AgentWithPodNetworkTest {
 
     @Test
     void masqueradeOffLeavesNoTable() {
-        nodes.start(nodes.config(List.of("upl0")).withMasquerade(false), PodNetwork::open);
+        nodes.start(nodes.config(List.of("upl0")).withMasquerade(false));
 
         assertTrue(nodes.node.exec("nft", "list", "tables").stdout().lines().noneMatch(l -> l.contains("ferry")));
     }
