@@ -17,7 +17,7 @@ import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointManager;
 import dev.ferry.ipam.Ipam;
 import dev.ferry.k8s.ClusterWatch;
-import dev.ferry.k8s.EndpointGc;
+import dev.ferry.k8s.KubernetesClients;
 import dev.ferry.masquerade.Masquerade;
 import dev.ferry.masquerade.MasqueradeRules;
 import dev.ferry.metrics.Metrics;
@@ -148,9 +148,9 @@ public final class Agent implements AutoCloseable {
         if (kubernetes()) {
             // Routes and cluster CIDRs follow the Nodes from here on; the pinned map keeps what it had until the
             // Node cache is synced, so a start during an API outage changes nothing.
-            cluster = new ClusterWatch(ClusterWatch.client(config.kubernetes().kubeconfig()), config.nodeName(),
+            cluster = new ClusterWatch(KubernetesClients.connect(config.kubernetes().kubeconfig()), config.nodeName(),
                     config.stateDir(), peerRoutes, fromNodes ? Optional.of(datapath.clusterCidrs()) : Optional.empty(),
-                    metrics.kubernetesObserver());
+                    this::applyMasquerade, metrics.kubernetesObserver());
             notReady.set("node " + config.nodeName() + " has no podCIDR yet");
             podCidr = awaitPodCidrServingStatus();
         } else {
@@ -182,8 +182,6 @@ public final class Agent implements AutoCloseable {
             Set<IpPrefix> podCidrs = new java.util.LinkedHashSet<>(config.podCidrs());
             config.peers().forEach(p -> podCidrs.addAll(p.podCidrs()));
             applyMasquerade(podCidrs);
-        } else {
-            cluster.onPodCidrsChanged(this::applyMasquerade);
         }
 
         // Someone may flush or edit our table (a firewall reload): put it back now and then.
@@ -202,7 +200,7 @@ public final class Agent implements AutoCloseable {
         } else {
             // Kubernetes mode is ready once the caches are synced, which an API outage can delay for long; the
             // socket already serves DEL, so the wait runs beside start, not in it.
-            Thread.ofVirtual().name("ferry-ready-wait").start(() -> writeConfListOnceReady(readiness, started));
+            cluster.whenReady().thenRun(() -> writeConfList(started));
         }
     }
 
@@ -234,30 +232,6 @@ public final class Agent implements AutoCloseable {
         } catch (RuntimeException e) {
             log.error("event=masquerade_failed error=\"{}\"", e.getMessage());
         }
-    }
-
-    private void writeConfListOnceReady(Readiness readiness, long started) {
-        Optional<String> last = Optional.empty();
-        while (!isClosed()) {
-            Optional<String> notReadyNow = readiness.notReadyReason();
-            if (notReadyNow.isEmpty()) {
-                writeConfList(started);
-                return;
-            }
-            if (!notReadyNow.equals(last)) {
-                log.info("event=agent_waiting why=\"{}\"", notReadyNow.get());
-                last = notReadyNow;
-            }
-            try {
-                Thread.sleep(100); // fabric8 offers no callback for "synced and watching again"; this is the cheap poll
-            } catch (InterruptedException e) {
-                return;
-            }
-        }
-    }
-
-    private synchronized boolean isClosed() {
-        return closed;
     }
 
     private synchronized void writeConfList(long started) {

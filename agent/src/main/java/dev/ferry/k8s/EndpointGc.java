@@ -45,20 +45,27 @@ public final class EndpointGc implements AutoCloseable {
     private final KubernetesClient client;
     private final BooleanSupplier apiReachable;
     private final KubernetesObserver observer;
+    private final Runnable synced;
     private volatile SharedIndexInformer<Pod> pods;
     private final ScheduledExecutorService sweeper =
             Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ferry-endpoint-gc").daemon().factory());
     /** When each endpoint was first seen without its pod. Sweeper thread only. */
     private final Map<EndpointKey, Long> missingSince = new HashMap<>();
 
+    /**
+     * Starts the pod informer and the sweeps.
+     *
+     * @param synced runs each time an informer of this GC has listed every pod (at start and after a restart)
+     */
     EndpointGc(KubernetesClient client, String nodeName, PodNetwork endpoints, Duration gracePeriod,
-               BooleanSupplier apiReachable, KubernetesObserver observer) {
+               BooleanSupplier apiReachable, KubernetesObserver observer, Runnable synced) {
         this.observer = observer;
         this.client = client;
         this.nodeName = nodeName;
         this.endpoints = endpoints;
         this.gracePeriod = gracePeriod;
         this.apiReachable = apiReachable;
+        this.synced = synced;
         pods = startInformer();
         long period = Math.clamp(gracePeriod.toMillis() / 4, 100, 5_000);
         sweeper.scheduleWithFixedDelay(this::sweepSafely, period, period, TimeUnit.MILLISECONDS);
@@ -68,7 +75,7 @@ public final class EndpointGc implements AutoCloseable {
         // The server filters by node; the CRUD mock server (fabric8 #3669) and anything else that ignores the
         // selector is filtered again in podExists.
         SharedIndexInformer<Pod> informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
-        informer.exceptionHandler((started, t) -> ClusterWatch.retryAlways(observer, Operation.WATCH_PODS, started, t));
+        informer.exceptionHandler(Informers.retryAlways(observer, Operation.WATCH_PODS));
         informer.addEventHandler(new ResourceEventHandler<>() {
             // The GC reads the informer's store when it sweeps; the events are only counted.
             @Override
@@ -86,7 +93,7 @@ public final class EndpointGc implements AutoCloseable {
                 observer.watchEvent(Resource.POD, Action.DELETE);
             }
         });
-        informer.start();
+        informer.start().thenRun(synced);
         return informer;
     }
 
