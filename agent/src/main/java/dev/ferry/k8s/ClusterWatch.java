@@ -83,10 +83,15 @@ public final class ClusterWatch implements AutoCloseable {
         return podCidr.await();
     }
 
-    /** Starts the pod informer and endpoint GC over {@code pods}; call once the pod network runs. */
-    public void collectEndpoints(PodNetwork pods, Duration gracePeriod) {
-        endpointGc = new EndpointGc(client, nodeName, pods, gracePeriod, probe::reachable, observer, this::recheckReadiness);
+    /**
+     * Starts the pod informer and endpoint GC over {@code pods}; call once the pod
+     * network runs. The caller closes the GC, before the pod network it removes from.
+     */
+    public EndpointGc collectEndpoints(PodNetwork pods, Duration gracePeriod) {
+        EndpointGc gc = new EndpointGc(client, nodeName, pods, gracePeriod, probe::reachable, observer, this::recheckReadiness);
+        endpointGc = gc;
         recheckReadiness();
+        return gc;
     }
 
     /** Empty when ready: the pod CIDR known, the API server reachable, and every informer synced and watching. */
@@ -136,12 +141,9 @@ public final class ClusterWatch implements AutoCloseable {
         }
     }
 
+    /** Stops the probe and the Node informer and closes the client; routes, maps and the pod CIDR file stay. */
     @Override
     public void close() {
-        EndpointGc gc = endpointGc;
-        if (gc != null) {
-            gc.close();
-        }
         probe.close();
         nodes.close();
         client.close();
