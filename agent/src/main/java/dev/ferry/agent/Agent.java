@@ -6,7 +6,6 @@ import dev.ferry.cni.PodNetwork;
 import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.Attachment;
 import dev.ferry.datapath.Datapath;
-import dev.ferry.datapath.DatapathCounter;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointManager;
 import dev.ferry.ipam.Ipam;
@@ -23,8 +22,6 @@ import dev.ferry.routes.PeerRoutes;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -72,9 +69,6 @@ public final class Agent implements AutoCloseable {
     private final AtomicReference<String> notReady = new AtomicReference<>("the agent is starting");
     private final StartedComponents components = new StartedComponents();
     private final AtomicBoolean closed = new AtomicBoolean();
-    private final Datapath datapath;
-    private final MetricsServer metricsServer;
-    private final PeerRoutes peerRoutes;
     /** Kubernetes mode's; null in standalone mode. */
     private final ClusterWatch cluster;
     /** Null until the pod network runs: metrics are scraped from before that. */
@@ -113,17 +107,17 @@ public final class Agent implements AutoCloseable {
             NetNamespace node = components.add("node_netns", NetNamespace.open(nodeNetns));
             RtNetlink netlink = components.add("netlink", RtNetlink.open(node));
             Uplinks uplinks = Uplinks.find(config.uplinks(), node, netlink);
-            datapath = components.add("datapath", Datapath.load(config.bpffsRoot(), config.attach()));
-            uplinks.attach(datapath, adoptPinnedLinks());
+            Datapath datapath = components.add("datapath", Datapath.load(config.bpffsRoot(), config.attach()));
+            uplinks.attach(datapath, adoptPinnedLinks(datapath));
 
             Metrics metrics = components.add("metrics", new Metrics(datapath, this::endpoints, this::notReadyReason));
-            metricsServer = components.add("metrics_server", MetricsServer.start(config.metricsAddress(), metrics));
+            components.add("metrics_server", MetricsServer.start(config.metricsAddress(), metrics));
             MasqueradeWriter masquerade = components.add("masquerade",
                     new MasqueradeWriter(new Masquerade(node), config.masquerade(), config.clusterCidrs()));
 
             AgentSocket.createPrivateDirectory(config.stateDir());
             BootScopedState.claim(config.stateDir());
-            peerRoutes = new PeerRoutes(netlink);
+            PeerRoutes peerRoutes = new PeerRoutes(netlink);
             IpPrefix podCidr;
             if (kubernetes()) {
                 // Routes, cluster CIDRs and masquerade follow the Nodes from here on; the pinned map keeps what it had
@@ -135,7 +129,7 @@ public final class Agent implements AutoCloseable {
                 podCidr = awaitPodCidr();
             } else {
                 cluster = null;
-                routeConfiguredPeers();
+                routeConfiguredPeers(peerRoutes);
                 masquerade.update(configuredPodCidrs()).join();
                 podCidr = config.podCidr();
             }
@@ -161,7 +155,7 @@ public final class Agent implements AutoCloseable {
     }
 
     /** Takes over the links the agent before pinned; the cluster CIDRs the configuration sets go into their map. */
-    private List<Attachment> adoptPinnedLinks() {
+    private List<Attachment> adoptPinnedLinks(Datapath datapath) {
         List<Attachment> adopted = datapath.adoptPinnedLinks();
         log.info("event=datapath_loaded bpffs_root={} attach={} adopted_links={}", config.bpffsRoot(),
                 config.attach().label(), adopted.size());
@@ -193,7 +187,7 @@ public final class Agent implements AutoCloseable {
     }
 
     /** Standalone mode: the configuration's peers, routed once. */
-    private void routeConfiguredPeers() {
+    private void routeConfiguredPeers(PeerRoutes peerRoutes) {
         PeerRoutes.Outcome routes = peerRoutes.reconcile(config.peers());
         log.info("event=peer_routes_reconciled peers={} added={} replaced={} deleted={} unchanged={} conflicts={}",
                 config.peers().size(), routes.added(), routes.replaced(), routes.deleted(), routes.unchanged(),
@@ -219,31 +213,6 @@ public final class Agent implements AutoCloseable {
     /** The agent's own readiness (starting, stopping), then kubernetes mode's (pod CIDR, caches, API). */
     Optional<String> notReadyReason() {
         return Optional.ofNullable(notReady.get()).or(() -> cluster == null ? Optional.empty() : cluster.notReadyReason());
-    }
-
-    /** Peer route adds, replaces and deletes so far (tests: a node's change writes that node's routes only). */
-    long peerRouteWrites() {
-        return peerRoutes.routeWrites();
-    }
-
-    /** Where /metrics, /healthz and /readyz are served (the bound port when the config said 0). */
-    InetSocketAddress metricsAddress() {
-        return metricsServer.address();
-    }
-
-    /** The pod addresses the BPF endpoint map holds now. */
-    Set<InetAddress> endpointMapEntries() {
-        return datapath.endpoints().entries().keySet();
-    }
-
-    /** What the BPF cluster-CIDR map holds now. */
-    Set<IpPrefix> clusterCidrs() {
-        return datapath.clusterCidrs().cidrs();
-    }
-
-    /** The datapath's global counters, summed over CPUs. */
-    List<DatapathCounter> counters() {
-        return datapath.counters().global();
     }
 
     /**

@@ -24,8 +24,9 @@ import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
- * The agent socket's routes (DESIGN "Agent socket API"): {@code POST /v1/cni} goes
- * to the CNI service; the rest are read-only JSON views of the running agent.
+ * The agent socket's routes (README, "Run the agent"): {@code POST /v1/cni}
+ * goes to the pod network through {@link CniRoute}; the rest are read-only JSON
+ * views of the running agent.
  */
 final class AgentApi {
     private static final ObjectMapper JSON = new ObjectMapper();

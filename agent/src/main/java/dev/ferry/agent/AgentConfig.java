@@ -1,6 +1,5 @@
 package dev.ferry.agent;
 
-import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.Peer;
@@ -72,22 +71,6 @@ public record AgentConfig(
         public static final Kubernetes DEFAULTS = new Kubernetes(null, Duration.ofSeconds(60));
     }
 
-    /** A configuration with kubernetes mode's defaults (standalone tests and callers). */
-    public AgentConfig(String nodeName, Mode mode, List<IpPrefix> podCidrs, List<IpPrefix> clusterCidrs,
-                       List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
-                       Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach) {
-        this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
-                metricsAddress, AttachModes.uplinks(attach), Kubernetes.DEFAULTS, true, LogLevels.DEFAULTS, DEFAULT_CNI_VERSION);
-    }
-
-    /** A configuration with masquerade on, the default. */
-    public AgentConfig(String nodeName, Mode mode, List<IpPrefix> podCidrs, List<IpPrefix> clusterCidrs,
-                       List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
-                       Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach, Kubernetes kubernetes) {
-        this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
-                metricsAddress, AttachModes.uplinks(attach), kubernetes, true, LogLevels.DEFAULTS, DEFAULT_CNI_VERSION);
-    }
-
     public AgentConfig {
         podCidrs = List.copyOf(podCidrs);
         clusterCidrs = List.copyOf(clusterCidrs);
@@ -103,23 +86,5 @@ public record AgentConfig(
     /** The DEL spool the agent drains at start; a conflist's {@code spoolDir} must name the same directory. */
     public Path spoolDir() {
         return stateDir.resolve(SPOOL_DIR_NAME);
-    }
-
-    /** The same configuration with other kubernetes settings. */
-    public AgentConfig withKubernetes(Kubernetes k) {
-        return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
-                cniConfDir, metricsAddress, attach, k, masquerade, logLevels, cniVersion);
-    }
-
-    /** The same configuration with masquerade on or off. */
-    public AgentConfig withMasquerade(boolean on) {
-        return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
-                cniConfDir, metricsAddress, attach, kubernetes, on, logLevels, cniVersion);
-    }
-
-    /** The same configuration writing its conflist in another CNI version. */
-    public AgentConfig withCniVersion(String version) {
-        return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
-                cniConfDir, metricsAddress, attach, kubernetes, masquerade, logLevels, version);
     }
 }

@@ -1,20 +1,16 @@
 package dev.ferry.api;
 
 import java.util.Set;
-import java.util.concurrent.Executor;
 
 /**
  * How the agent socket admits work.
  *
- * @param maxInFlight     requests handled or queued at once, over all connections; more get a 503
- * @param maxBodyBytes    the largest request body; larger gets a 413
- * @param allowedUids     peer uids that may connect; others get a 403
- * @param handlerExecutor where route handlers run; {@code null} for a pool of {@code maxInFlight}
- *                        platform threads that the server owns and shuts down on close. An executor
- *                        given here belongs to the caller.
+ * @param maxInFlight  requests handled or queued at once, over all connections; more get a 503. Route
+ *                     handlers run on a pool of this many platform threads that the server owns.
+ * @param maxBodyBytes the largest request body; larger gets a 413
+ * @param allowedUids  peer uids that may connect; others get a 403
  */
-public record AgentSocketOptions(int maxInFlight, int maxBodyBytes, Set<Integer> allowedUids,
-                                 Executor handlerExecutor) {
+public record AgentSocketOptions(int maxInFlight, int maxBodyBytes, Set<Integer> allowedUids) {
     public static final int DEFAULT_MAX_IN_FLIGHT = 32;
     /** ferry-cni sends at most 1 MiB of network configuration; the margin keeps that from being a 413. */
     public static final int DEFAULT_MAX_BODY_BYTES = 1024 * 1024 + 64 * 1024;
@@ -29,24 +25,8 @@ public record AgentSocketOptions(int maxInFlight, int maxBodyBytes, Set<Integer>
         allowedUids = Set.copyOf(allowedUids);
     }
 
-    /** 32 in flight, 1 MiB + 64 KiB bodies, root only, a server-owned handler pool. */
+    /** 32 in flight, 1 MiB + 64 KiB bodies, root only. */
     public static AgentSocketOptions defaults() {
-        return new AgentSocketOptions(DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_BODY_BYTES, Set.of(0), null);
-    }
-
-    public AgentSocketOptions withMaxInFlight(int max) {
-        return new AgentSocketOptions(max, maxBodyBytes, allowedUids, handlerExecutor);
-    }
-
-    public AgentSocketOptions withMaxBodyBytes(int max) {
-        return new AgentSocketOptions(maxInFlight, max, allowedUids, handlerExecutor);
-    }
-
-    public AgentSocketOptions withAllowedUids(Set<Integer> uids) {
-        return new AgentSocketOptions(maxInFlight, maxBodyBytes, uids, handlerExecutor);
-    }
-
-    public AgentSocketOptions withHandlerExecutor(Executor executor) {
-        return new AgentSocketOptions(maxInFlight, maxBodyBytes, allowedUids, executor);
+        return new AgentSocketOptions(DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_BODY_BYTES, Set.of(0));
     }
 }

@@ -29,7 +29,7 @@ public final class ApiErrors {
     }
 
     /** A CNI error object, in the cniVersion of the request's network configuration when it names one. */
-    public static ApiResponse cniError(int status, byte[] configuration, int code, String msg, String details) {
+    private static ApiResponse cniError(int status, byte[] configuration, int code, String msg, String details) {
         ObjectNode node = JSON.createObjectNode()
                 .put("cniVersion", cniVersion(configuration))
                 .put("code", code)

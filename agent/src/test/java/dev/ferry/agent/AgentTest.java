@@ -223,7 +223,7 @@ class AgentTest {
     void aSecondAgentOnALiveSocketIsRefusedBeforeTouchingAnything() throws Exception {
         start(config(List.of("upl0")));
         try (BpfPins otherPins = BpfPins.create("ferry-test-agent2")) {
-            AgentConfig second = new AgentConfig("node-a2", Mode.STANDALONE, List.of(IpPrefix.parse("10.244.9.0/24")),
+            AgentConfig second = TestConfigs.of("node-a2", Mode.STANDALONE, List.of(IpPrefix.parse("10.244.9.0/24")),
                     List.of(), List.of("upl0"), List.of(), socket(), dir.resolve("state2"), otherPins.root(),
                     dir.resolve("cni2"), new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 0), AttachMode.TCX);
 

@@ -126,7 +126,7 @@ class AgentSocketServerTest {
 
     @Test
     void oversizedBodyIs413() throws Exception {
-        try (AgentSocketServer server = start(ROUTER, AgentSocketOptions.defaults().withMaxBodyBytes(1024));
+        try (AgentSocketServer server = start(ROUTER, new AgentSocketOptions(AgentSocketOptions.DEFAULT_MAX_IN_FLIGHT, 1024, Set.of(0)));
              RawHttp http = RawHttp.connect(server.socket())) {
             http.writeRaw(("POST /v1/cni HTTP/1.1\r\nHost: ferry\r\nContent-Length: 4096\r\n\r\n")
                     .getBytes(StandardCharsets.US_ASCII));
@@ -151,7 +151,7 @@ class AgentSocketServerTest {
         }).build();
         List<CompletableFuture<RawHttp.Response>> slowOnes = new ArrayList<>();
         ExecutorService clients = Executors.newFixedThreadPool(limit);
-        try (AgentSocketServer server = start(slow, AgentSocketOptions.defaults().withMaxInFlight(limit))) {
+        try (AgentSocketServer server = start(slow, new AgentSocketOptions(limit, AgentSocketOptions.DEFAULT_MAX_BODY_BYTES, Set.of(0)))) {
             try {
                 for (int i = 0; i < limit; i++) {
                     slowOnes.add(CompletableFuture.supplyAsync(() -> cniAdd(server.socket()), clients));
@@ -190,7 +190,7 @@ class AgentSocketServerTest {
 
     @Test
     void peerWhoseUidIsNotAllowedIs403() throws Exception {
-        try (AgentSocketServer server = start(ROUTER, AgentSocketOptions.defaults().withAllowedUids(Set.of(12345)));
+        try (AgentSocketServer server = start(ROUTER, new AgentSocketOptions(AgentSocketOptions.DEFAULT_MAX_IN_FLIGHT, AgentSocketOptions.DEFAULT_MAX_BODY_BYTES, Set.of(12345)));
              RawHttp http = RawHttp.connect(server.socket())) {
             RawHttp.Response response = http.send("GET", "/v1/status", null, true);
             assertEquals(403, response.status());
