@@ -32,8 +32,6 @@ final class ApiProbe implements AutoCloseable {
     private volatile boolean reachable = true;
 
     /**
-     * Starts probing.
-     *
      * @param whenBack  runs on the probe's thread when the server answers after it did not
      * @param afterEach runs after every probe, answered or not
      */
@@ -42,6 +40,10 @@ final class ApiProbe implements AutoCloseable {
         this.observer = observer;
         this.whenBack = whenBack;
         this.afterEach = afterEach;
+    }
+
+    /** Probes every {@link #INTERVAL} from now on; until the first answer the server counts as reachable. */
+    void start() {
         prober.scheduleWithFixedDelay(this::probe, INTERVAL.toMillis(), INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
     }
 

@@ -71,6 +71,9 @@ public final class ClusterWatch implements AutoCloseable {
         this.nodes = new NodeInformer(client, observer, List.of(podCidr, new PeerRouteSync(routes, nodeName),
                 new ClusterCidrSync(clusterCidrs, podCidrsChanged)), this::recheckReadiness);
         this.probe = new ApiProbe(client, observer, this::relist, this::recheckReadiness);
+        // Started once every part exists: their callbacks reach the others.
+        nodes.start();
+        probe.start();
     }
 
     /** The pod CIDR if known now (persisted, or the Node's already seen). */

@@ -45,24 +45,25 @@ final class NodeInformer implements AutoCloseable {
     private final Runnable afterEach;
     private final ExecutorService worker =
             Executors.newSingleThreadExecutor(Thread.ofPlatform().name("ferry-cluster-watch").daemon().factory());
+    /** Null until {@link #start}. */
     private volatile SharedIndexInformer<Node> informer;
     /** The listeners have had the whole list of the current informer. Written by the worker, and by restart. */
     private volatile boolean synced;
 
-    /**
-     * Starts the informer; returns without waiting for the API server.
-     *
-     * @param afterEach runs on the worker after every list or event applied, failed or not
-     */
+    /** @param afterEach runs on the worker after every list or event applied, failed or not */
     NodeInformer(KubernetesClient client, KubernetesObserver observer, List<Listener> listeners, Runnable afterEach) {
         this.client = client;
         this.observer = observer;
         this.listeners = List.copyOf(listeners);
         this.afterEach = afterEach;
-        this.informer = start();
     }
 
-    private SharedIndexInformer<Node> start() {
+    /** Starts the informer; returns without waiting for the API server. */
+    void start() {
+        informer = newInformer();
+    }
+
+    private SharedIndexInformer<Node> newInformer() {
         SharedIndexInformer<Node> nodes = client.nodes().runnableInformer(0);
         nodes.addEventHandler(new ResourceEventHandler<>() {
             @Override
@@ -94,14 +95,14 @@ final class NodeInformer implements AutoCloseable {
         enqueue("informer_restarted", () -> {
             synced = false;
             informer.close();
-            informer = start();
+            informer = newInformer();
         });
     }
 
     /** Empty when the cache is synced, listed to the listeners and watching. */
     Optional<String> notReadyReason() {
         SharedIndexInformer<Node> nodes = informer;
-        if (!nodes.hasSynced() || !synced) {
+        if (nodes == null || !nodes.hasSynced() || !synced) {
             return Optional.of("the Node cache is not synced with the API server yet");
         }
         if (!nodes.isWatching()) {
@@ -145,7 +146,10 @@ final class NodeInformer implements AutoCloseable {
 
     @Override
     public void close() {
-        informer.close();
+        SharedIndexInformer<Node> nodes = informer;
+        if (nodes != null) {
+            nodes.close();
+        }
         worker.shutdownNow();
         try {
             worker.awaitTermination(5, TimeUnit.SECONDS);
