@@ -2,11 +2,13 @@ package dev.ferry.agent;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.routes.Peer;
 import dev.ferry.api.ApiErrors;
 import dev.ferry.api.ApiResponse;
 import dev.ferry.api.ApiRouter;
+import dev.ferry.api.CniRoute;
 import dev.ferry.api.Routes;
+import dev.ferry.cni.PodNetwork;
 import dev.ferry.datapath.CounterMaps;
 import dev.ferry.datapath.KernelFeatures;
 import dev.ferry.datapath.DatapathCounter;
@@ -22,8 +24,9 @@ import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
- * The agent socket's routes (DESIGN "Agent socket API"): {@code POST /v1/cni} goes
- * to the CNI service; the rest are read-only JSON views of the running agent.
+ * The agent socket's routes (README, "Run the agent"): {@code POST /v1/cni}
+ * goes to the pod network through {@link CniRoute}; the rest are read-only JSON
+ * views of the running agent.
  */
 final class AgentApi {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -65,7 +68,7 @@ final class AgentApi {
 
     ApiRouter routes() {
         return Routes.builder()
-                .post(ApiErrors.CNI_PATH, (request, vars) -> pods.handle(request))
+                .post(CniRoute.PATH, new CniRoute(pods))
                 .get("/v1/status", (request, vars) -> json(status()))
                 .get("/v1/endpoints", (request, vars) -> json(new Endpoints(endpoints(Optional.empty()))))
                 .get("/v1/endpoints/{containerId}", (request, vars) -> endpoint(vars.get("containerId")))

@@ -1,10 +1,9 @@
 package dev.ferry.agent;
 
-import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
 import dev.ferry.net.IpPrefix;
+import dev.ferry.routes.Peer;
 
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -62,13 +61,6 @@ public record AgentConfig(
         }
     }
 
-    /** Another node in standalone mode: its pod CIDRs are routed via its address. */
-    public record Peer(String name, List<IpPrefix> podCidrs, InetAddress address) {
-        public Peer {
-            podCidrs = List.copyOf(podCidrs);
-        }
-    }
-
     /**
      * Kubernetes mode: where the API server is and how long an endpoint whose pod is gone waits for its DEL.
      *
@@ -77,22 +69,6 @@ public record AgentConfig(
      */
     public record Kubernetes(Path kubeconfig, Duration endpointGcGracePeriod) {
         public static final Kubernetes DEFAULTS = new Kubernetes(null, Duration.ofSeconds(60));
-    }
-
-    /** A configuration with kubernetes mode's defaults (standalone tests and callers). */
-    public AgentConfig(String nodeName, Mode mode, List<IpPrefix> podCidrs, List<IpPrefix> clusterCidrs,
-                       List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
-                       Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach) {
-        this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
-                metricsAddress, AttachModes.uplinks(attach), Kubernetes.DEFAULTS, true, LogLevels.DEFAULTS, DEFAULT_CNI_VERSION);
-    }
-
-    /** A configuration with masquerade on, the default. */
-    public AgentConfig(String nodeName, Mode mode, List<IpPrefix> podCidrs, List<IpPrefix> clusterCidrs,
-                       List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
-                       Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach, Kubernetes kubernetes) {
-        this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
-                metricsAddress, AttachModes.uplinks(attach), kubernetes, true, LogLevels.DEFAULTS, DEFAULT_CNI_VERSION);
     }
 
     public AgentConfig {
@@ -110,23 +86,5 @@ public record AgentConfig(
     /** The DEL spool the agent drains at start; a conflist's {@code spoolDir} must name the same directory. */
     public Path spoolDir() {
         return stateDir.resolve(SPOOL_DIR_NAME);
-    }
-
-    /** The same configuration with other kubernetes settings. */
-    public AgentConfig withKubernetes(Kubernetes k) {
-        return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
-                cniConfDir, metricsAddress, attach, k, masquerade, logLevels, cniVersion);
-    }
-
-    /** The same configuration with masquerade on or off. */
-    public AgentConfig withMasquerade(boolean on) {
-        return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
-                cniConfDir, metricsAddress, attach, kubernetes, on, logLevels, cniVersion);
-    }
-
-    /** The same configuration writing its conflist in another CNI version. */
-    public AgentConfig withCniVersion(String version) {
-        return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
-                cniConfDir, metricsAddress, attach, kubernetes, masquerade, logLevels, version);
     }
 }

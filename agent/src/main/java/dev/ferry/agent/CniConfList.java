@@ -12,10 +12,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * {@code 05-ferry.conflist}, written into the CNI configuration directory once the
- * agent is ready (DESIGN "Agent configuration": cniConfDir). A runtime picks the
- * first conflist in name order, so writing it last keeps pods from being sent
- * to an agent that cannot serve them yet. It names this agent's socket and spool,
+ * {@code 05-ferry.conflist}, written into the CNI configuration directory
+ * ({@code cniConfDir}) once the agent is ready ({@link ConfListWriter}). A runtime
+ * picks the first conflist in name order, so writing it last keeps pods from being
+ * sent to an agent that cannot serve them yet. It names this agent's socket and spool,
  * so ferry-cni and the agent always agree on both. Its {@code cniVersion} is the
  * configuration's: the runtime asks ADD for a result of that version and must be
  * able to read it (docs/install.md, "Runtimes and CNI versions").

@@ -3,6 +3,7 @@ package dev.ferry.agent;
 import dev.ferry.cni.CniCommand;
 import dev.ferry.cni.CniError;
 import dev.ferry.cni.CniException;
+import dev.ferry.cni.CniHandler;
 import dev.ferry.cni.CniReply;
 import dev.ferry.cni.CniRequest;
 import org.slf4j.Logger;
@@ -19,7 +20,6 @@ import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.function.Function;
 import java.util.stream.Stream;
 
 /**
@@ -70,7 +70,7 @@ final class DelSpool {
     }
 
     /** Replays every spooled DEL this spool has not tried yet through {@code cni}, in file name order. */
-    Drain drain(Function<CniRequest, CniReply> cni) {
+    Drain drain(CniHandler cni) {
         if (!Files.isDirectory(dir)) {
             return Drain.NOTHING;
         }
@@ -92,7 +92,7 @@ final class DelSpool {
 
     private enum Result { REPLAYED, FAILED, MALFORMED }
 
-    private Result replay(Path file, Function<CniRequest, CniReply> cni) {
+    private Result replay(Path file, CniHandler cni) {
         CniRequest request;
         try {
             request = read(file);
@@ -102,7 +102,7 @@ final class DelSpool {
         }
         CniReply reply;
         try {
-            reply = cni.apply(request);
+            reply = cni.handle(request);
         } catch (RuntimeException e) {
             log.warn("event=spool_del_failed file={} container_id={} ifname={} error=\"{}\" action=kept_for_next_start",
                     file, request.containerId(), request.ifname(), e.toString());

@@ -21,7 +21,6 @@ import java.util.regex.Pattern;
  */
 public record LogLevels(Map<String, String> levels) {
     public static final String FERRY = "dev.ferry";
-    public static final LogLevels DEFAULTS = new LogLevels(Map.of(FERRY, "info"));
     static final List<String> NAMES = List.of("trace", "debug", "info", "warn", "error", "off");
     private static final Pattern LOGGER = Pattern.compile("[A-Za-z_$][\\w$]*(\\.[A-Za-z_$][\\w$]*)*");
 

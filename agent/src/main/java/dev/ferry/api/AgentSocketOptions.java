@@ -2,22 +2,18 @@ package dev.ferry.api;
 
 import java.time.Duration;
 import java.util.Set;
-import java.util.concurrent.Executor;
 
 /**
  * How the agent socket admits work.
  *
- * @param maxInFlight     requests handled or queued at once, over all connections; more get a 503
- * @param maxBodyBytes    the largest request body; larger gets a 413
- * @param allowedUids     peer uids that may connect; others get a 403
- * @param handlerExecutor where route handlers run; {@code null} for a pool of {@code maxInFlight}
- *                        platform threads that the server owns and shuts down on close. An executor
- *                        given here belongs to the caller.
- * @param stuckAfter      how long every slot may stay taken with none finishing before the socket
- *                        counts as unable to serve (liveness fails and the kubelet restarts the agent)
+ * @param maxInFlight  requests handled or queued at once, over all connections; more get a 503. Route
+ *                     handlers run on a pool of this many platform threads that the server owns.
+ * @param maxBodyBytes the largest request body; larger gets a 413
+ * @param allowedUids  peer uids that may connect; others get a 403
+ * @param stuckAfter   how long every slot may stay taken with none finishing before the socket
+ *                     counts as unable to serve (liveness fails and the kubelet restarts the agent)
  */
-public record AgentSocketOptions(int maxInFlight, int maxBodyBytes, Set<Integer> allowedUids,
-                                 Executor handlerExecutor, Duration stuckAfter) {
+public record AgentSocketOptions(int maxInFlight, int maxBodyBytes, Set<Integer> allowedUids, Duration stuckAfter) {
     public static final int DEFAULT_MAX_IN_FLIGHT = 32;
     /**
      * Twice the longest a CNI command may wait for its container's lock (30 s):
@@ -40,28 +36,8 @@ public record AgentSocketOptions(int maxInFlight, int maxBodyBytes, Set<Integer>
         }
     }
 
-    /** 32 in flight, 1 MiB + 64 KiB bodies, root only, a server-owned handler pool. */
+    /** 32 in flight, 1 MiB + 64 KiB bodies, root only. */
     public static AgentSocketOptions defaults() {
-        return new AgentSocketOptions(DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_BODY_BYTES, Set.of(0), null, DEFAULT_STUCK_AFTER);
-    }
-
-    public AgentSocketOptions withMaxInFlight(int max) {
-        return new AgentSocketOptions(max, maxBodyBytes, allowedUids, handlerExecutor, stuckAfter);
-    }
-
-    public AgentSocketOptions withMaxBodyBytes(int max) {
-        return new AgentSocketOptions(maxInFlight, max, allowedUids, handlerExecutor, stuckAfter);
-    }
-
-    public AgentSocketOptions withAllowedUids(Set<Integer> uids) {
-        return new AgentSocketOptions(maxInFlight, maxBodyBytes, uids, handlerExecutor, stuckAfter);
-    }
-
-    public AgentSocketOptions withStuckAfter(Duration after) {
-        return new AgentSocketOptions(maxInFlight, maxBodyBytes, allowedUids, handlerExecutor, after);
-    }
-
-    public AgentSocketOptions withHandlerExecutor(Executor executor) {
-        return new AgentSocketOptions(maxInFlight, maxBodyBytes, allowedUids, executor, stuckAfter);
+        return new AgentSocketOptions(DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_BODY_BYTES, Set.of(0), DEFAULT_STUCK_AFTER);
     }
 }

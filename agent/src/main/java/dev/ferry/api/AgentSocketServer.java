@@ -42,20 +42,19 @@ public final class AgentSocketServer implements AutoCloseable {
     private final Channel channel;
     private final EventLoopGroup acceptor;
     private final EventLoopGroup workers;
-    private final ExecutorService ownedExecutor;
+    private final ExecutorService handlers;
     private final AgentSocketInitializer initializer;
     private final Duration stuckAfter;
 
     private AgentSocketServer(Path socket, Channel channel, EventLoopGroup acceptor, EventLoopGroup workers,
-                              ExecutorService ownedExecutor, AgentSocketInitializer initializer,
-                              Duration stuckAfter) {
+                              ExecutorService handlers, AgentSocketInitializer initializer, Duration stuckAfter) {
         this.socket = socket;
         this.initializer = initializer;
         this.stuckAfter = stuckAfter;
         this.channel = channel;
         this.acceptor = acceptor;
         this.workers = workers;
-        this.ownedExecutor = ownedExecutor;
+        this.handlers = handlers;
     }
 
     /**
@@ -65,13 +64,12 @@ public final class AgentSocketServer implements AutoCloseable {
     public static AgentSocketServer start(Path socket, ApiRouter router, AgentSocketOptions options) {
         Path path = socket.toAbsolutePath();
         prepare(path);
-        ExecutorService owned = options.handlerExecutor() == null
-                ? Executors.newFixedThreadPool(options.maxInFlight(), new DefaultThreadFactory("ferry-api-handler", true))
-                : null;
+        // Route handlers block on netlink and BPF work: never on an event loop.
+        ExecutorService handlers = Executors.newFixedThreadPool(options.maxInFlight(),
+                new DefaultThreadFactory("ferry-api-handler", true));
         EventLoopGroup acceptor = new EpollEventLoopGroup(1, new DefaultThreadFactory("ferry-api-accept", true));
         EventLoopGroup workers = new EpollEventLoopGroup(2, new DefaultThreadFactory("ferry-api-io", true));
-        AgentSocketInitializer initializer = new AgentSocketInitializer(options, router,
-                owned != null ? owned : options.handlerExecutor());
+        AgentSocketInitializer initializer = new AgentSocketInitializer(options, router, handlers);
         try {
             Channel channel = new ServerBootstrap()
                     .group(acceptor, workers)
@@ -80,7 +78,7 @@ public final class AgentSocketServer implements AutoCloseable {
                     .bind(new DomainSocketAddress(path.toString()))
                     .syncUninterruptibly()
                     .channel();
-            AgentSocketServer server = new AgentSocketServer(path, channel, acceptor, workers, owned, initializer, options.stuckAfter());
+            AgentSocketServer server = new AgentSocketServer(path, channel, acceptor, workers, handlers, initializer, options.stuckAfter());
             try {
                 restrictMode(path);
             } catch (RuntimeException e) {
@@ -91,7 +89,7 @@ public final class AgentSocketServer implements AutoCloseable {
                     path, options.maxInFlight(), options.maxBodyBytes(), options.allowedUids());
             return server;
         } catch (RuntimeException e) {
-            shutDown(acceptor, workers, owned);
+            shutDown(acceptor, workers, handlers);
             throw e;
         }
     }
@@ -121,7 +119,7 @@ public final class AgentSocketServer implements AutoCloseable {
     @Override
     public void close() {
         channel.close().syncUninterruptibly();
-        shutDown(acceptor, workers, ownedExecutor);
+        shutDown(acceptor, workers, handlers);
         try {
             Files.deleteIfExists(socket);
         } catch (IOException e) {
@@ -130,21 +128,19 @@ public final class AgentSocketServer implements AutoCloseable {
         log.info("event=socket_closed socket={}", socket);
     }
 
-    private static void shutDown(EventLoopGroup acceptor, EventLoopGroup workers, ExecutorService owned) {
+    private static void shutDown(EventLoopGroup acceptor, EventLoopGroup workers, ExecutorService handlers) {
         var a = acceptor.shutdownGracefully(0, 2, TimeUnit.SECONDS);
         var w = workers.shutdownGracefully(0, 2, TimeUnit.SECONDS);
         a.syncUninterruptibly();
         w.syncUninterruptibly();
-        if (owned != null) {
-            owned.shutdown();
-            try {
-                if (!owned.awaitTermination(5, TimeUnit.SECONDS)) {
-                    owned.shutdownNow();
-                }
-            } catch (InterruptedException e) {
-                owned.shutdownNow();
-                Thread.currentThread().interrupt();
+        handlers.shutdown();
+        try {
+            if (!handlers.awaitTermination(5, TimeUnit.SECONDS)) {
+                handlers.shutdownNow();
             }
+        } catch (InterruptedException e) {
+            handlers.shutdownNow();
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -12,8 +12,6 @@ import java.io.UncheckedIOException;
  * (ferry-cni prints it as the plugin's error), {@code {"error": "..."}} elsewhere.
  */
 public final class ApiErrors {
-    public static final String CNI_PATH = "/v1/cni";
-
     /** CNI spec error codes used by the socket layer. */
     public static final int CNI_INVALID_CONFIG = 7;
     public static final int CNI_TRY_AGAIN_LATER = 11;
@@ -31,7 +29,7 @@ public final class ApiErrors {
     }
 
     /** A CNI error object, in the cniVersion of the request's network configuration when it names one. */
-    public static ApiResponse cniError(int status, byte[] configuration, int code, String msg, String details) {
+    private static ApiResponse cniError(int status, byte[] configuration, int code, String msg, String details) {
         ObjectNode node = JSON.createObjectNode()
                 .put("cniVersion", cniVersion(configuration))
                 .put("code", code)
@@ -44,7 +42,7 @@ public final class ApiErrors {
 
     /** A CNI error object on {@code /v1/cni}, {@code {"error": ...}} on any other path. */
     public static ApiResponse forPath(String path, byte[] body, int status, int cniCode, String msg, String details) {
-        if (CNI_PATH.equals(path)) {
+        if (CniRoute.PATH.equals(path)) {
             return cniError(status, body, cniCode, msg, details);
         }
         return error(status, details == null || details.isEmpty() ? msg : msg + ": " + details);

@@ -94,7 +94,7 @@ final class ApiRequestHandler extends SimpleChannelInboundHandler<FullHttpReques
 
     private static void logRequest(ApiRequest request, int status, long ms, Exception failure) {
         PeerCredentials peer = request.peer();
-        if (ApiErrors.CNI_PATH.equals(request.path())) {
+        if (CniRoute.PATH.equals(request.path())) {
             String line = "event=cni_request command={} container={} ifname={} status={} ms={} uid={} pid={}";
             Object[] args = {request.header("CNI-Command").orElse("-"), request.header("CNI-ContainerID").orElse("-"),
                     request.header("CNI-IfName").orElse("-"), status, ms, peer.uid(), peer.pid(), failure};

@@ -16,7 +16,7 @@ import java.util.Set;
  * <pre>{@code
  * ApiRouter router = Routes.builder()
  *         .get("/v1/endpoints/{id}", (request, vars) -> endpoints.show(vars.get("id")))
- *         .post("/v1/cni", (request, vars) -> cni.handle(request))
+ *         .post(CniRoute.PATH, new CniRoute(cni))
  *         .build();
  * }</pre>
  */

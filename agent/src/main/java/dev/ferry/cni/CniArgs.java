@@ -15,7 +15,6 @@ public record CniArgs(Map<String, String> values) {
     public static final String K8S_POD_NAMESPACE = "K8S_POD_NAMESPACE";
     public static final String K8S_POD_NAME = "K8S_POD_NAME";
     public static final String K8S_POD_UID = "K8S_POD_UID";
-    public static final String K8S_POD_INFRA_CONTAINER_ID = "K8S_POD_INFRA_CONTAINER_ID";
 
     public CniArgs {
         values = Map.copyOf(values);
@@ -59,9 +58,5 @@ public record CniArgs(Map<String, String> values) {
 
     public Optional<String> podUid() {
         return get(K8S_POD_UID);
-    }
-
-    public Optional<String> podInfraContainerId() {
-        return get(K8S_POD_INFRA_CONTAINER_ID);
     }
 }

@@ -14,7 +14,7 @@ import java.util.TreeMap;
  * @param netns      empty when the command has none (DEL may omit it; STATUS, GC)
  * @param containerId empty for STATUS, GC and VERSION
  * @param ifname     empty for STATUS, GC and VERSION
- * @param path       CNI_PATH as given (':'-separated); see {@link #pathEntries()}
+ * @param path       CNI_PATH as given (':'-separated)
  * @param config     the parsed configuration; null only for VERSION, which has none
  */
 public record CniRequest(
@@ -102,10 +102,6 @@ public record CniRequest(
         config.requireCommand(command);
         CniArgs args = CniArgs.parse(h.getOrDefault(ARGS, ""));
         return new CniRequest(command, containerId, h.getOrDefault(NETNS, ""), ifname, args, h.getOrDefault(PATH, ""), config);
-    }
-
-    public List<String> pathEntries() {
-        return path.isEmpty() ? List.of() : List.of(path.split(":"));
     }
 
     /** The version replies to this request are rendered in. */

@@ -1,7 +1,5 @@
 package dev.ferry.cni;
 
-import dev.ferry.api.ApiRequest;
-import dev.ferry.api.ApiResponse;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointException;
 import dev.ferry.endpoint.EndpointKey;
@@ -11,7 +9,6 @@ import dev.ferry.net.IpPrefix;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -19,12 +16,13 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
- * The CNI commands, as the agent runs them for ferry-cni: validation, one lock
- * per container, the endpoint operations and the spec's result and error
- * objects. Every failure becomes a CNI error object; nothing escapes as an
- * exception to the socket layer.
+ * The CNI commands, as the agent runs them for ferry-cni: one lock per
+ * container, readiness, the endpoint operations and the spec's result and error
+ * objects. A validated {@link CniRequest} comes in, a {@link CniReply} goes out;
+ * every failure becomes a CNI error object, and nothing here knows how the
+ * request arrived (the socket's HTTP mapping is {@code dev.ferry.api.CniRoute}).
  */
-public final class CniService {
+public final class CniService implements PodNetwork {
     private static final Logger log = LoggerFactory.getLogger(CniService.class);
     /**
      * How long a command waits for another on the same container (a DEL queued
@@ -38,10 +36,11 @@ public final class CniService {
     private final CniObserver observer;
     private final ContainerLocks locks = new ContainerLocks();
 
-    public CniService(EndpointManager endpoints, Readiness readiness) {
-        this(endpoints, readiness, CniObserver.NONE);
-    }
-
+    /**
+     * @param endpoints the service's own from now on: {@link #close} closes it
+     * @param readiness ADD and STATUS are refused while it gives a reason
+     * @param observer  told of every command's outcome and latency (the metrics)
+     */
     public CniService(EndpointManager endpoints, Readiness readiness, CniObserver observer) {
         this.endpoints = endpoints;
         this.readiness = readiness;
@@ -49,6 +48,7 @@ public final class CniService {
     }
 
     /** Runs one CNI command; never throws for bad input (the error is the reply). */
+    @Override
     public CniReply handle(CniRequest request) {
         long start = System.nanoTime();
         CniReply reply;
@@ -73,35 +73,16 @@ public final class CniService {
     }
 
     /**
-     * {@code POST /v1/cni} while the agent cannot run CNI commands at all (kubernetes
-     * mode before the Node has a pod CIDR): STATUS answers code 50 with the reason,
-     * VERSION its reply, everything else "try again later".
+     * The reply while the agent cannot run CNI commands at all (kubernetes mode
+     * before the Node has a pod CIDR): VERSION its answer, STATUS code 50 with the
+     * reason, everything else "try again later".
      */
-    public static ApiResponse notRunning(ApiRequest request, String reason) {
-        CniRequest cni;
-        try {
-            cni = CniRequest.fromHeaders(request.headers(), request.body());
-        } catch (CniException e) {
-            return response(e.error(), versionOf(request.body()));
-        }
-        CniReply reply = switch (cni.command()) {
+    public static CniReply notRunning(CniRequest request, String reason) {
+        return switch (request.command()) {
             case VERSION -> VersionReply.FERRY;
             case STATUS -> new CniError(CniError.PLUGIN_NOT_AVAILABLE, "the ferry agent is not ready", reason);
             default -> new CniError(CniError.TRY_AGAIN_LATER, "the ferry agent is not ready", reason);
         };
-        return response(reply, cni.cniVersion());
-    }
-
-    /** {@code POST /v1/cni}: headers and body to a reply, with the HTTP status ferry-cni expects (2xx result, 4xx/5xx error). */
-    public ApiResponse handle(ApiRequest request) {
-        CniRequest cni;
-        try {
-            cni = CniRequest.fromHeaders(request.headers(), request.body());
-        } catch (CniException e) {
-            log.info("event=cni_rejected code={} msg=\"{}\" details=\"{}\"", e.error().code(), e.error().msg(), e.error().details());
-            return response(e.error(), versionOf(request.body()));
-        }
-        return response(handle(cni), cni.cniVersion());
     }
 
     private CniReply dispatch(CniRequest r) {
@@ -132,6 +113,7 @@ public final class CniService {
      * Removes one endpoint exactly as a DEL would, under its container's lock: how
      * the agent collects an endpoint whose pod is gone and never got its DEL.
      */
+    @Override
     public Optional<CniError> deleteEndpoint(EndpointKey key) {
         try (var held = locks.lock(key.containerId(), LOCK_TIMEOUT)) {
             endpoints.remove(key);
@@ -141,6 +123,16 @@ public final class CniService {
         } catch (EndpointException e) {
             return Optional.of(error(e));
         }
+    }
+
+    @Override
+    public List<Endpoint> endpoints() {
+        return endpoints.list();
+    }
+
+    @Override
+    public void close() {
+        endpoints.close();
     }
 
     private CniReply add(CniRequest r) {
@@ -236,36 +228,8 @@ public final class CniService {
         };
     }
 
-    /** 2xx only for success: ferry-cni exits non-zero on anything else. */
-    static ApiResponse response(CniReply reply, String cniVersion) {
-        int status = switch (reply) {
-            case CniError e -> switch (e.code()) {
-                case CniError.INCOMPATIBLE_CNI_VERSION, CniError.UNSUPPORTED_FIELD, CniError.INVALID_ENVIRONMENT_VARIABLES,
-                     CniError.DECODING_FAILURE, CniError.INVALID_NETWORK_CONFIG -> 400;
-                case CniError.UNKNOWN_CONTAINER -> 404;
-                case CniError.FERRY_ALREADY_EXISTS, CniError.FERRY_CHECK_FAILED -> 409;
-                case CniError.TRY_AGAIN_LATER, CniError.PLUGIN_NOT_AVAILABLE,
-                     CniError.PLUGIN_NOT_AVAILABLE_LIMITED_CONNECTIVITY, CniError.FERRY_ADDRESSES_EXHAUSTED -> 503;
-                default -> 500;
-            };
-            case CniResult r -> 200;
-            case VersionReply v -> 200;
-            case CniReply.Done d -> 200;
-        };
-        return new ApiResponse(status, ApiResponse.JSON, reply.toJson(cniVersion).getBytes(StandardCharsets.UTF_8));
-    }
-
     private static EndpointKey key(CniRequest r) {
         return new EndpointKey(r.containerId(), r.ifname());
-    }
-
-    /** The version an error is rendered in when the configuration itself could not be read. */
-    private static String versionOf(byte[] body) {
-        try {
-            return NetworkConfig.parse(body).cniVersion();
-        } catch (CniException e) {
-            return CniVersions.LATEST;
-        }
     }
 
     private static void logOutcome(CniRequest r, CniReply reply, double ms) {

@@ -1,5 +1,6 @@
 package dev.ferry.k8s;
 
+import dev.ferry.cni.PodNetwork;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointKey;
 import dev.ferry.k8s.KubernetesObserver.Action;
@@ -38,34 +39,33 @@ import java.util.stream.Collectors;
 public final class EndpointGc implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EndpointGc.class);
 
-    /** The pod network as GC sees it. */
-    public interface Endpoints {
-        List<Endpoint> list();
-
-        /** Removes the endpoint as a DEL would, under its container's lock; the error, if any, in words. */
-        Optional<String> delete(EndpointKey key);
-    }
-
     private final String nodeName;
-    private final Endpoints endpoints;
+    private final PodNetwork endpoints;
     private final Duration gracePeriod;
     private final KubernetesClient client;
     private final BooleanSupplier apiReachable;
     private final KubernetesObserver observer;
+    private final Runnable synced;
     private volatile SharedIndexInformer<Pod> pods;
     private final ScheduledExecutorService sweeper =
             Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ferry-endpoint-gc").daemon().factory());
     /** When each endpoint was first seen without its pod. Sweeper thread only. */
     private final Map<EndpointKey, Long> missingSince = new HashMap<>();
 
-    EndpointGc(KubernetesClient client, String nodeName, Endpoints endpoints, Duration gracePeriod,
-               BooleanSupplier apiReachable, KubernetesObserver observer) {
+    /**
+     * Starts the pod informer and the sweeps.
+     *
+     * @param synced runs each time an informer of this GC has listed every pod (at start and after a restart)
+     */
+    EndpointGc(KubernetesClient client, String nodeName, PodNetwork endpoints, Duration gracePeriod,
+               BooleanSupplier apiReachable, KubernetesObserver observer, Runnable synced) {
         this.observer = observer;
         this.client = client;
         this.nodeName = nodeName;
         this.endpoints = endpoints;
         this.gracePeriod = gracePeriod;
         this.apiReachable = apiReachable;
+        this.synced = synced;
         pods = startInformer();
         long period = Math.clamp(gracePeriod.toMillis() / 4, 100, 5_000);
         sweeper.scheduleWithFixedDelay(this::sweepSafely, period, period, TimeUnit.MILLISECONDS);
@@ -75,7 +75,7 @@ public final class EndpointGc implements AutoCloseable {
         // The server filters by node; the CRUD mock server (fabric8 #3669) and anything else that ignores the
         // selector is filtered again in podExists.
         SharedIndexInformer<Pod> informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
-        informer.exceptionHandler((started, t) -> ClusterWatch.retryAlways(observer, Operation.WATCH_PODS, started, t));
+        informer.exceptionHandler(Informers.retryAlways(observer, Operation.WATCH_PODS));
         informer.addEventHandler(new ResourceEventHandler<>() {
             // The GC reads the informer's store when it sweeps; the events are only counted.
             @Override
@@ -93,7 +93,7 @@ public final class EndpointGc implements AutoCloseable {
                 observer.watchEvent(Resource.POD, Action.DELETE);
             }
         });
-        informer.start();
+        informer.start().thenRun(synced);
         return informer;
     }
 
@@ -128,7 +128,7 @@ public final class EndpointGc implements AutoCloseable {
             missingSince.clear();
             return;
         }
-        List<Endpoint> all = endpoints.list();
+        List<Endpoint> all = endpoints.endpoints();
         Set<EndpointKey> listed = all.stream().map(e -> new EndpointKey(e.containerId(), e.ifname())).collect(Collectors.toSet());
         missingSince.keySet().retainAll(listed);
         for (Endpoint e : all) {
@@ -142,7 +142,7 @@ public final class EndpointGc implements AutoCloseable {
             }
             long since = missingSince.computeIfAbsent(key, k -> now);
             if (now - since >= gracePeriod.toNanos()) {
-                Optional<String> error = endpoints.delete(key);
+                Optional<String> error = endpoints.deleteEndpoint(key).map(c -> c.msg() + ": " + c.details());
                 missingSince.remove(key);
                 log.info("event=endpoint_collected container={} ifname={} pod={}/{} uid={} why=pod_gone grace_ms={} error=\"{}\"",
                         e.containerId(), e.ifname(), e.podNamespace().get(), e.podName().get(), e.podUid().orElse(""),

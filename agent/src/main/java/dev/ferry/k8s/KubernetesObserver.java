@@ -10,21 +10,6 @@ import io.github.resilience4j.retry.RetryRegistry;
  * for the CNI service.
  */
 public interface KubernetesObserver {
-    /** Nothing observed: for tests and tools that make a watch without metrics. */
-    KubernetesObserver NONE = new KubernetesObserver() {
-        @Override
-        public void watchEvent(Resource resource, Action action) {
-        }
-
-        @Override
-        public void apiError(Operation operation) {
-        }
-
-        @Override
-        public void guards(RetryRegistry retries, CircuitBreakerRegistry breakers) {
-        }
-    };
-
     enum Resource { POD, NODE }
 
     enum Action { ADD, UPDATE, DELETE }

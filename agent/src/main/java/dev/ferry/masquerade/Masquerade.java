@@ -8,9 +8,9 @@ import dev.ferry.netns.NetNamespace;
  *
  * <p>Ferry owns exactly one nftables table, {@code table ip ferry} (see
  * {@link NatTable}); every call replaces or deletes that table in one transaction and
- * never names another. Stateless: {@link #apply} at start, again to reconcile (it
- * fixes any drift), {@link #remove} when masquerade is turned off or the node is
- * torn down. Calls are serialized so two reconciles never interleave.
+ * never names another. Stateless: {@link #apply} replaces the table whole, which
+ * also undoes any drift, or removes it when masquerade is off.
+ * {@link MasqueradeWriter} is the agent's one caller.
  */
 public final class Masquerade {
     private final NetNamespace node;
@@ -32,13 +32,4 @@ public final class Masquerade {
         nft.run(node, rules.enabled() ? NatTable.replacement(rules) : NatTable.removal());
     }
 
-    /** Same as {@link #apply}: replacing the table whole is what fixes drift. */
-    public void reconcile(MasqueradeRules rules) {
-        apply(rules);
-    }
-
-    /** Deletes Ferry's table if it exists; other tables are untouched. */
-    public synchronized void remove() {
-        nft.run(node, NatTable.removal());
-    }
 }

@@ -1,7 +1,7 @@
 package dev.ferry.agent;
 
 import dev.ferry.agent.AgentConfig.Mode;
-import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.routes.Peer;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
 import dev.ferry.net.IpPrefix;
@@ -63,7 +63,7 @@ class AgentConfigLoaderTest {
                 attach: tc
                 """);
 
-        assertEquals(new AgentConfig("node-a", Mode.STANDALONE,
+        assertEquals(TestConfigs.of("node-a", Mode.STANDALONE,
                 List.of(IpPrefix.parse("10.244.1.0/24")),
                 List.of(IpPrefix.parse("10.244.0.0/16")),
                 List.of("eth0", "eth1.100"),

@@ -2,14 +2,17 @@ package dev.ferry.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.ferry.agent.AgentConfig.Mode;
-import dev.ferry.agent.AgentConfig.Peer;
+import dev.ferry.routes.Peer;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.testing.BpfPins;
 import dev.ferry.testing.Cleanup;
 import dev.ferry.testing.TestNetns;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,12 +34,21 @@ final class AgentFixture implements AutoCloseable {
     /** The mock API server of kubernetes-mode tests ({@link #withApiServer}); null otherwise. */
     MockApi api;
     private final List<Agent> agents = new ArrayList<>();
+    private final int metricsPort = freePort();
 
     private AgentFixture(Path dir, TestNetns node, TestNetns peer, BpfPins pins) {
         this.dir = dir;
         this.node = node;
         this.peer = peer;
         this.pins = pins;
+    }
+
+    private static int freePort() {
+        try (ServerSocket probe = new ServerSocket(0, 1, IpPrefix.literal("127.0.0.1"))) {
+            return probe.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     static AgentFixture create(Path dir) throws Exception {
@@ -72,25 +84,40 @@ final class AgentFixture implements AutoCloseable {
         return dir.resolve("run/ferry.sock");
     }
 
+    /** Where the agents of this fixture serve /metrics, /healthz and /readyz: a port free when the fixture was made. */
+    int metricsPort() {
+        return metricsPort;
+    }
+
+    /** A pinned map of the agent under test, by its name in bpf/lib. */
+    Path pinnedMap(String name) {
+        return pins.resolve(name);
+    }
+
     AgentConfig config(List<String> uplinks) {
-        return new AgentConfig("node-a", Mode.STANDALONE,
+        return TestConfigs.of("node-a", Mode.STANDALONE,
                 List.of(IpPrefix.parse("10.244.1.0/24")),
                 List.of(IpPrefix.parse("10.244.0.0/16")),
                 uplinks,
                 List.of(new Peer("node-b", List.of(IpPrefix.parse("10.244.2.0/24")), IpPrefix.literal("192.168.50.2"))),
                 socket(), dir.resolve("state"), pins.root(), dir.resolve("cni"),
-                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 0), AttachMode.TCX);
+                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), metricsPort), AttachMode.TCX);
     }
 
     /** node-a in kubernetes mode: everything else comes from the API server the kubeconfig names. */
     AgentConfig kubernetesConfig(Path kubeconfig, Duration endpointGcGracePeriod) {
-        return new AgentConfig("node-a", Mode.KUBERNETES, List.of(), List.of(), List.of("upl0"), List.of(),
+        return TestConfigs.of("node-a", Mode.KUBERNETES, List.of(), List.of(), List.of("upl0"), List.of(),
                 socket(), dir.resolve("state"), pins.root(), dir.resolve("cni"),
-                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 0), AttachMode.TCX,
+                new InetSocketAddress(IpPrefix.literal("127.0.0.1"), metricsPort), AttachMode.TCX,
                 new AgentConfig.Kubernetes(kubeconfig, endpointGcGracePeriod));
     }
 
-    Agent start(AgentConfig config, PodNetwork.Factory pods) {
+    /** An agent with the real pod network. */
+    Agent start(AgentConfig config) {
+        return start(config, Agent::openPodNetwork);
+    }
+
+    Agent start(AgentConfig config, Agent.PodNetworkFactory pods) {
         Agent agent = Agent.start(config, Path.of("/run/netns", node.name()), pods);
         agents.add(agent);
         return agent;

@@ -1,6 +1,8 @@
 package dev.ferry.agent;
 
+import dev.ferry.testing.PinnedMaps;
 import dev.ferry.testing.RequiresRoot;
+import dev.ferry.testing.RouteMonitor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -11,9 +13,11 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A thousand Nodes: every route is programmed, and one node's change writes that
@@ -65,20 +69,24 @@ class AgentKubernetesScaleTest {
             api.createNode("node-" + i, podCidr(i), internalIp(i));
         }
         long started = System.nanoTime();
-        Agent agent = nodes.start(nodes.kubernetesConfig(api.writeKubeconfig(dir), Duration.ofSeconds(60)), PodNetwork::open);
+        Agent agent = nodes.start(nodes.kubernetesConfig(api.writeKubeconfig(dir), Duration.ofSeconds(60)));
         await().atMost(Duration.ofSeconds(120)).until(() -> peerRoutes() == NODES && agent.notReadyReason().isEmpty());
         long tookMs = (System.nanoTime() - started) / 1_000_000;
-        assertEquals(NODES + 1, agent.clusterCidrs().size(), "every node's pod CIDR, this one's too");
+        assertEquals(NODES + 1, PinnedMaps.keys(nodes.pinnedMap("ferry_cluster_cidrs")).size(),
+                "every node's pod CIDR, this one's too");
         report(tookMs);
 
-        long writesBefore = agent.peerRouteWrites();
-        api.client().nodes().withName("node-500").edit(n -> {
-            n.getStatus().getAddresses().getFirst().setAddress("172.30.9.9");
-            return n;
-        });
+        try (RouteMonitor writes = RouteMonitor.start(nodes.node)) {
+            api.client().nodes().withName("node-500").edit(n -> {
+                n.getStatus().getAddresses().getFirst().setAddress("172.30.9.9");
+                return n;
+            });
 
-        await().atMost(Duration.ofSeconds(30)).until(() -> nodes.node.ip("route", "show", podCidr(500)).contains("via 172.30.9.9"));
-        assertEquals(writesBefore + 1, agent.peerRouteWrites(), "one replace, no other node's route written");
+            await().atMost(Duration.ofSeconds(30)).until(() -> nodes.node.ip("route", "show", podCidr(500)).contains("via 172.30.9.9"));
+            List<String> written = writes.changes();
+            assertEquals(1, written.size(), "one replace, no other node's route written: " + written);
+            assertTrue(written.getFirst().startsWith(podCidr(500) + " via 172.30.9.9"), written.getFirst());
+        }
         assertEquals(NODES, peerRoutes());
     }
 

@@ -5,6 +5,7 @@ import dev.ferry.net.IpPrefix;
 import dev.ferry.testing.Cleanup;
 import dev.ferry.testing.FerryCni;
 import dev.ferry.testing.MetricsPort;
+import dev.ferry.testing.PinnedMaps;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
 import dev.ferry.testing.Traffic;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -57,7 +59,7 @@ class AgentKubernetesTest {
     }
 
     private Agent start() {
-        return nodes.start(nodes.kubernetesConfig(kubeconfig, GRACE), PodNetwork::open);
+        return nodes.start(nodes.kubernetesConfig(kubeconfig, GRACE));
     }
 
     private Agent startReady() {
@@ -98,19 +100,19 @@ class AgentKubernetesTest {
     @Test
     void otherNodesBecomeRoutesAndClusterCidrsAndGoAwayWithTheirNode() {
         api.createNode("node-a", "10.241.1.0/24", "192.168.50.1");
-        Agent agent = startReady();
+        startReady();
 
         api.createNode("node-b", "10.241.2.0/24", "192.168.50.2");
 
         await().atMost(Duration.ofSeconds(10)).until(() -> routes().contains("10.241.2.0/24 via 192.168.50.2"));
-        await().atMost(Duration.ofSeconds(10)).until(() -> agent.clusterCidrs().contains(IpPrefix.parse("10.241.2.0/24")));
-        assertTrue(agent.clusterCidrs().contains(IpPrefix.parse("10.241.1.0/24")), "this node's pod CIDR too");
+        await().atMost(Duration.ofSeconds(10)).until(() -> clusterCidrs().contains(IpPrefix.parse("10.241.2.0/24")));
+        assertTrue(clusterCidrs().contains(IpPrefix.parse("10.241.1.0/24")), "this node's pod CIDR too");
 
         api.client().nodes().withName("node-b").delete();
 
         await().atMost(Duration.ofSeconds(10)).until(() -> !routes().contains("10.241.2.0/24"));
-        await().atMost(Duration.ofSeconds(10)).until(() -> !agent.clusterCidrs().contains(IpPrefix.parse("10.241.2.0/24")));
-        assertTrue(agent.clusterCidrs().contains(IpPrefix.parse("10.241.1.0/24")));
+        await().atMost(Duration.ofSeconds(10)).until(() -> !clusterCidrs().contains(IpPrefix.parse("10.241.2.0/24")));
+        assertTrue(clusterCidrs().contains(IpPrefix.parse("10.241.1.0/24")));
     }
 
     @Test
@@ -133,7 +135,7 @@ class AgentKubernetesTest {
 
             await().atMost(Duration.ofSeconds(30)).until(() -> nodes.get("/v1/endpoints").path("endpoints").isEmpty());
             assertFalse(nodes.node.ip("-o", "link", "show").contains(hostIfname), "host veth gone");
-            assertTrue(agent.endpointMapEntries().isEmpty(), "endpoint map entry gone");
+            assertTrue(PinnedMaps.keys(nodes.pinnedMap("ferry_endpoints_v2")).isEmpty(), "endpoint map entry gone");
             assertEquals(0, nodes.get("/v1/status").path("ipam").path("used").asInt(), "address released");
             try (var files = Files.list(dir.resolve("state/endpoints"))) {
                 assertEquals(0, files.count(), "endpoint state gone");
@@ -152,7 +154,7 @@ class AgentKubernetesTest {
         Pod web2 = api.createPod("default", "web-2", "node-a");
         // A grace period longer than the test: the pods re-created on the new server get new uids, and this
         // test is about the outage, not about collecting them.
-        Agent agent = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofMinutes(10)), PodNetwork::open);
+        Agent agent = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofMinutes(10)));
         await().atMost(Duration.ofSeconds(30)).until(() -> agent.notReadyReason().isEmpty());
         await().atMost(Duration.ofSeconds(10)).until(() -> routes().contains("10.241.2.0/24 via 192.168.50.2"));
         TestNetns ns1 = TestNetns.create("k8sout1");
@@ -170,7 +172,7 @@ class AgentKubernetesTest {
             Traffic.ping(a, b, 3);
             Traffic.tcpTransfer(a, b, 7411, 100_000);
             assertTrue(routes().contains("10.241.2.0/24 via 192.168.50.2"), "the outage changed no route");
-            assertTrue(agent.clusterCidrs().contains(IpPrefix.parse("10.241.2.0/24")), "nor the cluster CIDRs");
+            assertTrue(clusterCidrs().contains(IpPrefix.parse("10.241.2.0/24")), "nor the cluster CIDRs");
             FerryCni.Result del = attachment("DEL", ns2, web2).stdin(netconf()).run();
             assertEquals(0, del.exitCode(), del.toString());
             assertEquals(1, nodes.get("/v1/endpoints").path("endpoints").size(), "the DEL ran in the agent, not spooled");
@@ -222,14 +224,14 @@ class AgentKubernetesTest {
     void watchEventsApiErrorsAndTheApiCallsRetryAndBreakerAreMetrics() throws Exception {
         api.createNode("node-a", "10.241.1.0/24", "192.168.50.1");
         api.createPod("default", "web-4", "node-a");
-        Agent agent = startReady();
+        startReady();
         api.createNode("node-b", "10.241.2.0/24", "192.168.50.2");
         api.client().pods().inNamespace("default").withName("web-4").delete();
 
         await().atMost(Duration.ofSeconds(10)).until(() ->
-                MetricsPort.value(scrape(agent), "ferry_k8s_watch_events_total{action=\"add\",resource=\"node\"}") == 2
-                        && MetricsPort.value(scrape(agent), "ferry_k8s_watch_events_total{action=\"delete\",resource=\"pod\"}") == 1);
-        String before = scrape(agent);
+                MetricsPort.value(scrape(), "ferry_k8s_watch_events_total{action=\"add\",resource=\"node\"}") == 2
+                        && MetricsPort.value(scrape(), "ferry_k8s_watch_events_total{action=\"delete\",resource=\"pod\"}") == 1);
+        String before = scrape();
         assertEquals(1, MetricsPort.value(before, "ferry_k8s_watch_events_total{action=\"add\",resource=\"pod\"}"), before);
         assertEquals(0, MetricsPort.value(before, "ferry_k8s_api_errors_total{operation=\"probe_version\"}"), "no error while the server answers");
         assertTrue(before.contains("resilience4j_circuitbreaker_state{name=\"kubernetes-api\",state=\"closed\"} 1.0"), before);
@@ -238,11 +240,16 @@ class AgentKubernetesTest {
         api.stop();
 
         await().atMost(Duration.ofSeconds(30)).until(() ->
-                MetricsPort.value(scrape(agent), "ferry_k8s_api_errors_total{operation=\"probe_version\"}") >= 1);
+                MetricsPort.value(scrape(), "ferry_k8s_api_errors_total{operation=\"probe_version\"}") >= 1);
     }
 
-    private static String scrape(Agent agent) {
-        return MetricsPort.scrape(agent.metricsAddress().getPort());
+    private String scrape() {
+        return MetricsPort.scrape(nodes.metricsPort());
+    }
+
+    /** What the BPF cluster-CIDR map holds now. */
+    private Set<IpPrefix> clusterCidrs() {
+        return PinnedMaps.cidrs(nodes.pinnedMap("ferry_cluster_cidrs"));
     }
 
     private Traffic.End end(TestNetns ns, String podName) throws Exception {

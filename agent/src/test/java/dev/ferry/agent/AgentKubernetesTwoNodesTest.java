@@ -4,9 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ferry.agent.AgentConfig.Mode;
 import dev.ferry.datapath.AttachMode;
-import dev.ferry.datapath.DatapathCounter;
-import dev.ferry.datapath.Direction;
-import dev.ferry.datapath.Verdict;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.testing.BpfPins;
 import dev.ferry.testing.Cleanup;
@@ -68,7 +65,7 @@ class AgentKubernetesTwoNodesTest {
     /** node-b's agent: the fixture's peer namespace, its own socket, state and pins. */
     private AgentConfig configB(Path kubeconfig) {
         Path b = dir.resolve("b");
-        return new AgentConfig("node-b", Mode.KUBERNETES, List.of(), List.of(), List.of("upl0p"), List.of(),
+        return TestConfigs.of("node-b", Mode.KUBERNETES, List.of(), List.of(), List.of("upl0p"), List.of(),
                 b.resolve("run/ferry.sock"), b.resolve("state"), pinsB.root(), b.resolve("cni"),
                 new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 0), AttachMode.TCX,
                 new AgentConfig.Kubernetes(kubeconfig, Duration.ofSeconds(60)));
@@ -81,8 +78,8 @@ class AgentKubernetesTwoNodesTest {
         api.createNode("node-b", "10.243.2.0/24", "192.168.50.2");
         Pod podA = api.createPod("default", "client", "node-a");
         Pod podB = api.createPod("default", "server", "node-b");
-        Agent agentA = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofSeconds(60)), PodNetwork::open);
-        agentB = Agent.start(configB(kubeconfig), Path.of("/run/netns", nodes.peer.name()), PodNetwork::open);
+        Agent agentA = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofSeconds(60)));
+        agentB = Agent.start(configB(kubeconfig), Path.of("/run/netns", nodes.peer.name()));
         await().atMost(Duration.ofSeconds(30)).until(() -> agentA.notReadyReason().isEmpty() && agentB.notReadyReason().isEmpty());
         await().atMost(Duration.ofSeconds(10)).until(() -> nodes.node.ip("route").contains("10.243.2.0/24 via 192.168.50.2")
                 && nodes.peer.ip("route").contains("10.243.1.0/24 via 192.168.50.1"));
@@ -96,16 +93,30 @@ class AgentKubernetesTwoNodesTest {
             Traffic.ping(a, b, 3);
             Traffic.tcpTransfer(a, b, 7421, 200_000);
 
-            assertTrue(packets(agentA, Direction.EGRESS, Verdict.REDIRECT_NEIGH) > 0, "node-a sent through redirect_neigh: " + agentA.counters());
-            assertTrue(packets(agentB, Direction.INGRESS, Verdict.REDIRECT_PEER) > 0, "node-b delivered through redirect_peer: " + agentB.counters());
+            JsonNode statsA = stats(nodes.socket());
+            JsonNode statsB = stats(configB(kubeconfig).socket());
+            assertTrue(packets(statsA, "egress", "redirect_neigh") > 0, "node-a sent through redirect_neigh: " + statsA);
+            assertTrue(packets(statsB, "ingress", "redirect_peer") > 0, "node-b delivered through redirect_peer: " + statsB);
         } finally {
             Cleanup.all(nsA::close, nsB::close);
         }
     }
 
-    private static long packets(Agent agent, Direction direction, Verdict verdict) {
-        return agent.counters().stream().filter(c -> c.direction() == direction && c.verdict() == verdict)
-                .mapToLong(DatapathCounter::packets).sum();
+    /** An agent's datapath counters as {@code ferry stats} reads them. */
+    private static JsonNode stats(Path socket) throws Exception {
+        SocketHttp.Response r = SocketHttp.get(socket, "/v1/datapath/stats");
+        assertEquals(200, r.status(), r.json().toString());
+        return r.json().path("counters");
+    }
+
+    private static long packets(JsonNode counters, String direction, String verdict) {
+        long packets = 0;
+        for (JsonNode c : counters) {
+            if (c.path("direction").asText().equals(direction) && c.path("verdict").asText().equals(verdict)) {
+                packets += c.path("packets").asLong();
+            }
+        }
+        return packets;
     }
 
     /** ADD through the real ferry-cni against the given node's agent; the pod's address. */

@@ -3,12 +3,14 @@ package dev.ferry.agent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ferry.agent.AgentConfig.Mode;
+import dev.ferry.cni.CniCommand;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.net.MacAddress;
 import dev.ferry.netlink.Sysctl;
 import dev.ferry.testing.BpfPins;
+import dev.ferry.testing.FerryCni;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.Shell;
 import dev.ferry.testing.TestNetns;
@@ -221,7 +223,7 @@ class AgentTest {
     void aSecondAgentOnALiveSocketIsRefusedBeforeTouchingAnything() throws Exception {
         start(config(List.of("upl0")));
         try (BpfPins otherPins = BpfPins.create("ferry-test-agent2")) {
-            AgentConfig second = new AgentConfig("node-a2", Mode.STANDALONE, List.of(IpPrefix.parse("10.244.9.0/24")),
+            AgentConfig second = TestConfigs.of("node-a2", Mode.STANDALONE, List.of(IpPrefix.parse("10.244.9.0/24")),
                     List.of(), List.of("upl0"), List.of(), socket(), dir.resolve("state2"), otherPins.root(),
                     dir.resolve("cni2"), new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 0), AttachMode.TCX);
 
@@ -275,13 +277,17 @@ class AgentTest {
     }
 
     @Test
-    void cniRequestsGoToThePodNetwork() throws Exception {
+    void cniCommandsFromThePluginGoToThePodNetwork() throws Exception {
         start(config(List.of("upl0")));
 
-        SocketHttp.Response r = SocketHttp.post(socket(), "/v1/cni", "{}");
+        FerryCni.Result del = FerryCni.attachment("DEL")
+                .stdin(SpoolingPlugin.networkConfig(socket(), dir.resolve("state/cni-spool"))).run();
 
-        assertEquals(200, r.status());
-        assertTrue(r.json().path("fake").asBoolean(), r.json()::toString);
+        assertEquals(0, del.exitCode(), del.toString());
+        assertEquals(1, pods.replays.size());
+        assertEquals(CniCommand.DEL, pods.replays.getFirst().request().command());
+        assertEquals("3f6940ab5ab43bc522569d15b23f8c1b", pods.replays.getFirst().request().containerId());
+        assertTrue(pods.replays.getFirst().socketExisted(), "it came through the socket");
     }
 
     private static String mode(Path path) throws IOException {

@@ -41,7 +41,7 @@ class AgentWithPodNetworkTest {
     }
 
     private Agent start() {
-        return nodes.start(nodes.config(List.of("upl0")), PodNetwork::open);
+        return nodes.start(nodes.config(List.of("upl0")));
     }
 
     @Test
@@ -112,8 +112,8 @@ class AgentWithPodNetworkTest {
 
     @Test
     void theMetricsPortAnswersReadyzHealthzAndMetrics() throws Exception {
-        Agent agent = start();
-        int port = agent.metricsAddress().getPort();
+        start();
+        int port = nodes.metricsPort();
 
         assertEquals(200, MetricsPort.get(port, "/readyz").statusCode());
         assertEquals(200, MetricsPort.get(port, "/healthz").statusCode());
@@ -133,7 +133,7 @@ class AgentWithPodNetworkTest {
 
     @Test
     void masqueradeOffLeavesNoTable() {
-        nodes.start(nodes.config(List.of("upl0")).withMasquerade(false), PodNetwork::open);
+        nodes.start(TestConfigs.withMasquerade(nodes.config(List.of("upl0")), false));
 
         assertTrue(nodes.node.exec("nft", "list", "tables").stdout().lines().noneMatch(l -> l.contains("ferry")));
     }

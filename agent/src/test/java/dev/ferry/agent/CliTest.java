@@ -37,7 +37,7 @@ class CliTest {
     @BeforeEach
     void agentWithOnePod() throws Exception {
         nodes = AgentFixture.create(dir);
-        nodes.start(nodes.config(List.of("upl0")), PodNetwork::open);
+        nodes.start(nodes.config(List.of("upl0")));
         pod = TestNetns.create("clipod");
         String config = "{\"cniVersion\":\"1.1.0\",\"name\":\"ferry\",\"type\":\"ferry-cni\",\"agentSocket\":\"" + nodes.socket() + "\"}";
         FerryCni.Result add = FerryCni.command("ADD").env("CNI_CONTAINERID", CONTAINER)

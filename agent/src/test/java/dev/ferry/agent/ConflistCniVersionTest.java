@@ -59,7 +59,7 @@ class ConflistCniVersionTest {
 
     @Test
     void theDefaultConflistIs100AndAddThroughThePluginAnswersA100Result() throws Exception {
-        nodes.start(nodes.config(List.of("upl0")), PodNetwork::open);
+        nodes.start(nodes.config(List.of("upl0")));
 
         JsonNode conflist = writtenConflist();
         assertEquals("1.0.0", conflist.path("cniVersion").asText(), conflist::toString);
@@ -70,7 +70,7 @@ class ConflistCniVersionTest {
     @ParameterizedTest(name = "cniVersion {0}")
     @ValueSource(strings = {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"})
     void aConfiguredVersionIsTheConflistsAndTheResultsOfAdd(String version) throws Exception {
-        nodes.start(nodes.config(List.of("upl0")).withCniVersion(version), PodNetwork::open);
+        nodes.start(TestConfigs.withCniVersion(nodes.config(List.of("upl0")), version));
 
         JsonNode conflist = writtenConflist();
         assertEquals(version, conflist.path("cniVersion").asText(), conflist::toString);

@@ -1,9 +1,9 @@
 package dev.ferry.agent;
 
-import dev.ferry.api.ApiRequest;
-import dev.ferry.api.ApiResponse;
+import dev.ferry.cni.CniError;
 import dev.ferry.cni.CniReply;
 import dev.ferry.cni.CniRequest;
+import dev.ferry.cni.PodNetwork;
 import dev.ferry.cni.Readiness;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointKey;
@@ -15,9 +15,9 @@ import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * Stands in for the endpoint manager and CNI service: the agent's own start, API
- * and shutdown are tested without plumbing pods. It records what the agent asked
- * of it, and whether the socket existed at the time.
+ * Stands in for the CNI service and its endpoint manager: the agent's own start,
+ * API and shutdown are tested without plumbing pods. It records every command the
+ * agent handed it, and whether the socket existed at the time.
  */
 final class FakePodNetwork implements PodNetwork {
     record Replay(CniRequest request, boolean socketExisted) {}
@@ -33,7 +33,7 @@ final class FakePodNetwork implements PodNetwork {
         this.socket = socket;
     }
 
-    PodNetwork.Factory factory() {
+    Agent.PodNetworkFactory factory() {
         return (node, datapath, ipam, stateDir, mtu, ready, observer) -> {
             this.readiness = ready;
             this.podMtu = mtu;
@@ -41,15 +41,11 @@ final class FakePodNetwork implements PodNetwork {
         };
     }
 
+    /** Every command: DELs replayed from the spool before the socket exists, the rest from the socket. */
     @Override
     public CniReply handle(CniRequest request) {
         replays.add(new Replay(request, Files.exists(socket)));
         return DelSpoolTest.DELETED;
-    }
-
-    @Override
-    public ApiResponse handle(ApiRequest request) {
-        return ApiResponse.json(200, "{\"fake\":true}");
     }
 
     @Override
@@ -58,7 +54,7 @@ final class FakePodNetwork implements PodNetwork {
     }
 
     @Override
-    public Optional<String> deleteEndpoint(EndpointKey key) {
+    public Optional<CniError> deleteEndpoint(EndpointKey key) {
         endpoints.removeIf(e -> e.containerId().equals(key.containerId()) && e.ifname().equals(key.ifname()));
         return Optional.empty();
     }

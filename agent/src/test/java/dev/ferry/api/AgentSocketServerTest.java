@@ -46,6 +46,11 @@ class AgentSocketServerTest {
             })
             .build();
 
+    /** Options with the default stuck limit. */
+    private static AgentSocketOptions options(int maxInFlight, int maxBodyBytes, Set<Integer> allowedUids) {
+        return new AgentSocketOptions(maxInFlight, maxBodyBytes, allowedUids, AgentSocketOptions.DEFAULT_STUCK_AFTER);
+    }
+
     private AgentSocketServer start(ApiRouter router, AgentSocketOptions options) {
         return AgentSocketServer.start(dir.resolve("run/ferry.sock"), router, options);
     }
@@ -128,7 +133,7 @@ class AgentSocketServerTest {
 
     @Test
     void oversizedBodyIs413() throws Exception {
-        try (AgentSocketServer server = start(ROUTER, AgentSocketOptions.defaults().withMaxBodyBytes(1024));
+        try (AgentSocketServer server = start(ROUTER, options(AgentSocketOptions.DEFAULT_MAX_IN_FLIGHT, 1024, Set.of(0)));
              RawHttp http = RawHttp.connect(server.socket())) {
             http.writeRaw(("POST /v1/cni HTTP/1.1\r\nHost: ferry\r\nContent-Length: 4096\r\n\r\n")
                     .getBytes(StandardCharsets.US_ASCII));
@@ -153,7 +158,7 @@ class AgentSocketServerTest {
         }).build();
         List<CompletableFuture<RawHttp.Response>> slowOnes = new ArrayList<>();
         ExecutorService clients = Executors.newFixedThreadPool(limit);
-        try (AgentSocketServer server = start(slow, AgentSocketOptions.defaults().withMaxInFlight(limit))) {
+        try (AgentSocketServer server = start(slow, options(limit, AgentSocketOptions.DEFAULT_MAX_BODY_BYTES, Set.of(0)))) {
             try {
                 for (int i = 0; i < limit; i++) {
                     slowOnes.add(CompletableFuture.supplyAsync(() -> cniAdd(server.socket()), clients));
@@ -189,7 +194,7 @@ class AgentSocketServerTest {
             finished.incrementAndGet();
             return ApiResponse.json(200, "{\"cniVersion\":\"1.0.0\"}");
         }).build();
-        try (AgentSocketServer server = start(slow, AgentSocketOptions.defaults().withMaxInFlight(limit))) {
+        try (AgentSocketServer server = start(slow, options(limit, AgentSocketOptions.DEFAULT_MAX_BODY_BYTES, Set.of(0)))) {
             int hungUp = 5 * limit;
             for (int i = 0; i < hungUp; i++) {
                 int admitted = i + 1;
@@ -213,7 +218,7 @@ class AgentSocketServerTest {
             release.await(30, TimeUnit.SECONDS);
             return ApiResponse.json(200, "{\"cniVersion\":\"1.0.0\"}");
         }).build();
-        AgentSocketOptions options = AgentSocketOptions.defaults().withMaxInFlight(1).withStuckAfter(Duration.ofMillis(300));
+        AgentSocketOptions options = new AgentSocketOptions(1, AgentSocketOptions.DEFAULT_MAX_BODY_BYTES, Set.of(0), Duration.ofMillis(300));
         ExecutorService clients = Executors.newSingleThreadExecutor();
         try (AgentSocketServer server = start(hanging, options)) {
             assertEquals(Optional.empty(), server.notServingReason(), "an idle socket serves");
@@ -246,7 +251,7 @@ class AgentSocketServerTest {
 
     @Test
     void peerWhoseUidIsNotAllowedIs403() throws Exception {
-        try (AgentSocketServer server = start(ROUTER, AgentSocketOptions.defaults().withAllowedUids(Set.of(12345)));
+        try (AgentSocketServer server = start(ROUTER, options(AgentSocketOptions.DEFAULT_MAX_IN_FLIGHT, AgentSocketOptions.DEFAULT_MAX_BODY_BYTES, Set.of(12345)));
              RawHttp http = RawHttp.connect(server.socket())) {
             RawHttp.Response response = http.send("GET", "/v1/status", null, true);
             assertEquals(403, response.status());

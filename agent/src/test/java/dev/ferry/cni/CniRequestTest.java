@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -45,7 +44,7 @@ class CniRequestTest {
         assertEquals(ID, r.containerId());
         assertEquals("/var/run/netns/pod", r.netns());
         assertEquals("eth0", r.ifname());
-        assertEquals(List.of("/opt/cni/bin", "/usr/libexec/cni"), r.pathEntries());
+        assertEquals("/opt/cni/bin:/usr/libexec/cni", r.path());
         assertEquals("ferry", r.config().name());
         assertEquals("1.1.0", r.cniVersion());
     }
@@ -55,7 +54,7 @@ class CniRequestTest {
         CniArgs a = CniRequest.fromHeaders(add(), config("1.0.0", "")).args();
         assertEquals("default", a.podNamespace().orElseThrow());
         assertEquals("web-0", a.podName().orElseThrow());
-        assertEquals(ID, a.podInfraContainerId().orElseThrow());
+        assertEquals(ID, a.get("K8S_POD_INFRA_CONTAINER_ID").orElseThrow(), "any key, by name");
         assertEquals("3e6b2b4c-2f0e-4a39-9d6e-1c0f6c9c1b2a", a.podUid().orElseThrow());
         assertEquals("1", a.get("IgnoreUnknown").orElseThrow());
     }

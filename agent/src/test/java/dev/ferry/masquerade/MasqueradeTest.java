@@ -75,7 +75,7 @@ class MasqueradeTest {
     }
 
     @Test
-    void reconcileRestoresAFlushedChain() throws Exception {
+    void applyingAgainRestoresAFlushedChain() throws Exception {
         Traffic.End pod = topo.addPod("10.251.0.2");
         Traffic.End outside = NodeBehindUplink.end(topo.outside, OUTSIDE);
         masquerade.apply(RULES);
@@ -83,7 +83,7 @@ class MasqueradeTest {
         nft("delete", "element", "ip", "ferry", "pod_cidrs", "{", POD_CIDR, "}");
         assertFalse(nft("list", "table", "ip", "ferry").contains("masquerade"));
 
-        masquerade.reconcile(RULES);
+        masquerade.apply(RULES);
 
         String table = nft("list", "table", "ip", "ferry");
         assertTrue(table.contains("masquerade") && table.contains(POD_CIDR), table);
@@ -91,7 +91,7 @@ class MasqueradeTest {
     }
 
     @Test
-    void anotherTableSurvivesApplyReconcileAndRemove() {
+    void anotherTableSurvivesApplyReapplyAndDisable() {
         nft("add", "table", "ip", "other");
         nft("add", "chain", "ip", "other", "input", "{ type filter hook input priority 0; policy accept; }");
         nft("add", "rule", "ip", "other", "input", "ip saddr 192.0.2.1 counter accept");
@@ -99,19 +99,19 @@ class MasqueradeTest {
 
         masquerade.apply(RULES);
         assertEquals(before, nft("list", "table", "ip", "other"));
-        masquerade.reconcile(RULES);
+        masquerade.apply(RULES);
         assertEquals(before, nft("list", "table", "ip", "other"));
-        masquerade.remove();
+        masquerade.apply(MasqueradeRules.disabled());
         assertEquals(before, nft("list", "table", "ip", "other"));
         assertFalse(tableExists("ferry"));
     }
 
     @Test
-    void removeIsIdempotent() {
-        masquerade.remove();
+    void disablingIsIdempotent() {
+        masquerade.apply(MasqueradeRules.disabled());
         masquerade.apply(RULES);
-        masquerade.remove();
-        masquerade.remove();
+        masquerade.apply(MasqueradeRules.disabled());
+        masquerade.apply(MasqueradeRules.disabled());
         assertFalse(tableExists("ferry"));
     }
 

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ferry.api.AgentSocketOptions;
 import dev.ferry.api.AgentSocketServer;
+import dev.ferry.api.CniRoute;
 import dev.ferry.api.Routes;
+import dev.ferry.cni.CniObserver;
 import dev.ferry.cni.CniService;
 import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.AttachMode;
@@ -115,9 +117,9 @@ public final class CniNode implements AutoCloseable {
         datapath.clusterCidrs().add(podCidr);
         ipam = Ipam.open(stateDir, podCidr);
         endpoints = new EndpointManager(node.handle(), datapath, ipam, stateDir, POD_MTU);
-        CniService cni = new CniService(endpoints, () -> readiness.notReadyReason());
+        CniService cni = new CniService(endpoints, () -> readiness.notReadyReason(), CniObserver.NONE);
         server = AgentSocketServer.start(socket, Routes.builder()
-                .post("/v1/cni", (request, vars) -> cni.handle(request))
+                .post(CniRoute.PATH, new CniRoute(cni))
                 .build(), AgentSocketOptions.defaults());
     }
 

@@ -1,6 +1,5 @@
-package dev.ferry.agent;
+package dev.ferry.routes;
 
-import dev.ferry.agent.AgentConfig.Peer;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.Route;
 import dev.ferry.netlink.RouteFilter;
@@ -14,7 +13,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
 
 /**
@@ -43,16 +41,10 @@ public final class PeerRoutes {
     private final RtNetlink netlink;
     /** What this object last made true per node: the diff base of {@link #apply} and {@link #remove}. */
     private final Map<String, Peer> routed = new HashMap<>();
-    private final AtomicLong writes = new AtomicLong();
 
     /** @param netlink a socket in the node's network namespace */
     public PeerRoutes(RtNetlink netlink) {
         this.netlink = netlink;
-    }
-
-    /** Route adds, replaces and deletes written so far: how a test sees that a diff touched one node only. */
-    public long routeWrites() {
-        return writes.get();
     }
 
     /**
@@ -112,7 +104,6 @@ public final class PeerRoutes {
     private void delete(String nodeName, IpPrefix cidr, InetAddress via) {
         try {
             netlink.deleteRoute(Route.to(cidr).via(via).protocol(Route.PROTO_FERRY));
-            writes.incrementAndGet();
             log.info("event=peer_route_deleted peer={} pod_cidr={} was_via={}", nodeName, cidr, via.getHostAddress());
         } catch (RuntimeException e) {
             // Gone already (deleted by hand, or its device went down): what was wanted is true.
@@ -157,8 +148,7 @@ public final class PeerRoutes {
         for (Route route : ours.values()) {
             if (!wanted.containsKey(route.destination())) {
                 netlink.deleteRoute(route);
-                writes.incrementAndGet();
-                log.info("event=peer_route_deleted pod_cidr={} was_via={}", route.destination(),
+                    log.info("event=peer_route_deleted pod_cidr={} was_via={}", route.destination(),
                         route.gateway().getHostAddress());
                 deleted++;
             }
@@ -172,7 +162,6 @@ public final class PeerRoutes {
         InetAddress via = peer.address();
         try {
             netlink.replaceRoute(Route.to(cidr).via(via).protocol(Route.PROTO_FERRY));
-            writes.incrementAndGet();
         } catch (RuntimeException e) {
             throw new IllegalStateException("failed to route peer '" + peer.name() + "' pod CIDR " + cidr + " via "
                     + via.getHostAddress() + " (is the peer's address on a connected network of the uplink?): "

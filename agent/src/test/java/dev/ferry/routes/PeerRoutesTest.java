@@ -1,10 +1,10 @@
-package dev.ferry.agent;
+package dev.ferry.routes;
 
-import dev.ferry.agent.AgentConfig.Peer;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.RtNetlink;
 import dev.ferry.testing.Cleanup;
 import dev.ferry.testing.RequiresRoot;
+import dev.ferry.testing.RouteMonitor;
 import dev.ferry.testing.TestNetns;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -69,12 +69,17 @@ class PeerRoutesTest {
     @Test
     void applyingOneNodesChangeWritesThatNodesRoutesOnly() {
         routes.reconcile(List.of(NODE_B, NODE_C));
-        long before = routes.routeWrites();
-
-        PeerRoutes.Outcome outcome = routes.apply(peer("node-c", "192.168.50.3", "10.244.3.0/24", "10.244.5.0/24"));
+        PeerRoutes.Outcome outcome;
+        List<String> written;
+        try (RouteMonitor writes = RouteMonitor.start(node)) {
+            outcome = routes.apply(peer("node-c", "192.168.50.3", "10.244.3.0/24", "10.244.5.0/24"));
+            written = writes.changes();
+        }
 
         assertEquals(new PeerRoutes.Outcome(1, 0, 1, 1, 0), outcome, "10.244.5.0/24 added, 10.244.4.0/24 deleted");
-        assertEquals(before + 2, routes.routeWrites());
+        assertEquals(2, written.size(), written::toString);
+        assertTrue(written.get(0).startsWith("10.244.5.0/24 via 192.168.50.3"), written::toString);
+        assertTrue(written.get(1).startsWith("Deleted 10.244.4.0/24 via 192.168.50.3"), written::toString);
         assertEquals(List.of(
                 "10.244.2.0/24 via 192.168.50.2 dev upl0",
                 "10.244.3.0/24 via 192.168.50.3 dev upl0",

@@ -1,0 +1,69 @@
+package dev.ferry.k8s;
+
+import dev.ferry.net.IpPrefix;
+import dev.ferry.routes.Peer;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+
+/** What Ferry reads from a Node object; IPv4 only, like the rest of the agent for now. */
+final class Nodes {
+    private static final Logger log = LoggerFactory.getLogger(Nodes.class);
+
+    private Nodes() {}
+
+    static String name(Node node) {
+        return node.getMetadata().getName();
+    }
+
+    /** The node's IPv4 pod CIDRs ({@code spec.podCIDRs}, else the older {@code spec.podCIDR}), sorted. */
+    static List<IpPrefix> podCidrs(Node node) {
+        if (node.getSpec() == null) {
+            return List.of();
+        }
+        List<String> texts = node.getSpec().getPodCIDRs() != null && !node.getSpec().getPodCIDRs().isEmpty()
+                ? node.getSpec().getPodCIDRs()
+                : node.getSpec().getPodCIDR() == null ? List.of() : List.of(node.getSpec().getPodCIDR());
+        List<IpPrefix> cidrs = new ArrayList<>();
+        for (String text : new HashSet<>(texts).stream().sorted().toList()) {
+            try {
+                IpPrefix cidr = IpPrefix.parse(text);
+                if (cidr.isIpv4()) {
+                    cidrs.add(cidr);
+                }
+            } catch (RuntimeException e) {
+                log.warn("event=node_pod_cidr_invalid node={} pod_cidr=\"{}\"", name(node), text);
+            }
+        }
+        return List.copyOf(cidrs);
+    }
+
+    /** Another node as a peer: its IPv4 pod CIDRs via its IPv4 InternalIP; empty without either. */
+    static Optional<Peer> peer(Node node) {
+        List<IpPrefix> cidrs = podCidrs(node);
+        if (cidrs.isEmpty() || node.getStatus() == null || node.getStatus().getAddresses() == null) {
+            return Optional.empty();
+        }
+        for (NodeAddress a : node.getStatus().getAddresses()) {
+            if ("InternalIP".equals(a.getType())) {
+                try {
+                    InetAddress address = IpPrefix.literal(a.getAddress());
+                    if (address instanceof Inet4Address) {
+                        return Optional.of(new Peer(name(node), cidrs, address));
+                    }
+                } catch (RuntimeException e) {
+                    log.warn("event=node_address_invalid node={} address=\"{}\"", name(node), a.getAddress());
+                }
+            }
+        }
+        return Optional.empty();
+    }
+}

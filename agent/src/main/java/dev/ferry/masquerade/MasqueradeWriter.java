@@ -1,0 +1,101 @@
+package dev.ferry.masquerade;
+
+import dev.ferry.net.IpPrefix;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The one writer of the masquerade table. Two things write it: a change of the
+ * pod CIDRs ({@link #update}, from the configuration or the cluster watch) and a
+ * rewrite every {@link #RECONCILE} that undoes edits made by others (a firewall
+ * reload). Both run on this class's one thread and both write the latest pod
+ * CIDRs at the time they run, so a rewrite can never put back a set that a
+ * newer update replaced.
+ *
+ * <p>A failed write is logged and leaves the old table: pod to pod traffic does
+ * not need it, and the next update or rewrite tries again.
+ */
+public final class MasqueradeWriter implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(MasqueradeWriter.class);
+    /** How often the table is rewritten whole. */
+    public static final Duration RECONCILE = Duration.ofSeconds(60);
+
+    private final Masquerade masquerade;
+    private final boolean enabled;
+    private final List<IpPrefix> clusterCidrs;
+    private final ScheduledExecutorService writer =
+            Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ferry-masquerade").daemon().factory());
+    /** The pod CIDRs to write; null until the first update. */
+    private final AtomicReference<List<IpPrefix>> latest = new AtomicReference<>();
+
+    /**
+     * Starts the periodic rewrite; nothing is written before the first {@link #update}.
+     *
+     * @param enabled      false: the table is removed, and kept removed
+     * @param clusterCidrs destinations that keep the pod's address; empty for the pod CIDRs themselves
+     */
+    public MasqueradeWriter(Masquerade masquerade, boolean enabled, List<IpPrefix> clusterCidrs) {
+        this(masquerade, enabled, clusterCidrs, RECONCILE);
+    }
+
+    /** @param period how often the table is rewritten (tests wait less than a minute) */
+    MasqueradeWriter(Masquerade masquerade, boolean enabled, List<IpPrefix> clusterCidrs, Duration period) {
+        this.masquerade = masquerade;
+        this.enabled = enabled;
+        this.clusterCidrs = List.copyOf(clusterCidrs);
+        writer.scheduleWithFixedDelay(() -> write(true), period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Writes the table for these pod CIDRs (this node's and every other node's)
+     * on the writer's thread; the future completes once it is written, or the
+     * write failed and was logged.
+     */
+    public CompletableFuture<Void> update(Collection<IpPrefix> podCidrs) {
+        latest.set(List.copyOf(new LinkedHashSet<>(podCidrs)));
+        return CompletableFuture.runAsync(() -> write(false), writer);
+    }
+
+    /** @param periodic the timer's rewrite, logged at debug: it says nothing new */
+    private void write(boolean periodic) {
+        List<IpPrefix> podCidrs = latest.get();
+        if (podCidrs == null) {
+            return;
+        }
+        MasqueradeRules rules = enabled
+                ? MasqueradeRules.enabled(podCidrs, clusterCidrs.isEmpty() ? podCidrs : clusterCidrs)
+                : MasqueradeRules.disabled();
+        try {
+            masquerade.apply(rules);
+            if (periodic) {
+                log.debug("event=masquerade_reconciled enabled={}", rules.enabled());
+            } else {
+                log.info("event=masquerade_applied enabled={} pod_cidrs={} cluster_cidrs={}", rules.enabled(),
+                        rules.podCidrs(), rules.clusterCidrs());
+            }
+        } catch (RuntimeException e) {
+            log.error("event=masquerade_failed error=\"{}\"", e.getMessage());
+        }
+    }
+
+    /** Stops writing; the table stays as it is, so pods keep reaching out while no agent runs. */
+    @Override
+    public void close() {
+        writer.shutdownNow();
+        try {
+            writer.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
