@@ -237,6 +237,25 @@ class AgentTest {
     }
 
     @Test
+    void aSecondAgentOnTheSameStateIsRefusedBeforeTouchingAnyKernelObject() throws Exception {
+        start(config(List.of("upl0")));
+        try (BpfPins otherPins = BpfPins.create("ferry-test-agent3")) {
+            Path otherSocket = dir.resolve("run3/ferry.sock");
+            AgentConfig second = TestConfigs.of("node-a", Mode.STANDALONE, List.of(IpPrefix.parse("10.244.1.0/24")),
+                    List.of(), List.of("upl0"), List.of(), otherSocket, dir.resolve("state"), otherPins.root(),
+                    dir.resolve("cni3"), new InetSocketAddress(IpPrefix.literal("127.0.0.1"), 0), AttachMode.TCX);
+
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> start(second));
+
+            assertTrue(e.getMessage().startsWith("another agent (pid " + ProcessHandle.current().pid()
+                    + ") holds the state directory '" + dir.resolve("state") + "'"), e.getMessage());
+            assertFalse(Files.exists(otherPins.root()), "no datapath was loaded, nothing attached to the uplink");
+            assertFalse(Files.exists(otherSocket));
+            assertTrue(get("/v1/status").path("ready").asBoolean(), "the first agent still serves");
+        }
+    }
+
+    @Test
     void endpointsAreListedAndAnUnknownContainerIs404() throws Exception {
         pods.endpoints.add(new Endpoint("c0ffee", "eth0", "/run/netns/pod", "fer0123456789a", 7,
                 IpPrefix.parse("10.244.1.2/32"), MacAddress.parse("02:00:00:00:00:01"), MacAddress.parse("02:00:00:00:00:02"),
