@@ -196,9 +196,9 @@ public final class Agent implements AutoCloseable {
     /** Standalone mode: the configuration's peers, routed once. */
     private void routeConfiguredPeers(PeerRoutes peerRoutes) {
         PeerRoutes.Outcome routes = peerRoutes.reconcile(config.peers());
-        log.info("event=peer_routes_reconciled peers={} added={} replaced={} deleted={} unchanged={} conflicts={}",
+        log.info("event=peer_routes_reconciled peers={} added={} replaced={} deleted={} unchanged={} conflicts={} failed={}",
                 config.peers().size(), routes.added(), routes.replaced(), routes.deleted(), routes.unchanged(),
-                routes.conflicts());
+                routes.conflicts(), routes.failed());
     }
 
     /** Standalone mode's masquerade sources: this node's pod CIDRs and the peers'. */

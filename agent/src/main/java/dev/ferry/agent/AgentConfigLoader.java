@@ -77,7 +77,9 @@ public final class AgentConfigLoader {
         try {
             root = YAML.readTree(yaml);
         } catch (JacksonException e) {
-            throw new ConfigException("not valid YAML: " + e.getOriginalMessage()
+            // SnakeYAML's message spans lines (it draws the spot); the agent reports a config error as one line.
+            String message = e.getOriginalMessage().strip().replaceAll("\\s*\\R\\s*", "; ");
+            throw new ConfigException("not valid YAML: " + message
                     + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"));
         }
         if (root == null || root instanceof MissingNode) {

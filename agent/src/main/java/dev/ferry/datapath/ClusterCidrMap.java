@@ -50,17 +50,25 @@ public final class ClusterCidrMap {
         return cidrs;
     }
 
-    /** Makes the map hold exactly {@code wanted}, touching only the prefixes that differ. */
+    /** How many prefixes the map takes (max_entries). */
+    public int capacity() {
+        return map.maxEntries();
+    }
+
+    /**
+     * Makes the map hold exactly {@code wanted}, touching only the prefixes that
+     * differ; removals first, so a full map has room for what comes in.
+     */
     public void replaceAll(Set<IpPrefix> wanted) {
         Set<IpPrefix> current = cidrs();
-        for (IpPrefix cidr : wanted) {
-            if (!current.contains(cidr)) {
-                add(cidr);
-            }
-        }
         for (IpPrefix cidr : current) {
             if (!wanted.contains(cidr)) {
                 remove(cidr);
+            }
+        }
+        for (IpPrefix cidr : wanted) {
+            if (!current.contains(cidr)) {
+                add(cidr);
             }
         }
     }

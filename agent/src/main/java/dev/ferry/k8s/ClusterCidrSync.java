@@ -2,8 +2,12 @@ package dev.ferry.k8s;
 
 import dev.ferry.datapath.ClusterCidrMap;
 import dev.ferry.net.IpPrefix;
+import dev.ferry.net.PrefixAggregation;
 import io.fabric8.kubernetes.api.model.Node;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -18,8 +22,16 @@ import java.util.function.Consumer;
  * the configuration sets clusterCIDRs, and to a listener (the masquerade rules
  * follow them). Told on the whole list and on every change, never when a Node's
  * update left its pod CIDRs as they were.
+ *
+ * <p>The map gets the CIDRs aggregated (two halves become their parent), which
+ * folds a large cluster's node CIDRs into a few prefixes without adding an
+ * address. Should they still not fit, the map takes the widest that do and the
+ * rest is left to the stack (still delivered, by the kernel's routing): a full
+ * map must not stop the node from becoming ready.
  */
 final class ClusterCidrSync implements NodeInformer.Listener {
+    private static final Logger log = LoggerFactory.getLogger(ClusterCidrSync.class);
+
     private final Optional<ClusterCidrMap> map;
     private final Consumer<Set<IpPrefix>> listener;
     /** Every node's pod CIDRs as last applied: the map's diff base. Worker thread only. */
@@ -36,7 +48,7 @@ final class ClusterCidrSync implements NodeInformer.Listener {
         nodeCidrs.clear();
         nodes.forEach(n -> nodeCidrs.put(Nodes.name(n), Nodes.podCidrs(n)));
         Set<IpPrefix> all = all();
-        map.ifPresent(m -> m.replaceAll(all));
+        map.ifPresent(this::write);
         listener.accept(all);
     }
 
@@ -55,15 +67,19 @@ final class ClusterCidrSync implements NodeInformer.Listener {
         if (Objects.equals(before, now)) {
             return;
         }
-        Set<IpPrefix> all = all();
-        listener.accept(all);
-        map.ifPresent(m -> {
-            // This node's difference only; a CIDR another node still lists stays in the map.
-            if (before != null) {
-                before.stream().filter(c -> !all.contains(c)).forEach(m::remove);
-            }
-            now.forEach(m::add);
-        });
+        listener.accept(all());
+        map.ifPresent(this::write);
+    }
+
+    /** The aggregated CIDRs, as many as fit; {@link ClusterCidrMap#replaceAll} writes only what differs. */
+    private void write(ClusterCidrMap m) {
+        List<IpPrefix> aggregated = PrefixAggregation.of(all());
+        if (aggregated.size() > m.capacity()) {
+            log.error("event=cluster_cidrs_over_capacity prefixes={} capacity={} action=widest_kept_rest_via_stack",
+                    aggregated.size(), m.capacity());
+            aggregated = aggregated.stream().sorted(Comparator.comparingInt(IpPrefix::length)).limit(m.capacity()).toList();
+        }
+        m.replaceAll(new LinkedHashSet<>(aggregated));
     }
 
     private Set<IpPrefix> all() {

@@ -34,17 +34,19 @@ final class PeerRouteSync implements NodeInformer.Listener {
                 .flatMap(Optional::stream)
                 .toList();
         PeerRoutes.Outcome o = routes.reconcile(peers);
-        log.info("event=nodes_reconciled nodes={} peers={} added={} replaced={} deleted={} unchanged={} conflicts={} took_ms={}",
-                nodes.size(), peers.size(), o.added(), o.replaced(), o.deleted(), o.unchanged(), o.conflicts(),
-                (System.nanoTime() - started) / 1_000_000);
+        log.info("event=nodes_reconciled nodes={} peers={} added={} replaced={} deleted={} unchanged={} conflicts={} failed={}"
+                        + " took_ms={}", nodes.size(), peers.size(), o.added(), o.replaced(), o.deleted(), o.unchanged(),
+                o.conflicts(), o.failed(), (System.nanoTime() - started) / 1_000_000);
     }
 
+    /** One node's change, then whatever failed before: a node's network that came up since gets its routes. */
     @Override
     public void changed(Node node) {
         String name = Nodes.name(node);
         if (!name.equals(nodeName)) {
             Nodes.peer(node).ifPresentOrElse(routes::apply, () -> routes.remove(name));
         }
+        routes.retryFailed();
     }
 
     @Override
@@ -52,5 +54,6 @@ final class PeerRouteSync implements NodeInformer.Listener {
         if (!name.equals(nodeName)) {
             routes.remove(name);
         }
+        routes.retryFailed();
     }
 }

@@ -1,6 +1,7 @@
 package dev.ferry.routes;
 
 import dev.ferry.net.IpPrefix;
+import dev.ferry.netlink.NetlinkException;
 import dev.ferry.netlink.Route;
 import dev.ferry.netlink.RouteFilter;
 import dev.ferry.netlink.RtNetlink;
@@ -31,16 +32,29 @@ import java.util.stream.Collectors;
  * ({@link #apply}, {@link #remove}): only that node's routes are written, so a
  * change to one of a thousand nodes costs one or two route writes, not a thousand.
  * Not thread-safe: one thread (the cluster watch's) drives it.
+ *
+ * <p>One peer the kernel will not route (its address on no connected network)
+ * or one route that will not go away never stops the others: the failure is
+ * logged, counted in the outcome and kept, and {@link #retryFailed} tries it
+ * again; the caller retries on its next event, so a node whose network comes
+ * up later is routed then.
  */
 public final class PeerRoutes {
     private static final Logger log = LoggerFactory.getLogger(PeerRoutes.class);
 
-    /** What one reconcile did. */
-    public record Outcome(int added, int replaced, int deleted, int unchanged, int conflicts) {}
+    /** What one reconcile did; {@code failed}: routes the kernel refused, kept for {@link #retryFailed}. */
+    public record Outcome(int added, int replaced, int deleted, int unchanged, int conflicts, int failed) {}
+
+    /** A route to delete that the kernel would not delete yet. */
+    private record Undeleted(String nodeName, IpPrefix cidr, InetAddress via) {}
 
     private final RtNetlink netlink;
     /** What this object last made true per node: the diff base of {@link #apply} and {@link #remove}. */
     private final Map<String, Peer> routed = new HashMap<>();
+    /** Nodes whose routes the kernel refused, as wanted: applied again by {@link #retryFailed}. */
+    private final Map<String, Peer> unrouted = new LinkedHashMap<>();
+    /** Routes whose delete failed, deleted again by {@link #retryFailed}. */
+    private final Map<IpPrefix, Undeleted> undeleted = new LinkedHashMap<>();
 
     /** @param netlink a socket in the node's network namespace */
     public PeerRoutes(RtNetlink netlink) {
@@ -53,8 +67,9 @@ public final class PeerRoutes {
      * not read or written.
      */
     public Outcome apply(Peer peer) {
+        unrouted.remove(peer.name());
         Peer before = routed.get(peer.name());
-        int added = 0, replaced = 0, deleted = 0, unchanged = 0, conflicts = 0;
+        int added = 0, replaced = 0, deleted = 0, unchanged = 0, conflicts = 0, failed = 0;
         for (IpPrefix cidr : peer.podCidrs()) {
             boolean had = before != null && before.podCidrs().contains(cidr);
             if (had && before.address().equals(peer.address())) {
@@ -63,8 +78,9 @@ public final class PeerRoutes {
                 log.warn("event=peer_route_conflict peer={} pod_cidr={} action=left_alone why=\"a route of another protocol"
                         + " leads there; the peer is reached the way it says\"", peer.name(), cidr);
                 conflicts++;
+            } else if (!install(peer, cidr)) {
+                failed++;
             } else {
-                install(peer, cidr);
                 log.info("event=peer_route_{} peer={} pod_cidr={} via={}", had ? "replaced" : "added", peer.name(), cidr,
                         peer.address().getHostAddress());
                 if (had) {
@@ -82,12 +98,36 @@ public final class PeerRoutes {
                 }
             }
         }
-        routed.put(peer.name(), peer);
-        return new Outcome(added, replaced, deleted, unchanged, conflicts);
+        if (failed > 0) {
+            unrouted.put(peer.name(), peer);
+            routed.remove(peer.name()); // what is true now is unknown: the retry writes every CIDR again
+        } else {
+            routed.put(peer.name(), peer);
+        }
+        return new Outcome(added, replaced, deleted, unchanged, conflicts, failed);
+    }
+
+    /**
+     * Tries again what failed before: routes of nodes the kernel would not route,
+     * deletes it would not do. Cheap when nothing failed.
+     *
+     * @return how many routes still fail
+     */
+    public int retryFailed() {
+        for (Undeleted u : List.copyOf(undeleted.values())) {
+            undeleted.remove(u.cidr());
+            delete(u.nodeName(), u.cidr(), u.via());
+        }
+        int failing = 0;
+        for (Peer peer : List.copyOf(unrouted.values())) {
+            failing += apply(peer).failed();
+        }
+        return failing + undeleted.size();
     }
 
     /** Deletes the routes of a node that is gone; nothing when none were written for it. */
     public int remove(String nodeName) {
+        unrouted.remove(nodeName);
         Peer before = routed.remove(nodeName);
         if (before == null) {
             return 0;
@@ -105,9 +145,13 @@ public final class PeerRoutes {
         try {
             netlink.deleteRoute(Route.to(cidr).via(via).protocol(Route.PROTO_FERRY));
             log.info("event=peer_route_deleted peer={} pod_cidr={} was_via={}", nodeName, cidr, via.getHostAddress());
+        } catch (NetlinkException.NotFound gone) {
+            // Deleted by hand, or with its device: what was wanted is true.
+            log.info("event=peer_route_already_gone peer={} pod_cidr={}", nodeName, cidr);
         } catch (RuntimeException e) {
-            // Gone already (deleted by hand, or its device went down): what was wanted is true.
-            log.warn("event=peer_route_delete_failed peer={} pod_cidr={} error=\"{}\"", nodeName, cidr, e.getMessage());
+            undeleted.put(cidr, new Undeleted(nodeName, cidr, via));
+            log.warn("event=peer_route_delete_failed peer={} pod_cidr={} action=retried_later error=\"{}\"", nodeName, cidr,
+                    e.getMessage());
         }
     }
 
@@ -121,7 +165,8 @@ public final class PeerRoutes {
         Set<IpPrefix> foreign = main.stream().filter(r -> r.protocol() != Route.PROTO_FERRY)
                 .map(Route::destination).collect(Collectors.toSet());
 
-        int added = 0, replaced = 0, unchanged = 0, conflicts = 0, deleted = 0;
+        int added = 0, replaced = 0, unchanged = 0, conflicts = 0, deleted = 0, failed = 0;
+        unrouted.clear();
         for (Map.Entry<IpPrefix, Peer> e : wanted.entrySet()) {
             IpPrefix cidr = e.getKey();
             Peer peer = e.getValue();
@@ -132,40 +177,42 @@ public final class PeerRoutes {
                 log.warn("event=peer_route_conflict peer={} pod_cidr={} action=left_alone why=\"a route of another protocol"
                         + " leads there; the peer is reached the way it says\"", peer.name(), cidr);
                 conflicts++;
+            } else if (existing != null && peer.address().equals(existing.gateway())) {
+                unchanged++;
+            } else if (!install(peer, cidr)) {
+                unrouted.put(peer.name(), peer);
+                failed++;
             } else if (existing == null) {
-                install(peer, cidr);
                 log.info("event=peer_route_added peer={} pod_cidr={} via={}", peer.name(), cidr, peer.address().getHostAddress());
                 added++;
-            } else if (!peer.address().equals(existing.gateway())) {
-                install(peer, cidr);
+            } else {
                 log.info("event=peer_route_replaced peer={} pod_cidr={} via={} was_via={}", peer.name(), cidr,
                         peer.address().getHostAddress(), existing.gateway().getHostAddress());
                 replaced++;
-            } else {
-                unchanged++;
             }
         }
         for (Route route : ours.values()) {
             if (!wanted.containsKey(route.destination())) {
-                netlink.deleteRoute(route);
-                    log.info("event=peer_route_deleted pod_cidr={} was_via={}", route.destination(),
-                        route.gateway().getHostAddress());
+                delete("-", route.destination(), route.gateway());
                 deleted++;
             }
         }
         routed.clear();
-        peers.forEach(p -> routed.put(p.name(), p));
-        return new Outcome(added, replaced, deleted, unchanged, conflicts);
+        peers.stream().filter(p -> !unrouted.containsKey(p.name())).forEach(p -> routed.put(p.name(), p));
+        return new Outcome(added, replaced, deleted, unchanged, conflicts, failed);
     }
 
-    private void install(Peer peer, IpPrefix cidr) {
+    /** Routes one CIDR of a peer; false, logged, when the kernel refuses (the caller keeps it for a retry). */
+    private boolean install(Peer peer, IpPrefix cidr) {
         InetAddress via = peer.address();
         try {
             netlink.replaceRoute(Route.to(cidr).via(via).protocol(Route.PROTO_FERRY));
+            return true;
         } catch (RuntimeException e) {
-            throw new IllegalStateException("failed to route peer '" + peer.name() + "' pod CIDR " + cidr + " via "
-                    + via.getHostAddress() + " (is the peer's address on a connected network of the uplink?): "
-                    + e.getMessage(), e);
+            log.error("event=peer_route_failed peer={} pod_cidr={} via={} action=retried_later error=\"failed to route"
+                    + " via '{}' (is the peer's address on a connected network of the uplink?): {}\"", peer.name(), cidr,
+                    via.getHostAddress(), via.getHostAddress(), e.getMessage());
+            return false;
         }
     }
 

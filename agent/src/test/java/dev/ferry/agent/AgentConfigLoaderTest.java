@@ -264,5 +264,6 @@ class AgentConfigLoaderTest {
         String message = error("podCIDRs: [10.244.1.0/24\nstateDir: /x\n");
 
         assertTrue(message.startsWith("not valid YAML: ") && message.contains("(line "), message);
+        assertEquals(1, message.lines().count(), "one line, as the agent prints config errors: " + message);
     }
 }

@@ -116,6 +116,31 @@ class AgentKubernetesTest {
     }
 
     @Test
+    void aNodeOnNoConnectedNetworkIsLeftUnroutedAndTheAgentStillBecomesReady() throws Exception {
+        api.createNode("node-a", "10.241.1.0/24", "192.168.50.1");
+        api.createNode("node-far", "10.241.9.0/24", "172.31.200.7"); // no network of the uplink holds it
+        api.createNode("node-b", "10.241.2.0/24", "192.168.50.2");
+
+        startReady();
+
+        assertTrue(routes().contains("10.241.2.0/24 via 192.168.50.2"), routes());
+        assertFalse(routes().contains("10.241.9.0/24"), routes());
+
+        nodes.node.ip("address", "add", "172.31.200.1/24", "dev", "upl0"); // its network comes up
+        api.createNode("node-c", "10.241.3.0/24", "192.168.50.3"); // any later event retries what failed
+        await().atMost(Duration.ofSeconds(10)).until(() -> routes().contains("10.241.9.0/24 via 172.31.200.7"));
+    }
+
+    @Test
+    void adjacentNodeCidrsFillTheClusterCidrMapAsOnePrefix() {
+        api.createNode("node-a", "10.241.4.0/24", "192.168.50.1");
+        api.createNode("node-b", "10.241.5.0/24", "192.168.50.2");
+        startReady();
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> clusterCidrs().equals(Set.of(IpPrefix.parse("10.241.4.0/23"))));
+    }
+
+    @Test
     void anEndpointWhosePodIsDeletedWithoutADelIsCollectedAsADelWould() throws Exception {
         api.createNode("node-a", "10.241.1.0/24", "192.168.50.1");
         Pod pod = api.createPod("default", "web-1", "node-a");

@@ -14,7 +14,6 @@ import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Peer routes in a real namespace, beside routes that are not Ferry's peer routes. */
@@ -59,7 +58,7 @@ class PeerRoutesTest {
     void eachPeerPodCidrIsRoutedViaThePeersAddress() {
         PeerRoutes.Outcome outcome = routes.reconcile(List.of(NODE_B, NODE_C));
 
-        assertEquals(new PeerRoutes.Outcome(3, 0, 0, 0, 0), outcome);
+        assertEquals(new PeerRoutes.Outcome(3, 0, 0, 0, 0, 0), outcome);
         assertEquals(List.of(
                 "10.244.2.0/24 via 192.168.50.2 dev upl0",
                 "10.244.3.0/24 via 192.168.50.3 dev upl0",
@@ -76,7 +75,7 @@ class PeerRoutesTest {
             written = writes.changes();
         }
 
-        assertEquals(new PeerRoutes.Outcome(1, 0, 1, 1, 0), outcome, "10.244.5.0/24 added, 10.244.4.0/24 deleted");
+        assertEquals(new PeerRoutes.Outcome(1, 0, 1, 1, 0, 0), outcome, "10.244.5.0/24 added, 10.244.4.0/24 deleted");
         assertEquals(2, written.size(), written::toString);
         assertTrue(written.get(0).startsWith("10.244.5.0/24 via 192.168.50.3"), written::toString);
         assertTrue(written.get(1).startsWith("Deleted 10.244.4.0/24 via 192.168.50.3"), written::toString);
@@ -100,7 +99,7 @@ class PeerRoutesTest {
     void reconcilingAgainChangesNothing() {
         routes.reconcile(List.of(NODE_B, NODE_C));
 
-        assertEquals(new PeerRoutes.Outcome(0, 0, 0, 3, 0), routes.reconcile(List.of(NODE_B, NODE_C)));
+        assertEquals(new PeerRoutes.Outcome(0, 0, 0, 3, 0, 0), routes.reconcile(List.of(NODE_B, NODE_C)));
         assertEquals(3, ferryRoutes().size());
     }
 
@@ -110,7 +109,7 @@ class PeerRoutesTest {
 
         PeerRoutes.Outcome outcome = routes.reconcile(List.of(peer("node-b", "192.168.50.20", "10.244.2.0/24")));
 
-        assertEquals(new PeerRoutes.Outcome(0, 1, 0, 0, 0), outcome);
+        assertEquals(new PeerRoutes.Outcome(0, 1, 0, 0, 0, 0), outcome);
         assertEquals(List.of("10.244.2.0/24 via 192.168.50.20 dev upl0"), ferryRoutes());
     }
 
@@ -120,7 +119,7 @@ class PeerRoutesTest {
 
         PeerRoutes.Outcome outcome = routes.reconcile(List.of(peer("node-c", "192.168.50.3", "10.244.3.0/24")));
 
-        assertEquals(new PeerRoutes.Outcome(0, 0, 2, 1, 0), outcome);
+        assertEquals(new PeerRoutes.Outcome(0, 0, 2, 1, 0, 0), outcome);
         assertEquals(List.of("10.244.3.0/24 via 192.168.50.3 dev upl0"), ferryRoutes());
     }
 
@@ -143,7 +142,7 @@ class PeerRoutesTest {
 
         PeerRoutes.Outcome outcome = routes.reconcile(List.of(NODE_B));
 
-        assertEquals(new PeerRoutes.Outcome(0, 0, 0, 0, 1), outcome);
+        assertEquals(new PeerRoutes.Outcome(0, 0, 0, 0, 1, 0), outcome);
         assertEquals(List.of(), ferryRoutes());
         assertEquals("10.244.2.0/24 via 192.168.50.9 dev upl0 proto static",
                 node.ip("route", "show", "10.244.2.0/24").strip());
@@ -156,7 +155,7 @@ class PeerRoutesTest {
 
         PeerRoutes.Outcome outcome = routes.reconcile(List.of(peer("node-b", "192.168.50.20", "10.244.2.0/24")));
 
-        assertEquals(new PeerRoutes.Outcome(0, 0, 0, 0, 1), outcome);
+        assertEquals(new PeerRoutes.Outcome(0, 0, 0, 0, 1, 0), outcome);
         assertEquals(List.of(
                         "10.244.2.0/24 via 192.168.50.2 dev upl0 proto 70",
                         "10.244.2.0/24 via 192.168.50.9 dev upl0 proto static metric 100"),
@@ -164,11 +163,31 @@ class PeerRoutesTest {
     }
 
     @Test
-    void aPeerOffTheUplinksNetworksIsAnErrorNamingThePeer() {
-        IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> routes.reconcile(List.of(peer("node-x", "172.31.0.2", "10.244.7.0/24"))));
+    void aPeerOffTheUplinksNetworksFailsAloneAndTheOthersAreRouted() {
+        PeerRoutes.Outcome outcome = routes.reconcile(List.of(peer("node-x", "172.31.0.2", "10.244.7.0/24"), NODE_B));
 
-        assertTrue(e.getMessage().startsWith("failed to route peer 'node-x' pod CIDR 10.244.7.0/24 via 172.31.0.2"),
-                e.getMessage());
+        assertEquals(new PeerRoutes.Outcome(1, 0, 0, 0, 0, 1), outcome);
+        assertEquals(List.of("10.244.2.0/24 via 192.168.50.2 dev upl0"), ferryRoutes());
+    }
+
+    @Test
+    void aPeerThatFailedIsRoutedByARetryOnceItsNetworkIsConnected() {
+        routes.reconcile(List.of(peer("node-x", "172.31.0.2", "10.244.7.0/24")));
+        assertEquals(1, routes.retryFailed(), "still off-link");
+
+        node.ip("address", "add", "172.31.0.1/24", "dev", "upl0");
+
+        assertEquals(0, routes.retryFailed());
+        assertEquals(List.of("10.244.7.0/24 via 172.31.0.2 dev upl0"), ferryRoutes());
+    }
+
+    @Test
+    void oneNodesChangeToAnOffLinkAddressFailsWithoutThrowing() {
+        routes.reconcile(List.of(NODE_B));
+
+        PeerRoutes.Outcome outcome = routes.apply(peer("node-b", "172.31.0.2", "10.244.2.0/24"));
+
+        assertEquals(1, outcome.failed());
+        assertEquals(1, routes.retryFailed());
     }
 }
