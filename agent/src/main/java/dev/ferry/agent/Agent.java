@@ -19,6 +19,7 @@ import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.RtNetlink;
 import dev.ferry.netns.NetNamespace;
 import dev.ferry.routes.PeerRoutes;
+import dev.ferry.state.Quarantine;
 import dev.ferry.state.StateLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -117,7 +118,7 @@ public final class Agent implements AutoCloseable {
             uplinks.attach(datapath, adoptPinnedLinks(datapath));
 
             Metrics metrics = components.add("metrics", new Metrics(datapath, this::endpoints, this::notReadyReason,
-                    this::notServingReason));
+                    this::notServingReason, Quarantine.of(config.stateDir())));
             components.add("metrics_server", MetricsServer.start(config.metricsAddress(), metrics));
             MasqueradeWriter masquerade = components.add("masquerade",
                     new MasqueradeWriter(new Masquerade(node), config.masquerade(), config.clusterCidrs()));

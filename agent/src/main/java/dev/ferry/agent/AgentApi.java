@@ -3,6 +3,7 @@ package dev.ferry.agent;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ferry.routes.Peer;
+import dev.ferry.state.Quarantine;
 import dev.ferry.api.ApiErrors;
 import dev.ferry.api.ApiResponse;
 import dev.ferry.api.ApiRouter;
@@ -34,7 +35,7 @@ final class AgentApi {
     /** What {@code GET /v1/status} answers. */
     record Status(String nodeName, String mode, String attach, String podAttach, boolean ready, String notReadyReason, String podCIDR,
                   IpamUsage ipam, List<UplinkView> uplinks, List<PeerView> peers, List<String> clusterCIDRs,
-                  int endpoints, KernelFeatures kernel, String version) {}
+                  int endpoints, List<String> quarantined, KernelFeatures kernel, String version) {}
 
     record IpamUsage(int used, int capacity) {}
 
@@ -89,7 +90,7 @@ final class AgentApi {
                 uplinks.stream().map(l -> new UplinkView(l.name(), l.index(), l.mtu())).toList(),
                 config.peers().stream().map(AgentApi::peer).toList(),
                 config.clusterCidrs().stream().map(IpPrefix::toString).toList(),
-                pods.endpoints().size(), kernel, version());
+                pods.endpoints().size(), Quarantine.of(config.stateDir()).all(), kernel, version());
     }
 
     private ApiResponse endpoint(String containerId) {

@@ -128,6 +128,8 @@ public final class Main {
         t.row("pod CIDR", s.path("podCIDR").asText());
         t.row("addresses", s.path("ipam").path("used").asInt() + " of " + s.path("ipam").path("capacity").asInt() + " in use");
         t.row("endpoints", s.path("endpoints").asText());
+        // Files the agent could not read wait in stateDir/quarantine for an operator (docs/operations.md).
+        s.path("quarantined").forEach(q -> t.row("quarantined", q.asText()));
         JsonNode k = s.path("kernel");
         t.row("kernel", k.path("release").asText() + " (TCX " + yesNo(k.path("tcx")) + ", BTF " + yesNo(k.path("btf"))
                 + ", BPF JIT " + k.path("jit").asText() + ")");

@@ -7,6 +7,7 @@ import dev.ferry.datapath.Datapath;
 import dev.ferry.datapath.EndpointMap;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.k8s.KubernetesObserver;
+import dev.ferry.state.Quarantine;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
@@ -55,7 +56,9 @@ public final class Metrics implements AutoCloseable {
     private final Liveness liveness;
     private final JvmGcMetrics gc = new JvmGcMetrics();
 
-    public Metrics(Datapath datapath, Supplier<List<Endpoint>> endpoints, Readiness readiness, Liveness liveness) {
+    /** @param quarantine the state directory's quarantine: its files wait for an operator, so they are a gauge */
+    public Metrics(Datapath datapath, Supplier<List<Endpoint>> endpoints, Readiness readiness, Liveness liveness,
+                   Quarantine quarantine) {
         this.readiness = readiness;
         this.liveness = liveness;
         // Two of ProcessorMetrics' names break Prometheus' naming rules (promtool rejects a unit
@@ -66,6 +69,8 @@ public final class Metrics implements AutoCloseable {
         this.datapath = new DatapathMeters(registry, datapath.counters(), endpoints);
         Gauge.builder("ferry.endpoints", endpoints, e -> e.get().size())
                 .description("Pod endpoints this agent serves").register(registry);
+        Gauge.builder("ferry.state.quarantined.files", quarantine, q -> q.all().size())
+                .description("State files moved to stateDir/quarantine because they could not be read").register(registry);
         // map: the name the map is pinned under, as bpftool shows it; a layout change renames it (_v2).
         Gauge.builder("ferry.bpf.map.entries", datapath, d -> d.endpoints().entries().size())
                 .description("Entries in a BPF map").tag("map", EndpointMap.NAME).register(registry);

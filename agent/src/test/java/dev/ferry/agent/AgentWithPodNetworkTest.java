@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.StreamSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -119,6 +120,23 @@ class AgentWithPodNetworkTest {
         assertEquals(200, MetricsPort.get(port, "/healthz").statusCode());
         String metrics = MetricsPort.scrape(port);
         assertTrue(metrics.contains("ferry_agent_ready 1"), metrics);
+    }
+
+    @Test
+    void badStateFilesAreQuarantinedAtStartAndTheAgentServesAndSaysSo() throws Exception {
+        Files.createDirectories(dir.resolve("state/ipam"));
+        Files.createDirectories(dir.resolve("state/endpoints"));
+        Files.writeString(dir.resolve("state/ipam/10.244.1.9"), "garbage");
+        Files.writeString(dir.resolve("state/endpoints/c0ffee@eth0.json"), "{\"format\":1,\"created\":\"yesterday\"}");
+
+        start();
+
+        assertTrue(nodes.get("/v1/status").path("ready").asBoolean());
+        assertEquals(List.of("endpoints/c0ffee@eth0.json", "ipam/10.244.1.9"),
+                StreamSupport.stream(nodes.get("/v1/status").path("quarantined").spliterator(), false)
+                        .map(com.fasterxml.jackson.databind.JsonNode::asText).toList());
+        assertTrue(MetricsPort.scrape(nodes.metricsPort()).contains("ferry_state_quarantined_files 2.0"));
+        assertEquals(1, nodes.get("/v1/status").path("ipam").path("used").asInt(), "the quarantined address stays taken");
     }
 
     @Test

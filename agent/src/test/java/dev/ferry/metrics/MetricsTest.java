@@ -3,6 +3,7 @@ package dev.ferry.metrics;
 import dev.ferry.cni.CniCommand;
 import dev.ferry.cni.Readiness;
 import dev.ferry.k8s.KubernetesObserver;
+import dev.ferry.state.Quarantine;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.retry.RetryRegistry;
 import dev.ferry.testing.CniNode;
@@ -49,7 +50,7 @@ class MetricsTest {
     static void start() throws Exception {
         node = CniNode.start("met", "10.237.0.0/24", "192.168.237.1");
         Readiness readiness = notReady::get;
-        metrics = new Metrics(node.datapath(), () -> node.endpoints().list(), readiness, notLive::get);
+        metrics = new Metrics(node.datapath(), () -> node.endpoints().list(), readiness, notLive::get, Quarantine.of(node.stateDir()));
         server = MetricsServer.start(new InetSocketAddress("127.0.0.1", 0), metrics);
     }
 
@@ -232,7 +233,7 @@ class MetricsTest {
     void everyMetricFerryExposesIsInTheMetricsReferenceAndEveryReferencedOneIsExposed() throws Exception {
         // A registry of its own, with the Kubernetes side's meters made to appear (they appear with their first event).
         CniNode.Pod pod = node.addPod("metdoc");
-        try (Metrics all = new Metrics(node.datapath(), () -> node.endpoints().list(), notReady::get, notLive::get)) {
+        try (Metrics all = new Metrics(node.datapath(), () -> node.endpoints().list(), notReady::get, notLive::get, Quarantine.of(node.stateDir()))) {
             KubernetesObserver k8s = all.kubernetesObserver();
             k8s.watchEvent(KubernetesObserver.Resource.NODE, KubernetesObserver.Action.ADD);
             k8s.apiError(KubernetesObserver.Operation.PROBE_VERSION);

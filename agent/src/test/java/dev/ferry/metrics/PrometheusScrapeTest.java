@@ -46,7 +46,8 @@ class PrometheusScrapeTest {
     @BeforeAll
     static void start() throws Exception {
         node = CniNode.start("prom", "10.238.0.0/24", "192.168.238.1");
-        metrics = new Metrics(node.datapath(), () -> node.endpoints().list(), dev.ferry.cni.Readiness.READY, Liveness.LIVE);
+        metrics = new Metrics(node.datapath(), () -> node.endpoints().list(), dev.ferry.cni.Readiness.READY, Liveness.LIVE,
+                dev.ferry.state.Quarantine.of(node.stateDir()));
         server = MetricsServer.start(new InetSocketAddress("127.0.0.1", 0), metrics);
     }
 
