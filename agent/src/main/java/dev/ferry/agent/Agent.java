@@ -20,9 +20,9 @@ import dev.ferry.masquerade.MasqueradeRules;
 import dev.ferry.metrics.Metrics;
 import dev.ferry.metrics.MetricsServer;
 import dev.ferry.net.IpPrefix;
+import dev.ferry.netlink.Ipv4DevConf;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.RtNetlink;
-import dev.ferry.netlink.Sysctl;
 import dev.ferry.netns.NetNamespace;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -357,10 +357,8 @@ public final class Agent implements AutoCloseable {
         }
         for (Link uplink : uplinks) {
             Attachment a = node.run(() -> datapath.attach(DatapathProgram.TO_POD, uplink.name(), uplink.index()));
-            // The path form names a device with a dot (eth0.100) unambiguously.
-            String key = "net/ipv4/conf/" + uplink.name() + "/forwarding";
-            String before = Sysctl.get(node, key);
-            Sysctl.set(node, key, "1");
+            int before = netlink.ipv4DevConf(uplink.index(), Ipv4DevConf.FORWARDING).orElse(-1);
+            netlink.setIpv4DevConf(uplink.index(), Ipv4DevConf.FORWARDING, 1);
             log.info("event=uplink_attached uplink={} ifindex={} mtu={} program={} prog_id={} forwarding=1 forwarding_was={}",
                     uplink.name(), uplink.index(), uplink.mtu(), a.program().programName(), a.programId(), before);
         }

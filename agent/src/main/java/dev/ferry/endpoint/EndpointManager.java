@@ -131,10 +131,12 @@ public final class EndpointManager implements AutoCloseable {
 
             int mtu = request.mtu().orElse(podMtu);
             Link hostEnd = step("create the veth pair", () -> plumbing.createVeth(hostIfname, key.ifname(), pod, podNl, mtu, rollback));
-            CompletableFuture<Attachment> hooking = node.submit(() -> {
-                PodPlumbing.setHostSysctls(hostIfname);
-                return datapath.attach(DatapathProgram.FROM_POD, hostIfname, hostEnd.index());
+            step("enable forwarding on '" + hostIfname + "'", () -> {
+                plumbing.enableForwarding(hostEnd);
+                return null;
             });
+            CompletableFuture<Attachment> hooking = node.submit(
+                    () -> datapath.attach(DatapathProgram.FROM_POD, hostIfname, hostEnd.index()));
             rollback.add("detach from_pod", () -> {
                 settled(hooking);
                 node.execute(() -> datapath.detach(DatapathProgram.FROM_POD, hostIfname, hostEnd.index()));

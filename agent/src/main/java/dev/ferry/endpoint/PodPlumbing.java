@@ -5,6 +5,7 @@ import dev.ferry.net.IpPrefix;
 import dev.ferry.net.IpText;
 import dev.ferry.net.MacAddress;
 import dev.ferry.netlink.Address;
+import dev.ferry.netlink.Ipv4DevConf;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.Neighbour;
 import dev.ferry.netlink.NetlinkException;
@@ -12,7 +13,6 @@ import dev.ferry.netlink.Route;
 import dev.ferry.netlink.RouteFilter;
 import dev.ferry.netlink.RtNetlink;
 import dev.ferry.netlink.Scope;
-import dev.ferry.netlink.Sysctl;
 import dev.ferry.netlink.VethPair;
 import dev.ferry.netns.NetNamespace;
 import org.slf4j.Logger;
@@ -82,12 +82,13 @@ final class PodPlumbing {
     }
 
     /**
-     * The host veth's sysctls, set from a thread in the node namespace:
-     * bpf_fib_lookup answers "forwarding disabled" for packets entering a device
-     * without forwarding, and the stack fallback would drop them too.
+     * Forwarding on the host veth, set on the node's socket: bpf_fib_lookup
+     * answers "forwarding disabled" for packets entering a device without it,
+     * and the stack fallback would drop them too. The veth is new, so what a
+     * sysctl write would add (LRO off, a route cache flush) has nothing to do.
      */
-    static void setHostSysctls(String hostIfname) {
-        Sysctl.set("net.ipv4.conf." + hostIfname + ".forwarding", "1");
+    void enableForwarding(Link host) {
+        nodeNl.setIpv4DevConf(host.index(), Ipv4DevConf.FORWARDING, 1);
     }
 
     /** Addresses, routes and neighbours on both ends; undone by deleting the veth. */
