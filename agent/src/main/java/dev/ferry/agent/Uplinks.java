@@ -3,9 +3,9 @@ package dev.ferry.agent;
 import dev.ferry.datapath.Attachment;
 import dev.ferry.datapath.Datapath;
 import dev.ferry.datapath.DatapathProgram;
+import dev.ferry.netlink.Ipv4DevConf;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.RtNetlink;
-import dev.ferry.netlink.Sysctl;
 import dev.ferry.netns.NetNamespace;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,10 +24,12 @@ final class Uplinks {
     private static final Logger log = LoggerFactory.getLogger(Uplinks.class);
 
     private final NetNamespace node;
+    private final RtNetlink netlink;
     private final List<Link> links;
 
-    private Uplinks(NetNamespace node, List<Link> links) {
+    private Uplinks(NetNamespace node, RtNetlink netlink, List<Link> links) {
         this.node = node;
+        this.netlink = netlink;
         this.links = List.copyOf(links);
     }
 
@@ -44,7 +46,7 @@ final class Uplinks {
         }
         log.info("event=node_netns path={} uplinks={} source={}", node.path(), names(links),
                 configured.isEmpty() ? "default_route" : "config");
-        return new Uplinks(node, links);
+        return new Uplinks(node, netlink, links);
     }
 
     List<Link> links() {
@@ -75,10 +77,9 @@ final class Uplinks {
         }
         for (Link uplink : links) {
             Attachment a = node.run(() -> datapath.attach(DatapathProgram.TO_POD, uplink.name(), uplink.index()));
-            // The path form names a device with a dot (eth0.100) unambiguously.
-            String key = "net/ipv4/conf/" + uplink.name() + "/forwarding";
-            String before = Sysctl.get(node, key);
-            Sysctl.set(node, key, "1");
+            // Through rtnetlink on the node's socket, not procfs: the DaemonSet mounts no writable /proc.
+            int before = netlink.ipv4DevConf(uplink.index(), Ipv4DevConf.FORWARDING).orElse(-1);
+            netlink.setIpv4DevConf(uplink.index(), Ipv4DevConf.FORWARDING, 1);
             log.info("event=uplink_attached uplink={} ifindex={} mtu={} program={} prog_id={} forwarding=1 forwarding_was={}",
                     uplink.name(), uplink.index(), uplink.mtu(), a.program().programName(), a.programId(), before);
         }

@@ -6,9 +6,6 @@ import dev.ferry.datapath.DatapathProgram;
 import dev.ferry.datapath.EndpointEntry;
 import dev.ferry.ipam.Allocation;
 import dev.ferry.ipam.Ipam;
-import dev.ferry.ipam.IpamException;
-import dev.ferry.linux.Errno;
-import dev.ferry.net.IpPrefix;
 import dev.ferry.net.IpText;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.RtNetlink;
@@ -19,15 +16,11 @@ import org.slf4j.LoggerFactory;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.Executor;
 
 /**
  * Every pod endpoint of this node: ADD, DEL, CHECK and GC on the kernel
@@ -43,8 +36,6 @@ import java.util.concurrent.Executor;
  */
 public final class EndpointManager implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EndpointManager.class);
-    /** Overlapped ADD steps that need no namespace (IPAM's file writes). */
-    private static final Executor BACKGROUND = command -> Thread.ofVirtual().name("ferry-ipam").start(command);
 
     private final NetNamespace node;
     private final Datapath datapath;
@@ -53,7 +44,7 @@ public final class EndpointManager implements AutoCloseable {
     private final EndpointIds ids;
     private final RtNetlink nodeNl;
     private final PodPlumbing plumbing;
-    private final int podMtu;
+    private final EndpointAdd adding;
 
     /**
      * Opens the state and re-checks every persisted endpoint against the kernel:
@@ -68,12 +59,12 @@ public final class EndpointManager implements AutoCloseable {
         this.node = node;
         this.datapath = datapath;
         this.ipam = ipam;
-        this.podMtu = podMtu;
         this.store = EndpointStore.open(stateDir);
         this.nodeNl = RtNetlink.open(node);
         this.plumbing = new PodPlumbing(nodeNl);
         List<Endpoint> existing = store.all();
         this.ids = new EndpointIds(existing);
+        this.adding = new EndpointAdd(node, datapath, ipam, store, ids, plumbing, podMtu);
         existing.forEach(this::restore);
     }
 
@@ -92,9 +83,10 @@ public final class EndpointManager implements AutoCloseable {
     }
 
     /**
-     * Plumbs a new endpoint, or answers the existing one when the same ADD comes
-     * again for the same netns and the endpoint is intact. Any failure undoes
-     * every step made so far.
+     * Plumbs a new endpoint ({@link EndpointAdd} has the steps), or answers the
+     * existing one when the same ADD comes again for the same netns and the
+     * endpoint is intact; a broken one is removed and plumbed again. Any failure
+     * undoes every step this call made.
      */
     public Endpoint add(EndpointRequest request) {
         EndpointKey key = request.key();
@@ -114,52 +106,7 @@ public final class EndpointManager implements AutoCloseable {
             remove(key);
         }
 
-        try (NetNamespace pod = openNetns(request.netns());
-             RtNetlink podNl = openNetlink(pod);
-             Rollback rollback = new Rollback(key)) {
-            String hostIfname = HostIfname.of(key.containerId(), key.ifname());
-            // The address is taken while the veth is made, and the hook made while both
-            // ends are wired: in TCX mode its attach waits out an RCU grace period.
-            CompletableFuture<Allocation> allocating = CompletableFuture.supplyAsync(() -> allocate(key), BACKGROUND);
-            rollback.add("release the address", () -> {
-                if (settled(allocating)) {
-                    ipam.release(key.containerId(), key.ifname());
-                }
-            });
-            int endpointId = ids.allocate();
-            rollback.add("free endpoint id " + endpointId, () -> ids.free(endpointId));
-
-            int mtu = request.mtu().orElse(podMtu);
-            Link hostEnd = step("create the veth pair", () -> plumbing.createVeth(hostIfname, key.ifname(), pod, podNl, mtu, rollback));
-            CompletableFuture<Attachment> hooking = node.submit(() -> {
-                PodPlumbing.setHostSysctls(hostIfname);
-                return datapath.attach(DatapathProgram.FROM_POD, hostIfname, hostEnd.index());
-            });
-            rollback.add("detach from_pod", () -> {
-                settled(hooking);
-                node.execute(() -> datapath.detach(DatapathProgram.FROM_POD, hostIfname, hostEnd.index()));
-            });
-
-            InetAddress address = await(allocating, "allocate an address").address();
-            PodPlumbing.Veth veth = step("wire the veth pair", () -> plumbing.wire(hostEnd, key.ifname(), pod, podNl, address));
-            EndpointEntry entry = new EndpointEntry(veth.host().index(), endpointId, 0, veth.pod().mac(), veth.host().mac());
-            step("write the endpoint map entry", () -> {
-                datapath.endpoints().put(address, entry);
-                return null;
-            });
-            rollback.add("delete map entry", () -> datapath.endpoints().delete(address));
-            await(hooking, "attach from_pod");
-
-            Endpoint endpoint = new Endpoint(key.containerId(), key.ifname(), request.netns(), hostIfname,
-                    veth.host().index(), IpPrefix.host(address), veth.pod().mac(), veth.host().mac(), endpointId, mtu,
-                    request.podNamespace(), request.podName(), request.podUid(), Instant.now());
-            step("persist the endpoint", () -> {
-                store.write(endpoint);
-                return null;
-            });
-            rollback.commit();
-            return endpoint;
-        }
+        return adding.add(request);
     }
 
     /**
@@ -287,68 +234,6 @@ public final class EndpointManager implements AutoCloseable {
                     e.address(), e.hostIfindex());
         } catch (RuntimeException ex) {
             log.error("event=endpoint_restore_failed endpoint={}/{} error=\"{}\"", e.containerId(), e.ifname(), ex.getMessage());
-        }
-    }
-
-    private Allocation allocate(EndpointKey key) {
-        try {
-            return ipam.allocate(key.containerId(), key.ifname());
-        } catch (IpamException.Exhausted ex) {
-            throw new EndpointException.PoolExhausted(ex.getMessage(), ex);
-        }
-    }
-
-    private static NetNamespace openNetns(String netns) {
-        if (!Path.of(netns).isAbsolute()) {
-            throw new EndpointException.BadNetns("netns '" + netns + "' is not an absolute path", null);
-        }
-        try {
-            return NetNamespace.open(Path.of(netns));
-        } catch (Errno ex) {
-            throw new EndpointException.BadNetns(ex.getMessage(), ex);
-        }
-    }
-
-    private static RtNetlink openNetlink(NetNamespace pod) {
-        try {
-            return RtNetlink.open(pod);
-        } catch (RuntimeException ex) {
-            // setns refuses a path that is not a network namespace (EINVAL).
-            throw new EndpointException.BadNetns(pod.path() + " is not a network namespace: " + ex.getMessage(), ex);
-        }
-    }
-
-    /** Waits for an overlapped step; its failure is reported like any other step's. */
-    private static <T> T await(CompletableFuture<T> future, String what) {
-        try {
-            return future.join();
-        } catch (CompletionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof EndpointException ee) {
-                throw ee;
-            }
-            throw new EndpointException.Failed("failed to " + what, String.valueOf(cause.getMessage()), cause);
-        }
-    }
-
-    /** Waits until the future is done; true when it succeeded (so there is something to undo). */
-    private static boolean settled(CompletableFuture<?> future) {
-        try {
-            future.join();
-            return true;
-        } catch (CompletionException | java.util.concurrent.CancellationException e) {
-            return false;
-        }
-    }
-
-    /** Runs one ADD step; a kernel refusal becomes {@link EndpointException.Failed} naming the step. */
-    private static <T> T step(String what, java.util.function.Supplier<T> action) {
-        try {
-            return action.get();
-        } catch (EndpointException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            throw new EndpointException.Failed("failed to " + what, e.getMessage(), e);
         }
     }
 

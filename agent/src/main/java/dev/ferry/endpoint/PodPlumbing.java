@@ -5,6 +5,7 @@ import dev.ferry.net.IpPrefix;
 import dev.ferry.net.IpText;
 import dev.ferry.net.MacAddress;
 import dev.ferry.netlink.Address;
+import dev.ferry.netlink.Ipv4DevConf;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.Neighbour;
 import dev.ferry.netlink.NetlinkException;
@@ -12,7 +13,6 @@ import dev.ferry.netlink.Route;
 import dev.ferry.netlink.RouteFilter;
 import dev.ferry.netlink.RtNetlink;
 import dev.ferry.netlink.Scope;
-import dev.ferry.netlink.Sysctl;
 import dev.ferry.netlink.VethPair;
 import dev.ferry.netns.NetNamespace;
 import org.slf4j.Logger;
@@ -32,14 +32,12 @@ import java.util.Optional;
  *   <li>host side: a /32 route to the pod (protocol 70) and a permanent
  *       neighbour, so host processes and the stack fallback reach it too.</li>
  * </ul>
+ * Node-side calls go through the node's socket, held here; pod-side calls take
+ * the pod's socket as an argument. The caller registers every undo.
  */
 final class PodPlumbing {
     private static final Logger log = LoggerFactory.getLogger(PodPlumbing.class);
     private static final InetAddress GATEWAY = Endpoint.GATEWAY;
-
-    /** The two ends as the kernel reports them after plumbing. */
-    record Veth(Link host, Link pod) {
-    }
 
     private final RtNetlink nodeNl;
 
@@ -48,22 +46,19 @@ final class PodPlumbing {
     }
 
     /**
-     * Creates the pair with the peer born inside the pod's namespace, so it never
-     * appears on the node. Registers the undo: deleting the host end takes the
-     * peer, its routes and neighbours with it.
+     * Creates the pair, the peer born inside the pod's namespace so that it never
+     * appears on the node, and returns the host end; deleting it takes the peer,
+     * its addresses, routes and neighbours with it. EEXIST names either end: the
+     * pod's interface name taken in its netns is the runtime's mistake (code
+     * 100); a host veth of the same name is a leftover of an earlier ADD of this
+     * very container and ifname (the name derives from both), which is deleted
+     * and the pair made again. Asking first would cost every ADD netlink round
+     * trips for cases that are rare.
      */
-    /**
-     * Creates the pair. EEXIST names either end: the pod's interface name taken
-     * in its netns is the runtime's mistake (code 100); a host veth of the same
-     * name is a leftover of an earlier ADD of this very container and ifname (the
-     * name derives from both), which is deleted and the pair made again. Asking
-     * first would cost every ADD netlink round trips for cases that are rare.
-     */
-    Link createVeth(String hostIfname, String podIfname, NetNamespace pod, RtNetlink podNl, int mtu, Rollback rollback) {
+    Link createVeth(String hostIfname, String podIfname, NetNamespace pod, RtNetlink podNl, int mtu) {
         VethPair pair = VethPair.of(hostIfname, podIfname).mtu(mtu);
-        Link host;
         try {
-            host = nodeNl.createVeth(pair, pod);
+            return nodeNl.createVeth(pair, pod);
         } catch (NetlinkException e) {
             if (e.errno() != Errno.EEXIST) {
                 throw e;
@@ -75,35 +70,45 @@ final class PodPlumbing {
                 throw e;
             }
             log.warn("event=stale_veth_removed host_ifname={}", hostIfname);
-            host = nodeNl.createVeth(pair, pod);
+            return nodeNl.createVeth(pair, pod);
         }
-        rollback.add("delete veth " + hostIfname, () -> deleteLinkIfPresent(hostIfname));
-        return host;
     }
 
     /**
-     * The host veth's sysctls, set from a thread in the node namespace:
-     * bpf_fib_lookup answers "forwarding disabled" for packets entering a device
-     * without forwarding, and the stack fallback would drop them too.
+     * Forwarding on the host veth, set on the node's socket: bpf_fib_lookup
+     * answers "forwarding disabled" for packets entering a device without it,
+     * and the stack fallback would drop them too. The veth is new, so what a
+     * sysctl write would add (LRO off, a route cache flush) has nothing to do.
      */
-    static void setHostSysctls(String hostIfname) {
-        Sysctl.set("net.ipv4.conf." + hostIfname + ".forwarding", "1");
+    void enableForwarding(Link host) {
+        nodeNl.setIpv4DevConf(host.index(), Ipv4DevConf.FORWARDING, 1);
     }
 
-    /** Addresses, routes and neighbours on both ends; undone by deleting the veth. */
-    Veth wire(Link host, String podIfname, NetNamespace pod, RtNetlink podNl, InetAddress address) {
+    /**
+     * The pod side, on the pod's socket: its address, the link-scope route to
+     * the gateway, the default route through it and a permanent neighbour for
+     * it at the host veth's MAC. Returns the pod end. Undone by deleting the veth.
+     */
+    Link wirePod(RtNetlink podNl, String podIfname, InetAddress address, MacAddress hostMac) {
         Link podEnd = podNl.link(podIfname).orElseThrow(() -> new IllegalStateException(
-                "veth peer '" + podIfname + "' did not appear in " + pod.path()));
+                "veth peer '" + podIfname + "' did not appear in the pod's namespace"));
         podNl.addAddress(Address.of(podEnd.index(), IpPrefix.host(address)));
         podNl.setLinkUp(podEnd.index());
         podNl.addRoute(Route.to(IpPrefix.host(GATEWAY)).dev(podEnd.index()).scope(Scope.LINK).protocol(Route.PROTO_FERRY));
         podNl.addRoute(Route.to(IpPrefix.DEFAULT_V4).via(GATEWAY).dev(podEnd.index()).protocol(Route.PROTO_FERRY));
-        podNl.replaceNeighbour(Neighbour.permanent(podEnd.index(), GATEWAY, host.mac()));
+        podNl.replaceNeighbour(Neighbour.permanent(podEnd.index(), GATEWAY, hostMac));
+        return podEnd;
+    }
 
+    /**
+     * The host side, on the node's socket: the host veth up, a /32 route to the
+     * pod through it and a permanent neighbour for the pod. Undone by deleting
+     * the veth.
+     */
+    void wireHost(Link host, InetAddress address, MacAddress podMac) {
         nodeNl.setLinkUp(host.index());
         nodeNl.replaceRoute(hostRoute(address, host.index()));
-        nodeNl.replaceNeighbour(Neighbour.permanent(host.index(), address, podEnd.mac()));
-        return new Veth(nodeNl.link(host.index()).orElse(host), podEnd);
+        nodeNl.replaceNeighbour(Neighbour.permanent(host.index(), address, podMac));
     }
 
     /** Deletes the host end (and with it the pod end); false when it was already gone. */
@@ -133,7 +138,7 @@ final class PodPlumbing {
         return nodeNl.link(hostIfname);
     }
 
-    /** What is not as {@link #plumb} left it, in words; empty when all is well. */
+    /** What is not as ADD left it, in words; empty when all is well. */
     List<String> problems(Endpoint e, RtNetlink podNl) {
         List<String> problems = new ArrayList<>();
         String ip = IpText.format(e.address().address());

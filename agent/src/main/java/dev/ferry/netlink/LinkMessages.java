@@ -2,6 +2,9 @@ package dev.ferry.netlink;
 
 import dev.ferry.net.MacAddress;
 
+import java.util.Optional;
+import java.util.OptionalInt;
+
 import static dev.ferry.netlink.Uapi.*;
 
 /** RTM_*LINK requests and the parsing of their replies. */
@@ -71,6 +74,26 @@ final class LinkMessages {
         return ifinfomsg(change(), index, 0, 0).attrString(IFLA_IFNAME, name).build();
     }
 
+    /**
+     * One per-device IPv4 setting: {@code IFLA_AF_SPEC { AF_INET { IFLA_INET_CONF
+     * { [IPV4_DEVCONF_x] = u32 } } }}, which the kernel's inet_set_link_af
+     * stores as a write of the sysctl would.
+     */
+    static byte[] setIpv4DevConf(int index, Ipv4DevConf key, int value) {
+        return ifinfomsg(change(), index, 0, 0)
+                .beginNest(IFLA_AF_SPEC).beginNest(AF_INET).beginNest(IFLA_INET_CONF)
+                .attrU32(key.id, value)
+                .endNest().endNest().endNest().build();
+    }
+
+    /** {@code IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE = u8 } }}, as inet6_set_link_af reads it. */
+    static byte[] setIpv6AddrGenMode(int index, Ipv6AddrGenMode mode) {
+        return ifinfomsg(change(), index, 0, 0)
+                .beginNest(IFLA_AF_SPEC).beginNest(AF_INET6)
+                .attr(IFLA_INET6_ADDR_GEN_MODE, new byte[]{(byte) mode.ordinal()})
+                .endNest().endNest().build();
+    }
+
     /** RTM_NEWLINK without NLM_F_CREATE changes an existing link, as {@code ip link set} does. */
     private static MessageBuilder change() {
         return new MessageBuilder(RTM_NEWLINK, REQUEST);
@@ -82,6 +105,26 @@ final class LinkMessages {
 
     static byte[] delete(String name) {
         return ifinfomsg(new MessageBuilder(RTM_DELLINK, REQUEST), 0, 0, 0).attrString(IFLA_IFNAME, name).build();
+    }
+
+    /**
+     * A setting from a link message's {@code IFLA_AF_SPEC / AF_INET /
+     * IFLA_INET_CONF}: not attributes as in a request but an array of u32 that
+     * starts at IPV4_DEVCONF_FORWARDING (inet_fill_link_af). Empty when the
+     * link has no IPv4 settings (no in_device).
+     */
+    static OptionalInt ipv4DevConf(Message m, Ipv4DevConf key) {
+        return m.attributes(IFINFOMSG_LEN).nested(IFLA_AF_SPEC).nested(AF_INET).raw(IFLA_INET_CONF)
+                .filter(conf -> conf.remaining() >= key.id * 4)
+                .map(conf -> OptionalInt.of(conf.getInt((key.id - 1) * 4)))
+                .orElse(OptionalInt.empty());
+    }
+
+    /** {@code IFLA_AF_SPEC / AF_INET6 / IFLA_INET6_ADDR_GEN_MODE}; empty when the link has no IPv6 settings. */
+    static Optional<Ipv6AddrGenMode> ipv6AddrGenMode(Message m) {
+        return m.attributes(IFINFOMSG_LEN).nested(IFLA_AF_SPEC).nested(AF_INET6).bytes(IFLA_INET6_ADDR_GEN_MODE)
+                .filter(b -> b.length >= 1)
+                .map(b -> Ipv6AddrGenMode.of(b[0] & 0xff));
     }
 
     /** struct ifinfomsg { u8 family; u8 pad; u16 type; s32 index; u32 flags; u32 change; } */

@@ -10,16 +10,17 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * Links, addresses, routes and neighbours of one network namespace, through
- * one rtnetlink socket that a whole CNI ADD or DEL can reuse.
+ * Links, addresses, routes, neighbours and per-device settings of one network
+ * namespace, through one rtnetlink socket that a whole CNI ADD or DEL can reuse.
  *
- * <p>The namespace is fixed when the socket is opened: the opening thread's
- * ({@link #open()}) or a given one ({@link #open(NetNamespace)}). From then on
- * any thread may call in; calls are serialised. Every failure is a
+ * <p>The namespace is named when the socket is opened ({@link #open(NetNamespace)})
+ * and stays the socket's for its whole life: every call acts there, whichever
+ * thread makes it and wherever that thread is. Calls are serialised. Every failure is a
  * {@link NetlinkException} naming the operation and the object; deletes (and
  * changes) of something that does not exist throw its subclass
  * {@link NetlinkException.NotFound}, which CNI DEL treats as success.
@@ -31,14 +32,9 @@ public final class RtNetlink implements AutoCloseable {
         this.socket = socket;
     }
 
-    /** Opens a socket in the calling thread's network namespace. */
-    public static RtNetlink open() {
-        return new RtNetlink(NetlinkSocket.open());
-    }
-
     /** Opens a socket in {@code namespace}; the caller's thread stays where it is. */
     public static RtNetlink open(NetNamespace namespace) {
-        return namespace.run(RtNetlink::open);
+        return namespace.run(() -> new RtNetlink(NetlinkSocket.open()));
     }
 
     // Links
@@ -71,20 +67,12 @@ public final class RtNetlink implements AutoCloseable {
     }
 
     public Optional<Link> link(String name) {
-        return findLink(LinkMessages.get(Link.checkName(name)), () -> "failed to look up link '" + name + "'");
+        return linkMessage(LinkMessages.get(Link.checkName(name)), () -> "failed to look up link '" + name + "'")
+                .map(LinkMessages::parse);
     }
 
     public Optional<Link> link(int index) {
-        return findLink(LinkMessages.get(index), () -> "failed to look up link with ifindex " + index);
-    }
-
-    private Optional<Link> findLink(byte[] request, Supplier<String> operation) {
-        try {
-            return socket.request(request, operation, Errno.ENODEV).stream()
-                    .filter(m -> m.type() == Uapi.RTM_NEWLINK).findFirst().map(LinkMessages::parse);
-        } catch (NetlinkException.NotFound e) {
-            return Optional.empty();
-        }
+        return linkMessage(index).map(LinkMessages::parse);
     }
 
     public List<Link> links() {
@@ -123,6 +111,54 @@ public final class RtNetlink implements AutoCloseable {
 
     private void changeLink(int index, byte[] request, String what) {
         socket.request(request, () -> "failed to " + what.formatted("'" + linkName(index) + "'"), Errno.ENODEV);
+    }
+
+    // Per-device settings: the net.ipv4.conf.DEV.* sysctls without /proc
+
+    /**
+     * Sets one of the link's IPv4 settings, as writing
+     * {@code net.ipv4.conf.DEV.NAME} would store it, through RTM_NEWLINK's
+     * IFLA_AF_SPEC, so no procfs of this namespace needs to be mounted or
+     * writable. Unlike the sysctl write, the kernel runs no side effect of the
+     * setting: turning forwarding on neither disables LRO on the device nor
+     * flushes the route cache (devinet_sysctl_forward does both).
+     */
+    public void setIpv4DevConf(int index, Ipv4DevConf key, int value) {
+        changeLink(index, LinkMessages.setIpv4DevConf(index, key, value),
+                "set " + key.sysctlName() + " to " + value + " on link %s");
+    }
+
+    /** One of the link's IPv4 settings; empty when there is no such link or it has no IPv4 settings. */
+    public OptionalInt ipv4DevConf(int index, Ipv4DevConf key) {
+        return linkMessage(index).map(m -> LinkMessages.ipv4DevConf(m, key)).orElse(OptionalInt.empty());
+    }
+
+    /**
+     * Sets how the link makes its IPv6 link-local address. IPv6's other
+     * per-device settings (forwarding among them) cannot be set through
+     * rtnetlink: see {@link Ipv6AddrGenMode}.
+     */
+    public void setIpv6AddrGenMode(int index, Ipv6AddrGenMode mode) {
+        changeLink(index, LinkMessages.setIpv6AddrGenMode(index, mode),
+                "set IPv6 address generation mode " + mode + " on link %s");
+    }
+
+    /** The link's IPv6 address generation mode; empty when there is no such link or it has no IPv6 settings. */
+    public Optional<Ipv6AddrGenMode> ipv6AddrGenMode(int index) {
+        return linkMessage(index).flatMap(LinkMessages::ipv6AddrGenMode);
+    }
+
+    private Optional<Message> linkMessage(int index) {
+        return linkMessage(LinkMessages.get(index), () -> "failed to look up link with ifindex " + index);
+    }
+
+    private Optional<Message> linkMessage(byte[] request, Supplier<String> operation) {
+        try {
+            return socket.request(request, operation, Errno.ENODEV).stream()
+                    .filter(m -> m.type() == Uapi.RTM_NEWLINK).findFirst();
+        } catch (NetlinkException.NotFound e) {
+            return Optional.empty();
+        }
     }
 
     // Addresses

@@ -3,7 +3,7 @@ package dev.ferry.netlink;
 /**
  * The kernel constants this package uses, under their C names so that each one
  * can be checked against linux/netlink.h, rtnetlink.h, if_link.h, if_addr.h,
- * neighbour.h and veth.h with a grep.
+ * neighbour.h, veth.h and ip.h with a grep.
  */
 final class Uapi {
     private Uapi() {}
@@ -59,11 +59,15 @@ final class Uapi {
     static final int IFLA_IFNAME = 3;
     static final int IFLA_MTU = 4;
     static final int IFLA_LINKINFO = 18;
+    static final int IFLA_AF_SPEC = 26;
     static final int IFLA_NET_NS_FD = 28;
     static final int IFLA_EXT_MASK = 29;
     static final int IFLA_INFO_KIND = 1;
     static final int IFLA_INFO_DATA = 2;
     static final int RTEXT_FILTER_SKIP_STATS = 1 << 3;
+    // linux/if_link.h: inside IFLA_AF_SPEC, one nest per family (AF_INET, AF_INET6)
+    static final int IFLA_INET_CONF = 1;
+    static final int IFLA_INET6_ADDR_GEN_MODE = 8;
     // linux/veth.h
     static final int VETH_INFO_PEER = 1;
     // linux/if.h

@@ -93,15 +93,6 @@ public final class NetNamespace implements AutoCloseable {
         }
     }
 
-    /**
-     * Starts {@code task} inside this namespace and returns at once, for work
-     * that can overlap with the caller's (a TCX attach waits out an RCU grace
-     * period). The future fails with the task's exception.
-     */
-    public <T> CompletableFuture<T> submit(java.util.function.Supplier<T> task) {
-        return hop(task::get);
-    }
-
     private <T> CompletableFuture<T> hop(Callable<T> task) {
         if (closed) {
             throw new IllegalStateException("network namespace '" + path + "' is closed");

@@ -15,6 +15,7 @@ import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -42,6 +43,11 @@ class DaemonSetTest {
         assertEquals("ferry", POD.getServiceAccountName());
     }
 
+    /**
+     * A runtime may name a pod's namespace /proc/PID/ns/net (cri-dockerd does)
+     * and the agent opens the path as given: in a PID namespace of its own the
+     * container's /proc would not have that PID, or another process under it.
+     */
     @Test
     void sharesTheHostPidNamespaceSoThatProcPidNsNetPathsResolve() {
         assertEquals(Boolean.TRUE, POD.getHostPID());
@@ -62,13 +68,21 @@ class DaemonSetTest {
         assertEquals("spec.nodeName", env.getValueFrom().getFieldRef().getFieldPath());
     }
 
+    /**
+     * The agent sets per-device sysctls (forwarding on the uplinks and the pods'
+     * host veths) through rtnetlink, so the container's read-only /proc/sys is
+     * fine and no procfs of the host is mounted, writable or not.
+     */
     @Test
-    void writesSysctlsThroughTheHostsProcfsBecauseTheContainersProcSysIsReadOnly() {
-        var env = agent().getEnv().stream().filter(e -> e.getName().equals("FERRY_PROCFS")).findFirst().orElseThrow();
-        VolumeMount hostProc = agent().getVolumeMounts().stream()
-                .filter(m -> m.getMountPath().equals(env.getValue())).findFirst().orElseThrow();
-        assertEquals("/proc", volume(hostProc.getName()).getHostPath().getPath());
-        assertTrue(hostProc.getReadOnly() == null || !hostProc.getReadOnly(), "sysctls are written");
+    void mountsNoProcfsOfTheHostBecauseSysctlsGoThroughRtnetlink() {
+        for (Volume v : POD.getVolumes()) {
+            if (v.getHostPath() != null) {
+                String path = v.getHostPath().getPath();
+                assertFalse(path.equals("/proc") || path.startsWith("/proc/"), "volume " + v.getName() + " mounts " + path);
+            }
+        }
+        assertTrue(agent().getVolumeMounts().stream().noneMatch(m -> m.getMountPath().startsWith("/host/proc")));
+        assertTrue(agent().getEnv().stream().noneMatch(e -> e.getName().equals("FERRY_PROCFS")));
     }
 
     @Test
@@ -79,17 +93,28 @@ class DaemonSetTest {
         assertEquals("ferry-config", volume("config").getConfigMap().getName());
     }
 
+    /**
+     * Every host directory the agent mounts, each at the same path as on the
+     * host (ferry-cni, run by the runtime on the host, reads the paths in the
+     * conflist), and nothing else of the host's file system.
+     */
     @Test
-    void mountsEveryHostDirectoryAtItsOwnPathWithTheRightPropagation() {
+    void mountsExactlyTheHostDirectoriesItNeedsAtTheirOwnPaths() {
         // volume -> host path, mount path, propagation ("-": none)
         Map<String, List<String>> expected = new TreeMap<>(Map.of(
+                // the conflist, written once the agent is ready: the runtime on the host reads it
                 "cni-conf", List.of("/etc/cni/net.d", "/etc/cni/net.d", "-"),
+                // endpoint and IPAM state, which must outlive the container: a new agent adopts the pods
                 "state", List.of("/var/lib/ferry", "/var/lib/ferry", "-"),
+                // the agent's socket and ferry-cni's DEL spool, at the paths the conflist names
                 "run", List.of("/run/ferry", "/run/ferry", "-"),
+                // pins that keep the datapath forwarding while the agent restarts; HostToContainer sees
+                // a bpffs that the init container mounted on the host after the start
                 "bpffs", List.of("/sys/fs/bpf", "/sys/fs/bpf", "HostToContainer"),
+                // named pod namespaces (CNI_NETNS=/run/netns/cni-...) the runtime creates after the
+                // agent started, under either spelling a runtime uses
                 "run-netns", List.of("/run/netns", "/run/netns", "HostToContainer"),
-                "var-run-netns", List.of("/var/run/netns", "/var/run/netns", "HostToContainer"),
-                "host-proc", List.of("/proc", "/host/proc", "-")));
+                "var-run-netns", List.of("/var/run/netns", "/var/run/netns", "HostToContainer")));
         Map<String, List<String>> actual = new TreeMap<>();
         for (VolumeMount m : agent().getVolumeMounts()) {
             Volume v = volume(m.getName());

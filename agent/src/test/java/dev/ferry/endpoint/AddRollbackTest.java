@@ -1,27 +1,31 @@
 package dev.ferry.endpoint;
 
 import dev.ferry.cni.CniError;
+import dev.ferry.datapath.EndpointEntry;
+import dev.ferry.datapath.EndpointMap;
+import dev.ferry.ipam.Allocation;
+import dev.ferry.net.MacAddress;
 import dev.ferry.testing.CniNode;
 import dev.ferry.testing.FerryCni;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
 import org.junit.jupiter.api.Test;
 
-import dev.ferry.datapath.EndpointEntry;
-import dev.ferry.datapath.EndpointMap;
-import dev.ferry.net.MacAddress;
-
 import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** ADD fails after the veth is plumbed (the endpoint map is full): every earlier step is undone. */
+/** A failed ADD undoes what it made, and only that. */
 @RequiresRoot
 class AddRollbackTest {
 
+    /** The endpoint map is full: the last step before persisting fails, every earlier one is undone. */
     @Test
     void addThatCannotWriteItsMapEntryUndoesVethRoutesAndAddress() throws Exception {
         try (CniNode node = CniNode.start("rb", "10.236.0.0/24", "192.168.236.1")) {
@@ -36,7 +40,7 @@ class AddRollbackTest {
             FerryCni.Result r = node.cni("ADD", CniNode.newContainerId(), "/run/netns/" + ns.name()).run();
 
             assertEquals(CniError.FERRY_ADD_FAILED, r.code(), r.toString());
-            assertTrue(r.stdout().contains("failed to write the endpoint map entry"), r.stdout());
+            assertTrue(r.stdout().contains("failed to write endpoint map entry '10.236.0.1'"), r.stdout());
             assertEquals(fillers, map.entries().keySet(), "no entry of the failed ADD");
             fillers.forEach(map::delete);
             assertEquals(List.of(), node.hostVeths(), "host veth rolled back");
@@ -44,6 +48,31 @@ class AddRollbackTest {
             assertEquals(List.of(), node.ipamFiles(), "address released");
             assertEquals(List.of(), node.fromPodPins(), "hook removed");
             assertTrue(node.node().ip("route", "show", "proto", "70").isBlank(), "host route gone");
+        }
+    }
+
+    /**
+     * What a runtime's retry meets after the agent died between plumbing a pod
+     * and persisting it: the pod has its interface and address, IPAM holds the
+     * address, no endpoint is on file. The retried ADD fails (the interface
+     * exists); its rollback must leave the address held, or the next pod gets
+     * the address this one still uses.
+     */
+    @Test
+    void failedRetryOfAnAddKeepsTheAddressThePodStillHolds() throws Exception {
+        try (CniNode node = CniNode.start("rr", "10.237.0.0/24", "192.168.237.1")) {
+            CniNode.Pod pod = node.addPod("rrp");
+            for (Path file : node.endpointFiles()) {
+                Files.delete(file);
+            }
+
+            FerryCni.Result retry = node.cni("ADD", pod.containerId(), pod.netnsPath()).run();
+
+            assertEquals(CniError.FERRY_ALREADY_EXISTS, retry.code(), retry.toString());
+            assertTrue(pod.ns().ip("-o", "addr", "show", "dev", "eth0").contains(pod.address().getHostAddress()),
+                    "the pod still uses the address");
+            assertEquals(Optional.of(pod.address()), node.ipam().find(pod.containerId(), "eth0").map(Allocation::address),
+                    "IPAM still holds it for the pod");
         }
     }
 }

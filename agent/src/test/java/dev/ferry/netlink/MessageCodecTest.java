@@ -63,6 +63,28 @@ class MessageCodecTest {
     }
 
     @Test
+    void ipv4SettingIsAnAttributeNamedByItsDevconfNumberInsideAfSpecAfInetInetConf() {
+        Message m = only(LinkMessages.setIpv4DevConf(7, Ipv4DevConf.FORWARDING, 1));
+
+        assertEquals(RTM_NEWLINK, m.type());
+        assertEquals(0, m.flags() & NLM_F_CREATE, "changes the link, creates nothing");
+        assertEquals(7, m.i32(4), "ifinfomsg.ifi_index");
+        Attributes conf = m.attributes(IFINFOMSG_LEN).nested(IFLA_AF_SPEC).nested(AF_INET).nested(IFLA_INET_CONF);
+        assertEquals(1, conf.u32(1).orElseThrow(), "IPV4_DEVCONF_FORWARDING is 1 in linux/ip.h");
+    }
+
+    @Test
+    void ipv4SettingsAreReadFromAnArrayThatStartsAtDevconfNumberOne() {
+        // What inet_fill_link_af sends: u32 per setting, IPV4_DEVCONF_FORWARDING (1) first.
+        byte[] conf = new byte[8];
+        ByteBuffer.wrap(conf).order(ByteOrder.nativeOrder()).putInt(0, 1).putInt(4, 0);
+        byte[] bytes = new MessageBuilder(RTM_NEWLINK, 0).u8(AF_UNSPEC).u8(0).u16(0).u32(7).u32(0).u32(0)
+                .beginNest(IFLA_AF_SPEC).beginNest(AF_INET).attr(IFLA_INET_CONF, conf).endNest().endNest().build();
+
+        assertEquals(java.util.OptionalInt.of(1), LinkMessages.ipv4DevConf(only(bytes), Ipv4DevConf.FORWARDING));
+    }
+
+    @Test
     void cappedErrorCarriesErrnoAndTheKernelsMessage() {
         byte[] bytes = new MessageBuilder(NLMSG_ERROR, NLM_F_CAPPED | NLM_F_ACK_TLVS)
                 .u32(-22).u32(40).u16(RTM_NEWROUTE).u16(NLM_F_REQUEST).u32(7).u32(0)   // nlmsgerr: error, request header
