@@ -65,7 +65,10 @@ public final class EndpointManager implements AutoCloseable {
         List<Endpoint> existing = store.all();
         this.ids = new EndpointIds(existing);
         this.adding = new EndpointAdd(node, datapath, ipam, store, ids, plumbing, podMtu);
-        existing.forEach(this::restore);
+        StartupReconcile.Outcome o = new StartupReconcile(store, ipam, datapath, plumbing).run(this::remove, this::restore);
+        log.info("event=endpoints_reconciled restored={} kept_for_del={} half_made_removed={} addresses_adopted={}"
+                        + " address_conflicts={} stray_veths_removed={} stray_map_entries_removed={}", o.restored(), o.kept(),
+                o.halfMadeRemoved(), o.addressesAdopted(), o.conflicts(), o.strayVeths(), o.strayMapEntries());
     }
 
     /** Every endpoint, sorted by container id then ifname. */
@@ -83,10 +86,10 @@ public final class EndpointManager implements AutoCloseable {
     }
 
     /**
-     * Plumbs a new endpoint ({@link EndpointAdd} has the steps), or answers the
-     * existing one when the same ADD comes again for the same netns and the
-     * endpoint is intact; a broken one is removed and plumbed again. Any failure
-     * undoes every step this call made.
+     * Plumbs a new endpoint ({@link EndpointAdd} has the steps). An ADD for an
+     * attachment that exists is an error while its pod interface is there (the
+     * spec's rule, code 100); one whose interface or namespace is gone is removed
+     * and plumbed again. Any failure undoes every step this call made.
      */
     public Endpoint add(EndpointRequest request) {
         EndpointKey key = request.key();
@@ -97,12 +100,13 @@ public final class EndpointManager implements AutoCloseable {
                 throw new EndpointException.AlreadyExists(key + " is attached to " + e.netns()
                         + ", not " + request.netns() + "; DEL it first");
             }
-            List<String> problems = problems(e);
-            if (problems.isEmpty()) {
-                log.info("event=endpoint_add_repeated endpoint={} address={} action=answered_existing", key, e.address());
-                return e;
+            // The CNI spec: "If an interface of the requested name already exists in the container, the CNI
+            // plugin MUST return with an error." Only an endpoint whose pod interface is gone is made again.
+            if (podInterfaceExists(e)) {
+                throw new EndpointException.AlreadyExists("interface " + e.ifname() + " of " + key + " already exists in "
+                        + e.netns() + " (address " + IpText.format(e.address().address()) + "); DEL it first");
             }
-            log.warn("event=endpoint_add_repeated endpoint={} problems=\"{}\" action=rebuild", key, String.join("; ", problems));
+            log.warn("event=endpoint_add_repeated endpoint={} action=rebuild why=\"its pod interface is gone\"", key);
             remove(key);
         }
 
@@ -218,22 +222,36 @@ public final class EndpointManager implements AutoCloseable {
         return problems;
     }
 
-    /** After a restart: put back the map entry and hook of an endpoint whose veth is still there. */
-    private void restore(Endpoint e) {
+    /** Whether the endpoint's interface is in its pod's namespace (false when the namespace is gone too). */
+    private boolean podInterfaceExists(Endpoint e) {
+        if (!Files.exists(Path.of(e.netns()))) {
+            return false;
+        }
+        try (NetNamespace pod = NetNamespace.open(Path.of(e.netns())); RtNetlink podNl = RtNetlink.open(pod)) {
+            return podNl.link(e.ifname()).isPresent();
+        } catch (RuntimeException gone) {
+            return false; // deleted between the check and the open
+        }
+    }
+
+    /** After a restart: put back the map entry and hook of an endpoint whose veth is still there; false when it is not. */
+    private boolean restore(Endpoint e) {
         try {
             Optional<Link> host = plumbing.hostLink(e.hostIfname());
             if (host.isEmpty() || host.get().index() != e.hostIfindex()) {
                 log.warn("event=endpoint_orphaned endpoint={}/{} host_ifname={} action=kept_until_del_or_gc",
                         e.containerId(), e.ifname(), e.hostIfname());
-                return;
+                return false;
             }
             datapath.endpoints().put(e.address().address(),
                     new EndpointEntry(e.hostIfindex(), e.endpointId(), 0, e.podMac(), e.hostMac()));
             node.run(() -> datapath.attach(DatapathProgram.FROM_POD, e.hostIfname(), e.hostIfindex()));
             log.info("event=endpoint_restored endpoint={}/{} address={} ifindex={}", e.containerId(), e.ifname(),
                     e.address(), e.hostIfindex());
+            return true;
         } catch (RuntimeException ex) {
             log.error("event=endpoint_restore_failed endpoint={}/{} error=\"{}\"", e.containerId(), e.ifname(), ex.getMessage());
+            return false;
         }
     }
 

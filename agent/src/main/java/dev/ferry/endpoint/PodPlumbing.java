@@ -138,6 +138,11 @@ final class PodPlumbing {
         return nodeNl.link(hostIfname);
     }
 
+    /** Every device of the node's namespace (the reconcile at start looks for host veths of Ferry's naming). */
+    List<Link> hostLinks() {
+        return nodeNl.links();
+    }
+
     /** What is not as ADD left it, in words; empty when all is well. */
     List<String> problems(Endpoint e, RtNetlink podNl) {
         List<String> problems = new ArrayList<>();

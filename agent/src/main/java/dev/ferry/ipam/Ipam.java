@@ -90,6 +90,26 @@ public final class Ipam {
         }
     }
 
+    /**
+     * Records that {@code containerId}/{@code ifname} holds {@code address}: how
+     * the agent's reconcile at start repairs an endpoint whose address file is
+     * missing. False when another owner holds the address (two pods must never
+     * share one; the caller reports it) or when the owner holds another one.
+     */
+    public boolean adopt(String containerId, String ifname, InetAddress address) {
+        Owner owner = new Owner(containerId, ifname);
+        lock.lock();
+        try {
+            Optional<Allocation> held = find(owner);
+            if (held.isPresent()) {
+                return held.get().address().equals(address);
+            }
+            return files.reserveFirstFree(owner, List.of(address).iterator()).isPresent();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Frees the address of {@code ifname} in {@code containerId}; empty when it held none (CNI DEL is idempotent). */
     public Optional<Allocation> release(String containerId, String ifname) {
         Owner owner = new Owner(containerId, ifname);

@@ -25,6 +25,10 @@ public final class Libc {
     public static final int O_RDONLY = 0;
     public static final int O_CLOEXEC = 0x80000;
     public static final int CLONE_NEWNET = 0x40000000;
+    /** open(2): a FIFO opens at once instead of waiting for a writer. */
+    public static final int O_NONBLOCK = 0x800;
+    /** ioctl_ns(2): _IO(NSIO = 0xb7, 0x3), the CLONE_NEW* type of a namespace file; ENOTTY on any other file. */
+    public static final long NS_GET_NSTYPE = 0xb703L;
 
     public static final int AF_NETLINK = 16;
     public static final int SOCK_RAW = 3;
@@ -48,10 +52,25 @@ public final class Libc {
         return (int) ERRNO.get(state, 0L);
     }
 
-    static MethodHandle capturing(String name, FunctionDescriptor descriptor) {
+    static MethodHandle capturing(String name, FunctionDescriptor descriptor, Linker.Option... more) {
         MemorySegment symbol = LIBC.find(name)
                 .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name));
-        return LINKER.downcallHandle(symbol, descriptor, Linker.Option.captureCallState("errno"));
+        Linker.Option[] options = java.util.Arrays.copyOf(more, more.length + 1);
+        options[more.length] = Linker.Option.captureCallState("errno");
+        return LINKER.downcallHandle(symbol, descriptor, options);
+    }
+
+    // int ioctl(int fd, unsigned long request, ...); the one argument after request is variadic
+    private static final MethodHandle ioctl = capturing("ioctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
+
+    /** ioctl(2) for requests that take no argument or an integer one. */
+    public static int ioctl(MemorySegment state, int fd, long request, long argument) {
+        try {
+            return (int) ioctl.invokeExact(state, fd, request, argument);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
     }
 
     // int open(const char *pathname, int flags);

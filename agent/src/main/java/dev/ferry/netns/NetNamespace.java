@@ -40,13 +40,28 @@ public final class NetNamespace implements AutoCloseable {
         this.fd = fd;
     }
 
-    /** Opens a namespace by a path such as {@code /run/netns/NAME} or {@code /proc/PID/ns/net}. */
+    /**
+     * Opens a namespace by a path such as {@code /run/netns/NAME} or
+     * {@code /proc/PID/ns/net}, and makes sure it is one: the path comes from the
+     * runtime (CNI_NETNS), and a FIFO there would block a plain open forever
+     * (O_NONBLOCK opens it at once), a file or another kind of namespace would
+     * fail later, further from the cause.
+     *
+     * @throws Errno when the path cannot be opened or is not a network namespace
+     */
     public static NetNamespace open(Path path) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = Libc.callState(arena);
-            int fd = Libc.open(state, arena.allocateFrom(path.toString()), Libc.O_RDONLY | Libc.O_CLOEXEC);
+            int fd = Libc.open(state, arena.allocateFrom(path.toString()), Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK);
             if (fd < 0) {
                 throw new Errno("failed to open network namespace '" + path + "'", Libc.errno(state));
+            }
+            int type = Libc.ioctl(state, fd, Libc.NS_GET_NSTYPE, 0);
+            if (type != Libc.CLONE_NEWNET) {
+                int errno = type < 0 ? Libc.errno(state) : Errno.EINVAL;
+                Libc.close(state, fd);
+                throw new Errno("failed to open network namespace '" + path + "': "
+                        + (type < 0 ? "not a namespace file" : "a namespace, but not a network namespace"), errno);
             }
             return new NetNamespace(path, fd);
         }

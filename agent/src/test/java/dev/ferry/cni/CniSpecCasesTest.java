@@ -3,17 +3,21 @@ package dev.ferry.cni;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ferry.endpoint.EndpointKey;
+import dev.ferry.testing.Cleanup;
 import dev.ferry.testing.CniNode;
 import dev.ferry.testing.FerryCni;
 import dev.ferry.testing.Footprint;
 import dev.ferry.testing.NothingLeftBehind;
 import dev.ferry.testing.RequiresRoot;
+import dev.ferry.testing.Shell;
 import dev.ferry.testing.TestNetns;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 
@@ -114,16 +118,49 @@ class CniSpecCasesTest {
     }
 
     @Test
-    void repeatedAddForTheSameNetnsAnswersTheSameEndpointAndMakesNothingNew() {
+    void repeatedAddForTheSameNetnsIsCode100AndLeavesThePodAsItWas() {
         CniNode.Pod pod = node.addPod("specdup");
         Footprint before = node.footprint();
 
         FerryCni.Result again = node.cni("ADD", pod.containerId(), pod.netnsPath()).run();
 
-        assertEquals(0, again.exitCode(), again.toString());
-        assertEquals(pod.address(), CniNode.addressOf(again));
+        // The CNI spec: an ADD for an interface that already exists in the container MUST fail.
+        assertEquals(CniError.FERRY_ALREADY_EXISTS, again.code(), again.toString());
+        assertTrue(again.msg().contains("already exists"), again.msg());
         node.assertNothingLeftSince(before);
+        assertEquals(0, node.cni("CHECK", pod.containerId(), pod.netnsPath()).run().exitCode(),
+                "the pod is untouched");
         assertEquals(0, node.del(pod).exitCode());
+    }
+
+    @Test
+    void aFifoAsTheNetnsIsCode4AndItsContainerIsFreeForDel() throws Exception {
+        Path fifo = Files.createTempDirectory("ferry-test-fifo").resolve("netns");
+        try {
+            Shell.run("mkfifo", fifo.toString());
+            Footprint before = node.footprint();
+            String containerId = CniNode.newContainerId();
+
+            FerryCni.Result r = node.cni("ADD", containerId, fifo.toString()).run();
+
+            assertEquals(4, r.code(), r.toString());
+            assertTrue(r.stdout().contains("not a namespace file"), r.stdout());
+            assertEquals(0, node.cni("DEL", containerId, fifo.toString()).run().exitCode(), "no lock or slot was kept");
+            node.assertNothingLeftSince(before);
+        } finally {
+            Cleanup.deleteTree(fifo.getParent());
+        }
+    }
+
+    @Test
+    void aNamespaceOfAnotherKindIsCode4() {
+        Footprint before = node.footprint();
+
+        FerryCni.Result r = node.cni("ADD", CniNode.newContainerId(), "/proc/self/ns/mnt").run();
+
+        assertEquals(4, r.code(), r.toString());
+        assertTrue(r.stdout().contains("not a network namespace"), r.stdout());
+        node.assertNothingLeftSince(before);
     }
 
     @Test

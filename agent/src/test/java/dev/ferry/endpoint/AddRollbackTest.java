@@ -73,6 +73,7 @@ class AddRollbackTest {
                     "the pod still uses the address");
             assertEquals(Optional.of(pod.address()), node.ipam().find(pod.containerId(), "eth0").map(Allocation::address),
                     "IPAM still holds it for the pod");
+            assertEquals(0, node.del(pod).exitCode(), "the runtime's DEL, which the node's own cleanup cannot know of");
         }
     }
 }
