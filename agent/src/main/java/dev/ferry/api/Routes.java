@@ -98,10 +98,6 @@ public final class Routes implements ApiRouter {
             return route("POST", pattern, handler);
         }
 
-        public Builder delete(String pattern, Handler handler) {
-            return route("DELETE", pattern, handler);
-        }
-
         public Builder route(String method, String pattern, Handler handler) {
             if (!pattern.startsWith("/")) {
                 throw new IllegalArgumentException("a route pattern starts with '/': " + pattern);

@@ -119,10 +119,6 @@ public final class Datapath implements AutoCloseable {
         return counters;
     }
 
-    public AttachModes modes() {
-        return modes;
-    }
-
     public Path bpffsRoot() {
         return bpffsRoot;
     }

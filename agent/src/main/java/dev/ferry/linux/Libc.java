@@ -109,18 +109,6 @@ public final class Libc {
         }
     }
 
-    // unsigned int if_nametoindex(const char *ifname);
-    private static final MethodHandle if_nametoindex = capturing("if_nametoindex",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS));
-
-    public static int if_nametoindex(MemorySegment state, MemorySegment ifname) {
-        try {
-            return (int) if_nametoindex.invokeExact(state, ifname);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
     // int socket(int domain, int type, int protocol);
     private static final MethodHandle socket = capturing("socket",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));

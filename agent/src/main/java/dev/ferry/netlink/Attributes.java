@@ -41,10 +41,6 @@ final class Attributes {
         return new Attributes(byType);
     }
 
-    boolean has(int type) {
-        return byType.containsKey(type);
-    }
-
     Optional<byte[]> bytes(int type) {
         ByteBuffer value = byType.get(type);
         if (value == null) {

@@ -62,10 +62,6 @@ public record Route(IpPrefix destination, InetAddress gateway, int outputIndex, 
         return new Route(destination, gateway, outputIndex, scope, protocol, table, metric, onlink);
     }
 
-    public Route table(int table) {
-        return new Route(destination, gateway, outputIndex, scope, protocol, table, metric, onlink);
-    }
-
     public Route metric(int metric) {
         return new Route(destination, gateway, outputIndex, scope, protocol, table, metric, onlink);
     }

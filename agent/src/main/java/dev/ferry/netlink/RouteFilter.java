@@ -20,10 +20,6 @@ public record RouteFilter(Family family, int table, int protocol, int outputInde
         return new RouteFilter(family, table, protocol, outputIndex);
     }
 
-    public RouteFilter table(int table) {
-        return new RouteFilter(family, table, protocol, outputIndex);
-    }
-
     public RouteFilter protocol(int protocol) {
         return new RouteFilter(family, table, protocol, outputIndex);
     }

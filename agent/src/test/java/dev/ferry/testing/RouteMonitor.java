@@ -43,6 +43,12 @@ public final class RouteMonitor implements AutoCloseable {
         }
         RouteMonitor m = new RouteMonitor(ns, p);
         try {
+            // ip monitor subscribes a moment after it starts: a mark made before that is never seen, so mark
+            // until one is, then take what came meanwhile.
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100)).until(() -> {
+                m.mark();
+                return m.markers.get() > 0;
+            });
             m.changes();
         } catch (RuntimeException | Error e) {
             m.close();
@@ -54,14 +60,19 @@ public final class RouteMonitor implements AutoCloseable {
     /** The route writes since the last call (adds and replaces as the route, deletes as "Deleted ..."). */
     public List<String> changes() {
         int seen = markers.get();
-        ns.ip("route", "add", "blackhole", MARKER + "/32");
-        ns.ip("route", "del", "blackhole", MARKER + "/32");
+        mark();
         await().atMost(Duration.ofSeconds(10)).until(() -> markers.get() >= seen + 2);
         synchronized (lines) {
             List<String> since = List.copyOf(lines);
             lines.clear();
             return since;
         }
+    }
+
+    /** A route add and delete the monitor reports as two marker lines. */
+    private void mark() {
+        ns.ip("route", "add", "blackhole", MARKER + "/32");
+        ns.ip("route", "del", "blackhole", MARKER + "/32");
     }
 
     private void read() {
