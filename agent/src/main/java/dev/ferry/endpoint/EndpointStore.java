@@ -111,6 +111,11 @@ final class EndpointStore {
         }
     }
 
+    /** Whether the endpoint's file was quarantined: the pod was plumbed whole, only its record is unreadable. */
+    boolean quarantined(EndpointKey key) {
+        return quarantine.holds(AREA, fileOf(key).getFileName().toString());
+    }
+
     Path fileOf(EndpointKey key) {
         return dir.resolve(key.containerId() + "@" + encode(key.ifname()) + SUFFIX);
     }

@@ -23,7 +23,9 @@ import java.util.regex.Pattern;
  * <ul>
  *   <li>an address held without an endpoint file is an ADD that never answered
  *       success: everything of it is removed as a DEL would (the runtime retries
- *       the ADD or sends DEL, both of which then find a clean slate);</li>
+ *       the ADD or sends DEL, both of which then find a clean slate), unless its
+ *       endpoint file was quarantined: that pod was plumbed whole and keeps its
+ *       network, and its DEL or GC removes it;</li>
  *   <li>an endpoint whose address file is gone gets it back, unless another pod
  *       holds that address (logged as a conflict: never two pods with one);</li>
  *   <li>an endpoint whose host veth is there gets its map entry and hook back;
@@ -63,7 +65,11 @@ final class StartupReconcile {
         store.all().forEach(e -> persisted.add(new EndpointKey(e.containerId(), e.ifname())));
         for (Allocation a : ipam.allocations()) {
             EndpointKey key = new EndpointKey(a.containerId(), a.ifname());
-            if (!persisted.contains(key)) {
+            if (!persisted.contains(key) && store.quarantined(key)) {
+                log.warn("event=endpoint_state_quarantined endpoint={} address={} action=kept_until_del_or_gc", key,
+                        IpText.format(a.address()));
+                kept++;
+            } else if (!persisted.contains(key)) {
                 log.warn("event=endpoint_half_made endpoint={} address={} action=removed_as_del_would", key,
                         IpText.format(a.address()));
                 try {
@@ -119,6 +125,7 @@ final class StartupReconcile {
     private int removeStrayMapEntries() {
         Set<InetAddress> ours = new HashSet<>();
         store.all().forEach(e -> ours.add(e.address().address()));
+        ipam.allocations().forEach(a -> ours.add(a.address())); // a pod whose record was quarantined still forwards
         int removed = 0;
         for (InetAddress address : datapath.endpoints().entries().keySet()) {
             if (!ours.contains(address)) {

@@ -74,6 +74,23 @@ class CniCrashRecoveryTest {
     }
 
     @Test
+    void aPodWhoseStateFileIsQuarantinedKeepsItsNetworkUntilItsDel() throws Exception {
+        CniNode.Pod pod = node.addPod("crashq");
+        node.stopAgent();
+        Files.writeString(node.stateDir().resolve("endpoints").resolve(pod.containerId() + "@eth0.json"), "{ cut short");
+
+        node.startAgent();
+
+        assertTrue(Files.exists(node.stateDir().resolve("quarantine/endpoints").resolve(pod.containerId() + "@eth0.json")));
+        assertTrue(pod.ns().ip("-o", "addr", "show", "eth0").contains(cidrOf(pod.address())), "the pod keeps its interface");
+        assertTrue(node.datapath().endpoints().entries().containsKey(pod.address()), "and its map entry");
+        assertNotEquals(pod.address(), node.addPod("crashr").address(), "its address is not handed out");
+        assertEquals(0, node.cni("DEL", pod.containerId(), pod.netnsPath()).run().exitCode());
+        assertTrue(node.ipam().find(pod.containerId(), "eth0").isEmpty(), "DEL freed it");
+        assertFalse(pod.ns().ip("-o", "link", "show").contains("eth0"));
+    }
+
+    @Test
     void anEndpointWhoseAddressFileIsGoneGetsItBack() throws Exception {
         CniNode.Pod pod = node.addPod("crashd");
         node.stopAgent();
