@@ -12,6 +12,8 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Clock;
@@ -128,6 +130,17 @@ final class DelSpool {
             }
             if (Files.size(file) > MAX_FILE_BYTES) {
                 throw new SpooledRequest.Malformed("larger than " + MAX_FILE_BYTES + " bytes");
+            }
+            // ferry-cni runs as root and writes 0600 (mkostemp): anything else was put there by someone else,
+            // and replaying it would let them DEL any pod.
+            int uid = (Integer) Files.getAttribute(file, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+            if (uid != 0) {
+                throw new SpooledRequest.Malformed("owned by uid " + uid + ", not root, which ferry-cni runs as");
+            }
+            Set<PosixFilePermission> mode = Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS);
+            if (!Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE).containsAll(mode)) {
+                throw new SpooledRequest.Malformed("mode " + PosixFilePermissions.toString(mode)
+                        + " opens it to others than root; ferry-cni writes rw-------");
             }
             data = Files.readAllBytes(file);
         } catch (IOException e) {

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -144,6 +145,26 @@ class DelSpoolTest {
         assertEquals(List.of("bbbb"), handled.stream().map(CniRequest::containerId).toList());
         assertEquals(List.of("del-aaaa-eth0.req.bad"), spoolFiles());
         assertEquals(DelSpool.Drain.NOTHING, drain(r -> DELETED), "a .bad file is not retried");
+    }
+
+    @Test
+    void aSpooledDelOthersCanWriteIsMovedAsideAndNeverHandled() throws Exception {
+        Path file = spoolDel("aaaa");
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-rw-rw-"));
+
+        assertEquals(new DelSpool.Drain(0, 0, 1, 0), drain(r -> DELETED));
+        assertEquals(List.of("del-aaaa-eth0.req.bad"), spoolFiles());
+        assertEquals(List.of(), handled);
+    }
+
+    @Test
+    void aSpooledDelNotOwnedByRootIsMovedAsideAndNeverHandled() throws Exception {
+        Path file = spoolDel("aaaa");
+        Files.setAttribute(file, "unix:uid", 65534); // nobody
+
+        assertEquals(new DelSpool.Drain(0, 0, 1, 0), drain(r -> DELETED));
+        assertEquals(List.of("del-aaaa-eth0.req.bad"), spoolFiles());
+        assertEquals(List.of(), handled);
     }
 
     @Test
