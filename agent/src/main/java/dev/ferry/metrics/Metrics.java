@@ -4,6 +4,8 @@ import dev.ferry.cni.CniObserver;
 import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.ClusterCidrMap;
 import dev.ferry.datapath.Datapath;
+import dev.ferry.datapath.KernelFeatures;
+import dev.ferry.datapath.KernelFix;
 import dev.ferry.datapath.EndpointMap;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.k8s.KubernetesObserver;
@@ -68,6 +70,17 @@ public final class Metrics implements AutoCloseable {
         this.datapath = new DatapathMeters(registry, datapath.counters(), endpoints);
         Gauge.builder("ferry.endpoints", endpoints, e -> e.get().size())
                 .description("Pod endpoints this agent serves").register(registry);
+        // The kernel does not change under a running agent: judged once, exposed as constants.
+        for (KernelFix fix : KernelFeatures.probe().fixes()) {
+            double affected = switch (fix.status()) {
+                case AFFECTED -> 1;
+                case NOT_AFFECTED -> 0;
+                case UNKNOWN -> -1;
+            };
+            Gauge.builder("ferry.kernel.issue", () -> affected)
+                    .description("1 when the running kernel lacks the fix (docs/security.md), 0 when it has it, -1 when"
+                            + " its version does not tell").tag("issue", fix.name()).register(registry);
+        }
         Gauge.builder("ferry.state.quarantined.files", quarantine, q -> q.all().size())
                 .description("State files moved to stateDir/quarantine because they could not be read").register(registry);
         // map: the name the map is pinned under, as bpftool shows it; a layout change renames it (_v2).

@@ -25,6 +25,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -189,6 +190,23 @@ class MetricsTest {
         assertEquals(200, r.statusCode());
         assertTrue(r.headers().firstValue("Content-Type").orElseThrow().startsWith("application/openmetrics-text"));
         assertTrue(r.body().strip().endsWith("# EOF"), "OpenMetrics ends with # EOF");
+    }
+
+    @Test
+    void eachKnownKernelIssueIsASeriesSayingWhetherThisKernelHasIt() throws Exception {
+        String exposition = MetricsPort.scrape(server.address().getPort());
+
+        List<dev.ferry.datapath.KernelFix> fixes = dev.ferry.datapath.KernelFeatures.probe().fixes();
+        assertEquals(2, fixes.size());
+        for (dev.ferry.datapath.KernelFix fix : fixes) {
+            double expected = switch (fix.status()) {
+                case AFFECTED -> 1;
+                case NOT_AFFECTED -> 0;
+                case UNKNOWN -> -1;
+            };
+            assertEquals(expected, MetricsPort.value(exposition, "ferry_kernel_issue{issue=\"" + fix.name() + "\"}"),
+                    fix + " in " + exposition);
+        }
     }
 
     @Test
