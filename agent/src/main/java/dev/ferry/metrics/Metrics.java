@@ -68,7 +68,9 @@ public final class Metrics implements AutoCloseable {
         registry.config().meterFilter(MeterFilter.deny(id -> id.getName().equals("process.cpu.time")
                 || id.getName().equals("system.cpu.count")));
         this.datapath = new DatapathMeters(registry, datapath.counters(), endpoints);
-        Gauge.builder("ferry.endpoints", endpoints, e -> e.get().size())
+        // Gauges hold what they read weakly unless told otherwise, and the agent passes method references
+        // nothing else holds: a collected one reads NaN. Every gauge here holds its source strongly.
+        Gauge.builder("ferry.endpoints", endpoints, e -> e.get().size()).strongReference(true)
                 .description("Pod endpoints this agent serves").register(registry);
         // The kernel does not change under a running agent: judged once, exposed as constants.
         for (KernelFix fix : KernelFeatures.probe().fixes()) {
@@ -81,16 +83,16 @@ public final class Metrics implements AutoCloseable {
                     .description("1 when the running kernel lacks the fix (docs/security.md), 0 when it has it, -1 when"
                             + " its version does not tell").tag("issue", fix.name()).register(registry);
         }
-        Gauge.builder("ferry.state.quarantined.files", quarantine, q -> q.all().size())
+        Gauge.builder("ferry.state.quarantined.files", quarantine, q -> q.all().size()).strongReference(true)
                 .description("State files moved to stateDir/quarantine because they could not be read").register(registry);
         // map: the name the map is pinned under, as bpftool shows it; a layout change renames it (_v2).
-        Gauge.builder("ferry.bpf.map.entries", datapath, d -> d.endpoints().entries().size())
+        Gauge.builder("ferry.bpf.map.entries", datapath, d -> d.endpoints().entries().size()).strongReference(true)
                 .description("Entries in a BPF map").tag("map", EndpointMap.NAME).register(registry);
-        Gauge.builder("ferry.bpf.map.capacity", datapath, d -> d.endpoints().capacity())
+        Gauge.builder("ferry.bpf.map.capacity", datapath, d -> d.endpoints().capacity()).strongReference(true)
                 .description("max_entries of a BPF map").tag("map", EndpointMap.NAME).register(registry);
-        Gauge.builder("ferry.bpf.map.entries", datapath, d -> d.clusterCidrs().cidrs().size())
+        Gauge.builder("ferry.bpf.map.entries", datapath, d -> d.clusterCidrs().cidrs().size()).strongReference(true)
                 .description("Entries in a BPF map").tag("map", ClusterCidrMap.NAME).register(registry);
-        Gauge.builder("ferry.agent.ready", readiness, r -> r.notReadyReason().isEmpty() ? 1 : 0)
+        Gauge.builder("ferry.agent.ready", readiness, r -> r.notReadyReason().isEmpty() ? 1 : 0).strongReference(true)
                 .description("1 when the agent takes CNI ADDs").register(registry);
         new JvmMemoryMetrics().bindTo(registry);
         gc.bindTo(registry);

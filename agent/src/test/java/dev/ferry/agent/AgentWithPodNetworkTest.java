@@ -135,7 +135,8 @@ class AgentWithPodNetworkTest {
         assertEquals(List.of("endpoints/c0ffee@eth0.json", "ipam/10.244.1.9"),
                 StreamSupport.stream(nodes.get("/v1/status").path("quarantined").spliterator(), false)
                         .map(com.fasterxml.jackson.databind.JsonNode::asText).toList());
-        assertTrue(MetricsPort.scrape(nodes.metricsPort()).contains("ferry_state_quarantined_files 2.0"));
+        String scraped = MetricsPort.scrape(nodes.metricsPort());
+        assertTrue(scraped.contains("ferry_state_quarantined_files 2.0"), scraped.lines().filter(l -> l.contains("quarantined")).toList().toString());
         assertEquals(1, nodes.get("/v1/status").path("ipam").path("used").asInt(), "the quarantined address stays taken");
     }
 
