@@ -123,7 +123,6 @@ public final class Agent implements AutoCloseable {
             MasqueradeWriter masquerade = components.add("masquerade",
                     new MasqueradeWriter(new Masquerade(node), config.masquerade(), config.clusterCidrs()));
 
-            AgentSocket.createPrivateDirectory(config.stateDir());
             BootScopedState.claim(config.stateDir());
             PeerRoutes peerRoutes = new PeerRoutes(netlink);
             IpPrefix podCidr;
