@@ -9,6 +9,7 @@ import dev.ferry.ipam.Ipam;
 import dev.ferry.net.IpText;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.RtNetlink;
+import dev.ferry.netlink.RtNetlinkPool;
 import dev.ferry.netns.NetNamespace;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,6 +44,7 @@ public final class EndpointManager implements AutoCloseable {
     private final EndpointStore store;
     private final EndpointIds ids;
     private final RtNetlink nodeNl;
+    private final RtNetlinkPool nodeDeletes;
     private final PodPlumbing plumbing;
     private final EndpointAdd adding;
 
@@ -61,7 +63,8 @@ public final class EndpointManager implements AutoCloseable {
         this.ipam = ipam;
         this.store = EndpointStore.open(stateDir);
         this.nodeNl = RtNetlink.open(node);
-        this.plumbing = new PodPlumbing(nodeNl);
+        this.nodeDeletes = new RtNetlinkPool(node);
+        this.plumbing = new PodPlumbing(nodeNl, nodeDeletes);
         List<Endpoint> existing = store.all();
         this.ids = new EndpointIds(existing);
         this.adding = new EndpointAdd(node, datapath, ipam, store, ids, plumbing, podMtu);
@@ -123,7 +126,7 @@ public final class EndpointManager implements AutoCloseable {
      */
     public Optional<Endpoint> remove(EndpointKey key) {
         Optional<Endpoint> state = store.get(key);
-        Optional<Allocation> allocation = ipam.find(key.containerId(), key.ifname());
+        Optional<Allocation> allocation = ipam.find(key.containerId(), key.ifname(), state.map(e -> e.address().address()));
         Optional<InetAddress> address = state.map(e -> e.address().address())
                 .or(() -> allocation.map(Allocation::address));
         String hostIfname = state.map(Endpoint::hostIfname).orElse(HostIfname.of(key.containerId(), key.ifname()));
@@ -131,10 +134,18 @@ public final class EndpointManager implements AutoCloseable {
 
         Optional<Link> host = attempt(failures, "look up " + hostIfname, () -> plumbing.hostLink(hostIfname)).flatMap(x -> x);
         int ifindex = host.map(Link::index).orElse(state.map(Endpoint::hostIfindex).orElse(0));
-        attempt(failures, "detach from_pod", () -> {
-            node.execute(() -> datapath.detach(DatapathProgram.FROM_POD, hostIfname, ifindex));
-            return null;
-        });
+        if (host.isPresent()) {
+            // Deleting the veth below takes the hook with it; only a TCX link's pin would stay.
+            attempt(failures, "unpin from_pod", () -> {
+                datapath.forgetDevice(DatapathProgram.FROM_POD, hostIfname);
+                return null;
+            });
+        } else {
+            attempt(failures, "detach from_pod", () -> {
+                node.execute(() -> datapath.detach(DatapathProgram.FROM_POD, hostIfname, ifindex));
+                return null;
+            });
+        }
         // The address is ours while IPAM says so or our state names it: its map entry is ours too.
         address.ifPresent(a -> attempt(failures, "delete map entry " + IpText.format(a), () -> datapath.endpoints().delete(a)));
         host.ifPresent(h -> attempt(failures, "delete veth " + hostIfname, () -> plumbing.deleteLinkIfPresent(hostIfname)));
@@ -146,7 +157,7 @@ public final class EndpointManager implements AutoCloseable {
         if (!failures.isEmpty()) {
             throw new EndpointException.Incomplete(key, failures);
         }
-        allocation.ifPresent(a -> ipam.release(key.containerId(), key.ifname()));
+        allocation.ifPresent(ipam::release);
         store.delete(key);
         state.ifPresent(e -> ids.free(e.endpointId()));
         if (state.isPresent() || allocation.isPresent() || host.isPresent()) {
@@ -187,6 +198,7 @@ public final class EndpointManager implements AutoCloseable {
 
     @Override
     public void close() {
+        nodeDeletes.close();
         nodeNl.close();
     }
 

@@ -12,6 +12,7 @@ import dev.ferry.netlink.NetlinkException;
 import dev.ferry.netlink.Route;
 import dev.ferry.netlink.RouteFilter;
 import dev.ferry.netlink.RtNetlink;
+import dev.ferry.netlink.RtNetlinkPool;
 import dev.ferry.netlink.Scope;
 import dev.ferry.netlink.VethPair;
 import dev.ferry.netns.NetNamespace;
@@ -40,9 +41,12 @@ final class PodPlumbing {
     private static final InetAddress GATEWAY = Endpoint.GATEWAY;
 
     private final RtNetlink nodeNl;
+    private final RtNetlinkPool nodeDeletes;
 
-    PodPlumbing(RtNetlink nodeNl) {
+    /** @param nodeDeletes sockets of the node for veth deletes, which wait in the kernel (see {@link RtNetlinkPool}) */
+    PodPlumbing(RtNetlink nodeNl, RtNetlinkPool nodeDeletes) {
         this.nodeNl = nodeNl;
+        this.nodeDeletes = nodeDeletes;
     }
 
     /**
@@ -113,24 +117,27 @@ final class PodPlumbing {
 
     /** Deletes the host end (and with it the pod end); false when it was already gone. */
     boolean deleteLinkIfPresent(String hostIfname) {
-        try {
-            nodeNl.deleteLink(hostIfname);
-            return true;
-        } catch (NetlinkException.NotFound gone) {
-            return false;
-        }
+        return nodeDeletes.apply(nl -> {
+            try {
+                nl.deleteLink(hostIfname);
+                return true;
+            } catch (NetlinkException.NotFound gone) {
+                return false;
+            }
+        });
     }
 
-    /** Removes a host route to the pod that outlived its link (a route Ferry made, to an address Ferry still holds). */
+    /**
+     * Removes a host route to the pod that outlived its link (a route Ferry made,
+     * to an address Ferry still holds). One delete by destination and protocol,
+     * whatever its device: a listing would cost every DEL a dump of a table that
+     * holds a route per pod.
+     */
     void deleteHostRouteIfPresent(InetAddress address) {
-        for (Route r : nodeNl.routes(RouteFilter.main().protocol(Route.PROTO_FERRY))) {
-            if (r.destination().equals(IpPrefix.host(address))) {
-                try {
-                    nodeNl.deleteRoute(r);
-                } catch (NetlinkException.NotFound gone) {
-                    // removed with its link meanwhile
-                }
-            }
+        try {
+            nodeNl.deleteRoute(Route.to(IpPrefix.host(address)).protocol(Route.PROTO_FERRY));
+        } catch (NetlinkException.NotFound gone) {
+            // the usual case: it went with its link
         }
     }
 

@@ -150,6 +150,11 @@ final class AddressFiles {
     }
 
     /** Deletes the address file if {@code owner} still holds it; false when it is gone or held by someone else. */
+    /** Who holds {@code address}; empty when nobody does (or its file was just quarantined). */
+    Optional<Owner> owner(InetAddress address) {
+        return ownerOrQuarantine(fileOf(address));
+    }
+
     boolean release(InetAddress address, Owner owner) {
         Path file = fileOf(address);
         try {

@@ -122,6 +122,35 @@ public final class Ipam {
         }
     }
 
+    /**
+     * {@link #find(String, String)}, looking first at the address the caller
+     * believes the owner holds (its endpoint's): one file read instead of
+     * reading the whole directory, on every DEL.
+     */
+    public Optional<Allocation> find(String containerId, String ifname, Optional<InetAddress> likely) {
+        Owner owner = new Owner(containerId, ifname);
+        lock.lock();
+        try {
+            if (likely.isPresent() && files.owner(likely.get()).filter(owner::equals).isPresent()) {
+                return Optional.of(new Allocation(likely.get(), containerId, ifname));
+            }
+            return find(owner);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Frees an allocation {@link #find} returned; false when its address no longer belongs to its owner. */
+    public boolean release(Allocation allocation) {
+        Owner owner = new Owner(allocation.containerId(), allocation.ifname());
+        lock.lock();
+        try {
+            return files.release(allocation.address(), owner);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public Optional<Allocation> find(String containerId, String ifname) {
         Owner owner = new Owner(containerId, ifname);
         lock.lock();
