@@ -122,6 +122,18 @@ class CniCrashRecoveryTest {
         assertEquals(0, node.cni("CHECK", kept.containerId(), kept.netnsPath()).run().exitCode());
     }
 
+    @Test
+    void delRemovesAHostRouteToThePodThatNoLongerGoesThroughItsVeth() throws Exception {
+        CniNode.Pod pod = node.addPod("crashh");
+        // Ferry's route to the pod, left on another device (as by a hand-made repair, or a device renamed under it).
+        node.node().ip("route", "replace", cidrOf(pod.address()), "dev", "lo", "proto", "70");
+
+        assertEquals(0, node.cni("DEL", pod.containerId(), pod.netnsPath()).run().exitCode());
+
+        assertTrue(node.node().ip("route", "show", "proto", "70").isBlank(),
+                "no route of Ferry's is left: " + node.node().ip("route", "show", "proto", "70"));
+    }
+
     private static String cidrOf(InetAddress address) {
         return address.getHostAddress() + "/32";
     }
