@@ -6,6 +6,7 @@ import dev.ferry.testing.Cleanup;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.RouteMonitor;
 import dev.ferry.testing.TestNetns;
+import dev.ferry.testing.ThreadCapabilities;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -179,6 +180,31 @@ class PeerRoutesTest {
 
         assertEquals(0, routes.retryFailed());
         assertEquals(List.of("10.244.7.0/24 via 172.31.0.2 dev upl0"), ferryRoutes());
+    }
+
+    @Test
+    void aRouteDeleteTheKernelRefusedIsDoneByTheNextRetry() {
+        routes.reconcile(List.of(NODE_B));
+
+        // The kernel refuses for real: the deleting thread lacks CAP_NET_ADMIN.
+        ThreadCapabilities.without(ThreadCapabilities.CAP_NET_ADMIN, () -> routes.remove("node-b"));
+        assertEquals(List.of("10.244.2.0/24 via 192.168.50.2 dev upl0"), ferryRoutes(), "the refused delete left it");
+
+        assertEquals(0, routes.retryFailed());
+        assertEquals(List.of(), ferryRoutes());
+    }
+
+    @Test
+    void aRouteDeleteStillRefusedStaysForTheRetryAfter() {
+        routes.reconcile(List.of(NODE_B));
+        ThreadCapabilities.without(ThreadCapabilities.CAP_NET_ADMIN, () -> routes.remove("node-b"));
+
+        int[] failing = new int[1];
+        ThreadCapabilities.without(ThreadCapabilities.CAP_NET_ADMIN, () -> failing[0] = routes.retryFailed());
+
+        assertEquals(1, failing[0]);
+        assertEquals(0, routes.retryFailed());
+        assertEquals(List.of(), ferryRoutes());
     }
 
     @Test
