@@ -1,6 +1,6 @@
 package dev.ferry.cli;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,7 +16,7 @@ final class Table {
         rows.add(cells);
     }
 
-    void print(PrintStream out) {
+    void print(PrintWriter out) {
         int columns = rows.getFirst().length;
         int[] width = new int[columns];
         for (String[] r : rows) {

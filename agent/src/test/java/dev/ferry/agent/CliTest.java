@@ -112,7 +112,7 @@ class CliTest {
         Run r = cli("frobnicate");
 
         assertEquals(2, r.exit());
-        assertTrue(r.err().contains("unknown command: frobnicate") && r.err().contains("usage: ferry"), r.err());
+        assertTrue(r.err().contains("unknown command 'frobnicate'") && r.err().contains("usage: ferry"), r.err());
     }
 
     private Run cli(String... args) {
