@@ -110,7 +110,7 @@ public final class Agent implements AutoCloseable {
             AgentSocket.refuseIfServed(config.socket()); // the other agent owns this node: leave everything as it is
             // Before any kernel object is touched: two agents started at once on one state would both hook the
             // uplink and every pod veth before one of them lost the socket.
-            components.add("state_lock", StateLock.acquire(config.stateDir()));
+            components.add("state_lock", StateLock.acquire(config.stateDir(), config.spoolDir()));
             NetNamespace node = components.add("node_netns", NetNamespace.open(nodeNetns));
             RtNetlink netlink = components.add("netlink", RtNetlink.open(node));
             Uplinks uplinks = Uplinks.find(config.uplinks(), node, netlink);

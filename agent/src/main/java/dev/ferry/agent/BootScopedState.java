@@ -63,7 +63,7 @@ final class BootScopedState {
         }
         try {
             // Durable, unlike the state it guards: a stale record would discard a live boot's pods.
-            AtomicFile.replace(record, (bootId + "\n").getBytes(StandardCharsets.UTF_8), AtomicFile.WORLD_READABLE);
+            AtomicFile.replace(record, (bootId + "\n").getBytes(StandardCharsets.UTF_8), AtomicFile.ROOT_ONLY);
         } catch (IOException e) {
             throw new UncheckedIOException("failed to write '" + record + "': " + e, e);
         }

@@ -57,7 +57,7 @@ final class EndpointStore {
     static EndpointStore open(Path stateDir) {
         Path dir = stateDir.resolve(AREA);
         try {
-            Files.createDirectories(dir);
+            Files.createDirectories(dir, AtomicFile.ROOT_ONLY_DIRECTORY);
             try (DirectoryStream<Path> temps = Files.newDirectoryStream(dir, AtomicFile.TEMP_PREFIX + "*")) {
                 for (Path temp : temps) {
                     Files.deleteIfExists(temp); // a write a crash interrupted; the renamed version is intact

@@ -64,7 +64,7 @@ final class AddressFiles {
 
     static AddressFiles open(Path dir, Quarantine quarantine) {
         try {
-            Files.createDirectories(dir);
+            Files.createDirectories(dir, PRIVATE_DIRECTORY);
             AddressFiles files = new AddressFiles(dir, quarantine);
             files.removeTemporaries();
             return files;
@@ -301,6 +301,8 @@ final class AddressFiles {
     /** Root-only: who owns which address is the node's business, not every local user's. */
     private static final FileAttribute<Set<PosixFilePermission>> PRIVATE =
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+    private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_DIRECTORY =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
 
     private static void write(Path file, String content) throws IOException {
         try (FileChannel channel = FileChannel.open(file,

@@ -34,8 +34,8 @@ record PodCidrFile(Path file) {
 
     void write(IpPrefix cidr) {
         try {
-            Files.createDirectories(file.getParent());
-            AtomicFile.replace(file, (cidr + "\n").getBytes(StandardCharsets.UTF_8), AtomicFile.WORLD_READABLE);
+            Files.createDirectories(file.getParent(), AtomicFile.ROOT_ONLY_DIRECTORY);
+            AtomicFile.replace(file, (cidr + "\n").getBytes(StandardCharsets.UTF_8), AtomicFile.ROOT_ONLY);
         } catch (IOException e) {
             throw new UncheckedIOException("failed to write '" + file + "': " + e.getMessage(), e);
         }

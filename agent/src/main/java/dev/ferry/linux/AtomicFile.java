@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
@@ -27,6 +28,11 @@ public final class AtomicFile {
      */
     public static final String TEMP_PREFIX = ".tmp-";
     public static final Set<PosixFilePermission> WORLD_READABLE = PosixFilePermissions.fromString("rw-r--r--");
+    /** State: who owns which address is nobody's business but root's (docs/security.md, "The state directory"). */
+    public static final Set<PosixFilePermission> ROOT_ONLY = PosixFilePermissions.fromString("rw-------");
+    /** For the directories state files live in. */
+    public static final FileAttribute<Set<PosixFilePermission>> ROOT_ONLY_DIRECTORY =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
 
     private AtomicFile() {
     }

@@ -14,7 +14,8 @@ public class NetlinkException extends Errno {
     private final String kernelMessage;
 
     NetlinkException(String operation, int errno, String kernelMessage) {
-        super(operation, errno);
+        // Every change the agent asks of rtnetlink needs CAP_NET_ADMIN in the namespace it changes.
+        super(operation, errno, errno == EPERM ? "needs CAP_NET_ADMIN" : null);
         this.operation = operation;
         this.kernelMessage = kernelMessage;
     }

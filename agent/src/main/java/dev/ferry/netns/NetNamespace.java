@@ -2,6 +2,8 @@ package dev.ferry.netns;
 
 import dev.ferry.linux.Errno;
 import dev.ferry.linux.Libc;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -28,8 +30,18 @@ import java.util.concurrent.TimeUnit;
 public final class NetNamespace implements AutoCloseable {
     /** The namespace the agent was started in; every hop returns here. */
     private static final NetNamespace HOME = open(Path.of("/proc/self/ns/net"));
+    private static final Logger log = LoggerFactory.getLogger(NetNamespace.class);
+    /**
+     * A thread that cannot return home is retired by the exception it ends with
+     * (see {@link #hop}); the handler makes that one log line instead of a stack
+     * trace on stderr, where it would bury the one-line reason the agent stops
+     * with (an agent without CAP_SYS_ADMIN can neither leave nor return).
+     */
     private static final ExecutorService HOPPERS = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
-            new SynchronousQueue<>(), Thread.ofPlatform().name("netns-hop-", 0).daemon(true).factory());
+            new SynchronousQueue<>(), Thread.ofPlatform().name("netns-hop-", 0).daemon(true)
+                    .uncaughtExceptionHandler((thread, e) -> log.error("event=netns_thread_retired thread={} reason=\"{}{}\"",
+                            thread.getName(), e.getMessage(), e.getCause() == null ? "" : ": " + e.getCause().getMessage()))
+                    .factory());
 
     private final Path path;
     private final int fd;
@@ -54,7 +66,10 @@ public final class NetNamespace implements AutoCloseable {
             MemorySegment state = Libc.callState(arena);
             int fd = Libc.open(state, arena.allocateFrom(path.toString()), Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK);
             if (fd < 0) {
-                throw new Errno("failed to open network namespace '" + path + "'", Libc.errno(state));
+                int errno = Libc.errno(state);
+                // /proc/PID/ns/net passes the kernel's ptrace access check: another user's process needs CAP_SYS_PTRACE.
+                throw new Errno("failed to open network namespace '" + path + "'", errno,
+                        errno == Errno.EACCES && path.startsWith("/proc/") ? "a process of another user: needs CAP_SYS_PTRACE" : null);
             }
             int type = Libc.ioctl(state, fd, Libc.NS_GET_NSTYPE, 0);
             if (type != Libc.CLONE_NEWNET) {
@@ -153,7 +168,9 @@ public final class NetNamespace implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = Libc.callState(arena);
             if (Libc.setns(state, ns.fd(), Libc.CLONE_NEWNET) != 0) {
-                throw new Errno("failed to enter network namespace '" + ns.path + "'", Libc.errno(state));
+                int errno = Libc.errno(state);
+                throw new Errno("failed to enter network namespace '" + ns.path + "'", errno,
+                        errno == Errno.EPERM ? "needs CAP_SYS_ADMIN" : null);
             }
         }
     }

@@ -36,11 +36,13 @@ public final class StateLock implements AutoCloseable {
     }
 
     /**
-     * Locks {@code stateDir} for this process. The directory is made root-only
-     * whoever created it: a DaemonSet's hostPath makes it 0755 before the agent
-     * runs, and it holds who owns which address and the DEL spool.
+     * Locks {@code stateDir} for this process, then makes it and everything in it
+     * root-only whoever created them ({@link StateModes}): a DaemonSet's hostPath
+     * makes it 0755 before the agent runs, and it holds who owns which address and
+     * the DEL spool {@code spoolDir}, whose files keep their modes for the spool's
+     * own checks. The lock comes first, so an agent refused here changes nothing.
      */
-    public static StateLock acquire(Path stateDir) {
+    public static StateLock acquire(Path stateDir, Path spoolDir) {
         Path file = stateDir.resolve(FILE);
         FileChannel channel = null;
         try {
@@ -62,7 +64,14 @@ public final class StateLock implements AutoCloseable {
             }
             channel.truncate(0);
             channel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
-            return new StateLock(channel, lock);
+            StateLock held = new StateLock(channel, lock);
+            try {
+                StateModes.restrict(stateDir, spoolDir);
+            } catch (RuntimeException e) {
+                held.close();
+                throw e;
+            }
+            return held;
         } catch (IOException e) {
             closeQuietly(channel);
             throw new UncheckedIOException("failed to lock the state directory '" + stateDir + "': " + e.getMessage(), e);

@@ -31,6 +31,14 @@ class BootScopedStateTest {
     }
 
     @Test
+    void theBootRecordIsReadableByRootOnly() throws IOException {
+        BootScopedState.claim(stateDir, "boot-1");
+
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(stateDir.resolve(BootScopedState.BOOT_ID_FILE))));
+    }
+
+    @Test
     void stateOfThisBootIsKept() throws IOException {
         Path endpoint = write("endpoints/c1@eth0.json", "{}");
         write(BootScopedState.BOOT_ID_FILE, "boot-1\n");

@@ -149,14 +149,45 @@ class DaemonSetTest {
         assertEquals(List.of("ALL"), c.getSecurityContext().getCapabilities().getDrop());
     }
 
+    /**
+     * LeastPrivilegeIT runs the real agent with exactly this set (it reads it from
+     * this file) and shows what fails without each one; BPF, PERFMON and
+     * SYS_RESOURCE are not needed (docs/security.md says why).
+     */
     @Test
     void theAgentIsNotPrivilegedAndHasExactlyTheCapabilitiesItUses() {
         var sc = agent().getSecurityContext();
         assertEquals(Boolean.FALSE, sc.getPrivileged());
         assertEquals(List.of("ALL"), sc.getCapabilities().getDrop());
-        assertEquals(Set.of("NET_ADMIN", "SYS_ADMIN", "BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE"),
-                Set.copyOf(sc.getCapabilities().getAdd()));
-        assertEquals(6, sc.getCapabilities().getAdd().size());
+        assertEquals(List.of("NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"), AgentCapabilities.ofPlainManifests());
+    }
+
+    @Test
+    void theChartAddsTheSameCapabilitiesAsThePlainManifest() {
+        assertEquals(AgentCapabilities.ofPlainManifests(), AgentCapabilities.of(Chart.renderDefaults()));
+    }
+
+    @Test
+    void theAgentRunsUnderTheRuntimesDefaultSeccompProfileWithoutPrivilegeEscalation() {
+        var sc = agent().getSecurityContext();
+        assertEquals("RuntimeDefault", sc.getSeccompProfile().getType());
+        assertEquals(Boolean.FALSE, sc.getAllowPrivilegeEscalation());
+    }
+
+    /** Netty unpacks its native epoll library into java.io.tmpdir at start; without a writable /tmp the agent stops. */
+    @Test
+    void theAgentsRootFilesystemIsReadOnlyWithAnEmptyDirForTmp() {
+        assertEquals(Boolean.TRUE, agent().getSecurityContext().getReadOnlyRootFilesystem());
+        assertNotNull(volume(mount(agent(), "tmp").getName()).getEmptyDir(), "/tmp is an emptyDir");
+        assertEquals("/tmp", mount(agent(), "tmp").getMountPath());
+    }
+
+    @Test
+    void theCniInstallerRunsReadOnlyUnderTheDefaultSeccompProfile() {
+        var sc = init("install-cni").getSecurityContext();
+        assertEquals(Boolean.TRUE, sc.getReadOnlyRootFilesystem());
+        assertEquals(Boolean.FALSE, sc.getAllowPrivilegeEscalation());
+        assertEquals("RuntimeDefault", sc.getSeccompProfile().getType());
     }
 
     @Test
