@@ -66,11 +66,10 @@ def scraper(host, port, stop, counter):
 
 
 def summary(latencies, failed):
-    if not latencies:
-        return {"probes": failed, "answered": 0, "timeouts": failed}
-    ordered = sorted(latencies)
+    # A probe that timed out counts as the timeout: the kubelet saw a failure, not a missing sample.
+    ordered = sorted(latencies + [PROBE_TIMEOUT_S * 1000] * failed)
     p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
-    return {"probes": len(latencies) + failed, "answered": len(latencies), "timeouts": failed,
+    return {"probes": len(ordered), "answered": len(latencies), "timeouts": failed,
             "p50_ms": round(statistics.median(ordered), 2), "p99_ms": round(p99, 2), "max_ms": round(ordered[-1], 2)}
 
 
@@ -88,7 +87,9 @@ def main():
 
     stop = multiprocessing.Event()
     counter = multiprocessing.Value("l", 0)
-    flood = [multiprocessing.Process(target=scraper, args=(a.host, a.port, stop, counter)) for _ in range(a.clients)]
+    # daemon: a driver stopped half-way takes its scrapers with it.
+    flood = [multiprocessing.Process(target=scraper, args=(a.host, a.port, stop, counter), daemon=True)
+             for _ in range(a.clients)]
     for f in flood:
         f.start()
     time.sleep(a.warmup_s)  # every client connected and scraping before the first probe

@@ -8,7 +8,8 @@
 #
 #   ./bench/probes.sh                  # writes bench/results/probes.json and probes.md
 #   ./bench/probes.sh --dist DIR --out bench/results/probes-before   # another build's dist/ (an older commit's)
-#   ./bench/probes.sh --pods N --clients N
+#   ./bench/probes.sh --pods N --clients N --probes N   # probes per case (400; an old build needs
+#                                                        # fewer: each of its flooded probes takes seconds)
 # As root; anyone else is asked for sudo, which re-runs it.
 #
 # Everything lives in namespaces named ferryprobe-*, pins under
@@ -20,13 +21,14 @@ cd "$(dirname "$FERRY_SCRIPT")/.."
 FERRY_EXTRA_PACKAGES=(python3 util-linux)
 source scripts/setup.sh "$@"
 
-DIST=dist PODS=250 CLIENTS=50 OUT=bench/results/probes
+DIST=dist PODS=250 CLIENTS=50 PROBES=400 OUT=bench/results/probes
 while [ $# -gt 0 ]; do
   case $1 in
     --dist) DIST=$2; shift ;;
     --out) OUT=$2; shift ;;
     --pods) PODS=$2; shift ;;
     --clients) CLIENTS=$2; shift ;;
+    --probes) PROBES=$2; shift ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "probes: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -109,17 +111,18 @@ bytes=$(in_node curl -s "http://127.0.0.1:$PORT/metrics" | wc -c)
 say "$series ferry_endpoint_packets_total series; an exposition is $((bytes / 1024)) KiB"
 
 step "/healthz alone, then under $CLIENTS keep-alive scrapers"
-result=$(in_node python3 bench/probes.py --port "$PORT" --clients "$CLIENTS")
+result=$(in_node python3 bench/probes.py --port "$PORT" --clients "$CLIENTS" --probes "$PROBES")
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ "$DIST" = "$PWD/dist" ] || commit="the build in $DIST"   # an older build: say so, not this checkout's commit
 jq -n --argjson r "$result" --arg commit "$commit" --arg dist "$DIST" --argjson pods "$PODS" \
   --argjson series "$series" --argjson bytes "$bytes" --arg kernel "$(uname -r)" --argjson cpus "$(nproc)" \
   --arg date "$(date -u +%FT%TZ)" \
   '{date: $date, commit: $commit, dist: $dist, kernel: $kernel, cpus: $cpus, pods: $pods,
     endpoint_series: $series, exposition_bytes: $bytes} + $r' >"$OUT.json"
-jq -r '"| case | probes | answered | timeouts (5 s) | p50 ms | p99 ms | max ms |",
+jq -r '"| case | probes | answered | failed or timed out (5 s) | p50 ms | p99 ms | max ms |",
        "| --- | --- | --- | --- | --- | --- | --- |",
        "| idle | \(.idle.probes) | \(.idle.answered) | \(.idle.timeouts) | \(.idle.p50_ms) | \(.idle.p99_ms) | \(.idle.max_ms) |",
-       "| \(.clients) scrapers | \(.flood.probes) | \(.flood.answered) | \(.flood.timeouts) | \(.flood.p50_ms // "-") | \(.flood.p99_ms // "-") | \(.flood.max_ms // "-") |",
+       "| \(.clients) scrapers | \(.flood.probes) | \(.flood.answered) | \(.flood.timeouts) | \(.flood.p50_ms) | \(.flood.p99_ms) | \(.flood.max_ms) |",
        "",
        "\(.pods) endpoints, \(.endpoint_series) ferry_endpoint_packets_total series, \(.exposition_bytes / 1024 | floor) KiB per scrape; the flood got \(.scrapes) scrapes answered (\(.scrapes_per_s)/s). Commit \(.commit), \(.date), kernel \(.kernel), \(.cpus) CPUs."' \
   "$OUT.json" | tee "$OUT.md"

@@ -90,7 +90,7 @@ class ChartValuesTest {
     }
 
     @Test
-    void metricsBindNodeBindsTheMetricsPortToTheNodesAddressOnly(@TempDir Path dir) {
+    void metricsBindNodeBindsTheMetricsPortToTheNodesAddressOnly() {
         List<HasMetadata> objects = Chart.render("metrics: {bind: node}\nmetricsPort: 9100\n");
 
         String agentYaml = Manifests.only(objects, ConfigMap.class).getData().get(AgentFiles.AGENT_YAML);
