@@ -113,8 +113,10 @@ say "$series ferry_endpoint_packets_total series; an exposition is $((bytes / 10
 step "/healthz alone, then under $CLIENTS keep-alive scrapers"
 result=$(in_node python3 bench/probes.py --port "$PORT" --clients "$CLIENTS" --probes "$PROBES")
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ "$DIST" = "$PWD/dist" ] || commit="the build in $DIST"   # an older build: say so, not this checkout's commit
-jq -n --argjson r "$result" --arg commit "$commit" --arg dist "$DIST" --argjson pods "$PODS" \
+dist_label=dist/
+# An older build: say so, not this checkout's commit; and no machine path in the record.
+[ "$DIST" = "$PWD/dist" ] || { commit="another build (--dist)"; dist_label="--dist"; }
+jq -n --argjson r "$result" --arg commit "$commit" --arg dist "$dist_label" --argjson pods "$PODS" \
   --argjson series "$series" --argjson bytes "$bytes" --arg kernel "$(uname -r)" --argjson cpus "$(nproc)" \
   --arg date "$(date -u +%FT%TZ)" \
   '{date: $date, commit: $commit, dist: $dist, kernel: $kernel, cpus: $cpus, pods: $pods,
