@@ -14,6 +14,7 @@ import dev.ferry.k8s.KubernetesClients;
 import dev.ferry.masquerade.Masquerade;
 import dev.ferry.masquerade.MasqueradeWriter;
 import dev.ferry.metrics.Metrics;
+import dev.ferry.metrics.MetricsOptions;
 import dev.ferry.metrics.MetricsServer;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.RtNetlink;
@@ -118,7 +119,8 @@ public final class Agent implements AutoCloseable {
             uplinks.attach(datapath, adoptPinnedLinks(datapath));
 
             Metrics metrics = components.add("metrics", new Metrics(datapath, this::endpoints, this::notReadyReason,
-                    this::notServingReason, Quarantine.of(config.stateDir())));
+                    this::notServingReason, Quarantine.of(config.stateDir()),
+                    new MetricsOptions(config.metricsPerPod(), MetricsOptions.DEFAULT_DATAPATH_INTERVAL)));
             components.add("metrics_server", MetricsServer.start(config.metricsAddress(), metrics));
             MasqueradeWriter masquerade = components.add("masquerade",
                     new MasqueradeWriter(new Masquerade(node), config.masquerade(), config.clusterCidrs()));

@@ -18,6 +18,7 @@ import java.util.Locale;
  * @param clusterCidrs the pod addresses that may leave through bpf_redirect_neigh
  * @param uplinks      the devices to_pod is attached to; empty for the device of the default route
  * @param metricsAddress where /metrics, /healthz and /readyz are served (port 0: any free port)
+ * @param metricsPerPod  per-pod series (labelled with the pod's namespace and name) on /metrics
  * @param attach       how to_pod is hooked to the uplinks and from_pod to the pod veths
  * @param kubernetes   kubernetes mode's settings; ignored in standalone mode
  * @param masquerade   SNAT pod traffic to outside the cluster CIDRs to the node's address (table ip ferry)
@@ -41,7 +42,8 @@ public record AgentConfig(
         Kubernetes kubernetes,
         boolean masquerade,
         LogLevels logLevels,
-        String cniVersion) {
+        String cniVersion,
+        boolean metricsPerPod) {
 
     /** Where ferry-cni spools DELs while the agent is down: its default, /var/lib/ferry/cni-spool, for the default stateDir. */
     public static final String SPOOL_DIR_NAME = "cni-spool";

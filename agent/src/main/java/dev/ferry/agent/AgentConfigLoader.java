@@ -23,6 +23,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Reads the agent's YAML configuration (the keys are in docs/configuration.md),
@@ -32,8 +34,10 @@ import java.util.function.Supplier;
 public final class AgentConfigLoader {
     static final Set<String> KEYS = Set.of("nodeName", "mode", "podCIDRs", "clusterCIDRs", "uplinks", "peers",
             "socket", "stateDir", "bpffsRoot", "cniConfDir", "metricsAddress", "attach", "podAttach",
-            "kubeconfig", "endpointGcGracePeriod", "masquerade", "logLevel", "logLevels", "cniVersion");
+            "kubeconfig", "endpointGcGracePeriod", "masquerade", "logLevel", "logLevels", "cniVersion", "metricsPerPod");
 
+    /** {@code ${NAME}:port}: metricsAddress with its host from the environment. */
+    private static final Pattern HOST_FROM_ENV = Pattern.compile("^\\$\\{([A-Za-z_][A-Za-z0-9_]*)}(:.*)$");
     /** sockaddr_un.sun_path less the NUL: a longer path cannot be bound. */
     static final int MAX_SOCKET_PATH_BYTES = 107;
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
@@ -130,7 +134,8 @@ public final class AgentConfigLoader {
                 f.string("stateDir").map(s -> ConfigValues.absolutePath(f.key("stateDir"), s)).orElse(Path.of("/var/lib/ferry")),
                 f.string("bpffsRoot").map(s -> ConfigValues.absolutePath(f.key("bpffsRoot"), s)).orElse(Path.of("/sys/fs/bpf/ferry")),
                 f.string("cniConfDir").map(s -> ConfigValues.absolutePath(f.key("cniConfDir"), s)).orElse(Path.of("/etc/cni/net.d")),
-                ConfigValues.hostPort(f.key("metricsAddress"), f.string("metricsAddress").orElse("0.0.0.0:9962")),
+                ConfigValues.hostPort(f.key("metricsAddress"), metricsAddress(f.key("metricsAddress"),
+                        f.string("metricsAddress").orElse("0.0.0.0:9962"))),
                 new AttachModes(
                         f.string("attach").map(a -> ConfigValues.attachMode(f.key("attach"), a)).orElse(AttachMode.TCX),
                         f.string("podAttach").map(a -> ConfigValues.attachMode(f.key("podAttach"), a)).orElse(AttachModes.DEFAULT_PODS)),
@@ -141,7 +146,26 @@ public final class AgentConfigLoader {
                 f.bool("masquerade").orElse(true),
                 LogLevels.of(f.string("logLevel").orElse("info"), f.stringMap("logLevels").orElse(Map.of()),
                         f.key("logLevel"), f.key("logLevels")),
-                f.string("cniVersion").map(v -> ConfigValues.cniVersion(f.key("cniVersion"), v)).orElse(AgentConfig.DEFAULT_CNI_VERSION));
+                f.string("cniVersion").map(v -> ConfigValues.cniVersion(f.key("cniVersion"), v)).orElse(AgentConfig.DEFAULT_CNI_VERSION),
+                f.bool("metricsPerPod").orElse(true));
+    }
+
+    /**
+     * metricsAddress, its host taken from the environment when written {@code ${NAME}:port}: one
+     * ConfigMap serves every node, and the DaemonSet gives each agent its node's address in
+     * {@code HOST_IP} (the downward API's status.hostIP) to bind only that.
+     */
+    private String metricsAddress(String key, String text) {
+        Matcher m = HOST_FROM_ENV.matcher(text);
+        if (!m.matches()) {
+            return text;
+        }
+        String host = env.getOrDefault(m.group(1), "");
+        if (host.isEmpty()) {
+            throw new ConfigException("key '" + key + "': '" + text + "' names the environment variable " + m.group(1)
+                    + ", which is not set");
+        }
+        return (host.contains(":") ? "[" + host + "]" : host) + m.group(2);
     }
 
     private static void checkPodCidrs(List<IpPrefix> podCidrs) {

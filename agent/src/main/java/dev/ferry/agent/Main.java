@@ -28,7 +28,7 @@ public final class Main {
             API on the agent socket, and routes pod CIDRs to the other nodes. FILE is YAML
             with the keys nodeName, mode, podCIDRs, clusterCIDRs, uplinks, peers, socket,
             stateDir, bpffsRoot, cniConfDir, metricsAddress, attach, podAttach, masquerade, kubeconfig,
-            endpointGcGracePeriod, logLevel and logLevels (see docs/configuration.md).
+            endpointGcGracePeriod, logLevel, logLevels, cniVersion and metricsPerPod (see docs/configuration.md).
             Stop it with SIGTERM: the datapath keeps forwarding until the next agent starts.
             """;
 

@@ -85,8 +85,10 @@ public final class AgentSocketServer implements AutoCloseable {
                 server.close();
                 throw e;
             }
-            log.info("event=socket_listening socket={} max_in_flight={} max_body_bytes={} allowed_uids={}",
-                    path, options.maxInFlight(), options.maxBodyBytes(), options.allowedUids());
+            log.info("event=socket_listening socket={} max_in_flight={} max_body_bytes={} allowed_uids={}"
+                            + " max_connections={} idle_timeout={}",
+                    path, options.maxInFlight(), options.maxBodyBytes(), options.allowedUids(),
+                    options.connections().maxConnections(), options.connections().idleTimeout());
             return server;
         } catch (RuntimeException e) {
             shutDown(acceptor, workers, handlers);
@@ -96,6 +98,16 @@ public final class AgentSocketServer implements AutoCloseable {
 
     public Path socket() {
         return socket;
+    }
+
+    /** Connections open now (a refused one until its close completes). */
+    public int openConnections() {
+        return initializer.cap().open();
+    }
+
+    /** Connections closed at accept because {@code maxConnections} were open. */
+    public long refusedConnections() {
+        return initializer.cap().refused();
     }
 
     /** Requests admitted and not yet finished, over all connections. */

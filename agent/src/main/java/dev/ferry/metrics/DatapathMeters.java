@@ -22,9 +22,12 @@ import java.util.function.Supplier;
 /**
  * The datapath's counters as Prometheus series, read from the per-CPU maps at
  * scrape time ({@link #refresh}, called by the scrape itself) and summed over
- * CPUs; nothing copies them on a timer. Series appear when their counter first
- * moves. Per-endpoint series carry the pod's namespace and name, and go away with
- * the endpoint (its DEL also deletes its map rows).
+ * CPUs; nothing copies them on a timer. A read costs a walk of every map row on
+ * every CPU, so it happens at most once per {@link MetricsOptions#datapathInterval()}:
+ * fifty scrapers in a loop cost what one does. Series appear when their counter
+ * first moves. Per-endpoint series carry the pod's namespace and name, and go away
+ * with the endpoint (its DEL also deletes its map rows); with
+ * {@link MetricsOptions#perPod()} off there are none, and the endpoint map is not read.
  */
 public final class DatapathMeters {
     static final String DATAPATH_PACKETS = "ferry.datapath.packets";
@@ -50,24 +53,53 @@ public final class DatapathMeters {
     private final MeterRegistry registry;
     private final CounterMaps counters;
     private final Supplier<List<Endpoint>> endpoints;
+    private final boolean perPod;
+    private final long intervalNanos;
     private final ReentrantLock lock = new ReentrantLock();
+    /** Guarded by lock. */
+    private long lastReadNanos;
+    private long reads;
     private volatile Map<GlobalKey, Totals> global = Map.of();
     private volatile Map<EndpointKey, Totals> perEndpoint = Map.of();
     private final Map<GlobalKey, List<Meter>> globalMeters = new HashMap<>();
     private final Map<EndpointKey, List<Meter>> endpointMeters = new HashMap<>();
 
-    public DatapathMeters(MeterRegistry registry, CounterMaps counters, Supplier<List<Endpoint>> endpoints) {
+    public DatapathMeters(MeterRegistry registry, CounterMaps counters, Supplier<List<Endpoint>> endpoints,
+                          MetricsOptions options) {
         this.registry = registry;
         this.counters = counters;
         this.endpoints = endpoints;
+        this.perPod = options.perPod();
+        this.intervalNanos = options.datapathInterval().toNanos();
     }
 
-    /** Reads the maps once and brings the registered series in line with them. */
+    /**
+     * Reads the maps and brings the registered series in line with them, unless they
+     * were read less than the interval ago. Concurrent callers wait for one read.
+     */
     public void refresh() {
         lock.lock();
         try {
+            long now = System.nanoTime();
+            if (reads > 0 && now - lastReadNanos < intervalNanos) {
+                return;
+            }
             refreshGlobal();
-            refreshEndpoints();
+            if (perPod) {
+                refreshEndpoints();
+            }
+            lastReadNanos = System.nanoTime();
+            reads++;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** How many times the maps were read: what a scrape rate costs the datapath. */
+    long reads() {
+        lock.lock();
+        try {
+            return reads;
         } finally {
             lock.unlock();
         }

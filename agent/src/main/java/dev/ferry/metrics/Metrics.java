@@ -45,7 +45,7 @@ import java.util.function.Supplier;
  * {@link MetricsServer}.
  */
 public final class Metrics implements AutoCloseable {
-    static final String OPENMETRICS = "application/openmetrics-text";
+    static final String OPENMETRICS_MEDIA_TYPE = "application/openmetrics-text";
 
     /** What a scrape answers. */
     public record Exposition(String contentType, byte[] body) {
@@ -56,10 +56,17 @@ public final class Metrics implements AutoCloseable {
     private final Readiness readiness;
     private final Liveness liveness;
     private final JvmGcMetrics gc = new JvmGcMetrics();
+    private final Counter refusedConnections;
+
+    /** With {@link MetricsOptions#DEFAULTS}: per-pod series, the datapath read at most once a second. */
+    public Metrics(Datapath datapath, Supplier<List<Endpoint>> endpoints, Readiness readiness, Liveness liveness,
+                   Quarantine quarantine) {
+        this(datapath, endpoints, readiness, liveness, quarantine, MetricsOptions.DEFAULTS);
+    }
 
     /** @param quarantine the state directory's quarantine: its files wait for an operator, so they are a gauge */
     public Metrics(Datapath datapath, Supplier<List<Endpoint>> endpoints, Readiness readiness, Liveness liveness,
-                   Quarantine quarantine) {
+                   Quarantine quarantine, MetricsOptions options) {
         this.readiness = readiness;
         this.liveness = liveness;
         // Two of ProcessorMetrics' names break Prometheus' naming rules (promtool rejects a unit
@@ -67,7 +74,10 @@ public final class Metrics implements AutoCloseable {
         // and system_cpu_usage carry what an operator needs.
         registry.config().meterFilter(MeterFilter.deny(id -> id.getName().equals("process.cpu.time")
                 || id.getName().equals("system.cpu.count")));
-        this.datapath = new DatapathMeters(registry, datapath.counters(), endpoints);
+        this.datapath = new DatapathMeters(registry, datapath.counters(), endpoints, options);
+        this.refusedConnections = Counter.builder("ferry.metrics.connections.refused")
+                .description("Connections to the metrics port closed at accept because it held its maximum")
+                .register(registry);
         // Gauges hold what they read weakly unless told otherwise, and the agent passes method references
         // nothing else holds: a collected one reads NaN. Every gauge here holds its source strongly.
         Gauge.builder("ferry.endpoints", endpoints, e -> e.get().size()).strongReference(true)
@@ -150,13 +160,47 @@ public final class Metrics implements AutoCloseable {
         return value.name().toLowerCase(Locale.ROOT);
     }
 
-    /** Reads the datapath maps now, then renders every series. */
+    /**
+     * Reads the datapath maps (unless read within the interval), then renders every series.
+     * Blocks for as long as that takes: {@link MetricsServer} calls it off its event loop.
+     */
     public Exposition scrape(String accept) {
+        return render(Format.of(accept));
+    }
+
+    Exposition render(Format format) {
         datapath.refresh();
-        String contentType = accept != null && accept.contains(OPENMETRICS)
-                ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-                : "text/plain; version=0.0.4; charset=utf-8";
-        return new Exposition(contentType, registry.scrape(contentType).getBytes(StandardCharsets.UTF_8));
+        return new Exposition(format.contentType(), registry.scrape(format.contentType()).getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** The two expositions a scraper can ask for; a rendering serves every scrape that asked for its format. */
+    enum Format {
+        PROMETHEUS("text/plain; version=0.0.4; charset=utf-8"),
+        OPENMETRICS("application/openmetrics-text; version=1.0.0; charset=utf-8");
+
+        private final String contentType;
+
+        Format(String contentType) {
+            this.contentType = contentType;
+        }
+
+        String contentType() {
+            return contentType;
+        }
+
+        static Format of(String accept) {
+            return accept != null && accept.contains(OPENMETRICS_MEDIA_TYPE) ? OPENMETRICS : PROMETHEUS;
+        }
+    }
+
+    /** The metrics port refused a connection because it held its maximum. */
+    void connectionRefused() {
+        refusedConnections.increment();
+    }
+
+    /** How many times the datapath's maps were read. */
+    long datapathReads() {
+        return datapath.reads();
     }
 
     public Optional<String> notLiveReason() {

@@ -135,6 +135,27 @@ class AgentConfigLoaderTest {
         assertEquals(Path.of("/etc/cni/net.d"), c.cniConfDir());
         assertEquals(new InetSocketAddress(IpPrefix.literal("0.0.0.0"), 9962), c.metricsAddress());
         assertEquals(new AttachModes(AttachMode.TCX, AttachMode.TC), c.attach(), "TCX on the uplinks, tc on pod veths");
+        assertTrue(c.metricsPerPod(), "per-pod series by default");
+    }
+
+    @Test
+    void metricsPerPodCanBeTurnedOff() {
+        assertFalse(parse(MINIMAL + "metricsPerPod: false\n").metricsPerPod());
+        assertTrue(error(MINIMAL + "metricsPerPod: sometimes\n").startsWith("key 'metricsPerPod'"));
+    }
+
+    @Test
+    void metricsAddressTakesItsHostFromTheEnvironmentWhenWrittenAsAVariable() {
+        String yaml = MINIMAL + "metricsAddress: '${HOST_IP}:9962'\n";
+
+        assertEquals(new InetSocketAddress(IpPrefix.literal("192.168.50.7"), 9962),
+                loader(Map.of("HOST_IP", "192.168.50.7")).parse(yaml).metricsAddress());
+        assertEquals(new InetSocketAddress(IpPrefix.literal("fd00::7"), 9962),
+                loader(Map.of("HOST_IP", "fd00::7")).parse(yaml).metricsAddress(), "an IPv6 node address");
+        assertEquals("key 'metricsAddress': '${HOST_IP}:9962' names the environment variable HOST_IP, which is not set",
+                assertThrows(ConfigException.class, () -> loader(Map.of()).parse(yaml)).getMessage());
+        assertTrue(assertThrows(ConfigException.class, () -> loader(Map.of("HOST_IP", "node-a")).parse(yaml)).getMessage()
+                .startsWith("key 'metricsAddress': 'node-a:9962' is not an IP address and port"));
     }
 
     @Test

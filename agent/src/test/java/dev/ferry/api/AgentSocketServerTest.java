@@ -2,6 +2,7 @@ package dev.ferry.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ferry.http.ConnectionLimits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -272,6 +273,68 @@ class AgentSocketServerTest {
         }
         assertFalse(Files.exists(server.socket()));
         await().atMost(Duration.ofSeconds(10)).until(() -> before.containsAll(apiThreads()));
+    }
+
+    @Test
+    void anIdleConnectionIsClosedAfterTheIdleTimeout() throws Exception {
+        AgentSocketOptions options = new AgentSocketOptions(4, AgentSocketOptions.DEFAULT_MAX_BODY_BYTES, Set.of(0),
+                AgentSocketOptions.DEFAULT_STUCK_AFTER, new ConnectionLimits(16, Duration.ofMillis(300)));
+        try (AgentSocketServer server = start(ROUTER, options);
+             RawHttp http = RawHttp.connect(server.socket())) {
+            assertEquals(200, http.send("GET", "/v1/status", null, true).status());
+
+            assertTrue(closedWithin(http, Duration.ofSeconds(30)), "the server closed the idle keep-alive connection");
+            await().atMost(Duration.ofSeconds(10)).until(() -> server.openConnections() == 0);
+        }
+    }
+
+    @Test
+    void aRequestThatOutlastsTheIdleTimeoutIsStillAnswered() throws Exception {
+        // An ADD that waits for its container's lock neither reads nor writes: the connection is busy, not idle.
+        Routes slow = Routes.builder().get("/v1/status", (request, vars) -> {
+            new CountDownLatch(1).await(1500, TimeUnit.MILLISECONDS); // the work takes five idle timeouts
+            return ApiResponse.json(200, "{\"ready\":true}");
+        }).build();
+        AgentSocketOptions options = new AgentSocketOptions(4, AgentSocketOptions.DEFAULT_MAX_BODY_BYTES, Set.of(0),
+                AgentSocketOptions.DEFAULT_STUCK_AFTER, new ConnectionLimits(16, Duration.ofMillis(300)));
+        try (AgentSocketServer server = start(slow, options);
+             RawHttp http = RawHttp.connect(server.socket())) {
+            assertEquals(200, http.send("GET", "/v1/status", null, true).status());
+        }
+    }
+
+    @Test
+    void connectionsBeyondTheCapAreClosedAndCounted() throws Exception {
+        AgentSocketOptions options = new AgentSocketOptions(4, AgentSocketOptions.DEFAULT_MAX_BODY_BYTES, Set.of(0),
+                AgentSocketOptions.DEFAULT_STUCK_AFTER, new ConnectionLimits(2, Duration.ofMinutes(5)));
+        try (AgentSocketServer server = start(ROUTER, options);
+             RawHttp first = RawHttp.connect(server.socket());
+             RawHttp second = RawHttp.connect(server.socket())) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> server.openConnections() == 2);
+
+            try (RawHttp third = RawHttp.connect(server.socket())) {
+                assertTrue(closedWithin(third, Duration.ofSeconds(30)), "the third connection is closed at once");
+            }
+            assertEquals(1, server.refusedConnections());
+            assertEquals(200, first.send("GET", "/v1/status", null, true).status(), "the two within the cap still serve");
+            assertEquals(200, second.send("GET", "/v1/status", null, true).status());
+        }
+    }
+
+    /** Whether the server closes {@code http} within {@code limit}; false when it still holds it open then. */
+    private static boolean closedWithin(RawHttp http, Duration limit) throws Exception {
+        CompletableFuture<Boolean> closed = CompletableFuture.supplyAsync(() -> {
+            try {
+                return http.closedByServer();
+            } catch (java.io.IOException e) {
+                return false;
+            }
+        });
+        try {
+            return closed.get(limit.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException stillOpen) {
+            return false;
+        }
     }
 
     private static Set<Thread> apiThreads() {

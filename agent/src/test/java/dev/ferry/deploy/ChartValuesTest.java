@@ -89,6 +89,28 @@ class ChartValuesTest {
         assertTrue(agent.getVolumeMounts().stream().anyMatch(m -> m.getName().equals("run") && m.getMountPath().equals("/var/run/ferry-x")));
     }
 
+    @Test
+    void metricsBindNodeBindsTheMetricsPortToTheNodesAddressOnly() {
+        List<HasMetadata> objects = Chart.render("metrics: {bind: node}\nmetricsPort: 9100\n");
+
+        String agentYaml = Manifests.only(objects, ConfigMap.class).getData().get(AgentFiles.AGENT_YAML);
+        assertTrue(agentYaml.contains("metricsAddress: '${HOST_IP}:9100'\n"), agentYaml);
+        Container agent = Manifests.only(objects, DaemonSet.class).getSpec().getTemplate().getSpec().getContainers().getFirst();
+        var hostIp = agent.getEnv().stream().filter(e -> e.getName().equals("HOST_IP")).findFirst().orElseThrow();
+        assertEquals("status.hostIP", hostIp.getValueFrom().getFieldRef().getFieldPath(), "the downward API's node address");
+    }
+
+    @Test
+    void metricsBindAllByDefaultAndPerPodCanBeTurnedOff(@TempDir Path dir) {
+        List<HasMetadata> objects = Chart.render("metrics: {perPod: false}\n");
+
+        AgentConfig config = AgentFiles.load(Manifests.only(objects, ConfigMap.class), dir);
+        assertFalse(config.metricsPerPod());
+        assertEquals("0.0.0.0", config.metricsAddress().getAddress().getHostAddress(), "every address of the node");
+        Container agent = Manifests.only(objects, DaemonSet.class).getSpec().getTemplate().getSpec().getContainers().getFirst();
+        assertTrue(agent.getEnv().stream().noneMatch(e -> e.getName().equals("HOST_IP")));
+    }
+
     @ParameterizedTest(name = "{0} is refused naming {1}")
     @CsvSource(delimiter = '|', value = {
             "podAttach: fast                      | podAttach",
@@ -107,6 +129,8 @@ class ChartValuesTest {
             "cniVersion: 0.2.0                    | cniVersion",
             "cniVersion: 1.2.0                    | cniVersion",
             "cniVersion: 1.0                      | cniVersion",
+            "metrics: {bind: pods}                | bind",
+            "metrics: {perPod: sometimes}         | perPod",
     })
     void aBadValueIsRefusedByTheSchemaNamingTheField(String valuesYaml, String named) {
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> Chart.template(valuesYaml));

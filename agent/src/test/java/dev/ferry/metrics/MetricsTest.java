@@ -51,7 +51,10 @@ class MetricsTest {
     static void start() throws Exception {
         node = CniNode.start("met", "10.237.0.0/24", "192.168.237.1");
         Readiness readiness = notReady::get;
-        metrics = new Metrics(node.datapath(), () -> node.endpoints().list(), readiness, notLive::get, Quarantine.of(node.stateDir()));
+        // Every scrape reads the maps: these tests count packets between two scrapes a moment apart.
+        // The once-per-interval read is MetricsServerTest's.
+        metrics = new Metrics(node.datapath(), () -> node.endpoints().list(), readiness, notLive::get, Quarantine.of(node.stateDir()),
+                new MetricsOptions(true, Duration.ZERO));
         server = MetricsServer.start(new InetSocketAddress("127.0.0.1", 0), metrics);
     }
 
