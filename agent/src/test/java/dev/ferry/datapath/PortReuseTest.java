@@ -19,7 +19,6 @@ import java.net.SocketAddress;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.List;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 
@@ -30,71 +29,69 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * A client pod talks to a backend pod first through a kube-proxy-style Service
- * (DNAT in the node's conntrack) and then directly, from the same source port:
- * what an ephemeral port reused for a headless Service's pod does. The direct
- * flow's reverse tuple is the reply tuple of the Service flow's conntrack entry
- * (live or TIME_WAIT), so unless conntrack sees the new flow and moves its source
- * port aside, the backend's replies are "un-DNATed" to the Service address and
- * the client never hears from the backend. Pods hooked as shipped (tc); the
- * node forwards, as every kube-proxy node does. Addresses 10.78.9.0/24 and
- * 10.97.9.9 are this class's.
+ * (DNAT in the client node's conntrack) and then directly, from the same source
+ * port: what an ephemeral port reused for a headless Service's pod does. The
+ * direct flow's reverse tuple is the reply tuple of the Service flow's conntrack
+ * entry (live or TIME_WAIT), so unless conntrack sees the new flow and moves its
+ * source port aside, the backend's replies are "un-DNATed" to the Service address
+ * and the client never hears from the backend. Pods hooked as shipped (tc); the
+ * client's node forwards, as every kube-proxy node does. Subclasses place the
+ * backend on the client's node or on another.
  */
 @RequiresRoot
-class PortReuseTest {
-    private static final String CLIENT = "10.78.9.2";
-    private static final String BACKEND = "10.78.9.3";
-    private static final String SERVICE_VIP = "10.97.9.9";
-    private static final int SERVICE_PORT = 80;
-    private static final int BACKEND_PORT = 8080;
-    private static final int CLIENT_PORT = 41234;
+abstract class PortReuseTest {
+    static final String SERVICE_VIP = "10.97.9.9";
+    static final int SERVICE_PORT = 80;
+    static final int BACKEND_PORT = 8080;
+    static final int CLIENT_PORT = 41234;
     private static final int TIMEOUT_MS = 3000;
 
-    private AttachedNode node;
-    private TestNetns client;
-    private TestNetns backend;
+    /** The client's node: where the Service's DNAT and its conntrack entry live. */
+    TestNetns clientNode;
+    NodeWithPods.Pod client;
+    NodeWithPods.Pod backend;
+
+    /** Makes the nodes and sets clientNode, client and backend, forwarding on in clientNode. */
+    abstract void buildNodes() throws Exception;
+
+    abstract void closeNodes() throws Exception;
 
     @BeforeEach
     void serviceInFrontOfTheBackend() throws Exception {
-        node = AttachedNode.create("fpr", AttachMode.TC, List.of(CLIENT, BACKEND));
-        client = node.pod(0).ns();
-        backend = node.pod(1).ns();
-        TestNetns ns = node.topology.node;
-        ns.sysctl("net.ipv4.conf.all.forwarding", "1");
+        buildNodes();
         // kube-proxy's shape: DNAT of the Service address in prerouting, for TCP and UDP.
-        var nft = ns.exec("nft", "add table ip ferrytest_portreuse; "
+        var nft = clientNode.exec("nft", "add table ip ferrytest_portreuse; "
                 + "add chain ip ferrytest_portreuse prerouting { type nat hook prerouting priority dstnat; }; "
                 + "add rule ip ferrytest_portreuse prerouting ip daddr " + SERVICE_VIP + " tcp dport " + SERVICE_PORT
-                + " dnat to " + BACKEND + ":" + BACKEND_PORT + "; "
+                + " dnat to " + backend.address() + ":" + BACKEND_PORT + "; "
                 + "add rule ip ferrytest_portreuse prerouting ip daddr " + SERVICE_VIP + " udp dport " + SERVICE_PORT
-                + " dnat to " + BACKEND + ":" + BACKEND_PORT);
+                + " dnat to " + backend.address() + ":" + BACKEND_PORT);
         assertTrue(nft.ok(), "nft: " + nft.stderr());
     }
 
     @AfterEach
     void cleanUp() throws Exception {
         // The nft table lives in the node namespace and goes with it.
-        if (node != null) {
-            node.close();
-        }
+        closeNodes();
     }
 
     @Test
     void tcpConnectionFromASourcePortLastUsedForTheServiceReachesTheBackendDirectly() throws Exception {
-        try (ServerSocket server = backend.handle().call(() -> new ServerSocket(BACKEND_PORT, 4, node.pod(1).inet()))) {
+        try (ServerSocket server = backend.ns().handle().call(() -> new ServerSocket(BACKEND_PORT, 4, backend.inet()))) {
             CompletableFuture<Void> serving = CompletableFuture.runAsync(() -> echoLines(server, 2));
 
             assertEquals("via service", tcpExchange(SERVICE_VIP, SERVICE_PORT, "via service"));
             assertConntrackHolds("tcp", "TIME_WAIT");
 
-            assertEquals("direct", tcpExchange(BACKEND, BACKEND_PORT, "direct"));
+            assertEquals("direct", tcpExchange(backend.address(), BACKEND_PORT, "direct"));
             serving.get();
         }
     }
 
     @Test
     void udpRequestFromASourcePortLastUsedForTheServiceIsAnsweredByTheBackend() throws Exception {
-        try (DatagramSocket server = backend.handle().call(() ->
-                new DatagramSocket(new InetSocketAddress(node.pod(1).inet(), BACKEND_PORT)))) {
+        try (DatagramSocket server = backend.ns().handle().call(() ->
+                new DatagramSocket(new InetSocketAddress(backend.inet(), BACKEND_PORT)))) {
             server.setSoTimeout(TIMEOUT_MS);
             CompletableFuture<Void> serving = CompletableFuture.runAsync(() -> echoDatagrams(server, 2));
 
@@ -102,25 +99,25 @@ class PortReuseTest {
                     "the Service's reply comes from the Service address");
             assertConntrackHolds("udp", "");
 
-            assertEquals(new InetSocketAddress(BACKEND, BACKEND_PORT), udpExchange(BACKEND, BACKEND_PORT),
+            assertEquals(new InetSocketAddress(backend.address(), BACKEND_PORT), udpExchange(backend.address(), BACKEND_PORT),
                     "the direct reply must come from the backend itself, not from the Service address");
             serving.get();
         }
     }
 
-    /** Connects from CLIENT:CLIENT_PORT, sends a line, reads the echo, closes first (the client keeps TIME_WAIT). */
+    /** Connects from the client pod's CLIENT_PORT, sends a line, reads the echo, closes first (the client keeps TIME_WAIT). */
     private String tcpExchange(String address, int port, String line) throws Exception {
-        try (Socket s = client.handle().call(() -> {
+        try (Socket s = client.ns().handle().call(() -> {
             Socket socket = new Socket();
             socket.setReuseAddress(true);   // the port's last connection is in TIME_WAIT
-            socket.bind(new InetSocketAddress(node.pod(0).inet(), CLIENT_PORT));
+            socket.bind(new InetSocketAddress(client.inet(), CLIENT_PORT));
             return socket;
         })) {
             s.setSoTimeout(TIMEOUT_MS);
             try {
                 s.connect(new InetSocketAddress(address, port), TIMEOUT_MS);
             } catch (SocketTimeoutException e) {
-                fail("connect from " + CLIENT + ":" + CLIENT_PORT + " to " + address + ":" + port + " timed out; conntrack:\n"
+                fail("connect from " + client.address() + ":" + CLIENT_PORT + " to " + address + ":" + port + " timed out; conntrack:\n"
                         + conntrack("tcp"));
             }
             new PrintWriter(s.getOutputStream(), true, StandardCharsets.UTF_8).println(line);
@@ -128,12 +125,12 @@ class PortReuseTest {
         }
     }
 
-    /** Sends one datagram from CLIENT:CLIENT_PORT and returns where the answer came from. */
+    /** Sends one datagram from the client pod's CLIENT_PORT and returns where the answer came from. */
     private SocketAddress udpExchange(String address, int port) throws Exception {
-        try (DatagramSocket s = client.handle().call(() -> {
+        try (DatagramSocket s = client.ns().handle().call(() -> {
             DatagramSocket socket = new DatagramSocket(null);
             socket.setReuseAddress(true);
-            socket.bind(new InetSocketAddress(node.pod(0).inet(), CLIENT_PORT));
+            socket.bind(new InetSocketAddress(client.inet(), CLIENT_PORT));
             return socket;
         })) {
             s.setSoTimeout(TIMEOUT_MS);
@@ -143,7 +140,7 @@ class PortReuseTest {
             try {
                 s.receive(reply);
             } catch (SocketTimeoutException e) {
-                fail("no answer to " + CLIENT + ":" + CLIENT_PORT + " from " + address + ":" + port + "; conntrack:\n"
+                fail("no answer to " + client.address() + ":" + CLIENT_PORT + " from " + address + ":" + port + "; conntrack:\n"
                         + conntrack("udp"));
             }
             assertEquals(Arrays.toString(msg), Arrays.toString(Arrays.copyOf(reply.getData(), reply.getLength())));
@@ -153,7 +150,8 @@ class PortReuseTest {
 
     /** The Service flow left its entry behind: reply tuple backend -> client:CLIENT_PORT. */
     private void assertConntrackHolds(String protocol, String state) {
-        String reply = "src=" + BACKEND + " dst=" + CLIENT + " sport=" + BACKEND_PORT + " dport=" + CLIENT_PORT;
+        String reply = "src=" + backend.address() + " dst=" + client.address() + " sport=" + BACKEND_PORT
+                + " dport=" + CLIENT_PORT;
         // The client's close is done before the last ACK has crossed the node: wait for it.
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
             String entries = conntrack(protocol);
@@ -163,7 +161,7 @@ class PortReuseTest {
     }
 
     private String conntrack(String protocol) {
-        return node.topology.node.exec("conntrack", "-L", "-p", protocol).stdout();
+        return clientNode.exec("conntrack", "-L", "-p", protocol).stdout();
     }
 
     private static void echoLines(ServerSocket server, int connections) {
