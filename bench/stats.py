@@ -220,7 +220,8 @@ def build(meta, s):
         md += ["## 7. BPF program cost per packet", "",
                "Live: the kernel's count of run time over runs (`kernel.bpf_stats_enabled`, which adds two clock "
                "reads per run) for every program of that name on the two Ferry nodes, during one sockperf "
-               "ping-pong per path. Crafted: `BPF_PROG_TEST_RUN` of one TCP packet to a local pod, the kernel's "
+               "ping-pong per path. Crafted: `BPF_PROG_TEST_RUN` of one TCP SYN to a local pod (both conntrack "
+               "lookups, forward and reverse, as every UDP datagram; a mid-flow TCP segment does one), the kernel's "
                "`duration` over millions of runs (`ProgramCostBenchmark`, bench/jmh).", "",
                "| program | live, same node (ns) | live, cross node (ns) | crafted packet (ns) |",
                "| --- | ---: | ---: | ---: |"]
