@@ -6,7 +6,7 @@
 #
 #   ./bench/run.sh            # the full run (< 20 min); writes docs/benchmarks.md
 #   ./bench/run.sh --quick    # a short run for development; writes bench/results/quick.*
-#   ./bench/run.sh --only tput,rr,cni,agent,jmh,profile   # a subset (with --quick or not)
+#   ./bench/run.sh --only tput,rr,reuse,cni,agent,jmh,profile   # a subset (with --quick or not)
 # As root; anyone else is asked for sudo, which re-runs it.
 #
 # Bash drives processes and namespaces; bench/stats.py (python3 stdlib) turns
@@ -23,7 +23,7 @@ source scripts/setup.sh "$@"
 # Options
 
 QUICK=0
-ONLY="tput,rr,cni,agent,jmh,profile"
+ONLY="tput,rr,reuse,cni,agent,jmh,profile"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1 ;;
@@ -36,11 +36,11 @@ done
 wants() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 if [ "$QUICK" -eq 1 ]; then
-  ROUNDS=2 TPUT_SECONDS=1 RR_SECONDS=1 CNI_PODS=10 SCRAPES=30 STARTS=2 RSS_STEPS=(0 10 25)
+  ROUNDS=2 TPUT_SECONDS=1 RR_SECONDS=1 REUSE_SECONDS=1 CNI_PODS=10 SCRAPES=30 STARTS=2 RSS_STEPS=(0 10 25)
   JMH_ARGS=(-f 1 -wi 1 -w 1s -i 2 -r 1s)
   OUT=bench/results/quick REPORT=bench/results/quick.md
 else
-  ROUNDS=6 TPUT_SECONDS=3 RR_SECONDS=3 CNI_PODS=25 SCRAPES=50 STARTS=5 RSS_STEPS=(0 100 250)
+  ROUNDS=6 TPUT_SECONDS=3 RR_SECONDS=3 REUSE_SECONDS=3 CNI_PODS=25 SCRAPES=50 STARTS=5 RSS_STEPS=(0 100 250)
   JMH_ARGS=(-f 1 -wi 3 -w 2s -i 5 -r 2s)
   OUT=bench/results/latest REPORT=docs/benchmarks.md
 fi
@@ -392,6 +392,66 @@ traffic_rounds() {
 }
 
 # ---------------------------------------------------------------------------
+# Figure 8: source ports reused after a Service (--only reuse)
+#
+# A client pod reaches a backend through a Service (kube-proxy-style DNAT in
+# node a), closes, and connects to the backend directly from the same source
+# port: the Service flow's conntrack entry (TIME_WAIT for TCP) has the direct
+# flow's reverse as its reply tuple. Counts the direct exchanges that fail.
+
+readonly REUSE_PORT=8080 REUSE_SERVICE_PORT=80
+declare -A REUSE_VIP=([same]=10.96.250.1 [cross]=10.96.250.2)
+declare -A REUSE_FIRST_PORT=([tcp-same]=20000 [tcp-cross]=30000 [udp-same]=40000 [udp-cross]=50000)
+
+reuse_rounds() {
+  step "Source port reuse: through a Service (DNAT in node a), then to the backend directly from the same port"
+  local side node path proto key dst was out direct failed pid servers
+  for side in ferry ptp; do
+    servers=()
+    node=${side:0:1}-a
+    # kube-proxy nodes forward; Ferry's own paths never need it, so it is on for this figure only.
+    was=$(in_ns "$node" sysctl -n net.ipv4.ip_forward)
+    in_ns "$node" sysctl -qw net.ipv4.ip_forward=1
+    {
+      echo "table ip $NS-reuse {"
+      echo "  chain prerouting { type nat hook prerouting priority dstnat; policy accept;"
+      for path in same cross; do
+        dst=${DST[$side-$path]}
+        for proto in tcp udp; do
+          echo "    ip daddr ${REUSE_VIP[$path]} $proto dport $REUSE_SERVICE_PORT dnat to ${POD_IP[$dst]}:$REUSE_PORT"
+        done
+      done
+      echo "  }"
+      echo "}"
+    } | in_ns "$node" nft -f -
+    for path in same cross; do
+      dst=${DST[$side-$path]}
+      helper nsenter "$(netns "$dst")" python3 bench/port_reuse.py serve "${POD_IP[$dst]}" "$REUSE_PORT"
+      servers+=("$!")
+      await_listen "$dst" "$REUSE_PORT"
+    done
+    for proto in tcp udp; do
+      for path in same cross; do
+        key=$side-$path dst=${DST[$side-$path]}
+        out=$(in_ns "${SRC[$key]}" python3 bench/port_reuse.py client --proto "$proto" --source "${POD_IP[${SRC[$key]}]}" \
+          --service "${REUSE_VIP[$path]}:$REUSE_SERVICE_PORT" --backend "${POD_IP[$dst]}:$REUSE_PORT" \
+          --seconds "$REUSE_SECONDS" --first-port "${REUSE_FIRST_PORT[$proto-$path]}" --ports 9999) \
+          || die "the port reuse client ($side, $proto, $path) failed"
+        direct=$(jq -r .direct <<<"$out") failed=$(jq -r .failed <<<"$out")
+        [ "$direct" -gt 0 ] || die "port reuse $side $proto $path: no exchange through the Service succeeded: $out"
+        sample reuse_direct "$proto-$path" "$side" none 1 "$direct" connections
+        sample reuse_failed "$proto-$path" "$side" none 1 "$failed" connections
+        say "$(printf '%-12s %s: %6s direct exchanges from a reused port, %6s failed' "$key" "$proto" "$direct" "$failed")"
+      done
+    done
+    for pid in "${servers[@]}"; do stop_pid "$pid"; unset "HELPERS[$pid]"; done
+    in_ns "$node" nft delete table ip "$NS-reuse"
+    in_ns "$node" conntrack -F >/dev/null 2>&1 || true   # the figure's TIME_WAIT entries, out of later figures' way
+    in_ns "$node" sysctl -qw net.ipv4.ip_forward="$was"
+  done
+}
+
+# ---------------------------------------------------------------------------
 # Profile (--only profile, or part of the full run): where the CPU goes on each path
 
 # "runs run_time_ns" of from_pod, then of to_pod, each summed over every program of
@@ -583,10 +643,11 @@ main() {
   say "bench: $( [ "$QUICK" -eq 1 ] && echo quick || echo full ) run, figures: $ONLY, load average at start: $load_start"
 
   build
-  if wants tput || wants rr || wants cni || wants profile; then setup_datapaths; fi
+  if wants tput || wants rr || wants reuse || wants cni || wants profile; then setup_datapaths; fi
   wants profile && profile_paths
   local figs=""; wants tput && figs+=tput; wants rr && figs+=,rr
   [ -n "$figs" ] && traffic_rounds "$figs"
+  wants reuse && reuse_rounds
   wants cni && cni_rounds
   wants agent && agent_costs
   wants jmh && jmh

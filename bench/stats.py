@@ -220,7 +220,8 @@ def build(meta, s):
         md += ["## 7. BPF program cost per packet", "",
                "Live: the kernel's count of run time over runs (`kernel.bpf_stats_enabled`, which adds two clock "
                "reads per run) for every program of that name on the two Ferry nodes, during one sockperf "
-               "ping-pong per path. Crafted: `BPF_PROG_TEST_RUN` of one TCP packet to a local pod, the kernel's "
+               "ping-pong per path. Crafted: `BPF_PROG_TEST_RUN` of one TCP SYN to a local pod (both conntrack "
+               "lookups, forward and reverse, as every UDP datagram; a mid-flow TCP segment does one), the kernel's "
                "`duration` over millions of runs (`ProgramCostBenchmark`, bench/jmh).", "",
                "| program | live, same node (ns) | live, cross node (ns) | crafted packet (ns) |",
                "| --- | ---: | ---: | ---: |"]
@@ -231,6 +232,28 @@ def build(meta, s):
             md.append(f"| `{prog}` | {fmt(same, 0)} | {fmt(cross, 0)} | {fmt(crafted, 0)} |")
             summary["bpf_ns"].append({"program": prog, "live_same_ns": same, "live_cross_ns": cross,
                                       "test_run_ns": crafted})
+        md.append("")
+
+    # Figure 8: source ports reused after a Service
+    if any(k[0] == "reuse_direct" for k in s.by):
+        md += ["## 8. Source port reused after a Service (bench/port_reuse.py)", "",
+               "A client pod talks to a backend through a Service (DNAT in node a), then to the backend directly "
+               "from the same source port, a fresh port each time, for the run's seconds. A direct exchange fails "
+               "when it times out, is reset, or (UDP) is answered from another address than the backend's.", "",
+               "| protocol | path | Ferry direct | Ferry failed | ptp direct | ptp failed |",
+               "| --- | --- | ---: | ---: | ---: | ---: |"]
+        summary["reuse"] = []
+        for case in ("tcp-same", "tcp-cross", "udp-same", "udp-cross"):
+            row = {"case": case}
+            for side in ("ferry", "ptp"):
+                row[side] = {"direct": s.med("reuse_direct", case, side), "failed": s.med("reuse_failed", case, side)}
+            proto, path = case.split("-")
+            md.append(f"| {proto.upper()} | {path}-node | {fmt(row['ferry']['direct'], 0)} | {fmt(row['ferry']['failed'], 0)} | "
+                      f"{fmt(row['ptp']['direct'], 0)} | {fmt(row['ptp']['failed'], 0)} |")
+            summary["reuse"].append(row)
+            if row["ferry"]["failed"] is not None:
+                goals.append(goal(row["ferry"]["failed"] == 0, f"port reuse {case}: Ferry failed "
+                                                               f"{fmt(row['ferry']['failed'], 0)} direct exchanges (goal 0)"))
         md.append("")
 
     return md, goals, summary
@@ -264,7 +287,12 @@ checks. CNI latency is one `fork+exec` of the plugin binary with the CNI environ
 timed by `bench/cni_load.py` from the node namespace, ADD then DEL of the same pods,
 at concurrency 1 and 8. The agent's costs are measured on a node of its own: start
 to `/readyz` 200, RSS (`VmRSS` of the JVM) after pods are added through ferry-cni,
-and `curl` time of `GET /metrics` on its `metricsAddress`.
+and `curl` time of `GET /metrics` on its `metricsAddress`. Source port reuse
+(figure 8, `bench/port_reuse.py`): in node a of Ferry and ptp, a `nat` prerouting
+table DNATs a Service address to pod 2 (same node) or pod 3 (cross) and `ip_forward`
+is on, as on a kube-proxy node; pod 1 exchanges a TCP line or a UDP datagram with
+the Service, closes, and does the same with the backend directly from the same
+source port, a fresh port each time (at most 9,999 per case) for the run's seconds.
 """
 
 

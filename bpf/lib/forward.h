@@ -11,9 +11,7 @@ static __always_inline __u16 ipv4_forwardable(struct __sk_buff *ctx, const struc
 {
 	if (flow->ttl <= 1)
 		return FERRY_REASON_TTL_EXPIRED;
-	if (ct_is_nated(ctx, flow))
-		return FERRY_REASON_NAT_FLOW;
-	return FERRY_REASON_FORWARDED;
+	return ct_reason(ctx, flow);
 }
 
 #endif /* FERRY_FORWARD_H */

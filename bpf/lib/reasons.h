@@ -41,6 +41,8 @@ enum ferry_reason {
 	FERRY_REASON_REDIRECT_FAILED    = 14,  /* the redirect helper refused: dropped */
 	FERRY_REASON_SPOOFED_SOURCE     = 15,  /* from_pod: a source (IPv4, IPv6, ARP sender) that is not
 	                                        * the sending pod's own (lib/source.h): dropped */
+	FERRY_REASON_NAT_CLASH          = 16,  /* a new flow whose reverse tuple a NATed flow's conntrack entry
+	                                        * holds (source port reuse): the stack moves its port aside */
 	FERRY_REASON_MAX,
 };
 

@@ -20,10 +20,11 @@ public enum Reason {
     IPV6(12, "ipv6"),
     STACK_ONLY(13, "stack_only"),
     REDIRECT_FAILED(14, "redirect_failed"),
-    SPOOFED_SOURCE(15, "spoofed_source");
+    SPOOFED_SOURCE(15, "spoofed_source"),
+    NAT_CLASH(16, "nat_clash");
 
     /** FERRY_REASON_MAX: one past the highest number; MapLayoutsTest checks it against the C header. */
-    public static final int MAX = 16;
+    public static final int MAX = 17;
 
     private final int code;
     private final String label;

@@ -221,6 +221,35 @@ class DatapathProgramsTest extends ProgramTestBench {
     }
 
     @Test
+    void udpFromASourcePortWhoseReverseIsAServiceReplyGoesToTheStackToMoveThePortAside() throws Exception {
+        clientTalksToService(40005);
+        byte[] direct = Ipv4.udp(POD_B, POD_A).ports(40005, 5353).frame();
+        run(DatapathProgram.FROM_POD, direct, hostB).assertPassedUnchanged(Direction.EGRESS, Reason.NAT_CLASH);
+    }
+
+    @Test
+    void tcpSynFromASourcePortWhoseReverseIsAServiceReplyGoesToTheStackToMoveThePortAside() throws Exception {
+        clientConnectsToService(40006);
+        byte[] syn = Ipv4.tcp(POD_B, POD_A).ports(40006, 5353).frame();
+        run(DatapathProgram.FROM_POD, syn, hostB).assertPassedUnchanged(Direction.EGRESS, Reason.NAT_CLASH);
+    }
+
+    @Test
+    void tcpSegmentThatOpensNothingIsForwardedWhateverItsReverseTuple() throws Exception {
+        // Only a SYN may start a flow conntrack can still move aside; a stray ACK there would make a mid-stream entry.
+        clientConnectsToService(40007);
+        byte[] ack = Ipv4.tcp(POD_B, POD_A).ports(40007, 5353).tcpFlags(Ipv4.TCP_ACK).frame();
+        assertEquals(TC_ACT_REDIRECT, run(DatapathProgram.FROM_POD, ack, hostB).retval());
+    }
+
+    @Test
+    void tcpSynWhoseReverseTupleConntrackDoesNotHoldIsForwarded() throws Exception {
+        clientConnectsToService(40008);
+        byte[] syn = Ipv4.tcp(POD_B, POD_A).ports(40009, 5353).frame();
+        assertEquals(TC_ACT_REDIRECT, run(DatapathProgram.FROM_POD, syn, hostB).retval());
+    }
+
+    @Test
     void stackOnlyEndpointIsDeliveredByTheStack() throws Exception {
         run(DatapathProgram.FROM_POD, Ipv4.udp(POD_A, POD_STACK_ONLY).frame(), hostA)
                 .assertPassedUnchanged(Direction.EGRESS, Reason.STACK_ONLY);

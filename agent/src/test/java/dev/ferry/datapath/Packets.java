@@ -23,38 +23,46 @@ final class Packets {
 
     /** An IPv4 packet; the builder methods return copies with one thing changed. */
     record Ipv4(String src, String dst, int protocol, int ttl, int fragOff, int optionWords, int payload,
-                int srcPort, int dstPort) {
+                int srcPort, int dstPort, int tcpFlags) {
+
+        static final int TCP_SYN = 0x02;
+        static final int TCP_ACK = 0x10;
 
         static Ipv4 udp(String src, String dst) {
-            return new Ipv4(src, dst, IPPROTO_UDP, 64, 0, 0, 32, 40000, 5353);
+            return new Ipv4(src, dst, IPPROTO_UDP, 64, 0, 0, 32, 40000, 5353, 0);
         }
 
+        /** A SYN, unless {@link #tcpFlags(int)} says otherwise. */
         static Ipv4 tcp(String src, String dst) {
-            return new Ipv4(src, dst, IPPROTO_TCP, 64, 0, 0, 32, 40000, 8080);
+            return new Ipv4(src, dst, IPPROTO_TCP, 64, 0, 0, 32, 40000, 8080, TCP_SYN);
         }
 
         static Ipv4 icmp(String src, String dst) {
-            return new Ipv4(src, dst, IPPROTO_ICMP, 64, 0, 0, 32, 0, 0);
+            return new Ipv4(src, dst, IPPROTO_ICMP, 64, 0, 0, 32, 0, 0, 0);
         }
 
         Ipv4 ttl(int value) {
-            return new Ipv4(src, dst, protocol, value, fragOff, optionWords, payload, srcPort, dstPort);
+            return new Ipv4(src, dst, protocol, value, fragOff, optionWords, payload, srcPort, dstPort, tcpFlags);
         }
 
         Ipv4 fragOff(int value) {
-            return new Ipv4(src, dst, protocol, ttl, value, optionWords, payload, srcPort, dstPort);
+            return new Ipv4(src, dst, protocol, ttl, value, optionWords, payload, srcPort, dstPort, tcpFlags);
         }
 
         Ipv4 options(int words) {
-            return new Ipv4(src, dst, protocol, ttl, fragOff, words, payload, srcPort, dstPort);
+            return new Ipv4(src, dst, protocol, ttl, fragOff, words, payload, srcPort, dstPort, tcpFlags);
         }
 
         Ipv4 payload(int bytes) {
-            return new Ipv4(src, dst, protocol, ttl, fragOff, optionWords, bytes, srcPort, dstPort);
+            return new Ipv4(src, dst, protocol, ttl, fragOff, optionWords, bytes, srcPort, dstPort, tcpFlags);
         }
 
         Ipv4 ports(int source, int destination) {
-            return new Ipv4(src, dst, protocol, ttl, fragOff, optionWords, payload, source, destination);
+            return new Ipv4(src, dst, protocol, ttl, fragOff, optionWords, payload, source, destination, tcpFlags);
+        }
+
+        Ipv4 tcpFlags(int flags) {
+            return new Ipv4(src, dst, protocol, ttl, fragOff, optionWords, payload, srcPort, dstPort, flags);
         }
 
         /** The whole frame, addressed from the pod to its gateway. */
@@ -77,7 +85,7 @@ final class Packets {
                 b.putShort((short) srcPort).putShort((short) dstPort).putShort((short) (8 + payload)).putShort((short) 0);
             } else if (protocol == IPPROTO_TCP) {
                 b.putShort((short) srcPort).putShort((short) dstPort).putInt(1).putInt(0)
-                        .put((byte) 0x50).put((byte) 0x02).putShort((short) 65535).putShort((short) 0).putShort((short) 0);
+                        .put((byte) 0x50).put((byte) tcpFlags).putShort((short) 65535).putShort((short) 0).putShort((short) 0);
             } else {
                 b.put((byte) 8).put((byte) 0).putShort((short) 0).putInt(0x00010001);
             }

@@ -17,6 +17,8 @@ import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -96,15 +98,35 @@ abstract class ProgramTestBench {
         installServiceDnat();
     }
 
-    /** A kube-proxy-like rule inside the node namespace: Service VIP:53 is DNATed to pod A:5353. */
+    /** Kube-proxy-like rules inside the node namespace: Service VIP:53 is DNATed to pod A:5353, UDP and TCP. */
     void installServiceDnat() {
         node.ip("addr", "add", POD_A + "/32", "dev", "lo");
         node.ip("addr", "add", POD_B + "/32", "dev", "lo");
         node.ip("route", "add", "10.96.0.0/16", "dev", "lo");
         var nft = node.exec("nft", "add table ip ferrytest; "
                 + "add chain ip ferrytest out { type nat hook output priority -100; }; "
-                + "add rule ip ferrytest out ip daddr " + SERVICE_VIP + " udp dport 53 dnat to " + POD_A + ":5353");
+                + "add rule ip ferrytest out ip daddr " + SERVICE_VIP + " udp dport 53 dnat to " + POD_A + ":5353; "
+                + "add rule ip ferrytest out ip daddr " + SERVICE_VIP + " tcp dport 53 dnat to " + POD_A + ":5353");
         assertTrue(nft.ok(), "nft: " + nft.stderr());
+    }
+
+    /**
+     * Pod B connects to the Service VIP over TCP from {@code clientPort} and closes:
+     * conntrack now holds a NATed entry (in TIME_WAIT) whose reply direction is
+     * pod A:5353 -> pod B:clientPort.
+     */
+    void clientConnectsToService(int clientPort) throws Exception {
+        node.handle().call(() -> {
+            try (ServerSocket server = new ServerSocket(5353, 1, ip(POD_A)); Socket s = new Socket()) {
+                s.bind(new InetSocketAddress(ip(POD_B), clientPort));
+                s.connect(new InetSocketAddress(ip(SERVICE_VIP), 53), 2000);
+                server.accept().close();
+            }
+            return null;
+        });
+        String entries = node.exec("conntrack", "-L", "-p", "tcp", "--orig-dst", SERVICE_VIP).stdout();
+        assertTrue(entries.contains("sport=5353 dport=" + clientPort),
+                "no DNAT conntrack entry was made: " + entries);
     }
 
     /**

@@ -45,7 +45,10 @@ import java.util.stream.Stream;
  * What the datapath programs themselves cost per packet, as the kernel measures
  * it: BPF_PROG_TEST_RUN of the real object on a crafted TCP packet to a local
  * endpoint (the redirect_peer path, from a local pod for from_pod and from
- * another node for to_pod), conntrack lookup included. The kernel's own average
+ * another node for to_pod), conntrack lookups included: the packet is a SYN that
+ * conntrack does not know, so both the forward and the reverse lookup run (the
+ * port-reuse check of bpf/lib/conntrack.h), the most a packet pays and what every
+ * redirected UDP datagram pays; a mid-flow TCP segment pays one. The kernel's own average
  * per run is printed as {@code kernel_ns_per_run} (see {@link KernelTime}); the
  * primary score adds the syscall, spread over the runs of one test run.
  *
