@@ -56,8 +56,8 @@ SRC_DUP = ("issue 14: 'nothing leaks'; two Nodes given the same podCIDR (a contr
            "either Node has it, and goes with the last")
 SRC_SCALE = ("issue 14 point 7: thousands of nodes, more than the cluster-CIDR map's entries unless aggregated; "
              "ClusterCidrSync: 'a full map must not stop the node from becoming ready'")
-SRC_OWN = ("README.md: 'until the Node has one, STATUS answers code 50 \"node X has no podCIDR yet\"'; "
-           "docs/operations.md: 'ferry status: ready: no: ... gives the reason'")
+SRC_OWN = ("README.md: 'until the Node has one, STATUS answers code 50 \"node X has no podCIDR yet\"', with what "
+           "its spec.podCIDRs holds instead; docs/operations.md: 'ferry status: ready: no: ... gives the reason'")
 SRC_GC = ("README.md: 'A pod informer (spec.nodeName=<node>) finds endpoints whose pod is gone: after "
           "endpointGcGracePeriod without a DEL they are removed'")
 
@@ -181,11 +181,11 @@ def own_node_cases(k):
     seen = k.await_log(rf'event=node_pod_cidr_invalid node={NODE} pod_cidr="banana"')
     k.check(g, "podCIDR 'banana' is logged as invalid", "event=node_pod_cidr_invalid", "logged" if seen else "not logged",
             seen, "docs/operations.md: the agent's log gives the reason")
-    not_ready("podCIDR IPv6 only, then 'banana'", [NODE, "podCIDR"], SRC_OWN + "; " + SRC_IPV4)
+    not_ready("podCIDR IPv6 only, then 'banana'", [NODE, "podCIDR", "banana"], SRC_OWN + "; " + SRC_IPV4)
 
     k.api.put_node(node(NODE, ["10.98.1.0/33"], [("InternalIP", NODE_IP)]))
     seen = k.await_log(rf'event=node_pod_cidr_invalid node={NODE} pod_cidr="10.98.1.0/33"')
-    not_ready("podCIDR of prefix /33", [NODE, "podCIDR"], SRC_OWN)
+    not_ready("podCIDR of prefix /33", [NODE, "podCIDR", "10.98.1.0/33"], SRC_OWN)
 
     alive = k.agent.alive()
     k.check(g, "the agent process lives through its Node's bad podCIDRs", "running", "running" if alive else

@@ -12,6 +12,7 @@ import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 
@@ -34,11 +35,8 @@ final class Nodes {
         if (node.getSpec() == null) {
             return List.of();
         }
-        List<String> texts = node.getSpec().getPodCIDRs() != null && !node.getSpec().getPodCIDRs().isEmpty()
-                ? node.getSpec().getPodCIDRs()
-                : node.getSpec().getPodCIDR() == null ? List.of() : List.of(node.getSpec().getPodCIDR());
         List<IpPrefix> cidrs = new ArrayList<>();
-        for (String text : new HashSet<>(texts).stream().sorted().toList()) {
+        for (String text : podCidrTexts(node)) {
             try {
                 IpPrefix cidr = IpPrefix.parse(text);
                 IpPrefix network = new IpPrefix(cidr.network(), cidr.length());
@@ -53,6 +51,17 @@ final class Nodes {
             }
         }
         return List.copyOf(cidrs);
+    }
+
+    /** {@code spec.podCIDRs} (else the older {@code spec.podCIDR}) as written, sorted, without repeats or nulls. */
+    static List<String> podCidrTexts(Node node) {
+        if (node.getSpec() == null) {
+            return List.of();
+        }
+        List<String> texts = node.getSpec().getPodCIDRs() != null && !node.getSpec().getPodCIDRs().isEmpty()
+                ? node.getSpec().getPodCIDRs()
+                : node.getSpec().getPodCIDR() == null ? List.of() : List.of(node.getSpec().getPodCIDR());
+        return texts.stream().filter(Objects::nonNull).distinct().sorted().toList();
     }
 
     /** The node's addresses of every type that parse as IP literals (its own addresses, to refuse as a peer's next hop). */

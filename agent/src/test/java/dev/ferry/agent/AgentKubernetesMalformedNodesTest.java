@@ -9,6 +9,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Set;
@@ -115,6 +116,28 @@ class AgentKubernetesMalformedNodesTest {
 
         await().atMost(Duration.ofSeconds(10)).until(() -> !routes().contains("10.245.0.0/16"));
         assertFalse(clusterCidrs().contains(IpPrefix.parse("10.245.0.0/16")), clusterCidrs().toString());
+    }
+
+    @Test
+    void whileThisNodesPodCidrIsNotACidrTheNotReadyReasonNamesIt() throws Exception {
+        api.createNode("node-a", "banana", "192.168.50.1");
+        Path kubeconfig = api.writeKubeconfig(dir);
+        // The agent's start waits for this node's pod CIDR; the stand-in socket answers meanwhile.
+        CompletableFuture<Agent> starting = CompletableFuture.supplyAsync(
+                () -> nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofSeconds(60))));
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(nodes.socket()));
+        await().atMost(Duration.ofSeconds(30)).until(() -> SocketHttp.get(nodes.socket(), "/v1/status").status() == 503);
+
+        SocketHttp.Response status = SocketHttp.get(nodes.socket(), "/v1/status");
+        String reason = status.json().path("error").asText();
+        assertTrue(reason.contains("node node-a has no podCIDR yet") && reason.contains("banana"), reason);
+
+        api.client().nodes().withName("node-a").edit(n -> {
+            n.setSpec(new NodeSpecBuilder().withPodCIDR(OWN).addToPodCIDRs(OWN).build());
+            return n;
+        });
+        Agent agent = starting.get(30, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(30)).until(() -> agent.notReadyReason().isEmpty());
     }
 
     @Test
