@@ -4,7 +4,7 @@
 #
 #   ./bench/faults.sh            # the full run (about 10 minutes); writes docs/reliability.md
 #   ./bench/faults.sh --quick    # smaller counts for development; writes bench/results/quick-faults.md
-#   ./bench/faults.sh --only agent-kill,cni-kill,traffic,malformed   # a subset (with --quick or not)
+#   ./bench/faults.sh --only agent-kill,cni-kill,traffic,malformed,kube   # a subset (with --quick or not)
 #   ./bench/faults.sh --seed N   # the random plan of an earlier run (its record names its seed); timing still differs
 #   ./bench/faults.sh --build    # rebuild dist/ first (otherwise an existing dist/ is used as it is)
 # As root; anyone else is asked for sudo, which re-runs it.
@@ -12,9 +12,12 @@
 # Scenarios: agent-kill (kill -9 of the agent during ADDs), cni-kill (ferry-cni
 # SIGKILLed mid-call), traffic (agent restarts under 10k datagrams/s),
 # malformed (bad CNI configs, environments, agent YAML, socket requests, state
-# files). Bash prepares the machine and cleans up; bench/faults/*.py (python3
-# stdlib) runs the scenarios and writes the record. Everything lives in
-# namespaces named ferryfault-*, pins under /sys/fs/bpf/ferry-fault-* and one
+# files), kube (malformed Node and Pod objects and thousands of Nodes: the agent
+# in kubernetes mode against fabric8's mock API server, which is compiled from
+# the agent's test classes and run as a process of the run). Bash prepares the
+# machine and cleans up; bench/faults/*.py (python3 stdlib) runs the scenarios
+# and writes the record. Everything lives in namespaces named ferryfault-*, pins
+# under /sys/fs/bpf/ferry-fault-* and one
 # temporary directory, and is removed on exit, CTRL-C or failure; processes
 # are stopped by the PIDs the run recorded, never by name. Exits 1 when any
 # leak count, invariant or documented answer fails; the record is written
@@ -36,7 +39,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY=(--only "$2"); shift ;;
     --seed) SEED=(--seed "$2"); shift ;;
     --build) BUILD=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "faults: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -105,7 +108,7 @@ cleanup() {
   if [ -n "$run_dir" ]; then
     kill_recorded "$run_dir"
     rm -rf "$LOGS"; mkdir -p "$LOGS"
-    for log in "$run_dir"/*/agent.log; do
+    for log in "$run_dir"/*/agent.log "$run_dir"/*/mock-api.log; do
       [ -f "$log" ] && cp "$log" "$LOGS/$(basename "$(dirname "$log")").log"
     done
   fi
@@ -130,6 +133,17 @@ build() {
   mvn -B -ntp -q -DskipTests package >"$run_dir/build.log" 2>&1 || { tail -n 40 "$run_dir/build.log" >&2; exit 1; }
 }
 
+# The kube scenario's mock API server (dev.ferry.agent.MockApiMain) lives in the agent's test classes:
+# compiled here with the test classpath written for the driver (offline: the build has every jar).
+build_mock_api() {
+  case ",${ONLY[1]:-kube}," in *,kube,*) ;; *) return 0 ;; esac
+  say "compiling the agent's test classes for the mock API server (mvn test-compile dependency:build-classpath)"
+  mvn -B -ntp -o -q -pl agent test-compile dependency:build-classpath -Dmdep.includeScope=test \
+    -Dmdep.outputFile="$run_dir/test-jars" >"$run_dir/build-tests.log" 2>&1 \
+    || { tail -n 40 "$run_dir/build-tests.log" >&2; exit 1; }
+  echo "$PWD/agent/target/test-classes:$PWD/agent/target/classes:$(cat "$run_dir/test-jars")" >"$run_dir/test-classpath"
+}
+
 main() {
   remove_earlier_runs
   run_dir=$(mktemp -d /tmp/ferry-faults.XXXXXX)
@@ -138,6 +152,7 @@ main() {
   trap cleanup EXIT
   trap 'exit 130' INT TERM
   build
+  build_mock_api
   # In the background and waited for: a trapped CTRL-C interrupts `wait` at once.
   python3 -B bench/faults/main.py --run-dir "$run_dir" ${QUICK[@]+"${QUICK[@]}"} ${ONLY[@]+"${ONLY[@]}"} \
     ${SEED[@]+"${SEED[@]}"} &

@@ -129,12 +129,13 @@ class Lab:
             sh("ip", "-n", ns, "link", "set", "wire", "up")
         return ns_a, ns_b
 
-    def spawn(self, argv, log_path, stderr_path=None):
+    def spawn(self, argv, log_path, stderr_path=None, stdin=subprocess.DEVNULL):
         """A background process, registered for the shell's clean-up; stdout (and stderr, unless
-        stderr_path is given) to log_path."""
+        stderr_path is given) to log_path. stdin=subprocess.PIPE: a pipe whose end tells it this
+        driver is gone (the kube scenario's mock API server stops then)."""
         with open(log_path, "ab") as log, open(stderr_path or os.devnull, "ab") as err:
             proc = subprocess.Popen([str(a) for a in argv], stdout=log, stderr=err if stderr_path else subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+                                    stdin=stdin, start_new_session=True)
         self.pids.add(proc.pid)
         return proc
 

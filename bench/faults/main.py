@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The fault campaign's driver (bench/faults.sh starts it as root, with dist/ built):
 
-  main.py --run-dir DIR [--quick] [--only agent-kill,cni-kill,traffic,malformed] [--seed N]
+  main.py --run-dir DIR [--quick] [--only agent-kill,cni-kill,traffic,malformed,kube] [--seed N]
 
 Runs each scenario in namespaces of its own, removes them after it, prints the
 table, writes the record (docs/reliability.md for a full run of every scenario,
@@ -20,13 +20,14 @@ import traceback
 
 import kill_agent
 import kill_cni
+import kube
 import malformed
 import runtime
 import traffic
 from lab import REPO, Lab, Pids
 from report import Scenario, console_table, markdown, to_json
 
-SCENARIOS = {m.KEY: m for m in (kill_agent, kill_cni, traffic, malformed)}
+SCENARIOS = {m.KEY: m for m in (kill_agent, kill_cni, traffic, malformed, kube)}
 
 API_OUTAGES = """
 Not a scenario of this command: the agent's behaviour during API server outages is proven by the
@@ -46,8 +47,8 @@ Java tests against fabric8's mock API server, run by `./scripts/test.sh`:
   `AgentKubernetesTwoNodesTest` cover the node informer's scale and cross-node routing.
 
 Malformed Kubernetes objects (bad CIDRs and addresses, off-link nodes, more Nodes than the
-cluster-CIDR map holds), listed by issue 14, need an API server this command does not run; they
-belong with those tests and are not covered here.
+cluster-CIDR map holds) are the `kube` scenario above, against the same mock server run as a
+process of the campaign.
 """
 
 

@@ -190,7 +190,9 @@ public final class Agent implements AutoCloseable {
         if (known.isPresent()) {
             return known.get();
         }
-        try (AgentSocket waiting = AgentSocket.notRunning(config.socket(), notReady::get)) {
+        // The cluster watch says why in more words (what the Node holds instead of a pod CIDR) as it learns them.
+        try (AgentSocket waiting = AgentSocket.notRunning(config.socket(),
+                () -> cluster.podCidrNow().isPresent() ? notReady.get() : cluster.notReadyReason().orElse(notReady.get()))) {
             return cluster.awaitPodCidr();
         }
     }

@@ -16,6 +16,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Every node's pod CIDRs (this one's too): into the BPF cluster-CIDR map, unless
@@ -28,17 +29,29 @@ import java.util.function.Consumer;
  * address. Should they still not fit, the map takes the widest that do and the
  * rest is left to the stack (still delivered, by the kernel's routing): a full
  * map must not stop the node from becoming ready.
+ *
+ * <p>Another node's pod CIDR that overlaps this node's (a Node claiming 0.0.0.0/0
+ * would make every destination a pod's, and turn masquerading off) is left out,
+ * as {@link PeerRouteSync} leaves it unrouted.
  */
 final class ClusterCidrSync implements NodeInformer.Listener {
     private static final Logger log = LoggerFactory.getLogger(ClusterCidrSync.class);
 
+    private final String nodeName;
+    private final Supplier<Optional<IpPrefix>> ownPodCidr;
     private final Optional<ClusterCidrMap> map;
     private final Consumer<Set<IpPrefix>> listener;
     /** Every node's pod CIDRs as last applied: the map's diff base. Worker thread only. */
     private final Map<String, List<IpPrefix>> nodeCidrs = new HashMap<>();
 
-    /** @param map the BPF map to keep; empty when the configuration's clusterCIDRs fill it */
-    ClusterCidrSync(Optional<ClusterCidrMap> map, Consumer<Set<IpPrefix>> listener) {
+    /**
+     * @param ownPodCidr this node's pod CIDR, once known (told before this listener of this node's changes)
+     * @param map        the BPF map to keep; empty when the configuration's clusterCIDRs fill it
+     */
+    ClusterCidrSync(String nodeName, Supplier<Optional<IpPrefix>> ownPodCidr, Optional<ClusterCidrMap> map,
+                    Consumer<Set<IpPrefix>> listener) {
+        this.nodeName = nodeName;
+        this.ownPodCidr = ownPodCidr;
         this.map = map;
         this.listener = listener;
     }
@@ -83,8 +96,11 @@ final class ClusterCidrSync implements NodeInformer.Listener {
     }
 
     private Set<IpPrefix> all() {
+        Optional<IpPrefix> own = ownPodCidr.get();
         Set<IpPrefix> all = new LinkedHashSet<>();
-        nodeCidrs.values().forEach(all::addAll);
+        nodeCidrs.forEach((name, cidrs) -> cidrs.stream()
+                .filter(c -> name.equals(nodeName) || own.isEmpty() || !PeerRouteSync.overlap(c, own.get()))
+                .forEach(all::add));
         return all;
     }
 }

@@ -12,7 +12,9 @@ import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /** What Ferry reads from a Node object; IPv4 only, like the rest of the agent for now. */
 final class Nodes {
@@ -24,26 +26,57 @@ final class Nodes {
         return node.getMetadata().getName();
     }
 
-    /** The node's IPv4 pod CIDRs ({@code spec.podCIDRs}, else the older {@code spec.podCIDR}), sorted. */
+    /**
+     * The node's IPv4 pod CIDRs ({@code spec.podCIDRs}, else the older {@code spec.podCIDR}), sorted. One with
+     * host bits set (the API server takes it: Go's ParseCIDR does) is its network, as Kubernetes reads it; the
+     * kernel refuses a route to it as written.
+     */
     static List<IpPrefix> podCidrs(Node node) {
         if (node.getSpec() == null) {
             return List.of();
         }
-        List<String> texts = node.getSpec().getPodCIDRs() != null && !node.getSpec().getPodCIDRs().isEmpty()
-                ? node.getSpec().getPodCIDRs()
-                : node.getSpec().getPodCIDR() == null ? List.of() : List.of(node.getSpec().getPodCIDR());
         List<IpPrefix> cidrs = new ArrayList<>();
-        for (String text : new HashSet<>(texts).stream().sorted().toList()) {
+        for (String text : podCidrTexts(node)) {
             try {
                 IpPrefix cidr = IpPrefix.parse(text);
-                if (cidr.isIpv4()) {
-                    cidrs.add(cidr);
+                IpPrefix network = new IpPrefix(cidr.network(), cidr.length());
+                if (!network.equals(cidr)) {
+                    log.warn("event=node_pod_cidr_host_bits node={} pod_cidr=\"{}\" used={}", name(node), text, network);
+                }
+                if (network.isIpv4() && !cidrs.contains(network)) {
+                    cidrs.add(network);
                 }
             } catch (RuntimeException e) {
                 log.warn("event=node_pod_cidr_invalid node={} pod_cidr=\"{}\"", name(node), text);
             }
         }
         return List.copyOf(cidrs);
+    }
+
+    /** {@code spec.podCIDRs} (else the older {@code spec.podCIDR}) as written, sorted, without repeats or nulls. */
+    static List<String> podCidrTexts(Node node) {
+        if (node.getSpec() == null) {
+            return List.of();
+        }
+        List<String> texts = node.getSpec().getPodCIDRs() != null && !node.getSpec().getPodCIDRs().isEmpty()
+                ? node.getSpec().getPodCIDRs()
+                : node.getSpec().getPodCIDR() == null ? List.of() : List.of(node.getSpec().getPodCIDR());
+        return texts.stream().filter(Objects::nonNull).distinct().sorted().toList();
+    }
+
+    /** The node's addresses of every type that parse as IP literals (its own addresses, to refuse as a peer's next hop). */
+    static Set<InetAddress> addresses(Node node) {
+        Set<InetAddress> addresses = new HashSet<>();
+        if (node.getStatus() != null && node.getStatus().getAddresses() != null) {
+            for (NodeAddress a : node.getStatus().getAddresses()) {
+                try {
+                    addresses.add(IpPrefix.literal(a.getAddress()));
+                } catch (RuntimeException e) {
+                    // A host name, or junk: not an address to compare with.
+                }
+            }
+        }
+        return Set.copyOf(addresses);
     }
 
     /** Another node as a peer: its IPv4 pod CIDRs via its IPv4 InternalIP; empty without either. */

@@ -26,6 +26,8 @@ final class PodCidrSource implements NodeInformer.Listener {
     private final String nodeName;
     private final PodCidrFile file;
     private final CompletableFuture<IpPrefix> podCidr = new CompletableFuture<>();
+    /** What the Node's spec.podCIDRs held instead of an IPv4 CIDR, for the reason; empty when nothing. */
+    private volatile List<String> unusable = List.of();
 
     PodCidrSource(KubernetesClient client, ApiCalls api, String nodeName, Path stateDir) {
         this.client = client;
@@ -66,7 +68,9 @@ final class PodCidrSource implements NodeInformer.Listener {
     }
 
     private String notKnown() {
-        return "node " + nodeName + " has no podCIDR yet";
+        List<String> junk = unusable;
+        return "node " + nodeName + " has no podCIDR yet"
+                + (junk.isEmpty() ? "" : " (its spec.podCIDRs " + junk + " holds no IPv4 CIDR)");
     }
 
     @Override
@@ -89,6 +93,7 @@ final class PodCidrSource implements NodeInformer.Listener {
     private void assigned(Node node) {
         Optional<IpPrefix> first = Nodes.podCidrs(node).stream().findFirst();
         if (first.isEmpty()) {
+            unusable = Nodes.podCidrTexts(node);
             return;
         }
         IpPrefix cidr = first.get();

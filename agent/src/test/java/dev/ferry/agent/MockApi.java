@@ -79,6 +79,11 @@ final class MockApi implements AutoCloseable {
         }
     }
 
+    /** The port it serves on (127.0.0.1). */
+    int port() {
+        return port;
+    }
+
     /** The client the test changes objects with. */
     KubernetesClient client() {
         return client;
