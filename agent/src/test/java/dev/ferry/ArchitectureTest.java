@@ -67,6 +67,18 @@ class ArchitectureTest {
             .should().callMethodWhere(target(owner(assignableTo(Linker.class))).and(target(name("downcallHandle"))))
             .because("native calls go through one binding class per library, each checked against its C header");
 
+    /**
+     * Issue 14: the masquerade table had two writers, the cluster watch's updates
+     * and a periodic rewrite on a thread of its own, and a rewrite that read the
+     * pod CIDRs before an update and wrote them after put the older set back. One
+     * class writes it, on one thread, always the latest set.
+     */
+    @ArchTest
+    static final ArchRule onlyMasqueradeWriterWritesTheMasqueradeTable = noClasses()
+            .that().doNotHaveFullyQualifiedName("dev.ferry.masquerade.MasqueradeWriter")
+            .should().callMethodWhere(target(owner(assignableTo("dev.ferry.masquerade.Masquerade"))))
+            .because("a second writer of a piece of kernel state can undo a newer write of the first");
+
     @ArchTest
     static final ArchRule rawLibbpfBindingsDependOnNoOtherFerryCode = noClasses()
             .that().resideInAPackage("dev.ferry.bpf.libbpf..")
