@@ -14,6 +14,8 @@ import json
 import sys
 from collections import defaultdict
 
+from stats_conn import build_conn
+
 
 def median(xs):
     xs = sorted(xs)
@@ -283,6 +285,8 @@ def rerender(out_json, out_md, notes_path):
 def render(meta, rows, out_json, out_md, notes_path):
     s = Samples(rows)
     body, goals, summary = build(meta, s)
+    lead, conn_body, conn_goals, summary["conn"] = build_conn(meta, s)
+    body, goals = body + conn_body, conn_goals + goals
     json.dump({"machine": meta, "summary": summary, "goals": goals, "samples": rows},
               open(out_json, "w"), indent=1)
 
@@ -298,7 +302,7 @@ def render(meta, rows, out_json, out_md, notes_path):
           f"| load average (1, 5, 15 min) | start {meta['load_average_start']}; end {meta['load_average_end']} |",
           f"| run | {'quick' if meta['quick'] else 'full'}: {meta['rounds']} rounds, iperf3 {meta['throughput_seconds']} s (+1 s omitted), "
           f"sockperf {meta['rr_seconds']} s, {meta['cni_pods_per_round']} pods per CNI batch; took {meta['duration_seconds']} s |",
-          "", "## Goals", ""]
+          ""] + lead + ["## Goals", ""]
     for g in goals:
         md.append(f"- {verdict(g)}: {g['text']}")
     md += [""] + body + [METHOD]
