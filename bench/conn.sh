@@ -17,7 +17,7 @@
 if [ "$QUICK" -eq 1 ]; then
   CONN_LEVELS=(0 5000) CONN_ROUNDS=2 CONN_SECONDS=1 CONN_CPU_SECONDS=1
 else
-  CONN_LEVELS=(none 0 1000 5000 20000) CONN_ROUNDS=4 CONN_SECONDS=1.5 CONN_CPU_SECONDS=2
+  CONN_LEVELS=(none 0 1000 5000 20000) CONN_ROUNDS=4 CONN_SECONDS=1 CONN_CPU_SECONDS=2
 fi
 readonly CONN_CONCURRENCY=8      # closed loop: enough in flight to keep both CPUs busy
 readonly CONN_RATE=2000          # open loop, conn/s: below what every side sustains at CONN_CPU_K
@@ -219,12 +219,15 @@ conn_profile() {
         --cpu "$CLIENT_CPU" --fifo "$CONN_FIFO" >"$run_dir/connrate-profile.json" 2>/dev/null &
       pid=$!; HELPERS[$pid]=connrate
       sleep 0.5
-      perf record -a -g -F 999 -o "$run_dir/perf.data" -- sleep 2 >/dev/null 2>&1 || true
+      perf record -a -g -F 999 -o "$run_dir/perf.data" -- sleep 2 >/dev/null 2>"$run_dir/perf.err" || true
       wait "$pid" || true; unset "HELPERS[$pid]"
       {
         printf '\n## %s %s at K=%s: %s conn/s\n' "$side" "$case" "$CONN_CPU_K" "$(jq -r '.per_s' "$run_dir/connrate-profile.json" 2>/dev/null || echo '?')"
-        perf report -i "$run_dir/perf.data" --stdio --no-children --comms connrate --sort sym 2>/dev/null \
-          | awk '/^ +[0-9.]+%/ && n++ < 30' || true
+        # Relative: shares of connrate's own samples (client and server with their softirq work), not of
+        # the whole machine's, which other work on a shared machine would dilute.
+        perf report -i "$run_dir/perf.data" --stdio --no-children --comms connrate --sort sym --percentage relative 2>/dev/null \
+          | awk '/^ +[0-9.]+%/ && n++ < 30 { print } END { if (!n) print "    (no samples: perf record said: see below)" }' || true
+        tail -n 2 "$run_dir/perf.err" | sed 's/^/    perf: /'
       } >>"$out"
       say "$side $case profiled"
     done

@@ -129,19 +129,19 @@ def build_conn(meta, s):
         if vals:
             worst = min(v[0] for _, v in vals)
             goals.append({"met": worst >= 0.95, "text": f"{label} connections/s, Ferry/limit at every K: "
-                          + ", ".join(f"{level_label(lv)} {fmt(v[0])}" for lv, v in vals) + " (goal >= 0.95)"})
+                          + ", ".join(f"{level_label(lv)} {fmt(v[0], 3)}" for lv, v in vals) + " (goal >= 0.95)"})
     for case, label, want in (("svc-same", CASES[2][1], 1.10), ("svc-cross", CASES[3][1], 1.5)):
         r = by.get((case, cpu_k))
         if r and r["ferry_over_ptp"]:
             v = r["ferry_over_ptp"][0]
-            goals.append({"met": v >= want, "text": f"{label} connections/s at {level_label(cpu_k)}: Ferry/ptp {fmt(v)} (goal >= {want:.2f})"})
+            goals.append({"met": v >= want, "text": f"{label} connections/s at {level_label(cpu_k)}: Ferry/ptp {fmt(v, 3)} (goal >= {want:.2f})"})
     cpu = {(r["figure"], r["case"]): r for r in summary["cpu"]}
     for case, label in CASES[:2]:
         r = cpu.get(("cpu_kconn", case))
         if r and r["ferry_over_ptp"]:
             v = r["ferry_over_ptp"][0]
             goals.append({"met": v <= 0.70, "text": f"CPU per 1,000 connections {label} at {level_label(cpu_k)}: "
-                                                    f"Ferry/ptp {fmt(v)} (goal <= 0.70)"})
+                                                    f"Ferry/ptp {fmt(v, 3)} (goal <= 0.70)"})
 
     lead = lead_summary(levels, by, cpu, cpu_k)
     return lead, md, goals, summary
