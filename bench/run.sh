@@ -4,7 +4,7 @@
 # this machine, and the control plane's costs (CNI ADD/DEL, agent memory, start,
 # scrape) and the FFM map bindings (JMH).
 #
-#   ./bench/run.sh            # the full run (< 20 min); writes docs/benchmarks.md
+#   ./bench/run.sh            # the full run (~25 min); writes docs/benchmarks.md
 #   ./bench/run.sh --quick    # a short run for development; writes bench/results/quick.*
 #   ./bench/run.sh --only tput,rr,conn,cni,agent,jmh,profile   # a subset (with --quick or not)
 #   FERRY_BENCH_NS=name FERRY_BENCH_PINS=name ./bench/run.sh   # other names, beside a run that uses the defaults
@@ -246,7 +246,7 @@ await_listen() {
 # Topologies
 
 setup_datapaths() {
-  step "Topologies: Ferry, ptp and the limit, each two nodes joined by a veth wire (ferrybench-*)"
+  step "Topologies: Ferry, ptp and the limit, each two nodes joined by a veth wire ($NS-*)"
   # Ferry: an agent per node, pods through dist/bin/ferry-cni.
   make_node_pair f
   write_agent_config f-a f-b
