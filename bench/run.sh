@@ -4,9 +4,10 @@
 # this machine, and the control plane's costs (CNI ADD/DEL, agent memory, start,
 # scrape) and the FFM map bindings (JMH).
 #
-#   ./bench/run.sh            # the full run (< 20 min); writes docs/benchmarks.md
+#   ./bench/run.sh            # the full run (~25 min); writes docs/benchmarks.md
 #   ./bench/run.sh --quick    # a short run for development; writes bench/results/quick.*
-#   ./bench/run.sh --only tput,rr,reuse,cni,agent,jmh,profile   # a subset (with --quick or not)
+#   ./bench/run.sh --only tput,rr,reuse,conn,cni,agent,jmh,profile   # a subset (with --quick or not)
+#   FERRY_BENCH_NS=name FERRY_BENCH_PINS=name ./bench/run.sh   # other names, beside a run that uses the defaults
 # As root; anyone else is asked for sudo, which re-runs it.
 #
 # Bash drives processes and namespaces; bench/stats.py (python3 stdlib) turns
@@ -23,12 +24,12 @@ source scripts/setup.sh "$@"
 # Options
 
 QUICK=0
-ONLY="tput,rr,reuse,cni,agent,jmh,profile"
+ONLY="tput,rr,reuse,conn,cni,agent,jmh,profile"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1 ;;
     --only) ONLY=$2; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -52,8 +53,8 @@ readonly KP_RULES=2000                    # kube-proxy-like DNAT rules in the ne
 #   f: Ferry (agents + ferry-cni)   p: ptp + host-local   l: the limit (one veth pair)
 #   r: a lone Ferry node for the agent's own costs (start, memory, scrape)
 
-readonly NS=ferrybench
-readonly PIN_PREFIX=/sys/fs/bpf/ferry-bench
+readonly NS=${FERRY_BENCH_NS:-ferrybench}
+readonly PIN_PREFIX=/sys/fs/bpf/${FERRY_BENCH_PINS:-ferry-bench}
 declare -A POD_CIDR=([f-a]=10.88.16.0/20 [f-b]=10.88.32.0/20 [p-a]=10.88.48.0/20 [p-b]=10.88.64.0/20 [r-a]=10.88.128.0/20)
 declare -A WIRE_ADDR=([f-a]=192.168.88.1 [f-b]=192.168.88.2 [p-a]=192.168.88.11 [p-b]=192.168.88.12)
 readonly LIMIT_ADDR=(10.88.255.1 10.88.255.2)
@@ -133,7 +134,7 @@ cleanup() {
     echo "ferry bench: could not remove: $left" >&2
     [ "$status" -eq 0 ] && status=1
   else
-    echo "   cleaned up: no ferrybench-* namespace, no ferry-bench-* pin, no process or temporary file of the bench is left."
+    echo "   cleaned up: no $NS-* namespace, no $PIN_PREFIX-* pin, no process or temporary file of the bench is left."
   fi
   exit "$status"
 }
@@ -245,7 +246,7 @@ await_listen() {
 # Topologies
 
 setup_datapaths() {
-  step "Topologies: Ferry, ptp and the limit, each two nodes joined by a veth wire (ferrybench-*)"
+  step "Topologies: Ferry, ptp and the limit, each two nodes joined by a veth wire ($NS-*)"
   # Ferry: an agent per node, pods through dist/bin/ferry-cni.
   make_node_pair f
   write_agent_config f-a f-b
@@ -391,8 +392,11 @@ traffic_rounds() {
   set_load none
 }
 
+# Figures 8 and 9: connections per second and CPU per connection beside kube-proxy (conn_figures)
+source bench/conn.sh
+
 # ---------------------------------------------------------------------------
-# Figure 8: source ports reused after a Service (--only reuse)
+# Figure 10: source ports reused after a Service (--only reuse)
 #
 # A client pod reaches a backend through a Service (kube-proxy-style DNAT in
 # node a), closes, and connects to the backend directly from the same source
@@ -643,11 +647,12 @@ main() {
   say "bench: $( [ "$QUICK" -eq 1 ] && echo quick || echo full ) run, figures: $ONLY, load average at start: $load_start"
 
   build
-  if wants tput || wants rr || wants reuse || wants cni || wants profile; then setup_datapaths; fi
+  if wants tput || wants rr || wants reuse || wants conn || wants cni || wants profile; then setup_datapaths; fi
   wants profile && profile_paths
   local figs=""; wants tput && figs+=tput; wants rr && figs+=,rr
   [ -n "$figs" ] && traffic_rounds "$figs"
   wants reuse && reuse_rounds
+  wants conn && conn_figures
   wants cni && cni_rounds
   wants agent && agent_costs
   wants jmh && jmh
@@ -657,6 +662,8 @@ main() {
   machine_json | jq --arg start "$load_start" --arg finish "$load_end" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     --argjson seconds $(( $(date +%s) - started )) \
     '. + {date: $date, load_average_start: $start, load_average_end: $finish, duration_seconds: $seconds}' >"$run_dir/meta.json"
+  [ -f "$run_dir/conn-meta.json" ] && jq -s '.[0] + .[1]' "$run_dir/meta.json" "$run_dir/conn-meta.json" >"$run_dir/meta2.json" \
+    && mv "$run_dir/meta2.json" "$run_dir/meta.json"
   mkdir -p bench/results
   python3 bench/stats.py report "$run_dir/meta.json" "$SAMPLES" "$OUT.json" "$REPORT" bench/notes.md
   say "raw samples and medians: $OUT.json; report: $REPORT ($(( $(date +%s) - started )) s)"
