@@ -1,4 +1,4 @@
-# Sourced by bench/run.sh: figures 8 and 9, connections per second and the CPU a
+# Sourced by bench/run.sh: figures 9 and 10, connections per second and the CPU a
 # connection costs, beside a kube-proxy-style iptables ruleset of K Services in
 # every node namespace (--only conn, and part of the full run). Uses run.sh's
 # topologies (setup_datapaths), helpers and sample format; adds nothing to its
@@ -236,7 +236,7 @@ conn_profile() {
 }
 
 conn_figures() {
-  step "Connection rate (figure 8) and CPU per connection (figure 9) beside kube-proxy's iptables at K = ${CONN_LEVELS[*]}"
+  step "Connection rate (figure 9) and CPU per connection (figure 10) beside kube-proxy's iptables at K = ${CONN_LEVELS[*]}"
   conn_build
   conn_servers_start
   local n

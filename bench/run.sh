@@ -396,7 +396,7 @@ traffic_rounds() {
 source bench/conn.sh
 
 # ---------------------------------------------------------------------------
-# Figure 10: source ports reused after a Service (--only reuse)
+# Figure 8: source ports reused after a Service (--only reuse)
 #
 # A client pod reaches a backend through a Service (kube-proxy-style DNAT in
 # node a), closes, and connects to the backend directly from the same source

@@ -236,9 +236,9 @@ def build(meta, s):
                                       "test_run_ns": crafted})
         md.append("")
 
-    # Figure 10: source ports reused after a Service
+    # Figure 8: source ports reused after a Service
     if any(k[0] == "reuse_direct" for k in s.by):
-        md += ["## 10. Source port reused after a Service (bench/port_reuse.py)", "",
+        md += ["## 8. Source port reused after a Service (bench/port_reuse.py)", "",
                "A client pod talks to a backend through a Service (DNAT in node a), then to the backend directly "
                "from the same source port, a fresh port each time, for the run's seconds. A direct exchange fails "
                "when it times out, is reset, or (UDP) is answered from another address than the backend's.", "",
@@ -290,7 +290,7 @@ timed by `bench/cni_load.py` from the node namespace, ADD then DEL of the same p
 at concurrency 1 and 8. The agent's costs are measured on a node of its own: start
 to `/readyz` 200, RSS (`VmRSS` of the JVM) after pods are added through ferry-cni,
 and `curl` time of `GET /metrics` on its `metricsAddress`. Source port reuse
-(figure 10, `bench/port_reuse.py`): in node a of Ferry and ptp, a `nat` prerouting
+(figure 8, `bench/port_reuse.py`): in node a of Ferry and ptp, a `nat` prerouting
 table DNATs a Service address to pod 2 (same node) or pod 3 (cross) and `ip_forward`
 is on, as on a kube-proxy node; pod 1 exchanges a TCP line or a UDP datagram with
 the Service, closes, and does the same with the backend directly from the same

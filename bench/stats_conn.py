@@ -52,8 +52,8 @@ def build_conn(meta, s):
     summary = {"rate": [], "cpu": []}
     goals, md = [], []
 
-    # Figure 8: closed-loop connection rate
-    md += [f"## 8. Connections per second beside kube-proxy (closed loop, {conn.get('concurrency', '?')} in flight)", "",
+    # Figure 9: closed-loop connection rate
+    md += [f"## 9. Connections per second beside kube-proxy (closed loop, {conn.get('concurrency', '?')} in flight)", "",
            "Each connection: connect, 100-byte request, 100-byte response, the server closes "
            "(`bench/connrate/connrate.c`, one epoll thread per side, client pinned to CPU 0 and server to CPU 1, "
            f"{conn.get('sched', '?')}), {conn.get('seconds', '?')} s per run, {conn.get('rounds', '?')} ABAB rounds per K. "
@@ -90,10 +90,10 @@ def build_conn(meta, s):
                                     "p50_us": lat["p50"], "p99_us": lat["p99"], "failed": failed})
     md.append("")
 
-    # Figure 9: CPU at a fixed offered load
+    # Figure 10: CPU at a fixed offered load
     cpu_k = f"k{conn.get('cpu_k', 5000)}"
     if any(k[0] in ("cpu_kconn", "cpu_gbit") for k in s.by):
-        md += [f"## 9. CPU per unit of work at a fixed offered load, {level_label(cpu_k)}", "",
+        md += [f"## 10. CPU per unit of work at a fixed offered load, {level_label(cpu_k)}", "",
                f"Open loop at {conn.get('rate', '?')} connections/s for {conn.get('cpu_seconds', '?')} s, and iperf3 "
                f"at {conn.get('gbit', '?')} Gbit/s; CPU = the scheduler's run time (`/proc/PID/schedstat`) of the "
                f"client, the server and {conn.get('softirqd', 'ksoftirqd')} over the run. Median of rounds; "
