@@ -12,6 +12,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -29,6 +31,8 @@ public final class MasqueradeWriter implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MasqueradeWriter.class);
     /** How often the table is rewritten whole. */
     public static final Duration RECONCILE = Duration.ofSeconds(60);
+    /** How many CIDRs a log line names before it counts the rest. */
+    private static final int BRIEF = 8;
 
     private final Masquerade masquerade;
     private final boolean enabled;
@@ -37,6 +41,10 @@ public final class MasqueradeWriter implements AutoCloseable {
             Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ferry-masquerade").daemon().factory());
     /** The pod CIDRs to write; null until the first update. */
     private final AtomicReference<List<IpPrefix>> latest = new AtomicReference<>();
+    /** The update's write queued and not started yet; null when none is. */
+    private final AtomicReference<CompletableFuture<Void>> pending = new AtomicReference<>();
+    /** Updates' writes done (for tests). */
+    private final AtomicLong writes = new AtomicLong();
 
     /**
      * Starts the periodic rewrite; nothing is written before the first {@link #update}.
@@ -63,7 +71,35 @@ public final class MasqueradeWriter implements AutoCloseable {
      */
     public CompletableFuture<Void> update(Collection<IpPrefix> podCidrs) {
         latest.set(List.copyOf(new LinkedHashSet<>(podCidrs)));
-        return CompletableFuture.runAsync(() -> write(false), writer);
+        // A write not started yet reads the latest CIDRs when it runs, so it writes these too: a burst
+        // of Node events (thousands when a large cluster's agent starts) costs one nft run, not one each.
+        while (true) {
+            CompletableFuture<Void> queued = pending.get();
+            if (queued != null) {
+                return queued;
+            }
+            CompletableFuture<Void> mine = new CompletableFuture<>();
+            if (pending.compareAndSet(null, mine)) {
+                try {
+                    writer.execute(() -> {
+                        // Cleared before the read: an update from now on queues a write of its own.
+                        pending.compareAndSet(mine, null);
+                        write(false);
+                        writes.incrementAndGet();
+                        mine.complete(null);
+                    });
+                } catch (RejectedExecutionException closed) {
+                    pending.compareAndSet(mine, null);
+                    throw closed;
+                }
+                return mine;
+            }
+        }
+    }
+
+    /** How many times an update's write ran (the periodic rewrite not counted). */
+    long writes() {
+        return writes.get();
     }
 
     /** @param periodic the timer's rewrite, logged at debug: it says nothing new */
@@ -81,11 +117,16 @@ public final class MasqueradeWriter implements AutoCloseable {
                 log.debug("event=masquerade_reconciled enabled={}", rules.enabled());
             } else {
                 log.info("event=masquerade_applied enabled={} pod_cidrs={} cluster_cidrs={}", rules.enabled(),
-                        rules.podCidrs(), rules.clusterCidrs());
+                        brief(rules.podCidrs()), brief(rules.clusterCidrs()));
             }
         } catch (RuntimeException e) {
             log.error("event=masquerade_failed error=\"{}\"", e.getMessage());
         }
+    }
+
+    /** The CIDRs for a log line: all of a few, the count of many (a line per update must not grow with the cluster). */
+    private static String brief(List<IpPrefix> cidrs) {
+        return cidrs.size() <= BRIEF ? cidrs.toString() : cidrs.subList(0, BRIEF) + " and " + (cidrs.size() - BRIEF) + " more";
     }
 
     /** Stops writing; the table stays as it is, so pods keep reaching out while no agent runs. */

@@ -38,9 +38,13 @@ final class Nft {
         Process process;
         try {
             process = netns.call(() -> new ProcessBuilder(binary.toString(), "-f", "-").start());
+        } catch (InterruptedException e) {
+            // The writer is being closed (the agent stops) while it was about to write.
+            Thread.currentThread().interrupt();
+            throw new MasqueradeException("interrupted before nft ran (the agent is stopping)", e);
         } catch (Exception e) {
             throw new MasqueradeException("failed to run '" + binary + "' in network namespace '" + netns.path()
-                    + "': " + e.getMessage(), e);
+                    + "': " + e, e);
         }
         try {
             CompletableFuture<byte[]> stderr = CompletableFuture.supplyAsync(() -> readAll(process, true));

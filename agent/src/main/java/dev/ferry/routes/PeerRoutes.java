@@ -9,6 +9,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.InetAddress;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,7 +49,14 @@ public final class PeerRoutes {
     /** A route to delete that the kernel would not delete yet. */
     private record Undeleted(String nodeName, IpPrefix cidr, InetAddress via) {}
 
+    /** How old the listing of other protocols' routes may be when a node's change is applied. */
+    static final Duration FOREIGN_TTL = Duration.ofSeconds(1);
+
     private final RtNetlink netlink;
+    /** Destinations of the main table's routes of other protocols, as last listed; null before the first listing. */
+    private Set<IpPrefix> foreign;
+    private long foreignListedAt;
+    private int listings;
     /** What this object last made true per node: the diff base of {@link #apply} and {@link #remove}. */
     private final Map<String, Peer> routed = new HashMap<>();
     /** Nodes whose routes the kernel refused, as wanted: applied again by {@link #retryFailed}. */
@@ -74,7 +82,7 @@ public final class PeerRoutes {
             boolean had = before != null && before.podCidrs().contains(cidr);
             if (had && before.address().equals(peer.address())) {
                 unchanged++;
-            } else if (foreignRouteTo(cidr)) {
+            } else if (foreignRouteTo(cidr, had)) {
                 log.warn("event=peer_route_conflict peer={} pod_cidr={} action=left_alone why=\"a route of another protocol"
                         + " leads there; the peer is reached the way it says\"", peer.name(), cidr);
                 conflicts++;
@@ -125,6 +133,11 @@ public final class PeerRoutes {
         return failing + undeleted.size();
     }
 
+    /** How many times the main table was listed (for tests). */
+    int listings() {
+        return listings;
+    }
+
     /** Deletes the routes of a node that is gone; nothing when none were written for it. */
     public int remove(String nodeName) {
         unrouted.remove(nodeName);
@@ -136,9 +149,29 @@ public final class PeerRoutes {
         return before.podCidrs().size();
     }
 
-    private boolean foreignRouteTo(IpPrefix cidr) {
-        return netlink.routes(RouteFilter.main()).stream()
-                .anyMatch(r -> r.protocol() != Route.PROTO_FERRY && r.destination().equals(cidr));
+    /**
+     * Whether a route of another protocol leads to {@code cidr}, from a listing
+     * at most {@link #FOREIGN_TTL} old. Listing the table for every Node event
+     * cost thousands of Nodes arriving one by one a dump each of a table holding
+     * a route per Node (2000 Nodes took minutes). The price: a route of somebody
+     * else's made since the listing is missed for up to that long, where a fresh
+     * listing misses it only between the listing and the write. A route of ours about to be replaced (its node's address changed,
+     * rare) is checked against a fresh listing, as {@link #reconcile} always is:
+     * a replace matches destination and metric, not protocol.
+     */
+    private boolean foreignRouteTo(IpPrefix cidr, boolean fresh) {
+        long now = System.nanoTime();
+        if (fresh || foreign == null || now - foreignListedAt > FOREIGN_TTL.toNanos()) {
+            remember(netlink.routes(RouteFilter.main()), now);
+        }
+        return foreign.contains(cidr);
+    }
+
+    private void remember(List<Route> main, long listedAt) {
+        listings++;
+        foreign = main.stream().filter(r -> r.protocol() != Route.PROTO_FERRY).map(Route::destination)
+                .collect(Collectors.toSet());
+        foreignListedAt = listedAt;
     }
 
     private void delete(String nodeName, IpPrefix cidr, InetAddress via) {
@@ -160,10 +193,9 @@ public final class PeerRoutes {
         Map<IpPrefix, Peer> wanted = new LinkedHashMap<>();
         peers.forEach(p -> p.podCidrs().forEach(cidr -> wanted.put(cidr, p)));
         List<Route> main = netlink.routes(RouteFilter.main());
+        remember(main, System.nanoTime());
         Map<IpPrefix, Route> ours = main.stream().filter(PeerRoutes::isPeerRoute)
                 .collect(Collectors.toMap(Route::destination, r -> r, (a, b) -> a, LinkedHashMap::new));
-        Set<IpPrefix> foreign = main.stream().filter(r -> r.protocol() != Route.PROTO_FERRY)
-                .map(Route::destination).collect(Collectors.toSet());
 
         int added = 0, replaced = 0, unchanged = 0, conflicts = 0, deleted = 0, failed = 0;
         unrouted.clear();

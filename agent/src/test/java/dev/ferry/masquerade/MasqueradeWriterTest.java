@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -73,6 +74,21 @@ class MasqueradeWriterTest {
         await().atMost(Duration.ofSeconds(10)).until(this::tableExists);
         assertTrue(podCidrsSet().contains(NEW.toString()), podCidrsSet());
         assertFalse(podCidrsSet().contains(OLD.toString()), podCidrsSet());
+    }
+
+    @Test
+    void aBurstOfUpdatesIsWrittenInFewerRunsEndingWithTheLast() {
+        MasqueradeWriter w = writer(true);
+        int updates = 50;
+        CompletableFuture<Void> last = null;
+        for (int i = 0; i < updates; i++) {
+            last = w.update(Set.of(i == updates - 1 ? NEW : IpPrefix.parse("10.251." + i + ".0/24")));
+        }
+        last.join();
+
+        assertTrue(w.writes() < updates, w.writes() + " writes for " + updates + " updates");
+        assertTrue(podCidrsSet().contains(NEW.toString()), podCidrsSet());
+        assertFalse(podCidrsSet().contains("10.251.0.0/24"), podCidrsSet());
     }
 
     @Test

@@ -164,6 +164,31 @@ class PeerRoutesTest {
     }
 
     @Test
+    void nodesArrivingOneByOneDoNotEachListTheRoutingTable() {
+        routes.reconcile(List.of());
+        long started = System.nanoTime();
+        for (int i = 0; i < 200; i++) {
+            routes.apply(peer("node-" + i, "192.168.50.2", "10.248." + i + ".0/24"));
+        }
+        long seconds = (System.nanoTime() - started) / 1_000_000_000L;
+
+        assertEquals(200, ferryRoutes().size());
+        // One listing by the reconcile, then at most one per FOREIGN_TTL (1 s) however many Nodes arrive.
+        assertTrue(routes.listings() <= 2 + seconds, routes.listings() + " listings in " + seconds + " s");
+    }
+
+    @Test
+    void aPeerWhoseAddressChangesIsCheckedAgainstAFreshListing() {
+        routes.reconcile(List.of(NODE_B));
+        node.ip("route", "add", "10.244.2.0/24", "via", "192.168.50.9", "proto", "static", "metric", "100");
+
+        PeerRoutes.Outcome outcome = routes.apply(peer("node-b", "192.168.50.20", "10.244.2.0/24"));
+
+        assertEquals(1, outcome.conflicts());
+        assertEquals(List.of("10.244.2.0/24 via 192.168.50.2 dev upl0"), ferryRoutes());
+    }
+
+    @Test
     void aPeerOffTheUplinksNetworksFailsAloneAndTheOthersAreRouted() {
         PeerRoutes.Outcome outcome = routes.reconcile(List.of(peer("node-x", "172.31.0.2", "10.244.7.0/24"), NODE_B));
 
