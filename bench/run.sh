@@ -413,7 +413,7 @@ reuse_rounds() {
   for side in ferry ptp; do
     servers=()
     node=${side:0:1}-a
-    # kube-proxy nodes forward; Ferry's own paths never need it, so it is on for this figure only.
+    # kube-proxy nodes forward; Ferry's own paths never need it (the agent turns forwarding on per device).
     was=$(in_ns "$node" sysctl -n net.ipv4.ip_forward)
     in_ns "$node" sysctl -qw net.ipv4.ip_forward=1
     {
@@ -451,7 +451,10 @@ reuse_rounds() {
     for pid in "${servers[@]}"; do stop_pid "$pid"; unset "HELPERS[$pid]"; done
     in_ns "$node" nft delete table ip "$NS-reuse"
     in_ns "$node" conntrack -F >/dev/null 2>&1 || true   # the figure's TIME_WAIT entries, out of later figures' way
-    in_ns "$node" sysctl -qw net.ipv4.ip_forward="$was"
+    # Not put back to 0: writing ip_forward (conf/all/forwarding) rewrites every device's forwarding, so 0
+    # would take it from the uplink and the host veths, where the agent set it, and every later figure's
+    # path that needs the FIB (across nodes, Services) would fail. 1 changes nothing for BPF-carried traffic.
+    [ "$was" = 1 ] || say "net.ipv4.ip_forward stays 1 in $node for the rest of the run"
   done
 }
 

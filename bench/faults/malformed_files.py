@@ -17,7 +17,7 @@ SRC_QUARANTINE = ("DESIGN.md, issue 14 #4: a bad state file is moved to stateDir
 YAML_CASES = [
     ("unknown key", lambda y: y + ["podCIRDs: [10.99.52.0/24]"], "podCIRDs"),
     ("bad CIDR", lambda y: swap(y, "podCIDRs", "[10.99.300.0/24]"), "podCIDRs"),
-    ("IPv6 pod CIDR only", lambda y: swap(y, "podCIDRs", "[fd00:99::/64]"), "podCIDRs"),
+    ("IPv6 pod CIDR too small for a pool (/127)", lambda y: swap(y, "podCIDRs", "[fd00:99::/127]"), "podCIDRs"),
     ("two pod CIDRs", lambda y: swap(y, "podCIDRs", "[10.99.51.0/24, 10.99.53.0/24]"), "podCIDRs"),
     ("podCIDRs missing in standalone mode", lambda y: [l for l in y if not l.startswith("podCIDRs")], "podCIDRs"),
     ("podCIDRs in kubernetes mode", lambda y: swap(y, "mode", "kubernetes"), "podCIDRs"),

@@ -138,7 +138,7 @@ def peer_cases(c):
     sock = str(c.agent.socket)
 
     def as_nobody():
-        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-s",
+        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-sS",
                                "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "--unix-socket", sock,
                                "http://ferry/v1/status"], capture_output=True, text=True)
         return done.returncode, done.stdout.strip(), done.stderr.strip()
@@ -151,5 +151,6 @@ def peer_cases(c):
         rc, code, err = as_nobody()
     finally:
         os.chmod(sock, 0o600)
-    c.s.check("a non-root client when the socket's mode is opened to 0666", "HTTP 403", f"curl exit {rc}, HTTP {code}",
+    c.s.check("a non-root client when the socket's mode is opened to 0666", "HTTP 403",
+              f"curl exit {rc}, HTTP {code}" + (f" ({err})" if err else ""),
               code == "403", "DESIGN.md: peer credentials checked (SO_PEERCRED), a refused peer gets 403", "socket peer")
