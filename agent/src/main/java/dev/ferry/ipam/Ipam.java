@@ -76,7 +76,7 @@ public final class Ipam {
             if (BigInteger.valueOf(taken.size()).compareTo(range.size()) >= 0) {
                 throw exhausted(taken.size());
             }
-            BigInteger start = files.lastReserved()
+            BigInteger start = files.lastReserved(range.isIpv6())
                     .filter(range::contains)
                     .map(last -> range.next(AddressRange.toNumber(last)))
                     .orElse(range.first());
@@ -161,11 +161,11 @@ public final class Ipam {
         }
     }
 
-    /** Every allocation, in this pod CIDR or an earlier one, in address order. */
+    /** Every allocation of this pool's family, in this pod CIDR or an earlier one, in address order. */
     public List<Allocation> allocations() {
         lock.lock();
         try {
-            return files.scan().stream()
+            return ours()
                     .sorted(Comparator.comparing(e -> AddressRange.toNumber(e.address())))
                     .map(Ipam::allocation)
                     .toList();
@@ -197,7 +197,16 @@ public final class Ipam {
 
     /** Wherever the owner's address came from: DEL of a pod from an earlier pod CIDR must free it too. */
     private Optional<Allocation> find(Owner owner) {
-        return files.scan().stream().filter(e -> e.owner().equals(owner)).findFirst().map(Ipam::allocation);
+        return ours().filter(e -> e.owner().equals(owner)).findFirst().map(Ipam::allocation);
+    }
+
+    /**
+     * Address files of this pool's family, whatever CIDR: the IPv4 and the IPv6
+     * pool of a dual-stack node share the directory, and each finds, lists and
+     * releases only its own family's addresses.
+     */
+    private Stream<AddressFiles.Entry> ours() {
+        return files.scan().stream().filter(e -> range.sameFamily(e.address()));
     }
 
     /** Address files inside the usable range: the allocations of this CIDR. */
@@ -215,7 +224,7 @@ public final class Ipam {
     }
 
     private IpamException.Exhausted exhausted(int used) {
-        return new IpamException.Exhausted("pod CIDR " + range.cidr() + " has no free address: "
+        return new IpamException.Exhausted((range.isIpv6() ? "IPv6 pod CIDR " : "pod CIDR ") + range.cidr() + " has no free address: "
                 + used + " of " + range.size() + " allocated");
     }
 }
