@@ -82,7 +82,7 @@ public final class Agent implements AutoCloseable {
     /** How the agent gets its pod network: the real one, or a stand-in that plumbs nothing (tests of the wiring). */
     @FunctionalInterface
     interface PodNetworkFactory {
-        PodNetwork open(NetNamespace node, Datapath datapath, Ipam ipam, Path stateDir, int podMtu, Readiness readiness,
+        PodNetwork open(NetNamespace node, Datapath datapath, List<Ipam> pools, Path stateDir, int podMtu, Readiness readiness,
                         CniObserver observer);
     }
 
@@ -96,9 +96,9 @@ public final class Agent implements AutoCloseable {
     }
 
     /** The real pod network: the endpoint manager, owned by the CNI service over it. */
-    static PodNetwork openPodNetwork(NetNamespace node, Datapath datapath, Ipam ipam, Path stateDir, int podMtu,
+    static PodNetwork openPodNetwork(NetNamespace node, Datapath datapath, List<Ipam> pools, Path stateDir, int podMtu,
                                      Readiness readiness, CniObserver observer) {
-        return new CniService(new EndpointManager(node, datapath, ipam, stateDir, podMtu), readiness, observer);
+        return new CniService(new EndpointManager(node, datapath, pools, stateDir, podMtu), readiness, observer);
     }
 
     private Agent(AgentConfig config, Path nodeNetns, PodNetworkFactory podNetwork) {
@@ -123,11 +123,11 @@ public final class Agent implements AutoCloseable {
                     new MetricsOptions(config.metricsPerPod(), MetricsOptions.DEFAULT_DATAPATH_INTERVAL)));
             components.add("metrics_server", MetricsServer.start(config.metricsAddress(), metrics));
             MasqueradeWriter masquerade = components.add("masquerade",
-                    new MasqueradeWriter(new Masquerade(node), config.masquerade(), config.clusterCidrs()));
+                    new MasqueradeWriter(new Masquerade(node), config.masquerade(), ipv4(config.clusterCidrs())));
 
             BootScopedState.claim(config.stateDir());
             PeerRoutes peerRoutes = new PeerRoutes(netlink);
-            IpPrefix podCidr;
+            List<IpPrefix> podCidrs;
             if (kubernetes()) {
                 // Routes, cluster CIDRs and masquerade follow the Nodes from here on; the pinned map keeps what it had
                 // until the Node cache is synced, so a start during an API outage changes nothing.
@@ -135,17 +135,19 @@ public final class Agent implements AutoCloseable {
                         KubernetesClients.connect(config.kubernetes().kubeconfig()), config.nodeName(), config.stateDir(),
                         peerRoutes, clusterCidrsFromNodes() ? Optional.of(datapath.clusterCidrs()) : Optional.empty(),
                         masquerade::update, metrics.kubernetesObserver()));
-                podCidr = awaitPodCidr();
+                podCidrs = List.of(awaitPodCidr());
             } else {
                 cluster = null;
                 routeConfiguredPeers(peerRoutes);
-                masquerade.update(configuredPodCidrs()).join();
-                podCidr = config.podCidr();
+                masquerade.update(new LinkedHashSet<>(ipv4(configuredPodCidrs()))).join();
+                podCidrs = config.podCidrs();
             }
 
-            Ipam ipam = Ipam.open(config.stateDir(), podCidr);
-            log.info("event=ipam_opened pod_cidr={} used={} capacity={}", ipam.podCidr(), ipam.used(), ipam.capacity());
-            pods = components.add("pod_network", podNetwork.open(node, datapath, ipam, config.stateDir(), uplinks.podMtu(),
+            // One pool per family; the first (IPv4 on a dual-stack node) is the one status and metrics report.
+            List<Ipam> pools = podCidrs.stream().map(cidr -> Ipam.open(config.stateDir(), cidr)).toList();
+            pools.forEach(p -> log.info("event=ipam_opened pod_cidr={} used={} capacity={}", p.podCidr(), p.used(), p.capacity()));
+            Ipam ipam = pools.getFirst();
+            pods = components.add("pod_network", podNetwork.open(node, datapath, pools, config.stateDir(), uplinks.podMtu(),
                     this::notReadyReason, metrics.cniObserver()));
             log.info("event=endpoints_loaded endpoints={} pod_mtu={}", pods.endpoints().size(), uplinks.podMtu());
             if (cluster != null) {
@@ -203,6 +205,11 @@ public final class Agent implements AutoCloseable {
         log.info("event=peer_routes_reconciled peers={} added={} replaced={} deleted={} unchanged={} conflicts={} failed={}",
                 config.peers().size(), routes.added(), routes.replaced(), routes.deleted(), routes.unchanged(),
                 routes.conflicts(), routes.failed());
+    }
+
+    /** The IPv4 CIDRs of {@code cidrs}: IPv6 pods are not masqueraded yet (docs/configuration.md says so). */
+    private static List<IpPrefix> ipv4(java.util.Collection<IpPrefix> cidrs) {
+        return cidrs.stream().filter(IpPrefix::isIpv4).toList();
     }
 
     /** Standalone mode's masquerade sources: this node's pod CIDRs and the peers'. */

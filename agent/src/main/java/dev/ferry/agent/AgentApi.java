@@ -43,8 +43,9 @@ final class AgentApi {
 
     record PeerView(String name, String address, List<String> podCIDRs) {}
 
+    /** @param address6 a dual-stack pod's IPv6 address; null on single-stack nodes ({@code address} has IPv6-only pods') */
     record EndpointView(String containerId, String ifname, String netns, String hostIfname, int hostIfindex,
-                        String address, String podMac, String hostMac, int endpointId, int mtu,
+                        String address, String address6, String podMac, String hostMac, int endpointId, int mtu,
                         String podNamespace, String podName, String podUid, String created) {}
 
     record CounterView(String direction, String verdict, String reason, long packets, long bytes) {}
@@ -123,7 +124,7 @@ final class AgentApi {
 
     private static EndpointView view(Endpoint e) {
         return new EndpointView(e.containerId(), e.ifname(), e.netns(), e.hostIfname(), e.hostIfindex(),
-                e.address().toString(), text(e.podMac()), text(e.hostMac()), e.endpointId(), e.mtu(),
+                e.address().toString(), e.address6().map(IpPrefix::toString).orElse(null), text(e.podMac()), text(e.hostMac()), e.endpointId(), e.mtu(),
                 e.podNamespace().orElse(null), e.podName().orElse(null), e.podUid().orElse(null),
                 text(e.created()));
     }

@@ -21,6 +21,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
@@ -115,7 +116,9 @@ public final class AgentConfigLoader {
             List<IpPrefix> own = podCidrs;
             peers = ConfiguredPeers.parse(f, nodeName, podCidrs);
             List<Peer> known = peers;
-            clusterCidrs = f.list("clusterCIDRs", ConfigValues::cidr).orElseGet(() -> defaultClusterCidrs(own, known));
+            Optional<List<IpPrefix>> given = f.list("clusterCIDRs", ConfigValues::cidr);
+            given.ifPresent(c -> checkClusterCidrFamilies(c, own));
+            clusterCidrs = given.orElseGet(() -> defaultClusterCidrs(own, known));
         }
 
         Path socket = f.string("socket").map(s -> ConfigValues.absolutePath(f.key("socket"), s)).orElse(Path.of("/run/ferry/ferry.sock"));
@@ -168,14 +171,44 @@ public final class AgentConfigLoader {
         return (host.contains(":") ? "[" + host + "]" : host) + m.group(2);
     }
 
-    private static void checkPodCidrs(List<IpPrefix> podCidrs) {
-        if (podCidrs.size() != 1) {
-            throw new ConfigException("key 'podCIDRs' must hold exactly one CIDR for now (dual-stack comes later), not "
+    /**
+     * One pod CIDR, or two of different families (dual stack, either order; the
+     * first one's address is the pod's first everywhere). An IPv6 pool is a /64
+     * to a /124: Kubernetes gives nodes a /64 by default and host-local takes
+     * nothing larger, and a shorter prefix is almost always the cluster's CIDR
+     * given as the node's; from a /125 on a node would have 7 pods or fewer
+     * (a /127 or /128 is a point-to-point link, not a pool).
+     */
+    static void checkPodCidrs(List<IpPrefix> podCidrs) {
+        if (podCidrs.isEmpty() || podCidrs.size() > 2) {
+            throw new ConfigException("key 'podCIDRs' must hold one CIDR, or two of different families (dual stack), not "
                     + podCidrs.size());
         }
-        if (!podCidrs.getFirst().isIpv4()) {
-            throw new ConfigException("key 'podCIDRs[0]': " + podCidrs.getFirst()
-                    + " is IPv6; the datapath forwards IPv4 pods for now");
+        if (podCidrs.size() == 2 && podCidrs.get(0).isIpv4() == podCidrs.get(1).isIpv4()) {
+            throw new ConfigException("key 'podCIDRs': " + podCidrs.get(0) + " and " + podCidrs.get(1) + " are both "
+                    + (podCidrs.get(0).isIpv4() ? "IPv4" : "IPv6") + "; a node has one pod CIDR per family");
+        }
+        for (int i = 0; i < podCidrs.size(); i++) {
+            IpPrefix cidr = podCidrs.get(i);
+            if (!cidr.isIpv4() && (cidr.length() < MIN_IPV6_POOL || cidr.length() > MAX_IPV6_POOL)) {
+                throw new ConfigException("key 'podCIDRs[" + i + "]': " + cidr + " is a /" + cidr.length()
+                        + "; an IPv6 pod CIDR must be a /" + MIN_IPV6_POOL + " to a /" + MAX_IPV6_POOL);
+            }
+        }
+    }
+
+    /** The bounds of an IPv6 pod CIDR's prefix length (see {@link #checkPodCidrs}). */
+    static final int MIN_IPV6_POOL = 64;
+    static final int MAX_IPV6_POOL = 124;
+
+    /** A cluster CIDR of a family this node has no pod CIDR of cannot hold its pods: the key is wrong. */
+    private static void checkClusterCidrFamilies(List<IpPrefix> clusterCidrs, List<IpPrefix> podCidrs) {
+        for (int i = 0; i < clusterCidrs.size(); i++) {
+            IpPrefix c = clusterCidrs.get(i);
+            if (podCidrs.stream().noneMatch(p -> p.isIpv4() == c.isIpv4())) {
+                throw new ConfigException("key 'clusterCIDRs[" + i + "]': " + c + " is " + (c.isIpv4() ? "IPv4" : "IPv6")
+                        + " but podCIDRs has no " + (c.isIpv4() ? "IPv4" : "IPv6") + " CIDR");
+            }
         }
     }
 

@@ -172,6 +172,19 @@ class AgentConfigLoaderTest {
     }
 
     @Test
+    void podCidrsTakeAnIpv4AndAnIpv6CidrInEitherOrderForADualStackNode() {
+        assertEquals(List.of(IpPrefix.parse("10.244.1.0/24"), IpPrefix.parse("fd00:f17::/64")),
+                parse("podCIDRs: [10.244.1.0/24, 'fd00:f17::/64']\n").podCidrs());
+        assertEquals(List.of(IpPrefix.parse("fd00:f17::/120"), IpPrefix.parse("10.244.1.0/24")),
+                parse("podCIDRs: ['fd00:f17::/120', 10.244.1.0/24]\n").podCidrs());
+    }
+
+    @Test
+    void podCidrsTakeOneIpv6CidrForAnIpv6OnlyNode() {
+        assertEquals(List.of(IpPrefix.parse("fd00:f17::/64")), parse("podCIDRs: ['fd00:f17::/64']\n").podCidrs());
+    }
+
+    @Test
     void nodeNameComesFromNodeNameVariableThenTheLowercasedHostName() {
         assertEquals("from-env", loader(Map.of("NODE_NAME", "from-env")).parse(MINIMAL).nodeName());
         assertEquals("worker-7", loader(Map.of()).parse(MINIMAL).nodeName());
@@ -217,8 +230,13 @@ class AgentConfigLoaderTest {
             address is not a CIDR     | podCIDRs: [10.244.1.0]                                      | key 'podCIDRs[0]': '10.244.1.0' is not a CIDR (no prefix length)
             host bits                 | podCIDRs: [10.244.1.7/24]                                   | key 'podCIDRs[0]': '10.244.1.7/24' has host bits set; did you mean 10.244.1.0/24?
             bad cluster CIDR          | podCIDRs: [10.244.1.0/24]\\nclusterCIDRs: [ten/8]           | key 'clusterCIDRs[0]': 'ten/8' is not a CIDR (not an IP address: 'ten')
-            two pod CIDRs             | podCIDRs: [10.244.1.0/24, 10.244.9.0/24]                    | key 'podCIDRs' must hold exactly one CIDR for now
-            IPv6 pod CIDR             | podCIDRs: ['fd00:1::/64']                                   | key 'podCIDRs[0]': fd00:1::/64 is IPv6
+            two IPv4 pod CIDRs        | podCIDRs: [10.244.1.0/24, 10.244.9.0/24]                    | key 'podCIDRs': 10.244.1.0/24 and 10.244.9.0/24 are both IPv4; a node has one pod CIDR per family
+            two IPv6 pod CIDRs        | podCIDRs: ['fd00:1::/64', 'fd00:2::/64']                    | key 'podCIDRs': fd00:1::/64 and fd00:2::/64 are both IPv6; a node has one pod CIDR per family
+            three pod CIDRs           | podCIDRs: [10.244.1.0/24, 'fd00:1::/64', 10.244.9.0/24]     | key 'podCIDRs' must hold one CIDR, or two of different families (dual stack), not 3
+            IPv6 pod CIDR too small   | podCIDRs: [10.244.1.0/24, 'fd00:1::/127']                   | key 'podCIDRs[1]': fd00:1::/127 is a /127; an IPv6 pod CIDR must be a /64 to a /124
+            IPv6 pod CIDR a /128      | podCIDRs: ['fd00:1::5/128']                                 | key 'podCIDRs[0]': fd00:1::5/128 is a /128; an IPv6 pod CIDR must be a /64 to a /124
+            IPv6 pod CIDR too large   | podCIDRs: ['fd00:1::/56']                                   | key 'podCIDRs[0]': fd00:1::/56 is a /56; an IPv6 pod CIDR must be a /64 to a /124
+            cluster CIDR family       | podCIDRs: [10.244.1.0/24]\\nclusterCIDRs: [10.244.0.0/16, 'fd00::/48'] | key 'clusterCIDRs[1]': fd00::/48 is IPv6 but podCIDRs has no IPv6 CIDR
             no pod CIDR               | nodeName: a                                                 | key 'podCIDRs' is required in standalone mode
             peer overlaps node        | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.0.0/16], address: 10.0.0.2}] | key 'peers[0].podCIDRs[0]': 10.244.0.0/16 overlaps this node's pod CIDR 10.244.1.0/24
             peers overlap             | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.2.0/24], address: 10.0.0.2}, {name: c, podCIDRs: [10.244.2.128/25], address: 10.0.0.3}] | key 'peers[1].podCIDRs[0]': 10.244.2.128/25 overlaps 10.244.2.0/24 of peer 'b'
