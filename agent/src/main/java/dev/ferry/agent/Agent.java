@@ -27,6 +27,7 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -135,7 +136,7 @@ public final class Agent implements AutoCloseable {
                         KubernetesClients.connect(config.kubernetes().kubeconfig()), config.nodeName(), config.stateDir(),
                         peerRoutes, clusterCidrsFromNodes() ? Optional.of(datapath.clusterCidrs()) : Optional.empty(),
                         masquerade::update, metrics.kubernetesObserver()));
-                podCidrs = List.of(awaitPodCidr());
+                podCidrs = awaitPodCidrs();
             } else {
                 cluster = null;
                 routeConfiguredPeers(peerRoutes);
@@ -144,7 +145,9 @@ public final class Agent implements AutoCloseable {
             }
 
             // One pool per family; the first (IPv4 on a dual-stack node) is the one status and metrics report.
-            List<Ipam> pools = podCidrs.stream().map(cidr -> Ipam.open(config.stateDir(), cidr)).toList();
+            // IPv4 first (a dual-stack pod's first address), whatever order the configuration gave.
+            List<Ipam> pools = podCidrs.stream().sorted(Comparator.comparing(c -> !c.isIpv4()))
+                    .map(cidr -> Ipam.open(config.stateDir(), cidr)).toList();
             pools.forEach(p -> log.info("event=ipam_opened pod_cidr={} used={} capacity={}", p.podCidr(), p.used(), p.capacity()));
             Ipam ipam = pools.getFirst();
             pods = components.add("pod_network", podNetwork.open(node, datapath, pools, config.stateDir(), uplinks.podMtu(),
@@ -182,20 +185,20 @@ public final class Agent implements AutoCloseable {
     }
 
     /**
-     * This node's pod CIDR: at once when one was persisted, else once the Node has
-     * one. Nothing can be allocated before the pool is known; meanwhile a stand-in
-     * socket says why.
+     * This node's pod CIDRs (one per family): at once when persisted, else once the
+     * Node has a usable one. Nothing can be allocated before the pools are known;
+     * meanwhile a stand-in socket says why.
      */
-    private IpPrefix awaitPodCidr() {
+    private List<IpPrefix> awaitPodCidrs() {
         notReady.set("node " + config.nodeName() + " has no podCIDR yet");
-        Optional<IpPrefix> known = cluster.podCidrNow();
+        Optional<List<IpPrefix>> known = cluster.podCidrsNow();
         if (known.isPresent()) {
             return known.get();
         }
         // The cluster watch says why in more words (what the Node holds instead of a pod CIDR) as it learns them.
         try (AgentSocket waiting = AgentSocket.notRunning(config.socket(),
                 () -> cluster.podCidrNow().isPresent() ? notReady.get() : cluster.notReadyReason().orElse(notReady.get()))) {
-            return cluster.awaitPodCidr();
+            return cluster.awaitPodCidrs();
         }
     }
 

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.ferry.agent.AgentConfig.Mode;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
+import dev.ferry.ipam.Ipam;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.Peer;
 
@@ -172,12 +173,9 @@ public final class AgentConfigLoader {
     }
 
     /**
-     * One pod CIDR, or two of different families (dual stack, either order; the
-     * first one's address is the pod's first everywhere). An IPv6 pool is a /64
-     * to a /124: Kubernetes gives nodes a /64 by default and host-local takes
-     * nothing larger, and a shorter prefix is almost always the cluster's CIDR
-     * given as the node's; from a /125 on a node would have 7 pods or fewer
-     * (a /127 or /128 is a point-to-point link, not a pool).
+     * One pod CIDR, or two of different families (dual stack, either order: the
+     * IPv4 address comes first in what ADD makes). An IPv6 pool's size is
+     * bounded by {@link Ipam#unusableAsPool}.
      */
     static void checkPodCidrs(List<IpPrefix> podCidrs) {
         if (podCidrs.isEmpty() || podCidrs.size() > 2) {
@@ -189,17 +187,12 @@ public final class AgentConfigLoader {
                     + (podCidrs.get(0).isIpv4() ? "IPv4" : "IPv6") + "; a node has one pod CIDR per family");
         }
         for (int i = 0; i < podCidrs.size(); i++) {
-            IpPrefix cidr = podCidrs.get(i);
-            if (!cidr.isIpv4() && (cidr.length() < MIN_IPV6_POOL || cidr.length() > MAX_IPV6_POOL)) {
-                throw new ConfigException("key 'podCIDRs[" + i + "]': " + cidr + " is a /" + cidr.length()
-                        + "; an IPv6 pod CIDR must be a /" + MIN_IPV6_POOL + " to a /" + MAX_IPV6_POOL);
-            }
+            int index = i;
+            Ipam.unusableAsPool(podCidrs.get(i)).ifPresent(why -> {
+                throw new ConfigException("key 'podCIDRs[" + index + "]': " + why);
+            });
         }
     }
-
-    /** The bounds of an IPv6 pod CIDR's prefix length (see {@link #checkPodCidrs}). */
-    static final int MIN_IPV6_POOL = 64;
-    static final int MAX_IPV6_POOL = 124;
 
     /** A cluster CIDR of a family this node has no pod CIDR of cannot hold its pods: the key is wrong. */
     private static void checkClusterCidrFamilies(List<IpPrefix> clusterCidrs, List<IpPrefix> podCidrs) {

@@ -66,7 +66,7 @@ public final class EndpointManager implements AutoCloseable {
 
     /**
      * A node with one pool per family: {@code pools} holds one or two pools of
-     * different families, the first one's address is {@link Endpoint#address}.
+     * different families; the IPv4 one's address is {@link Endpoint#address}.
      * With an IPv6 pool, the node's IPv6 forwarding is turned on (see
      * {@link NodeIpv6Forwarding}).
      */
@@ -77,7 +77,8 @@ public final class EndpointManager implements AutoCloseable {
         }
         this.node = node;
         this.datapath = datapath;
-        this.pools = List.copyOf(pools);
+        // IPv4 first whatever the caller's order: Endpoint.address is the IPv4 one on a dual-stack node.
+        this.pools = pools.stream().sorted(java.util.Comparator.comparing(p -> !p.podCidr().isIpv4())).toList();
         if (pools.stream().anyMatch(p -> !p.podCidr().isIpv4())) {
             NodeIpv6Forwarding.enable(node);
         }

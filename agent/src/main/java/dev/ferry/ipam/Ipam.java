@@ -43,6 +43,26 @@ public final class Ipam {
     }
 
     /**
+     * The prefix lengths an IPv6 pool may have: a /64 to a /124. Kubernetes
+     * gives nodes a /64 by default (node-cidr-mask-size-ipv6) and host-local
+     * takes nothing larger; a shorter prefix is almost always the cluster's CIDR
+     * given as the node's. From a /125 on a node would have 7 pods or fewer, and
+     * a /127 or /128 is a point-to-point link, not a pool. (The walk itself
+     * would take any size: it never enumerates the range.)
+     */
+    public static final int MIN_IPV6_POOL = 64;
+    public static final int MAX_IPV6_POOL = 124;
+
+    /** Why {@code cidr} cannot be a node's pool, in words; empty when it can. IPv4 pools are not bounded here. */
+    public static Optional<String> unusableAsPool(IpPrefix cidr) {
+        if (cidr.isIpv4() || (cidr.length() >= MIN_IPV6_POOL && cidr.length() <= MAX_IPV6_POOL)) {
+            return Optional.empty();
+        }
+        return Optional.of(cidr + " is a /" + cidr.length() + "; an IPv6 pod CIDR must be a /" + MIN_IPV6_POOL
+                + " to a /" + MAX_IPV6_POOL);
+    }
+
+    /**
      * Opens (creating if needed) the state under {@code stateDir/ipam/}, removing
      * temporaries a crash left and quarantining every ill-formed address file
      * ({@code stateDir/quarantine/ipam/}), so the log names them at start.

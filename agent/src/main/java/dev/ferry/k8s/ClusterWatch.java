@@ -81,8 +81,13 @@ public final class ClusterWatch implements AutoCloseable {
         return podCidr.now();
     }
 
-    /** This node's pod CIDR: the persisted one at once, else the Node's, waiting while the Node has none. */
-    public IpPrefix awaitPodCidr() {
+    /** Every pod CIDR of this node if known now, IPv4 first. */
+    public Optional<List<IpPrefix>> podCidrsNow() {
+        return podCidr.all();
+    }
+
+    /** This node's pod CIDRs (one per family, IPv4 first): the persisted ones at once, else the Node's, waiting while the Node has none. */
+    public List<IpPrefix> awaitPodCidrs() {
         return podCidr.await();
     }
 

@@ -1,5 +1,6 @@
 package dev.ferry.k8s;
 
+import dev.ferry.ipam.Ipam;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.Peer;
 import io.fabric8.kubernetes.api.model.Node;
@@ -51,6 +52,31 @@ final class Nodes {
             }
         }
         return List.copyOf(cidrs);
+    }
+
+    /**
+     * This node's pools from its Node: the first IPv4 and the first IPv6 pod
+     * CIDR of {@code spec.podCIDRs} that can be one (IPv6 sizes bounded by
+     * {@link Ipam#unusableAsPool}), IPv4 first; empty when it has none.
+     */
+    static List<IpPrefix> ownPodCidrs(Node node) {
+        List<IpPrefix> all = new ArrayList<>();
+        for (String text : podCidrTexts(node)) {
+            try {
+                IpPrefix cidr = IpPrefix.parse(text);
+                all.add(new IpPrefix(cidr.network(), cidr.length()));
+            } catch (RuntimeException e) {
+                // junk: the not-ready reason lists what the Node holds
+            }
+        }
+        List<IpPrefix> pools = new ArrayList<>();
+        all.stream().filter(IpPrefix::isIpv4).findFirst().ifPresent(pools::add);
+        all.stream().filter(c -> !c.isIpv4()).filter(c -> {
+            Optional<String> why = Ipam.unusableAsPool(c);
+            why.ifPresent(w -> log.warn("event=node_pod_cidr_unusable node={} pod_cidr={} why=\"{}\"", name(node), c, w));
+            return why.isEmpty();
+        }).findFirst().ifPresent(pools::add);
+        return List.copyOf(pools);
     }
 
     /** {@code spec.podCIDRs} (else the older {@code spec.podCIDR}) as written, sorted, without repeats or nulls. */
