@@ -68,7 +68,7 @@ public final class ClusterWatch implements AutoCloseable {
         this.nodeName = nodeName;
         this.observer = observer;
         this.podCidr = new PodCidrSource(client, ApiCalls.defaults(observer), nodeName, stateDir);
-        this.nodes = new NodeInformer(client, observer, List.of(podCidr, new PeerRouteSync(routes, nodeName, podCidr::now),
+        this.nodes = new NodeInformer(client, observer, List.of(podCidr, new PeerRouteSync(routes, nodeName, () -> podCidr.all().orElse(List.of())),
                 new ClusterCidrSync(nodeName, podCidr::now, clusterCidrs, podCidrsChanged)), this::recheckReadiness);
         this.probe = new ApiProbe(client, observer, this::relist, this::recheckReadiness);
         // Started once every part exists: their callbacks reach the others.
