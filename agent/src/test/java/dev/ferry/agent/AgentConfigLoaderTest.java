@@ -180,6 +180,16 @@ class AgentConfigLoaderTest {
     }
 
     @Test
+    void aDualStackPeersCidrsAreRoutedViaItsAddressOfEachFamily() {
+        AgentConfig c = parse("podCIDRs: [10.244.1.0/24, 'fd00:f17:1::/64']\n"
+                + "peers: [{name: b, podCIDRs: [10.244.2.0/24, 'fd00:f17:2::/64'], address: 10.0.0.2, address6: 'fd00:f17::2'}]\n");
+
+        Peer b = c.peers().getFirst();
+        assertEquals(IpPrefix.literal("10.0.0.2"), b.via(IpPrefix.parse("10.244.2.0/24")));
+        assertEquals(IpPrefix.literal("fd00:f17::2"), b.via(IpPrefix.parse("fd00:f17:2::/64")));
+    }
+
+    @Test
     void podCidrsTakeOneIpv6CidrForAnIpv6OnlyNode() {
         assertEquals(List.of(IpPrefix.parse("fd00:f17::/64")), parse("podCIDRs: ['fd00:f17::/64']\n").podCidrs());
     }
@@ -221,7 +231,7 @@ class AgentConfigLoaderTest {
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
             unknown key               | podCIDRs: [10.244.1.0/24]\\nuplink: [eth0]                  | unknown key 'uplink' (known keys: attach, bpffsRoot,
-            unknown peer key          | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.1.0.0/24], adress: 10.0.0.2}] | unknown key 'peers[0].adress' (known keys of peers[0]: address, name, podCIDRs)
+            unknown peer key          | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.1.0.0/24], adress: 10.0.0.2}] | unknown key 'peers[0].adress' (known keys of peers[0]: address, address6, name, podCIDRs)
             string wanted             | podCIDRs: [10.244.1.0/24]\\nsocket: 5                       | key 'socket' must be a string, not a number (quote it: "5")
             list wanted               | podCIDRs: 10.244.1.0/24                                     | key 'podCIDRs' must be a list
             mapping wanted            | podCIDRs: [10.244.1.0/24]\\npeers: [node-b]                 | key 'peers[0]' must be a mapping of keys to values, not a string
@@ -245,6 +255,8 @@ class AgentConfigLoaderTest {
             peer without address      | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.2.0/24]}] | key 'peers[0].address' is required
             peer address is a name    | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.2.0/24], address: node-b}] | key 'peers[0].address': 'node-b' is not an IP address
             peer families differ      | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: ['fd00:2::/64'], address: 10.0.0.2}] | key 'peers[0].podCIDRs[0]': fd00:2::/64 and the peer's address 10.0.0.2 are of different IP families
+            peer address6 is IPv4     | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.2.0/24], address: 10.0.0.2, address6: 10.0.0.3}] | key 'peers[0].address6': '10.0.0.3' is not an IPv6 address
+            peer address6 beside IPv6 | podCIDRs: ['fd00:1::/64']\\npeers: [{name: b, podCIDRs: ['fd00:2::/64'], address: 'fd00::2', address6: 'fd00::3'}] | key 'peers[0].address6': the peer's address is IPv6 already
             relative path             | podCIDRs: [10.244.1.0/24]\\nstateDir: var/lib/ferry         | key 'stateDir': 'var/lib/ferry' must be an absolute path
             socket path too long      | podCIDRs: [10.244.1.0/24]\\nsocket: /run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock | key 'socket': '/run/aaaa
             bad uplink name           | podCIDRs: [10.244.1.0/24]\\nuplinks: [a-very-long-uplink-name] | key 'uplinks[0]': 'a-very-long-uplink-name' is not an interface name
