@@ -2,6 +2,10 @@ package dev.ferry.cni;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ferry.datapath.DatapathCounter;
+import dev.ferry.datapath.EndpointCounter;
+import dev.ferry.datapath.Reason;
+import dev.ferry.datapath.Verdict;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.testing.CniNode;
@@ -93,6 +97,32 @@ class CniDualStackTest {
         assertTrue(a.ns().ip("-6", "neigh", "show", "dev", "eth0").contains("fe80::1 lladdr"),
                 "permanent neighbour for the gateway");
         assertTrue(a.ns().ip("-6", "neigh", "show", "dev", "eth0").contains("PERMANENT"));
+    }
+
+    @Test
+    void ipv6APodSendsToTheNodeItselfIsHandedToTheStackAndCountedAgainstThePod() throws Exception {
+        int id = node.endpoints().list().stream().filter(x -> x.containerId().equals(a.containerId())).findFirst()
+                .orElseThrow().endpointId();
+        long globalBefore = ipv6Passed();
+        long podBefore = podPassed(id);
+
+        // All-routers multicast, as a router solicitation is addressed: nothing to forward, the node's stack takes it.
+        a.ns().exec("ping", "-6", "-c", "2", "-i", "0.2", "-W", "1", "ff02::2%eth0");
+
+        assertTrue(ipv6Passed() >= globalBefore + 2, "from_pod passed the pod's IPv6 to the stack under reason ipv6");
+        assertTrue(podPassed(id) >= podBefore + 2, "and counted it against the pod");
+    }
+
+    private static long ipv6Passed() {
+        return node.datapath().counters().global().stream()
+                .filter(c -> c.verdict() == Verdict.PASS && c.reason() == Reason.IPV6)
+                .mapToLong(DatapathCounter::packets).sum();
+    }
+
+    private static long podPassed(int endpointId) {
+        return node.datapath().counters().endpoints().stream()
+                .filter(c -> c.endpointId() == endpointId && c.verdict() == Verdict.PASS)
+                .mapToLong(EndpointCounter::packets).sum();
     }
 
     @Test
