@@ -144,12 +144,10 @@ public final class Agent implements AutoCloseable {
                 podCidrs = config.podCidrs();
             }
 
-            // One pool per family; the first (IPv4 on a dual-stack node) is the one status and metrics report.
-            // IPv4 first (a dual-stack pod's first address), whatever order the configuration gave.
+            // One pool per family, IPv4 first (a dual-stack pod's first address) whatever order the configuration gave.
             List<Ipam> pools = podCidrs.stream().sorted(Comparator.comparing(c -> !c.isIpv4()))
                     .map(cidr -> Ipam.open(config.stateDir(), cidr)).toList();
             pools.forEach(p -> log.info("event=ipam_opened pod_cidr={} used={} capacity={}", p.podCidr(), p.used(), p.capacity()));
-            Ipam ipam = pools.getFirst();
             pods = components.add("pod_network", podNetwork.open(node, datapath, pools, config.stateDir(), uplinks.podMtu(),
                     this::notReadyReason, metrics.cniObserver()));
             log.info("event=endpoints_loaded endpoints={} pod_mtu={}", pods.endpoints().size(), uplinks.podMtu());
@@ -157,7 +155,7 @@ public final class Agent implements AutoCloseable {
                 components.add("endpoint_gc", cluster.collectEndpoints(pods, config.kubernetes().endpointGcGracePeriod()));
             }
 
-            AgentApi api = new AgentApi(config, uplinks.links(), ipam, datapath.counters(), pods, this::notReadyReason);
+            AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason);
             socket = components.add("socket", AgentSocket.start(config.socket(), api.routes(), new DelSpool(config.spoolDir()), pods));
             notReady.set(null);
             components.add("conflist", new ConfListWriter(config,

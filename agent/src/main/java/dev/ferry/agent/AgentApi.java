@@ -35,7 +35,10 @@ final class AgentApi {
     /** What {@code GET /v1/status} answers. */
     record Status(String nodeName, String mode, String attach, String podAttach, boolean ready, String notReadyReason, String podCIDR,
                   IpamUsage ipam, List<UplinkView> uplinks, List<PeerView> peers, List<String> clusterCIDRs,
-                  int endpoints, List<String> quarantined, KernelFeatures kernel, String version) {}
+                  int endpoints, List<String> quarantined, KernelFeatures kernel, String version, List<PoolView> pools) {}
+
+    /** One IPAM pool: {@code podCIDR} and {@code ipam} above are the first one's (the IPv4 one on a dual-stack node). */
+    record PoolView(String podCIDR, int used, int capacity) {}
 
     record IpamUsage(int used, int capacity) {}
 
@@ -53,16 +56,19 @@ final class AgentApi {
     private final AgentConfig config;
     private final List<Link> uplinks;
     private final Ipam ipam;
+    private final List<Ipam> pools;
     private final CounterMaps counters;
     private final PodNetwork pods;
     private final Supplier<Optional<String>> notReadyReason;
     private final KernelFeatures kernel = KernelFeatures.probe();
 
-    AgentApi(AgentConfig config, List<Link> uplinks, Ipam ipam, CounterMaps counters, PodNetwork pods,
+    /** @param pools the node's IPAM pools, the first one's figures reported as {@code podCIDR} and {@code ipam} */
+    AgentApi(AgentConfig config, List<Link> uplinks, List<Ipam> pools, CounterMaps counters, PodNetwork pods,
              Supplier<Optional<String>> notReadyReason) {
         this.config = config;
         this.uplinks = List.copyOf(uplinks);
-        this.ipam = ipam;
+        this.ipam = pools.getFirst();
+        this.pools = List.copyOf(pools);
         this.counters = counters;
         this.pods = pods;
         this.notReadyReason = notReadyReason;
@@ -91,7 +97,8 @@ final class AgentApi {
                 uplinks.stream().map(l -> new UplinkView(l.name(), l.index(), l.mtu())).toList(),
                 config.peers().stream().map(AgentApi::peer).toList(),
                 config.clusterCidrs().stream().map(IpPrefix::toString).toList(),
-                pods.endpoints().size(), Quarantine.of(config.stateDir()).all(), kernel, version());
+                pods.endpoints().size(), Quarantine.of(config.stateDir()).all(), kernel, version(),
+                pools.stream().map(p -> new PoolView(p.podCidr().toString(), p.used(), p.capacity())).toList());
     }
 
     private ApiResponse endpoint(String containerId) {

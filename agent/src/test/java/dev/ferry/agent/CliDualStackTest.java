@@ -68,6 +68,14 @@ class CliDualStackTest {
         assertTrue(e.path("address6").asText().matches("fd00:f17:5::[0-9a-f]+/128"), e.toString());
     }
 
+    @Test
+    void statusShowsBothPoolsAndTheirUse() {
+        String out = cli("status");
+
+        assertTrue(out.matches("(?s).*pod CIDR\\s+10\\.244\\.1\\.0/24\\s+addresses\\s+1 of 254 in use"
+                + "\\s+pod CIDR\\s+fd00:f17:5::/120\\s+addresses\\s+1 of 255 in use.*"), out);
+    }
+
     private String cli(String... args) {
         String[] all = new String[args.length + 2];
         all[0] = "--socket";
