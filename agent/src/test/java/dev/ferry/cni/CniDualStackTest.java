@@ -140,6 +140,21 @@ class CniDualStackTest {
     }
 
     @Test
+    void checkPassesWithTheAddResultAsPrevResultAndNamesTheIpv6AddressAPrevResultLacks() throws Exception {
+        String config = node.config();
+        String full = config.substring(0, config.length() - 1) + ",\"prevResult\":" + a.add().stdout().strip() + "}";
+        assertEquals(0, node.cni("CHECK", a.containerId(), a.netnsPath()).stdin(full).run().exitCode());
+
+        String v4Only = config.substring(0, config.length() - 1) + ",\"prevResult\":{\"cniVersion\":\"1.1.0\","
+                + "\"ips\":[{\"address\":\"" + a.address().getHostAddress() + "/32\"}]}}";
+        FerryCni.Result check = node.cni("CHECK", a.containerId(), a.netnsPath()).stdin(v4Only).run();
+        assertEquals(CniError.FERRY_CHECK_FAILED, check.code(), check.stdout());
+        IpPrefix six = node.endpoints().list().stream().filter(e -> e.containerId().equals(a.containerId())).findFirst()
+                .orElseThrow().address6().orElseThrow();
+        assertTrue(check.details().contains("prevResult does not list the endpoint's address " + six), check.details());
+    }
+
+    @Test
     void checkReportsAMissingIpv6HostRoute() throws Exception {
         Endpoint e = node.endpoints().list().stream()
                 .filter(x -> x.containerId().equals(b.containerId())).findFirst().orElseThrow();
