@@ -27,6 +27,7 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -82,7 +83,7 @@ public final class Agent implements AutoCloseable {
     /** How the agent gets its pod network: the real one, or a stand-in that plumbs nothing (tests of the wiring). */
     @FunctionalInterface
     interface PodNetworkFactory {
-        PodNetwork open(NetNamespace node, Datapath datapath, Ipam ipam, Path stateDir, int podMtu, Readiness readiness,
+        PodNetwork open(NetNamespace node, Datapath datapath, List<Ipam> pools, Path stateDir, int podMtu, Readiness readiness,
                         CniObserver observer);
     }
 
@@ -96,9 +97,9 @@ public final class Agent implements AutoCloseable {
     }
 
     /** The real pod network: the endpoint manager, owned by the CNI service over it. */
-    static PodNetwork openPodNetwork(NetNamespace node, Datapath datapath, Ipam ipam, Path stateDir, int podMtu,
+    static PodNetwork openPodNetwork(NetNamespace node, Datapath datapath, List<Ipam> pools, Path stateDir, int podMtu,
                                      Readiness readiness, CniObserver observer) {
-        return new CniService(new EndpointManager(node, datapath, ipam, stateDir, podMtu), readiness, observer);
+        return new CniService(new EndpointManager(node, datapath, pools, stateDir, podMtu), readiness, observer);
     }
 
     private Agent(AgentConfig config, Path nodeNetns, PodNetworkFactory podNetwork) {
@@ -123,11 +124,11 @@ public final class Agent implements AutoCloseable {
                     new MetricsOptions(config.metricsPerPod(), MetricsOptions.DEFAULT_DATAPATH_INTERVAL)));
             components.add("metrics_server", MetricsServer.start(config.metricsAddress(), metrics));
             MasqueradeWriter masquerade = components.add("masquerade",
-                    new MasqueradeWriter(new Masquerade(node), config.masquerade(), config.clusterCidrs()));
+                    new MasqueradeWriter(new Masquerade(node), config.masquerade(), ipv4(config.clusterCidrs())));
 
             BootScopedState.claim(config.stateDir());
             PeerRoutes peerRoutes = new PeerRoutes(netlink);
-            IpPrefix podCidr;
+            List<IpPrefix> podCidrs;
             if (kubernetes()) {
                 // Routes, cluster CIDRs and masquerade follow the Nodes from here on; the pinned map keeps what it had
                 // until the Node cache is synced, so a start during an API outage changes nothing.
@@ -135,24 +136,26 @@ public final class Agent implements AutoCloseable {
                         KubernetesClients.connect(config.kubernetes().kubeconfig()), config.nodeName(), config.stateDir(),
                         peerRoutes, clusterCidrsFromNodes() ? Optional.of(datapath.clusterCidrs()) : Optional.empty(),
                         masquerade::update, metrics.kubernetesObserver()));
-                podCidr = awaitPodCidr();
+                podCidrs = awaitPodCidrs();
             } else {
                 cluster = null;
                 routeConfiguredPeers(peerRoutes);
-                masquerade.update(configuredPodCidrs()).join();
-                podCidr = config.podCidr();
+                masquerade.update(new LinkedHashSet<>(ipv4(configuredPodCidrs()))).join();
+                podCidrs = config.podCidrs();
             }
 
-            Ipam ipam = Ipam.open(config.stateDir(), podCidr);
-            log.info("event=ipam_opened pod_cidr={} used={} capacity={}", ipam.podCidr(), ipam.used(), ipam.capacity());
-            pods = components.add("pod_network", podNetwork.open(node, datapath, ipam, config.stateDir(), uplinks.podMtu(),
+            // One pool per family, IPv4 first (a dual-stack pod's first address) whatever order the configuration gave.
+            List<Ipam> pools = podCidrs.stream().sorted(Comparator.comparing(c -> !c.isIpv4()))
+                    .map(cidr -> Ipam.open(config.stateDir(), cidr)).toList();
+            pools.forEach(p -> log.info("event=ipam_opened pod_cidr={} used={} capacity={}", p.podCidr(), p.used(), p.capacity()));
+            pods = components.add("pod_network", podNetwork.open(node, datapath, pools, config.stateDir(), uplinks.podMtu(),
                     this::notReadyReason, metrics.cniObserver()));
             log.info("event=endpoints_loaded endpoints={} pod_mtu={}", pods.endpoints().size(), uplinks.podMtu());
             if (cluster != null) {
                 components.add("endpoint_gc", cluster.collectEndpoints(pods, config.kubernetes().endpointGcGracePeriod()));
             }
 
-            AgentApi api = new AgentApi(config, uplinks.links(), ipam, datapath.counters(), pods, this::notReadyReason);
+            AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason);
             socket = components.add("socket", AgentSocket.start(config.socket(), api.routes(), new DelSpool(config.spoolDir()), pods));
             notReady.set(null);
             components.add("conflist", new ConfListWriter(config,
@@ -180,20 +183,20 @@ public final class Agent implements AutoCloseable {
     }
 
     /**
-     * This node's pod CIDR: at once when one was persisted, else once the Node has
-     * one. Nothing can be allocated before the pool is known; meanwhile a stand-in
-     * socket says why.
+     * This node's pod CIDRs (one per family): at once when persisted, else once the
+     * Node has a usable one. Nothing can be allocated before the pools are known;
+     * meanwhile a stand-in socket says why.
      */
-    private IpPrefix awaitPodCidr() {
+    private List<IpPrefix> awaitPodCidrs() {
         notReady.set("node " + config.nodeName() + " has no podCIDR yet");
-        Optional<IpPrefix> known = cluster.podCidrNow();
+        Optional<List<IpPrefix>> known = cluster.podCidrsNow();
         if (known.isPresent()) {
             return known.get();
         }
         // The cluster watch says why in more words (what the Node holds instead of a pod CIDR) as it learns them.
         try (AgentSocket waiting = AgentSocket.notRunning(config.socket(),
                 () -> cluster.podCidrNow().isPresent() ? notReady.get() : cluster.notReadyReason().orElse(notReady.get()))) {
-            return cluster.awaitPodCidr();
+            return cluster.awaitPodCidrs();
         }
     }
 
@@ -203,6 +206,11 @@ public final class Agent implements AutoCloseable {
         log.info("event=peer_routes_reconciled peers={} added={} replaced={} deleted={} unchanged={} conflicts={} failed={}",
                 config.peers().size(), routes.added(), routes.replaced(), routes.deleted(), routes.unchanged(),
                 routes.conflicts(), routes.failed());
+    }
+
+    /** The IPv4 CIDRs of {@code cidrs}: IPv6 pods are not masqueraded yet (docs/configuration.md says so). */
+    private static List<IpPrefix> ipv4(java.util.Collection<IpPrefix> cidrs) {
+        return cidrs.stream().filter(IpPrefix::isIpv4).toList();
     }
 
     /** Standalone mode's masquerade sources: this node's pod CIDRs and the peers'. */

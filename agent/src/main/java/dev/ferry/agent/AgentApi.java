@@ -35,7 +35,10 @@ final class AgentApi {
     /** What {@code GET /v1/status} answers. */
     record Status(String nodeName, String mode, String attach, String podAttach, boolean ready, String notReadyReason, String podCIDR,
                   IpamUsage ipam, List<UplinkView> uplinks, List<PeerView> peers, List<String> clusterCIDRs,
-                  int endpoints, List<String> quarantined, KernelFeatures kernel, String version) {}
+                  int endpoints, List<String> quarantined, KernelFeatures kernel, String version, List<PoolView> pools) {}
+
+    /** One IPAM pool: {@code podCIDR} and {@code ipam} above are the first one's (the IPv4 one on a dual-stack node). */
+    record PoolView(String podCIDR, int used, int capacity) {}
 
     record IpamUsage(int used, int capacity) {}
 
@@ -43,8 +46,9 @@ final class AgentApi {
 
     record PeerView(String name, String address, List<String> podCIDRs) {}
 
+    /** @param address6 a dual-stack pod's IPv6 address; null on single-stack nodes ({@code address} has IPv6-only pods') */
     record EndpointView(String containerId, String ifname, String netns, String hostIfname, int hostIfindex,
-                        String address, String podMac, String hostMac, int endpointId, int mtu,
+                        String address, String address6, String podMac, String hostMac, int endpointId, int mtu,
                         String podNamespace, String podName, String podUid, String created) {}
 
     record CounterView(String direction, String verdict, String reason, long packets, long bytes) {}
@@ -52,16 +56,19 @@ final class AgentApi {
     private final AgentConfig config;
     private final List<Link> uplinks;
     private final Ipam ipam;
+    private final List<Ipam> pools;
     private final CounterMaps counters;
     private final PodNetwork pods;
     private final Supplier<Optional<String>> notReadyReason;
     private final KernelFeatures kernel = KernelFeatures.probe();
 
-    AgentApi(AgentConfig config, List<Link> uplinks, Ipam ipam, CounterMaps counters, PodNetwork pods,
+    /** @param pools the node's IPAM pools, the first one's figures reported as {@code podCIDR} and {@code ipam} */
+    AgentApi(AgentConfig config, List<Link> uplinks, List<Ipam> pools, CounterMaps counters, PodNetwork pods,
              Supplier<Optional<String>> notReadyReason) {
         this.config = config;
         this.uplinks = List.copyOf(uplinks);
-        this.ipam = ipam;
+        this.ipam = pools.getFirst();
+        this.pools = List.copyOf(pools);
         this.counters = counters;
         this.pods = pods;
         this.notReadyReason = notReadyReason;
@@ -90,7 +97,8 @@ final class AgentApi {
                 uplinks.stream().map(l -> new UplinkView(l.name(), l.index(), l.mtu())).toList(),
                 config.peers().stream().map(AgentApi::peer).toList(),
                 config.clusterCidrs().stream().map(IpPrefix::toString).toList(),
-                pods.endpoints().size(), Quarantine.of(config.stateDir()).all(), kernel, version());
+                pods.endpoints().size(), Quarantine.of(config.stateDir()).all(), kernel, version(),
+                pools.stream().map(p -> new PoolView(p.podCidr().toString(), p.used(), p.capacity())).toList());
     }
 
     private ApiResponse endpoint(String containerId) {
@@ -123,7 +131,7 @@ final class AgentApi {
 
     private static EndpointView view(Endpoint e) {
         return new EndpointView(e.containerId(), e.ifname(), e.netns(), e.hostIfname(), e.hostIfindex(),
-                e.address().toString(), text(e.podMac()), text(e.hostMac()), e.endpointId(), e.mtu(),
+                e.address().toString(), e.address6().map(IpPrefix::toString).orElse(null), text(e.podMac()), text(e.hostMac()), e.endpointId(), e.mtu(),
                 e.podNamespace().orElse(null), e.podName().orElse(null), e.podUid().orElse(null),
                 text(e.created()));
     }

@@ -14,7 +14,7 @@ import java.util.Locale;
  * The agent's configuration, checked and with every default filled in (see
  * {@link AgentConfigLoader} for the file and the defaults).
  *
- * @param podCidrs     the node's pod CIDRs; one IPv4 CIDR for now
+ * @param podCidrs     the node's pod CIDRs (standalone mode): one, or an IPv4 and an IPv6 one (dual stack)
  * @param clusterCidrs the pod addresses that may leave through bpf_redirect_neigh
  * @param uplinks      the devices to_pod is attached to; empty for the device of the default route
  * @param metricsAddress where /metrics, /healthz and /readyz are served (port 0: any free port)

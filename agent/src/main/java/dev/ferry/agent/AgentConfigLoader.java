@@ -9,6 +9,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.ferry.agent.AgentConfig.Mode;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
+import dev.ferry.ipam.Ipam;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.Peer;
 
@@ -21,6 +22,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
@@ -115,7 +117,9 @@ public final class AgentConfigLoader {
             List<IpPrefix> own = podCidrs;
             peers = ConfiguredPeers.parse(f, nodeName, podCidrs);
             List<Peer> known = peers;
-            clusterCidrs = f.list("clusterCIDRs", ConfigValues::cidr).orElseGet(() -> defaultClusterCidrs(own, known));
+            Optional<List<IpPrefix>> given = f.list("clusterCIDRs", ConfigValues::cidr);
+            given.ifPresent(c -> checkClusterCidrFamilies(c, own));
+            clusterCidrs = given.orElseGet(() -> defaultClusterCidrs(own, known));
         }
 
         Path socket = f.string("socket").map(s -> ConfigValues.absolutePath(f.key("socket"), s)).orElse(Path.of("/run/ferry/ferry.sock"));
@@ -168,14 +172,36 @@ public final class AgentConfigLoader {
         return (host.contains(":") ? "[" + host + "]" : host) + m.group(2);
     }
 
-    private static void checkPodCidrs(List<IpPrefix> podCidrs) {
-        if (podCidrs.size() != 1) {
-            throw new ConfigException("key 'podCIDRs' must hold exactly one CIDR for now (dual-stack comes later), not "
+    /**
+     * One pod CIDR, or two of different families (dual stack, either order: the
+     * IPv4 address comes first in what ADD makes). An IPv6 pool's size is
+     * bounded by {@link Ipam#unusableAsPool}.
+     */
+    static void checkPodCidrs(List<IpPrefix> podCidrs) {
+        if (podCidrs.isEmpty() || podCidrs.size() > 2) {
+            throw new ConfigException("key 'podCIDRs' must hold one CIDR, or two of different families (dual stack), not "
                     + podCidrs.size());
         }
-        if (!podCidrs.getFirst().isIpv4()) {
-            throw new ConfigException("key 'podCIDRs[0]': " + podCidrs.getFirst()
-                    + " is IPv6; the datapath forwards IPv4 pods for now");
+        if (podCidrs.size() == 2 && podCidrs.get(0).isIpv4() == podCidrs.get(1).isIpv4()) {
+            throw new ConfigException("key 'podCIDRs': " + podCidrs.get(0) + " and " + podCidrs.get(1) + " are both "
+                    + (podCidrs.get(0).isIpv4() ? "IPv4" : "IPv6") + "; a node has one pod CIDR per family");
+        }
+        for (int i = 0; i < podCidrs.size(); i++) {
+            int index = i;
+            Ipam.unusableAsPool(podCidrs.get(i)).ifPresent(why -> {
+                throw new ConfigException("key 'podCIDRs[" + index + "]': " + why);
+            });
+        }
+    }
+
+    /** A cluster CIDR of a family this node has no pod CIDR of cannot hold its pods: the key is wrong. */
+    private static void checkClusterCidrFamilies(List<IpPrefix> clusterCidrs, List<IpPrefix> podCidrs) {
+        for (int i = 0; i < clusterCidrs.size(); i++) {
+            IpPrefix c = clusterCidrs.get(i);
+            if (podCidrs.stream().noneMatch(p -> p.isIpv4() == c.isIpv4())) {
+                throw new ConfigException("key 'clusterCIDRs[" + i + "]': " + c + " is " + (c.isIpv4() ? "IPv4" : "IPv6")
+                        + " but podCIDRs has no " + (c.isIpv4() ? "IPv4" : "IPv6") + " CIDR");
+            }
         }
     }
 

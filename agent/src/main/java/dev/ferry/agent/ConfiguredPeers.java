@@ -3,6 +3,7 @@ package dev.ferry.agent;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.Peer;
 
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +17,7 @@ import java.util.Set;
  * each other.
  */
 final class ConfiguredPeers {
-    static final Set<String> KEYS = Set.of("name", "podCIDRs", "address");
+    static final Set<String> KEYS = Set.of("name", "podCIDRs", "address", "address6");
 
     private ConfiguredPeers() {}
 
@@ -28,6 +29,14 @@ final class ConfiguredPeers {
                     .orElseThrow(() -> new ConfigException("key '" + p.key("name") + "' is required"));
             InetAddress address = p.string("address").map(a -> ConfigValues.address(p.key("address"), a))
                     .orElseThrow(() -> new ConfigException("key '" + p.key("address") + "' is required (the peer node's address)"));
+            // A dual-stack peer: its IPv6 CIDRs are routed via address6, its IPv4 ones via address.
+            Optional<InetAddress> address6 = p.string("address6").map(a -> ConfigValues.address(p.key("address6"), a));
+            if (address6.isPresent() && (address6.get() instanceof Inet4Address || !(address instanceof Inet4Address))) {
+                throw new ConfigException("key '" + p.key("address6") + "': " + (address6.get() instanceof Inet4Address
+                        ? "'" + address6.get().getHostAddress() + "' is not an IPv6 address"
+                        : "the peer's address is IPv6 already; address6 is a dual-stack peer's IPv6 address beside an IPv4 one"));
+            }
+            List<InetAddress> addresses = address6.map(six -> List.of(address, six)).orElse(List.of(address));
             List<IpPrefix> cidrs = p.list("podCIDRs", ConfigValues::cidr)
                     .filter(l -> !l.isEmpty())
                     .orElseThrow(() -> new ConfigException("key '" + p.key("podCIDRs") + "' is required (the peer node's pod CIDRs)"));
@@ -40,9 +49,10 @@ final class ConfiguredPeers {
             for (int i = 0; i < cidrs.size(); i++) {
                 IpPrefix cidr = cidrs.get(i);
                 String key = p.key("podCIDRs") + "[" + i + "]";
-                if (cidr.isIpv4() != (address.getAddress().length == 4)) {
+                if (addresses.stream().noneMatch(a -> (a instanceof Inet4Address) == cidr.isIpv4())) {
                     throw new ConfigException("key '" + key + "': " + cidr + " and the peer's address "
-                            + address.getHostAddress() + " are of different IP families");
+                            + address.getHostAddress() + " are of different IP families"
+                            + (cidr.isIpv4() ? "" : " (a dual-stack peer's IPv6 address goes in address6)"));
                 }
                 overlapping(cidr, podCidrs).ifPresent(own -> {
                     throw new ConfigException("key '" + key + "': " + cidr + " overlaps this node's pod CIDR " + own);
@@ -54,7 +64,7 @@ final class ConfiguredPeers {
                     });
                 }
             }
-            peers.add(new Peer(name, cidrs, address));
+            peers.add(new Peer(name, cidrs, addresses));
         }
         return peers;
     }

@@ -50,7 +50,8 @@ final class EndpointCommand implements Runnable {
                 x.path("containerId").asText(),
                 x.path("ifname").asText(),
                 x.path("podName").isTextual() ? x.path("podNamespace").asText("") + "/" + x.path("podName").asText() : "-",
-                x.path("address").asText(),
+                // A dual-stack pod's IPv6 address beside its IPv4 one: one row per pod, as ip addr would list both.
+                x.path("address").asText() + (x.path("address6").isTextual() ? "," + x.path("address6").asText() : ""),
                 x.path("hostIfname").asText(),
                 x.path("hostIfindex").asText(),
                 x.path("endpointId").asText()));

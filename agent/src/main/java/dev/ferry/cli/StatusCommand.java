@@ -21,8 +21,16 @@ final class StatusCommand extends AgentCommand {
         t.row("mode", s.path("mode").asText());
         t.row("attach", s.path("attach").asText() + " uplinks, " + s.path("podAttach").asText() + " pods");
         t.row("ready", s.path("ready").asBoolean() ? "yes" : "no: " + s.path("notReadyReason").asText());
-        t.row("pod CIDR", s.path("podCIDR").asText());
-        t.row("addresses", s.path("ipam").path("used").asInt() + " of " + s.path("ipam").path("capacity").asInt() + " in use");
+        if (s.path("pools").size() > 1) {
+            // A dual-stack node: one row per pool.
+            s.path("pools").forEach(p -> {
+                t.row("pod CIDR", p.path("podCIDR").asText());
+                t.row("addresses", p.path("used").asInt() + " of " + p.path("capacity").asInt() + " in use");
+            });
+        } else {
+            t.row("pod CIDR", s.path("podCIDR").asText());
+            t.row("addresses", s.path("ipam").path("used").asInt() + " of " + s.path("ipam").path("capacity").asInt() + " in use");
+        }
         t.row("endpoints", s.path("endpoints").asText());
         // Files the agent could not read wait in stateDir/quarantine for an operator (docs/operations.md).
         s.path("quarantined").forEach(q -> t.row("quarantined", q.asText()));

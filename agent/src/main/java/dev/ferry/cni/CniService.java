@@ -145,13 +145,20 @@ public final class CniService implements PodNetwork {
         return result(e, r.config());
     }
 
-    /** The result: the host veth, then the pod's interface (with its sandbox), which the address is on. */
+    /**
+     * The result: the host veth, then the pod's interface (with its sandbox),
+     * which every address is on; one IP and one default route per family, the
+     * first pool's first (IPv4 on a dual-stack node).
+     */
     static CniResult result(Endpoint e, NetworkConfig config) {
         return new CniResult(
                 List.of(new CniResult.Interface(e.hostIfname(), Optional.of(e.hostMac()), Optional.empty()),
                         new CniResult.Interface(e.ifname(), Optional.of(e.podMac()), Optional.of(e.netns()))),
-                List.of(new CniResult.IpConfig(e.address(), Optional.of(Endpoint.GATEWAY), Optional.of(1))),
-                List.of(new CniResult.Route(IpPrefix.DEFAULT_V4, Optional.of(Endpoint.GATEWAY))),
+                e.addresses().stream()
+                        .map(a -> new CniResult.IpConfig(a, Optional.of(Endpoint.gatewayFor(a)), Optional.of(1))).toList(),
+                e.addresses().stream()
+                        .map(a -> new CniResult.Route(a.isIpv4() ? IpPrefix.DEFAULT_V4 : IpPrefix.DEFAULT_V6,
+                                Optional.of(Endpoint.gatewayFor(a)))).toList(),
                 config.dns());
     }
 
@@ -161,10 +168,11 @@ public final class CniService implements PodNetwork {
         Optional<CniResult> previous = r.config().previousResult();
         Optional<Endpoint> endpoint = endpoints.get(key);
         if (previous.isPresent() && endpoint.isPresent()) {
-            IpPrefix address = endpoint.get().address();
-            boolean listed = previous.get().ips().stream().anyMatch(ip -> ip.address().address().equals(address.address()));
-            if (!listed) {
-                problems.add("prevResult does not list the endpoint's address " + address);
+            for (IpPrefix address : endpoint.get().addresses()) {
+                boolean listed = previous.get().ips().stream().anyMatch(ip -> ip.address().address().equals(address.address()));
+                if (!listed) {
+                    problems.add("prevResult does not list the endpoint's address " + address);
+                }
             }
         }
         if (!problems.isEmpty()) {

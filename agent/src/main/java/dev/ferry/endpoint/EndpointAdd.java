@@ -15,6 +15,9 @@ import dev.ferry.netns.NetNamespace;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
@@ -22,8 +25,8 @@ import java.util.function.Supplier;
  * the way containernetworking's ptp reads:
  * <ol>
  *   <li>open the pod's network namespace (the netns path is checked here);</li>
- *   <li>take the address, on a thread of its own while steps 3 and 4 run:
- *       undo releases it, if this ADD took it;</li>
+ *   <li>take the address (one per pool: IPv4, IPv6 or both), on a thread of
+ *       its own while steps 3 and 4 run: undo releases each this ADD took;</li>
  *   <li>take an endpoint id: undo frees it;</li>
  *   <li>create the veth pair: undo deletes the host end, which takes the pod
  *       end, every address, route and neighbour on them, and the host veth's
@@ -32,7 +35,7 @@ import java.util.function.Supplier;
  *   <li>wire the pod side;</li>
  *   <li>wire the host side;</li>
  *   <li>attach from_pod: undo detaches it;</li>
- *   <li>write the endpoint map entry: undo deletes it;</li>
+ *   <li>write the endpoint map entries, one per address: undo deletes them;</li>
  *   <li>persist the endpoint.</li>
  * </ol>
  * Each helper returns what it made and the undo is registered here, right
@@ -53,17 +56,18 @@ import java.util.function.Supplier;
 final class EndpointAdd {
     private final NetNamespace node;
     private final Datapath datapath;
-    private final Ipam ipam;
+    /** The node's pools, one per family, the first pool's address first in everything ADD makes. */
+    private final List<Ipam> pools;
     private final EndpointStore store;
     private final EndpointIds ids;
     private final PodPlumbing plumbing;
     private final int podMtu;
 
-    EndpointAdd(NetNamespace node, Datapath datapath, Ipam ipam, EndpointStore store, EndpointIds ids,
+    EndpointAdd(NetNamespace node, Datapath datapath, List<Ipam> pools, EndpointStore store, EndpointIds ids,
                 PodPlumbing plumbing, int podMtu) {
         this.node = node;
         this.datapath = datapath;
-        this.ipam = ipam;
+        this.pools = List.copyOf(pools);
         this.store = store;
         this.ids = ids;
         this.plumbing = plumbing;
@@ -80,10 +84,9 @@ final class EndpointAdd {
              RtNetlink podNl = openNetlink(pod);
              Rollback rollback = new Rollback(key)) {
 
-            Background<TakenAddress> taking = Background.start("ferry-ipam", () -> takeAddress(key));
+            Background<List<TakenAddress>> taking = Background.start("ferry-ipam", () -> takeAddresses(key));
             // Waits for the thread: a release that overtook the allocation would leave the address taken.
-            rollback.add("release the address this ADD took", () -> taking.settled().filter(TakenAddress::isNew)
-                    .ifPresent(a -> ipam.release(key.containerId(), key.ifname())));
+            rollback.add("release the addresses this ADD took", () -> taking.settled().ifPresent(t -> releaseNew(key, t)));
 
             int endpointId = ids.allocate();
             rollback.add("free endpoint id " + endpointId, () -> ids.free(endpointId));
@@ -92,14 +95,17 @@ final class EndpointAdd {
                     () -> plumbing.createVeth(hostIfname, key.ifname(), pod, podNl, mtu));
             rollback.add("delete veth " + hostIfname, () -> plumbing.deleteLinkIfPresent(hostIfname));
 
-            InetAddress address = taking.join().address();
+            List<TakenAddress> taken = taking.join();
+            InetAddress address = taken.getFirst().address();
+            Optional<InetAddress> address6 = taken.size() > 1 ? Optional.of(taken.get(1).address()) : Optional.empty();
+            List<InetAddress> addresses = taken.stream().map(TakenAddress::address).toList();
 
             step("enable forwarding on '" + hostIfname + "'", () -> plumbing.enableForwarding(hostEnd));
 
             Link podEnd = step("wire interface '" + key.ifname() + "' in " + request.netns(),
-                    () -> plumbing.wirePod(podNl, key.ifname(), address, hostEnd.mac()));
+                    () -> plumbing.wirePod(podNl, key.ifname(), address, address6, hostEnd.mac()));
 
-            step("wire host veth '" + hostIfname + "'", () -> plumbing.wireHost(hostEnd, address, podEnd.mac()));
+            step("wire host veth '" + hostIfname + "'", () -> plumbing.wireHost(hostEnd, addresses, podEnd.mac()));
 
             // Armed before the attach: one that fails half way (a TCX link pinned, then refused) leaves a
             // pin that deleting the veth does not remove; detaching what is not there is fine.
@@ -108,12 +114,17 @@ final class EndpointAdd {
             step("attach from_pod to '" + hostIfname + "'",
                     () -> node.run(() -> datapath.attach(DatapathProgram.FROM_POD, hostIfname, hostEnd.index())));
 
+            // IPv6 first: ferry_veth_endpoints names the last address written for the veth, which stays the IPv4
+            // one on a dual-stack pod as on an IPv4 one. from_pod checks IPv6 sources against these entries; the
+            // packets themselves go on to the stack.
             EndpointEntry entry = new EndpointEntry(hostEnd.index(), endpointId, 0, podEnd.mac(), hostEnd.mac());
-            step("write endpoint map entry '" + IpText.format(address) + "'", () -> datapath.endpoints().put(address, entry));
-            rollback.add("delete map entry", () -> datapath.endpoints().delete(address));
+            for (InetAddress a : addresses.reversed()) {
+                step("write endpoint map entry '" + IpText.format(a) + "'", () -> datapath.endpoints().put(a, entry));
+                rollback.add("delete map entry " + IpText.format(a), () -> datapath.endpoints().delete(a));
+            }
 
             Endpoint endpoint = new Endpoint(key.containerId(), key.ifname(), request.netns(), hostIfname,
-                    hostEnd.index(), IpPrefix.host(address), podEnd.mac(), hostEnd.mac(), endpointId, mtu,
+                    hostEnd.index(), IpPrefix.host(address), address6.map(IpPrefix::host), podEnd.mac(), hostEnd.mac(), endpointId, mtu,
                     request.podNamespace(), request.podName(), request.podUid(), Instant.now());
             step("persist endpoint '" + key + "'", () -> store.write(endpoint));
 
@@ -122,20 +133,52 @@ final class EndpointAdd {
         }
     }
 
-    /** An address for the endpoint, and whether this ADD took it (else an earlier ADD of the same attachment did). */
-    private record TakenAddress(InetAddress address, boolean isNew) {
+    /** An address for the endpoint, its pool, and whether this ADD took it (else an earlier ADD of the same attachment did). */
+    private record TakenAddress(Ipam pool, InetAddress address, boolean isNew) {
     }
 
     /**
-     * The address the attachment holds already, else a new one. One it holds is
-     * an earlier ADD's, which may have got as far as the pod's interface: a
-     * failure of this ADD must not hand it to the next pod while that one uses it.
+     * One address of each pool, in pool order. When a pool fails (the IPv6 one
+     * exhausted, say), the addresses this call took from the pools before it
+     * are released here: the undo only sees what the thread returned, and
+     * nothing may stay half allocated.
      */
-    private TakenAddress takeAddress(EndpointKey key) {
+    private List<TakenAddress> takeAddresses(EndpointKey key) {
+        List<TakenAddress> taken = new ArrayList<>(pools.size());
         try {
-            return ipam.find(key.containerId(), key.ifname())
-                    .map(held -> new TakenAddress(held.address(), false))
-                    .orElseGet(() -> new TakenAddress(ipam.allocate(key.containerId(), key.ifname()).address(), true));
+            for (Ipam pool : pools) {
+                taken.add(takeAddress(pool, key));
+            }
+            return taken;
+        } catch (RuntimeException e) {
+            try {
+                releaseNew(key, taken);
+            } catch (RuntimeException release) {
+                e.addSuppressed(release);
+            }
+            throw e;
+        }
+    }
+
+    private static void releaseNew(EndpointKey key, List<TakenAddress> taken) {
+        for (TakenAddress a : taken) {
+            if (a.isNew()) {
+                a.pool().release(key.containerId(), key.ifname());
+            }
+        }
+    }
+
+    /**
+     * The address the attachment holds already in {@code pool}, else a new one.
+     * One it holds is an earlier ADD's, which may have got as far as the pod's
+     * interface: a failure of this ADD must not hand it to the next pod while
+     * that one uses it.
+     */
+    private static TakenAddress takeAddress(Ipam pool, EndpointKey key) {
+        try {
+            return pool.find(key.containerId(), key.ifname())
+                    .map(held -> new TakenAddress(pool, held.address(), false))
+                    .orElseGet(() -> new TakenAddress(pool, pool.allocate(key.containerId(), key.ifname()).address(), true));
         } catch (IpamException.Exhausted ex) {
             throw new EndpointException.PoolExhausted(ex.getMessage(), ex);
         } catch (RuntimeException ex) {

@@ -6,6 +6,7 @@ import dev.ferry.datapath.DatapathProgram;
 import dev.ferry.datapath.EndpointEntry;
 import dev.ferry.ipam.Allocation;
 import dev.ferry.ipam.Ipam;
+import dev.ferry.net.IpPrefix;
 import dev.ferry.net.IpText;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.RtNetlink;
@@ -14,6 +15,7 @@ import dev.ferry.netns.NetNamespace;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,7 +42,8 @@ public final class EndpointManager implements AutoCloseable {
 
     private final NetNamespace node;
     private final Datapath datapath;
-    private final Ipam ipam;
+    /** One pool per family the node has, the first pool's address first (Endpoint.address). */
+    private final List<Ipam> pools;
     private final EndpointStore store;
     private final EndpointIds ids;
     private final RtNetlink nodeNl;
@@ -58,17 +61,35 @@ public final class EndpointManager implements AutoCloseable {
      * @param podMtu    the pod veth MTU unless the CNI config sets one (the uplink's)
      */
     public EndpointManager(NetNamespace node, Datapath datapath, Ipam ipam, Path stateDir, int podMtu) {
+        this(node, datapath, List.of(ipam), stateDir, podMtu);
+    }
+
+    /**
+     * A node with one pool per family: {@code pools} holds one or two pools of
+     * different families; the IPv4 one's address is {@link Endpoint#address}.
+     * With an IPv6 pool, the node's IPv6 forwarding is turned on (see
+     * {@link NodeIpv6Forwarding}).
+     */
+    public EndpointManager(NetNamespace node, Datapath datapath, List<Ipam> pools, Path stateDir, int podMtu) {
+        if (pools.isEmpty() || pools.size() > 2
+                || (pools.size() == 2 && pools.get(0).podCidr().isIpv4() == pools.get(1).podCidr().isIpv4())) {
+            throw new IllegalArgumentException("one pool per family, one or two pools: not " + pools.stream().map(Ipam::podCidr).toList());
+        }
         this.node = node;
         this.datapath = datapath;
-        this.ipam = ipam;
+        // IPv4 first whatever the caller's order: Endpoint.address is the IPv4 one on a dual-stack node.
+        this.pools = pools.stream().sorted(java.util.Comparator.comparing(p -> !p.podCidr().isIpv4())).toList();
+        if (pools.stream().anyMatch(p -> !p.podCidr().isIpv4())) {
+            NodeIpv6Forwarding.enable(node);
+        }
         this.store = EndpointStore.open(stateDir);
         this.nodeNl = RtNetlink.open(node);
         this.nodeDeletes = new RtNetlinkPool(node);
         this.plumbing = new PodPlumbing(nodeNl, nodeDeletes);
         List<Endpoint> existing = store.all();
         this.ids = new EndpointIds(existing);
-        this.adding = new EndpointAdd(node, datapath, ipam, store, ids, plumbing, podMtu);
-        StartupReconcile.Outcome o = new StartupReconcile(store, ipam, datapath, plumbing).run(this::remove, this::restore);
+        this.adding = new EndpointAdd(node, datapath, this.pools, store, ids, plumbing, podMtu);
+        StartupReconcile.Outcome o = new StartupReconcile(store, this.pools, datapath, plumbing).run(this::remove, this::restore);
         log.info("event=endpoints_reconciled restored={} kept_for_del={} half_made_removed={} addresses_adopted={}"
                         + " address_conflicts={} stray_veths_removed={} stray_map_entries_removed={}", o.restored(), o.kept(),
                 o.halfMadeRemoved(), o.addressesAdopted(), o.conflicts(), o.strayVeths(), o.strayMapEntries());
@@ -83,9 +104,9 @@ public final class EndpointManager implements AutoCloseable {
         return store.get(key);
     }
 
-    /** How many addresses the pod CIDR has left; ADD fails when it is 0. */
+    /** How many addresses the pod CIDR has left (the fullest pool's, on a dual-stack node); ADD fails when it is 0. */
     public int addressesLeft() {
-        return ipam.capacity() - ipam.used();
+        return pools.stream().mapToInt(p -> p.capacity() - p.used()).min().orElseThrow();
     }
 
     /**
@@ -126,9 +147,17 @@ public final class EndpointManager implements AutoCloseable {
      */
     public Optional<Endpoint> remove(EndpointKey key) {
         Optional<Endpoint> state = store.get(key);
-        Optional<Allocation> allocation = ipam.find(key.containerId(), key.ifname(), state.map(e -> e.address().address()));
-        Optional<InetAddress> address = state.map(e -> e.address().address())
-                .or(() -> allocation.map(Allocation::address));
+        List<Allocation> allocations = new ArrayList<>();
+        Set<InetAddress> addresses = new LinkedHashSet<>();
+        state.ifPresent(e -> e.addresses().forEach(a -> addresses.add(a.address())));
+        for (Ipam pool : pools) {
+            Optional<InetAddress> likely = addresses.stream().filter(a -> pool.podCidr().isIpv4() == (a instanceof Inet4Address)).findFirst();
+            pool.find(key.containerId(), key.ifname(), likely).ifPresent(a -> {
+                allocations.add(a);
+                addresses.add(a.address());
+            });
+        }
+        Optional<InetAddress> address = addresses.stream().findFirst();
         String hostIfname = state.map(Endpoint::hostIfname).orElse(HostIfname.of(key.containerId(), key.ifname()));
         List<String> failures = new ArrayList<>();
 
@@ -147,9 +176,10 @@ public final class EndpointManager implements AutoCloseable {
             });
         }
         // The address is ours while IPAM says so or our state names it: its map entry is ours too.
-        address.ifPresent(a -> attempt(failures, "delete map entry " + IpText.format(a), () -> datapath.endpoints().delete(a)));
+        addresses.forEach(a ->
+                attempt(failures, "delete map entry " + IpText.format(a), () -> datapath.endpoints().delete(a)));
         host.ifPresent(h -> attempt(failures, "delete veth " + hostIfname, () -> plumbing.deleteLinkIfPresent(hostIfname)));
-        address.ifPresent(a -> attempt(failures, "delete host route", () -> {
+        addresses.forEach(a -> attempt(failures, "delete host route", () -> {
             plumbing.deleteHostRouteIfPresent(a);
             return null;
         }));
@@ -157,10 +187,11 @@ public final class EndpointManager implements AutoCloseable {
         if (!failures.isEmpty()) {
             throw new EndpointException.Incomplete(key, failures);
         }
-        allocation.ifPresent(ipam::release);
+        allocations.forEach(a -> pools.stream().filter(p -> p.podCidr().isIpv4() == (a.address() instanceof Inet4Address))
+                .findFirst().ifPresent(p -> p.release(a)));
         store.delete(key);
         state.ifPresent(e -> ids.free(e.endpointId()));
-        if (state.isPresent() || allocation.isPresent() || host.isPresent()) {
+        if (state.isPresent() || !allocations.isEmpty() || host.isPresent()) {
             log.info("event=endpoint_removed endpoint={} address={} host_ifname={} ifindex={}", key,
                     address.map(IpText::format).orElse("none"), hostIfname, ifindex);
         }
@@ -192,7 +223,7 @@ public final class EndpointManager implements AutoCloseable {
     public Set<EndpointKey> attachments() {
         Set<EndpointKey> known = new LinkedHashSet<>();
         store.all().forEach(e -> known.add(new EndpointKey(e.containerId(), e.ifname())));
-        ipam.allocations().forEach(a -> known.add(new EndpointKey(a.containerId(), a.ifname())));
+        pools.forEach(p -> p.allocations().forEach(a -> known.add(new EndpointKey(a.containerId(), a.ifname()))));
         return known;
     }
 
@@ -216,13 +247,15 @@ public final class EndpointManager implements AutoCloseable {
                 problems.add("cannot inspect " + e.netns() + ": " + ex.getMessage());
             }
         }
-        InetAddress address = e.address().address();
-        Optional<EndpointEntry> entry = datapath.endpoints().get(address);
         EndpointEntry expected = new EndpointEntry(e.hostIfindex(), e.endpointId(), 0, e.podMac(), e.hostMac());
-        if (entry.isEmpty()) {
-            problems.add("endpoint map entry for " + IpText.format(address) + " is missing");
-        } else if (!entry.get().equals(expected)) {
-            problems.add("endpoint map entry for " + IpText.format(address) + " is " + entry.get() + ", ADD wrote " + expected);
+        for (IpPrefix prefix : e.addresses()) {
+            InetAddress address = prefix.address();
+            Optional<EndpointEntry> entry = datapath.endpoints().get(address);
+            if (entry.isEmpty()) {
+                problems.add("endpoint map entry for " + IpText.format(address) + " is missing");
+            } else if (!entry.get().equals(expected)) {
+                problems.add("endpoint map entry for " + IpText.format(address) + " is " + entry.get() + ", ADD wrote " + expected);
+            }
         }
         Optional<Attachment> hook = node.run(() -> datapath.attached(DatapathProgram.FROM_POD, e.hostIfname(), e.hostIfindex()));
         int wanted = datapath.program(DatapathProgram.FROM_POD).id();
@@ -255,8 +288,11 @@ public final class EndpointManager implements AutoCloseable {
                         e.containerId(), e.ifname(), e.hostIfname());
                 return false;
             }
-            datapath.endpoints().put(e.address().address(),
-                    new EndpointEntry(e.hostIfindex(), e.endpointId(), 0, e.podMac(), e.hostMac()));
+            // IPv6 first, as ADD writes them (the veth's entry names the last).
+            for (IpPrefix address : e.addresses().reversed()) {
+                datapath.endpoints().put(address.address(),
+                        new EndpointEntry(e.hostIfindex(), e.endpointId(), 0, e.podMac(), e.hostMac()));
+            }
             node.run(() -> datapath.attach(DatapathProgram.FROM_POD, e.hostIfname(), e.hostIfindex()));
             log.info("event=endpoint_restored endpoint={}/{} address={} ifindex={}", e.containerId(), e.ifname(),
                     e.address(), e.hostIfindex());

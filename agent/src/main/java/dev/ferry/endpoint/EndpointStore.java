@@ -165,6 +165,8 @@ final class EndpointStore {
         o.put("hostIfname", e.hostIfname());
         o.put("hostIfindex", e.hostIfindex());
         o.put("address", IpText.format(e.address()));
+        // Only on dual-stack endpoints: a single-stack file stays byte for byte what it was.
+        e.address6().ifPresent(a -> o.put("address6", IpText.format(a)));
         o.put("podMac", e.podMac().toString());
         o.put("hostMac", e.hostMac().toString());
         o.put("endpointId", e.endpointId());
@@ -184,6 +186,7 @@ final class EndpointStore {
                 text(o, "containerId"), text(o, "ifname"), text(o, "netns"), text(o, "hostIfname"),
                 o.path("hostIfindex").asInt(),
                 IpPrefix.parse(text(o, "address")),
+                optional(o, "address6").map(IpPrefix::parse), // absent in files of agents before dual stack
                 MacAddress.parse(text(o, "podMac")), MacAddress.parse(text(o, "hostMac")),
                 o.path("endpointId").asInt(), o.path("mtu").asInt(),
                 optional(o, "podNamespace"), optional(o, "podName"), optional(o, "podUid"),

@@ -5,7 +5,9 @@ import dev.ferry.net.IpPrefix;
 import dev.ferry.net.IpText;
 import dev.ferry.net.MacAddress;
 import dev.ferry.netlink.Address;
+import dev.ferry.netlink.Family;
 import dev.ferry.netlink.Ipv4DevConf;
+import dev.ferry.netlink.Ipv6AddrGenMode;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.Neighbour;
 import dev.ferry.netlink.NetlinkException;
@@ -19,6 +21,7 @@ import dev.ferry.netns.NetNamespace;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,12 +36,17 @@ import java.util.Optional;
  *   <li>host side: a /32 route to the pod (protocol 70) and a permanent
  *       neighbour, so host processes and the stack fallback reach it too.</li>
  * </ul>
+ * An IPv6 address gets the same: a /128 (no DAD), {@code default via fe80::1}
+ * with a permanent neighbour in the pod, a /128 route and a permanent
+ * neighbour on the host. IPv6 is forwarded by the node's stack (the BPF
+ * programs pass it on), through those routes and neighbours.
  * Node-side calls go through the node's socket, held here; pod-side calls take
  * the pod's socket as an argument. The caller registers every undo.
  */
 final class PodPlumbing {
     private static final Logger log = LoggerFactory.getLogger(PodPlumbing.class);
     private static final InetAddress GATEWAY = Endpoint.GATEWAY;
+    private static final InetAddress GATEWAY_V6 = Endpoint.GATEWAY_V6;
 
     private final RtNetlink nodeNl;
     private final RtNetlinkPool nodeDeletes;
@@ -92,27 +100,51 @@ final class PodPlumbing {
      * The pod side, on the pod's socket: its address, the link-scope route to
      * the gateway, the default route through it and a permanent neighbour for
      * it at the host veth's MAC. Returns the pod end. Undone by deleting the veth.
+     *
+     * <p>An IPv6 address ({@code address6}, or {@code address} itself on an
+     * IPv6-only node) gets the same scheme: the /128 without DAD (IFA_F_NODAD,
+     * so it is usable at once), {@code default via fe80::1} and a permanent
+     * neighbour for fe80::1. A link-local gateway needs no route of its own: the
+     * kernel takes it on the named device. The pod makes no link-local address of
+     * its own (addr_gen_mode none, set before the link goes up): it would only
+     * run DAD and send router solicitations, NDP that nothing here needs.
      */
-    Link wirePod(RtNetlink podNl, String podIfname, InetAddress address, MacAddress hostMac) {
+    Link wirePod(RtNetlink podNl, String podIfname, InetAddress address, Optional<InetAddress> address6, MacAddress hostMac) {
         Link podEnd = podNl.link(podIfname).orElseThrow(() -> new IllegalStateException(
                 "veth peer '" + podIfname + "' did not appear in the pod's namespace"));
-        podNl.addAddress(Address.of(podEnd.index(), IpPrefix.host(address)));
+        boolean v4 = address instanceof Inet4Address;
+        Optional<InetAddress> six = v4 ? address6 : Optional.of(address);
+        if (six.isPresent()) {
+            podNl.setIpv6AddrGenMode(podEnd.index(), Ipv6AddrGenMode.NONE);
+        }
+        if (v4) {
+            podNl.addAddress(Address.of(podEnd.index(), IpPrefix.host(address)));
+        }
+        six.ifPresent(a -> podNl.addAddress(Address.of(podEnd.index(), IpPrefix.host(a))));
         podNl.setLinkUp(podEnd.index());
-        podNl.addRoute(Route.to(IpPrefix.host(GATEWAY)).dev(podEnd.index()).scope(Scope.LINK).protocol(Route.PROTO_FERRY));
-        podNl.addRoute(Route.to(IpPrefix.DEFAULT_V4).via(GATEWAY).dev(podEnd.index()).protocol(Route.PROTO_FERRY));
-        podNl.replaceNeighbour(Neighbour.permanent(podEnd.index(), GATEWAY, hostMac));
+        if (v4) {
+            podNl.addRoute(Route.to(IpPrefix.host(GATEWAY)).dev(podEnd.index()).scope(Scope.LINK).protocol(Route.PROTO_FERRY));
+            podNl.addRoute(Route.to(IpPrefix.DEFAULT_V4).via(GATEWAY).dev(podEnd.index()).protocol(Route.PROTO_FERRY));
+            podNl.replaceNeighbour(Neighbour.permanent(podEnd.index(), GATEWAY, hostMac));
+        }
+        if (six.isPresent()) {
+            podNl.addRoute(Route.to(IpPrefix.DEFAULT_V6).via(GATEWAY_V6).dev(podEnd.index()).protocol(Route.PROTO_FERRY));
+            podNl.replaceNeighbour(Neighbour.permanent(podEnd.index(), GATEWAY_V6, hostMac));
+        }
         return podEnd;
     }
 
     /**
-     * The host side, on the node's socket: the host veth up, a /32 route to the
-     * pod through it and a permanent neighbour for the pod. Undone by deleting
-     * the veth.
+     * The host side, on the node's socket: the host veth up, a /32 (/128) route
+     * to each of the pod's addresses through it and a permanent neighbour for
+     * each. Undone by deleting the veth.
      */
-    void wireHost(Link host, InetAddress address, MacAddress podMac) {
+    void wireHost(Link host, List<InetAddress> addresses, MacAddress podMac) {
         nodeNl.setLinkUp(host.index());
-        nodeNl.replaceRoute(hostRoute(address, host.index()));
-        nodeNl.replaceNeighbour(Neighbour.permanent(host.index(), address, podMac));
+        for (InetAddress address : addresses) {
+            nodeNl.replaceRoute(hostRoute(address, host.index()));
+            nodeNl.replaceNeighbour(Neighbour.permanent(host.index(), address, podMac));
+        }
     }
 
     /** Deletes the host end (and with it the pod end); false when it was already gone. */
@@ -153,7 +185,6 @@ final class PodPlumbing {
     /** What is not as ADD left it, in words; empty when all is well. */
     List<String> problems(Endpoint e, RtNetlink podNl) {
         List<String> problems = new ArrayList<>();
-        String ip = IpText.format(e.address().address());
         Optional<Link> host = nodeNl.link(e.hostIfname());
         if (host.isEmpty()) {
             problems.add("host veth " + e.hostIfname() + " is missing");
@@ -165,13 +196,15 @@ final class PodPlumbing {
             if (!h.up()) {
                 problems.add("host veth " + e.hostIfname() + " is down");
             }
-            boolean routed = nodeNl.routes(RouteFilter.main().dev(h.index())).stream()
-                    .anyMatch(r -> r.destination().equals(e.address()));
-            if (!routed) {
-                problems.add("host route " + ip + "/32 dev " + e.hostIfname() + " is missing");
-            }
-            if (!hasNeighbour(nodeNl, h.index(), e.address().address(), e.podMac())) {
-                problems.add("host neighbour " + ip + " lladdr " + e.podMac() + " is missing");
+            List<Route> hostRoutes = nodeNl.routes(RouteFilter.main().dev(h.index()));
+            for (IpPrefix address : e.addresses()) {
+                String ip = IpText.format(address.address());
+                if (hostRoutes.stream().noneMatch(r -> r.destination().equals(address))) {
+                    problems.add("host route " + ip + "/" + address.length() + " dev " + e.hostIfname() + " is missing");
+                }
+                if (!hasNeighbour(nodeNl, h.index(), address.address(), e.podMac())) {
+                    problems.add("host neighbour " + ip + " lladdr " + e.podMac() + " is missing");
+                }
             }
         }
         Optional<Link> pod = podNl.link(e.ifname());
@@ -186,18 +219,25 @@ final class PodPlumbing {
         if (!p.mac().equals(e.podMac())) {
             problems.add("interface " + e.ifname() + " has MAC " + p.mac() + ", ADD made " + e.podMac());
         }
-        if (podNl.addresses(p.index()).stream().noneMatch(a -> a.prefix().equals(e.address()))) {
-            problems.add("address " + ip + "/32 is missing on " + e.ifname());
-        }
+        List<Address> addresses = podNl.addresses(p.index());
         List<Route> routes = podNl.routes(RouteFilter.main().dev(p.index()));
-        if (routes.stream().noneMatch(r -> r.destination().equals(IpPrefix.host(GATEWAY)) && Scope.LINK.equals(r.scope()))) {
-            problems.add("route " + IpText.format(GATEWAY) + " dev " + e.ifname() + " scope link is missing in the pod");
-        }
-        if (routes.stream().noneMatch(r -> r.isDefault() && GATEWAY.equals(r.gateway()))) {
-            problems.add("default route via " + IpText.format(GATEWAY) + " is missing in the pod");
-        }
-        if (!hasNeighbour(podNl, p.index(), GATEWAY, e.hostMac())) {
-            problems.add("pod neighbour " + IpText.format(GATEWAY) + " lladdr " + e.hostMac() + " is missing");
+        for (IpPrefix address : e.addresses()) {
+            if (addresses.stream().noneMatch(a -> a.prefix().equals(address))) {
+                problems.add("address " + IpText.format(address.address()) + "/" + address.length() + " is missing on "
+                        + e.ifname());
+            }
+            InetAddress gateway = Endpoint.gatewayFor(address);
+            if (address.isIpv4() && routes.stream().noneMatch(r -> r.destination().equals(IpPrefix.host(GATEWAY))
+                    && Scope.LINK.equals(r.scope()))) {
+                problems.add("route " + IpText.format(GATEWAY) + " dev " + e.ifname() + " scope link is missing in the pod");
+            }
+            if (routes.stream().noneMatch(r -> r.isDefault() && r.family() == Family.of(address.address())
+                    && gateway.equals(r.gateway()))) {
+                problems.add("default route via " + IpText.format(gateway) + " is missing in the pod");
+            }
+            if (!hasNeighbour(podNl, p.index(), gateway, e.hostMac())) {
+                problems.add("pod neighbour " + IpText.format(gateway) + " lladdr " + e.hostMac() + " is missing");
+            }
         }
         return problems;
     }

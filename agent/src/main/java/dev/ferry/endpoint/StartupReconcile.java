@@ -8,9 +8,13 @@ import dev.ferry.netlink.Link;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.ferry.net.IpPrefix;
+
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
@@ -44,13 +48,13 @@ final class StartupReconcile {
                    int strayMapEntries) {}
 
     private final EndpointStore store;
-    private final Ipam ipam;
+    private final List<Ipam> pools;
     private final Datapath datapath;
     private final PodPlumbing plumbing;
 
-    StartupReconcile(EndpointStore store, Ipam ipam, Datapath datapath, PodPlumbing plumbing) {
+    StartupReconcile(EndpointStore store, List<Ipam> pools, Datapath datapath, PodPlumbing plumbing) {
         this.store = store;
-        this.ipam = ipam;
+        this.pools = pools;
         this.datapath = datapath;
         this.plumbing = plumbing;
     }
@@ -63,9 +67,12 @@ final class StartupReconcile {
         int halfMade = 0, adopted = 0, conflicts = 0, restored = 0, kept = 0;
         Set<EndpointKey> persisted = new HashSet<>();
         store.all().forEach(e -> persisted.add(new EndpointKey(e.containerId(), e.ifname())));
-        for (Allocation a : ipam.allocations()) {
+        Set<EndpointKey> seen = new HashSet<>();
+        for (Allocation a : allocations()) {
             EndpointKey key = new EndpointKey(a.containerId(), a.ifname());
-            if (!persisted.contains(key) && store.quarantined(key)) {
+            if (!seen.add(key)) {
+                // its other family's address: one attachment, handled once
+            } else if (!persisted.contains(key) && store.quarantined(key)) {
                 log.warn("event=endpoint_state_quarantined endpoint={} address={} action=kept_until_del_or_gc", key,
                         IpText.format(a.address()));
                 kept++;
@@ -82,9 +89,13 @@ final class StartupReconcile {
         }
         List<Endpoint> endpoints = store.all();
         for (Endpoint e : endpoints) {
-            InetAddress address = e.address().address();
-            if (ipam.find(e.containerId(), e.ifname()).isEmpty()) {
-                if (ipam.adopt(e.containerId(), e.ifname(), address)) {
+            for (IpPrefix prefix : e.addresses()) {
+                InetAddress address = prefix.address();
+                Optional<Ipam> pool = poolFor(address);
+                if (pool.isEmpty() || pool.get().find(e.containerId(), e.ifname()).isPresent()) {
+                    continue; // a family the node has no pool for any more keeps what it has, as a CIDR change does
+                }
+                if (pool.get().adopt(e.containerId(), e.ifname(), address)) {
                     log.warn("event=endpoint_address_adopted endpoint={}/{} address={}", e.containerId(), e.ifname(),
                             IpText.format(address));
                     adopted++;
@@ -103,10 +114,18 @@ final class StartupReconcile {
         return new Outcome(restored, kept, halfMade, adopted, conflicts, removeStrayVeths(), removeStrayMapEntries());
     }
 
+    private List<Allocation> allocations() {
+        return pools.stream().flatMap(p -> p.allocations().stream()).toList();
+    }
+
+    private Optional<Ipam> poolFor(InetAddress address) {
+        return pools.stream().filter(p -> p.podCidr().isIpv4() == (address instanceof Inet4Address)).findFirst();
+    }
+
     private int removeStrayVeths() {
         Set<String> ours = new HashSet<>();
         store.all().forEach(e -> ours.add(e.hostIfname()));
-        ipam.allocations().forEach(a -> ours.add(HostIfname.of(a.containerId(), a.ifname())));
+        allocations().forEach(a -> ours.add(HostIfname.of(a.containerId(), a.ifname())));
         int removed = 0;
         for (Link link : plumbing.hostLinks()) {
             if (HOST_VETH.matcher(link.name()).matches() && !ours.contains(link.name())) {
@@ -124,8 +143,8 @@ final class StartupReconcile {
 
     private int removeStrayMapEntries() {
         Set<InetAddress> ours = new HashSet<>();
-        store.all().forEach(e -> ours.add(e.address().address()));
-        ipam.allocations().forEach(a -> ours.add(a.address())); // a pod whose record was quarantined still forwards
+        store.all().forEach(e -> e.addresses().forEach(a -> ours.add(a.address())));
+        allocations().forEach(a -> ours.add(a.address())); // a pod whose record was quarantined still forwards
         int removed = 0;
         for (InetAddress address : datapath.endpoints().entries().keySet()) {
             if (!ours.contains(address)) {

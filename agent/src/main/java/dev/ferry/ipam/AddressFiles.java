@@ -6,6 +6,7 @@ import dev.ferry.state.Quarantine;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -49,6 +50,12 @@ import java.util.UUID;
  */
 final class AddressFiles {
     static final String LAST_RESERVED = "last_reserved";
+    /**
+     * The IPv6 pool's position, beside the IPv4 one: the two pools of a
+     * dual-stack node share this directory (their address files cannot clash)
+     * but each walks on its own. The IPv4 name stays what it always was.
+     */
+    static final String LAST_RESERVED_V6 = "last_reserved_v6";
     // A leading dot: no address text starts with one, so temporaries never look like allocations.
     static final String TEMP_PREFIX = ".tmp-";
     /** The quarantine area of IPAM's files. */
@@ -181,8 +188,8 @@ final class AddressFiles {
      * Where the round-robin walk stopped last, if known. Only a hint: a missing
      * file is fine, and an unreadable one is quarantined and the walk starts over.
      */
-    Optional<InetAddress> lastReserved() {
-        Path file = dir.resolve(LAST_RESERVED);
+    Optional<InetAddress> lastReserved(boolean ipv6) {
+        Path file = dir.resolve(lastReservedName(ipv6));
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8).strip();
@@ -193,7 +200,7 @@ final class AddressFiles {
             return Optional.empty();
         }
         try {
-            return Optional.of(IpPrefix.literal(text));
+            return Optional.of(IpPrefix.literal(text)).filter(a -> (a instanceof Inet6Address) == ipv6);
         } catch (IllegalArgumentException e) {
             quarantine.moveAside(AREA, file, "expected an IP address, found '" + printable(text) + "'");
             return Optional.empty();
@@ -203,16 +210,21 @@ final class AddressFiles {
     /** Atomic replace (temporary, rename), so a crash leaves the old or the new position, never half a line. */
     void writeLastReserved(InetAddress address) {
         Path temp = dir.resolve(TEMP_PREFIX + UUID.randomUUID());
+        Path target = dir.resolve(lastReservedName(address instanceof Inet6Address));
         try {
             write(temp, IpText.format(address) + "\n");
-            Files.move(temp, dir.resolve(LAST_RESERVED), StandardCopyOption.ATOMIC_MOVE);
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (NoSuchFileException e) {
             // Another process's open removed our temporary: the position is only a hint, skip this update.
         } catch (IOException e) {
-            throw new UncheckedIOException("failed to write '" + dir.resolve(LAST_RESERVED) + "': " + e, e);
+            throw new UncheckedIOException("failed to write '" + target + "': " + e, e);
         } finally {
             deleteQuietly(temp);
         }
+    }
+
+    private static String lastReservedName(boolean ipv6) {
+        return ipv6 ? LAST_RESERVED_V6 : LAST_RESERVED;
     }
 
     Path fileOf(InetAddress address) {
@@ -221,7 +233,7 @@ final class AddressFiles {
 
     /** The address a file name stands for, if it is one written by {@link #fileOf}; other names are not ours. */
     private static Optional<InetAddress> addressOf(String name) {
-        if (name.startsWith(TEMP_PREFIX) || name.equals(LAST_RESERVED)) {
+        if (name.startsWith(TEMP_PREFIX) || name.equals(LAST_RESERVED) || name.equals(LAST_RESERVED_V6)) {
             return Optional.empty();
         }
         try {

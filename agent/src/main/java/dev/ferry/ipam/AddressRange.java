@@ -33,6 +33,14 @@ record AddressRange(IpPrefix cidr, BigInteger first, BigInteger last) {
         return new AddressRange(cidr, network.add(BigInteger.ONE), last);
     }
 
+    boolean isIpv6() {
+        return bits(cidr) == 128;
+    }
+
+    boolean sameFamily(InetAddress address) {
+        return address.getAddress().length * 8 == bits(cidr);
+    }
+
     BigInteger size() {
         return last.subtract(first).add(BigInteger.ONE);
     }

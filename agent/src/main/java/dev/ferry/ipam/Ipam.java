@@ -43,6 +43,26 @@ public final class Ipam {
     }
 
     /**
+     * The prefix lengths an IPv6 pool may have: a /64 to a /124. Kubernetes
+     * gives nodes a /64 by default (node-cidr-mask-size-ipv6) and host-local
+     * takes nothing larger; a shorter prefix is almost always the cluster's CIDR
+     * given as the node's. From a /125 on a node would have 7 pods or fewer, and
+     * a /127 or /128 is a point-to-point link, not a pool. (The walk itself
+     * would take any size: it never enumerates the range.)
+     */
+    public static final int MIN_IPV6_POOL = 64;
+    public static final int MAX_IPV6_POOL = 124;
+
+    /** Why {@code cidr} cannot be a node's pool, in words; empty when it can. IPv4 pools are not bounded here. */
+    public static Optional<String> unusableAsPool(IpPrefix cidr) {
+        if (cidr.isIpv4() || (cidr.length() >= MIN_IPV6_POOL && cidr.length() <= MAX_IPV6_POOL)) {
+            return Optional.empty();
+        }
+        return Optional.of(cidr + " is a /" + cidr.length() + "; an IPv6 pod CIDR must be a /" + MIN_IPV6_POOL
+                + " to a /" + MAX_IPV6_POOL);
+    }
+
+    /**
      * Opens (creating if needed) the state under {@code stateDir/ipam/}, removing
      * temporaries a crash left and quarantining every ill-formed address file
      * ({@code stateDir/quarantine/ipam/}), so the log names them at start.
@@ -76,7 +96,7 @@ public final class Ipam {
             if (BigInteger.valueOf(taken.size()).compareTo(range.size()) >= 0) {
                 throw exhausted(taken.size());
             }
-            BigInteger start = files.lastReserved()
+            BigInteger start = files.lastReserved(range.isIpv6())
                     .filter(range::contains)
                     .map(last -> range.next(AddressRange.toNumber(last)))
                     .orElse(range.first());
@@ -161,11 +181,11 @@ public final class Ipam {
         }
     }
 
-    /** Every allocation, in this pod CIDR or an earlier one, in address order. */
+    /** Every allocation of this pool's family, in this pod CIDR or an earlier one, in address order. */
     public List<Allocation> allocations() {
         lock.lock();
         try {
-            return files.scan().stream()
+            return ours()
                     .sorted(Comparator.comparing(e -> AddressRange.toNumber(e.address())))
                     .map(Ipam::allocation)
                     .toList();
@@ -197,7 +217,16 @@ public final class Ipam {
 
     /** Wherever the owner's address came from: DEL of a pod from an earlier pod CIDR must free it too. */
     private Optional<Allocation> find(Owner owner) {
-        return files.scan().stream().filter(e -> e.owner().equals(owner)).findFirst().map(Ipam::allocation);
+        return ours().filter(e -> e.owner().equals(owner)).findFirst().map(Ipam::allocation);
+    }
+
+    /**
+     * Address files of this pool's family, whatever CIDR: the IPv4 and the IPv6
+     * pool of a dual-stack node share the directory, and each finds, lists and
+     * releases only its own family's addresses.
+     */
+    private Stream<AddressFiles.Entry> ours() {
+        return files.scan().stream().filter(e -> range.sameFamily(e.address()));
     }
 
     /** Address files inside the usable range: the allocations of this CIDR. */
@@ -215,7 +244,7 @@ public final class Ipam {
     }
 
     private IpamException.Exhausted exhausted(int used) {
-        return new IpamException.Exhausted("pod CIDR " + range.cidr() + " has no free address: "
+        return new IpamException.Exhausted((range.isIpv6() ? "IPv6 pod CIDR " : "pod CIDR ") + range.cidr() + " has no free address: "
                 + used + " of " + range.size() + " allocated");
     }
 }

@@ -68,7 +68,7 @@ public final class ClusterWatch implements AutoCloseable {
         this.nodeName = nodeName;
         this.observer = observer;
         this.podCidr = new PodCidrSource(client, ApiCalls.defaults(observer), nodeName, stateDir);
-        this.nodes = new NodeInformer(client, observer, List.of(podCidr, new PeerRouteSync(routes, nodeName, podCidr::now),
+        this.nodes = new NodeInformer(client, observer, List.of(podCidr, new PeerRouteSync(routes, nodeName, () -> podCidr.all().orElse(List.of())),
                 new ClusterCidrSync(nodeName, podCidr::now, clusterCidrs, podCidrsChanged)), this::recheckReadiness);
         this.probe = new ApiProbe(client, observer, this::relist, this::recheckReadiness);
         // Started once every part exists: their callbacks reach the others.
@@ -81,8 +81,13 @@ public final class ClusterWatch implements AutoCloseable {
         return podCidr.now();
     }
 
-    /** This node's pod CIDR: the persisted one at once, else the Node's, waiting while the Node has none. */
-    public IpPrefix awaitPodCidr() {
+    /** Every pod CIDR of this node if known now, IPv4 first. */
+    public Optional<List<IpPrefix>> podCidrsNow() {
+        return podCidr.all();
+    }
+
+    /** This node's pod CIDRs (one per family, IPv4 first): the persisted ones at once, else the Node's, waiting while the Node has none. */
+    public List<IpPrefix> awaitPodCidrs() {
         return podCidr.await();
     }
 

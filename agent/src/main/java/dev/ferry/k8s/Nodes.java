@@ -1,5 +1,6 @@
 package dev.ferry.k8s;
 
+import dev.ferry.ipam.Ipam;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.Peer;
 import io.fabric8.kubernetes.api.model.Node;
@@ -16,7 +17,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 
-/** What Ferry reads from a Node object; IPv4 only, like the rest of the agent for now. */
+/** What Ferry reads from a Node object: pools and peer routes of both families, cluster CIDRs IPv4 only. */
 final class Nodes {
     private static final Logger log = LoggerFactory.getLogger(Nodes.class);
 
@@ -32,6 +33,11 @@ final class Nodes {
      * kernel refuses a route to it as written.
      */
     static List<IpPrefix> podCidrs(Node node) {
+        return podCidrsOfEveryFamily(node).stream().filter(IpPrefix::isIpv4).toList();
+    }
+
+    /** {@link #podCidrs} of both families: a dual-stack peer's routes. */
+    static List<IpPrefix> podCidrsOfEveryFamily(Node node) {
         if (node.getSpec() == null) {
             return List.of();
         }
@@ -43,7 +49,7 @@ final class Nodes {
                 if (!network.equals(cidr)) {
                     log.warn("event=node_pod_cidr_host_bits node={} pod_cidr=\"{}\" used={}", name(node), text, network);
                 }
-                if (network.isIpv4() && !cidrs.contains(network)) {
+                if (!cidrs.contains(network)) {
                     cidrs.add(network);
                 }
             } catch (RuntimeException e) {
@@ -51,6 +57,31 @@ final class Nodes {
             }
         }
         return List.copyOf(cidrs);
+    }
+
+    /**
+     * This node's pools from its Node: the first IPv4 and the first IPv6 pod
+     * CIDR of {@code spec.podCIDRs} that can be one (IPv6 sizes bounded by
+     * {@link Ipam#unusableAsPool}), IPv4 first; empty when it has none.
+     */
+    static List<IpPrefix> ownPodCidrs(Node node) {
+        List<IpPrefix> all = new ArrayList<>();
+        for (String text : podCidrTexts(node)) {
+            try {
+                IpPrefix cidr = IpPrefix.parse(text);
+                all.add(new IpPrefix(cidr.network(), cidr.length()));
+            } catch (RuntimeException e) {
+                // junk: the not-ready reason lists what the Node holds
+            }
+        }
+        List<IpPrefix> pools = new ArrayList<>();
+        all.stream().filter(IpPrefix::isIpv4).findFirst().ifPresent(pools::add);
+        all.stream().filter(c -> !c.isIpv4()).filter(c -> {
+            Optional<String> why = Ipam.unusableAsPool(c);
+            why.ifPresent(w -> log.warn("event=node_pod_cidr_unusable node={} pod_cidr={} why=\"{}\"", name(node), c, w));
+            return why.isEmpty();
+        }).findFirst().ifPresent(pools::add);
+        return List.copyOf(pools);
     }
 
     /** {@code spec.podCIDRs} (else the older {@code spec.podCIDR}) as written, sorted, without repeats or nulls. */
@@ -79,24 +110,50 @@ final class Nodes {
         return Set.copyOf(addresses);
     }
 
-    /** Another node as a peer: its IPv4 pod CIDRs via its IPv4 InternalIP; empty without either. */
+    /**
+     * Another node as a peer: its pod CIDRs of each family via its InternalIP of
+     * that family (the first of each); a family it has no InternalIP of is not
+     * routed, with a warning (a peer with one family only); empty when nothing
+     * is left.
+     */
     static Optional<Peer> peer(Node node) {
-        List<IpPrefix> cidrs = podCidrs(node);
-        if (cidrs.isEmpty() || node.getStatus() == null || node.getStatus().getAddresses() == null) {
+        List<IpPrefix> all = podCidrsOfEveryFamily(node);
+        if (all.isEmpty() || node.getStatus() == null || node.getStatus().getAddresses() == null) {
             return Optional.empty();
         }
+        InetAddress v4 = null;
+        InetAddress v6 = null;
         for (NodeAddress a : node.getStatus().getAddresses()) {
             if ("InternalIP".equals(a.getType())) {
                 try {
                     InetAddress address = IpPrefix.literal(a.getAddress());
                     if (address instanceof Inet4Address) {
-                        return Optional.of(new Peer(name(node), cidrs, address));
+                        v4 = v4 == null ? address : v4;
+                    } else {
+                        v6 = v6 == null ? address : v6;
                     }
                 } catch (RuntimeException e) {
                     log.warn("event=node_address_invalid node={} address=\"{}\"", name(node), a.getAddress());
                 }
             }
         }
-        return Optional.empty();
+        List<InetAddress> addresses = new ArrayList<>();
+        if (v4 != null) {
+            addresses.add(v4);
+        }
+        if (v6 != null) {
+            addresses.add(v6);
+        }
+        List<IpPrefix> cidrs = new ArrayList<>();
+        for (IpPrefix cidr : all) {
+            if (cidr.isIpv4() ? v4 != null : v6 != null) {
+                cidrs.add(cidr);
+            } else if (!cidr.isIpv4()) {
+                // An IPv4 CIDR without an IPv4 InternalIP was never routed, and said nothing: only the IPv6 case is new.
+                log.warn("event=peer_pod_cidr_skipped peer={} pod_cidr={} why=\"the Node has no IPv6 InternalIP to route it via\"",
+                        name(node), cidr);
+            }
+        }
+        return cidrs.isEmpty() ? Optional.empty() : Optional.of(new Peer(name(node), cidrs, addresses));
     }
 }

@@ -34,15 +34,15 @@ final class PeerRouteSync implements NodeInformer.Listener {
 
     private final PeerRoutes routes;
     private final String nodeName;
-    private final Supplier<Optional<IpPrefix>> ownPodCidr;
+    private final Supplier<List<IpPrefix>> ownPodCidr;
     /** Every other node as its Node says, in the order they came: the first to claim a pod CIDR routes it. */
     private final Map<String, Peer> wanted = new LinkedHashMap<>();
     /** This node's pod CIDR and addresses that the routes were last checked against. */
-    private Optional<IpPrefix> own = Optional.empty();
+    private List<IpPrefix> own = List.of();
     private Set<InetAddress> ownAddresses = Set.of();
 
-    /** @param ownPodCidr this node's pod CIDR, once known (told before this listener of this node's changes) */
-    PeerRouteSync(PeerRoutes routes, String nodeName, Supplier<Optional<IpPrefix>> ownPodCidr) {
+    /** @param ownPodCidr this node's pod CIDRs (one per family), once known (told before this listener of this node's changes) */
+    PeerRouteSync(PeerRoutes routes, String nodeName, Supplier<List<IpPrefix>> ownPodCidr) {
         this.routes = routes;
         this.nodeName = nodeName;
         this.ownPodCidr = ownPodCidr;
@@ -72,7 +72,7 @@ final class PeerRouteSync implements NodeInformer.Listener {
     public void changed(Node node) {
         String name = Nodes.name(node);
         if (name.equals(nodeName)) {
-            Optional<IpPrefix> cidr = ownPodCidr.get();
+            List<IpPrefix> cidr = ownPodCidr.get();
             Set<InetAddress> addresses = Nodes.addresses(node);
             if (!cidr.equals(own) || !addresses.equals(ownAddresses)) {
                 // Rare (the pod CIDR becomes known once): every peer is checked against this node anew.
@@ -122,17 +122,19 @@ final class PeerRouteSync implements NodeInformer.Listener {
 
     /** The peer with the pod CIDRs it may have routed; empty when none is left or its next hop is this node. */
     private Optional<Peer> usable(Peer peer) {
-        if (ownAddresses.contains(peer.address())) {
+        Optional<InetAddress> mine = peer.addresses().stream().filter(ownAddresses::contains).findFirst();
+        if (mine.isPresent()) {
             log.warn("event=peer_skipped peer={} address={} why=\"its InternalIP is this node's own address\"", peer.name(),
-                    peer.address().getHostAddress());
+                    mine.get().getHostAddress());
             return Optional.empty();
         }
         List<IpPrefix> cidrs = new ArrayList<>();
         for (IpPrefix cidr : peer.podCidrs()) {
             Optional<String> owner = claimedBefore(peer, cidr);
-            if (own.isPresent() && overlap(cidr, own.get())) {
+            Optional<IpPrefix> ours = own.stream().filter(o -> overlap(cidr, o)).findFirst();
+            if (ours.isPresent()) {
                 log.warn("event=peer_pod_cidr_skipped peer={} pod_cidr={} why=\"overlaps this node's pod CIDR {}\"",
-                        peer.name(), cidr, own.get());
+                        peer.name(), cidr, ours.get());
             } else if (owner.isPresent()) {
                 log.warn("event=peer_pod_cidr_skipped peer={} pod_cidr={} why=\"node {} has it too and came first\"",
                         peer.name(), cidr, owner.get());
@@ -140,7 +142,7 @@ final class PeerRouteSync implements NodeInformer.Listener {
                 cidrs.add(cidr);
             }
         }
-        return cidrs.isEmpty() ? Optional.empty() : Optional.of(new Peer(peer.name(), cidrs, peer.address()));
+        return cidrs.isEmpty() ? Optional.empty() : Optional.of(new Peer(peer.name(), cidrs, peer.addresses()));
     }
 
     /** The node before {@code peer} (in arrival order) that claims {@code cidr} and may route it, if any. */
@@ -149,7 +151,7 @@ final class PeerRouteSync implements NodeInformer.Listener {
             if (other.name().equals(peer.name())) {
                 return Optional.empty();
             }
-            if (other.podCidrs().contains(cidr) && !ownAddresses.contains(other.address())) {
+            if (other.podCidrs().contains(cidr) && other.addresses().stream().noneMatch(ownAddresses::contains)) {
                 return Optional.of(other.name());
             }
         }

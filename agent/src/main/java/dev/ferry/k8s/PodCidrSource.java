@@ -13,10 +13,11 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * This node's IPv4 pod CIDR, the IPAM pool: the one persisted under the state
- * directory at once (so a restart during an API outage serves DEL), else the
- * Node's first IPv4 pod CIDR as soon as it has one. Once known it stays until the
- * agent restarts: IPAM has handed out addresses from it.
+ * This node's pod CIDRs, the IPAM pools (an IPv4 one, an IPv6 one, or both,
+ * IPv4 first): the ones persisted under the state directory at once (so a
+ * restart during an API outage serves DEL), else the Node's as soon as it has
+ * one (see {@link Nodes#ownPodCidrs}). Once known they stay until the agent
+ * restarts: IPAM has handed out addresses from them.
  */
 final class PodCidrSource implements NodeInformer.Listener {
     private static final Logger log = LoggerFactory.getLogger(PodCidrSource.class);
@@ -25,8 +26,8 @@ final class PodCidrSource implements NodeInformer.Listener {
     private final ApiCalls api;
     private final String nodeName;
     private final PodCidrFile file;
-    private final CompletableFuture<IpPrefix> podCidr = new CompletableFuture<>();
-    /** What the Node's spec.podCIDRs held instead of an IPv4 CIDR, for the reason; empty when nothing. */
+    private final CompletableFuture<List<IpPrefix>> podCidrs = new CompletableFuture<>();
+    /** What the Node's spec.podCIDRs held instead of a usable CIDR, for the reason; empty when nothing. */
     private volatile List<String> unusable = List.of();
 
     PodCidrSource(KubernetesClient client, ApiCalls api, String nodeName, Path stateDir) {
@@ -34,20 +35,25 @@ final class PodCidrSource implements NodeInformer.Listener {
         this.api = api;
         this.nodeName = nodeName;
         this.file = PodCidrFile.in(stateDir);
-        file.read().ifPresent(cidr -> {
-            log.info("event=pod_cidr_restored node={} pod_cidr={} file={}", nodeName, cidr, file.file());
-            podCidr.complete(cidr);
+        file.read().ifPresent(cidrs -> {
+            log.info("event=pod_cidr_restored node={} pod_cidrs={} file={}", nodeName, cidrs, file.file());
+            podCidrs.complete(cidrs);
         });
     }
 
-    /** The pod CIDR if known now (persisted, or the Node's already seen). */
+    /** The first pod CIDR (the IPv4 one on a dual-stack node) if known now (persisted, or the Node's already seen). */
     Optional<IpPrefix> now() {
-        return Optional.ofNullable(podCidr.getNow(null));
+        return all().map(List::getFirst);
     }
 
-    /** The pod CIDR: the known one at once, else the Node's (a GET with retry, then the informer), waiting while it has none. */
-    IpPrefix await() {
-        if (!podCidr.isDone()) {
+    /** Every pod CIDR if known now, IPv4 first. */
+    Optional<List<IpPrefix>> all() {
+        return Optional.ofNullable(podCidrs.getNow(null));
+    }
+
+    /** The pod CIDRs: the known ones at once, else the Node's (a GET with retry, then the informer), waiting while it has none. */
+    List<IpPrefix> await() {
+        if (!podCidrs.isDone()) {
             try {
                 Node node = api.call(Operation.GET_NODE, () -> client.nodes().withName(nodeName).get());
                 if (node != null) {
@@ -57,20 +63,20 @@ final class PodCidrSource implements NodeInformer.Listener {
                 log.warn("event=node_get_failed node={} error=\"{}\" action=wait_for_the_informer", nodeName, e.toString());
             }
         }
-        if (!podCidr.isDone()) {
+        if (!podCidrs.isDone()) {
             log.info("event=waiting_for_pod_cidr node={} why=\"{}\"", nodeName, notKnown());
         }
-        return podCidr.join();
+        return podCidrs.join();
     }
 
     Optional<String> notReadyReason() {
-        return podCidr.isDone() ? Optional.empty() : Optional.of(notKnown());
+        return podCidrs.isDone() ? Optional.empty() : Optional.of(notKnown());
     }
 
     private String notKnown() {
         List<String> junk = unusable;
         return "node " + nodeName + " has no podCIDR yet"
-                + (junk.isEmpty() ? "" : " (its spec.podCIDRs " + junk + " holds no IPv4 CIDR)");
+                + (junk.isEmpty() ? "" : " (its spec.podCIDRs " + junk + " holds no usable CIDR)");
     }
 
     @Override
@@ -91,21 +97,20 @@ final class PodCidrSource implements NodeInformer.Listener {
     }
 
     private void assigned(Node node) {
-        Optional<IpPrefix> first = Nodes.podCidrs(node).stream().findFirst();
-        if (first.isEmpty()) {
+        List<IpPrefix> cidrs = Nodes.ownPodCidrs(node);
+        if (cidrs.isEmpty()) {
             unusable = Nodes.podCidrTexts(node);
             return;
         }
-        IpPrefix cidr = first.get();
-        if (podCidr.isDone()) {
-            IpPrefix known = podCidr.join();
-            if (!known.equals(cidr)) {
-                log.warn("event=pod_cidr_changed node={} pod_cidr={} in_use={} action=keep_until_restart", nodeName, cidr, known);
+        if (podCidrs.isDone()) {
+            List<IpPrefix> known = podCidrs.join();
+            if (!known.equals(cidrs)) {
+                log.warn("event=pod_cidr_changed node={} pod_cidrs={} in_use={} action=keep_until_restart", nodeName, cidrs, known);
             }
             return;
         }
-        file.write(cidr);
-        log.info("event=pod_cidr_assigned node={} pod_cidr={} persisted={}", nodeName, cidr, file.file());
-        podCidr.complete(cidr);
+        file.write(cidrs);
+        log.info("event=pod_cidr_assigned node={} pod_cidrs={} persisted={}", nodeName, cidrs, file.file());
+        podCidrs.complete(cidrs);
     }
 }

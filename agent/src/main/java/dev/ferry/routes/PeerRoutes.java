@@ -80,7 +80,7 @@ public final class PeerRoutes {
         int added = 0, replaced = 0, deleted = 0, unchanged = 0, conflicts = 0, failed = 0;
         for (IpPrefix cidr : peer.podCidrs()) {
             boolean had = before != null && before.podCidrs().contains(cidr);
-            if (had && before.address().equals(peer.address())) {
+            if (had && before.via(cidr).equals(peer.via(cidr))) {
                 unchanged++;
             } else if (foreignRouteTo(cidr, had)) {
                 log.warn("event=peer_route_conflict peer={} pod_cidr={} action=left_alone why=\"a route of another protocol"
@@ -90,7 +90,7 @@ public final class PeerRoutes {
                 failed++;
             } else {
                 log.info("event=peer_route_{} peer={} pod_cidr={} via={}", had ? "replaced" : "added", peer.name(), cidr,
-                        peer.address().getHostAddress());
+                        peer.via(cidr).getHostAddress());
                 if (had) {
                     replaced++;
                 } else {
@@ -101,7 +101,7 @@ public final class PeerRoutes {
         if (before != null) {
             for (IpPrefix cidr : before.podCidrs()) {
                 if (!peer.podCidrs().contains(cidr)) {
-                    delete(peer.name(), cidr, before.address());
+                    delete(peer.name(), cidr, before.via(cidr));
                     deleted++;
                 }
             }
@@ -145,7 +145,7 @@ public final class PeerRoutes {
         if (before == null) {
             return 0;
         }
-        before.podCidrs().forEach(cidr -> delete(nodeName, cidr, before.address()));
+        before.podCidrs().forEach(cidr -> delete(nodeName, cidr, before.via(cidr)));
         return before.podCidrs().size();
     }
 
@@ -209,17 +209,17 @@ public final class PeerRoutes {
                 log.warn("event=peer_route_conflict peer={} pod_cidr={} action=left_alone why=\"a route of another protocol"
                         + " leads there; the peer is reached the way it says\"", peer.name(), cidr);
                 conflicts++;
-            } else if (existing != null && peer.address().equals(existing.gateway())) {
+            } else if (existing != null && peer.via(cidr).equals(existing.gateway())) {
                 unchanged++;
             } else if (!install(peer, cidr)) {
                 unrouted.put(peer.name(), peer);
                 failed++;
             } else if (existing == null) {
-                log.info("event=peer_route_added peer={} pod_cidr={} via={}", peer.name(), cidr, peer.address().getHostAddress());
+                log.info("event=peer_route_added peer={} pod_cidr={} via={}", peer.name(), cidr, peer.via(cidr).getHostAddress());
                 added++;
             } else {
                 log.info("event=peer_route_replaced peer={} pod_cidr={} via={} was_via={}", peer.name(), cidr,
-                        peer.address().getHostAddress(), existing.gateway().getHostAddress());
+                        peer.via(cidr).getHostAddress(), existing.gateway().getHostAddress());
                 replaced++;
             }
         }
@@ -236,7 +236,7 @@ public final class PeerRoutes {
 
     /** Routes one CIDR of a peer; false, logged, when the kernel refuses (the caller keeps it for a retry). */
     private boolean install(Peer peer, IpPrefix cidr) {
-        InetAddress via = peer.address();
+        InetAddress via = peer.via(cidr);
         try {
             netlink.replaceRoute(Route.to(cidr).via(via).protocol(Route.PROTO_FERRY));
             return true;

@@ -172,6 +172,29 @@ class AgentConfigLoaderTest {
     }
 
     @Test
+    void podCidrsTakeAnIpv4AndAnIpv6CidrInEitherOrderForADualStackNode() {
+        assertEquals(List.of(IpPrefix.parse("10.244.1.0/24"), IpPrefix.parse("fd00:f17::/64")),
+                parse("podCIDRs: [10.244.1.0/24, 'fd00:f17::/64']\n").podCidrs());
+        assertEquals(List.of(IpPrefix.parse("fd00:f17::/120"), IpPrefix.parse("10.244.1.0/24")),
+                parse("podCIDRs: ['fd00:f17::/120', 10.244.1.0/24]\n").podCidrs());
+    }
+
+    @Test
+    void aDualStackPeersCidrsAreRoutedViaItsAddressOfEachFamily() {
+        AgentConfig c = parse("podCIDRs: [10.244.1.0/24, 'fd00:f17:1::/64']\n"
+                + "peers: [{name: b, podCIDRs: [10.244.2.0/24, 'fd00:f17:2::/64'], address: 10.0.0.2, address6: 'fd00:f17::2'}]\n");
+
+        Peer b = c.peers().getFirst();
+        assertEquals(IpPrefix.literal("10.0.0.2"), b.via(IpPrefix.parse("10.244.2.0/24")));
+        assertEquals(IpPrefix.literal("fd00:f17::2"), b.via(IpPrefix.parse("fd00:f17:2::/64")));
+    }
+
+    @Test
+    void podCidrsTakeOneIpv6CidrForAnIpv6OnlyNode() {
+        assertEquals(List.of(IpPrefix.parse("fd00:f17::/64")), parse("podCIDRs: ['fd00:f17::/64']\n").podCidrs());
+    }
+
+    @Test
     void nodeNameComesFromNodeNameVariableThenTheLowercasedHostName() {
         assertEquals("from-env", loader(Map.of("NODE_NAME", "from-env")).parse(MINIMAL).nodeName());
         assertEquals("worker-7", loader(Map.of()).parse(MINIMAL).nodeName());
@@ -208,7 +231,7 @@ class AgentConfigLoaderTest {
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
             unknown key               | podCIDRs: [10.244.1.0/24]\\nuplink: [eth0]                  | unknown key 'uplink' (known keys: attach, bpffsRoot,
-            unknown peer key          | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.1.0.0/24], adress: 10.0.0.2}] | unknown key 'peers[0].adress' (known keys of peers[0]: address, name, podCIDRs)
+            unknown peer key          | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.1.0.0/24], adress: 10.0.0.2}] | unknown key 'peers[0].adress' (known keys of peers[0]: address, address6, name, podCIDRs)
             string wanted             | podCIDRs: [10.244.1.0/24]\\nsocket: 5                       | key 'socket' must be a string, not a number (quote it: "5")
             list wanted               | podCIDRs: 10.244.1.0/24                                     | key 'podCIDRs' must be a list
             mapping wanted            | podCIDRs: [10.244.1.0/24]\\npeers: [node-b]                 | key 'peers[0]' must be a mapping of keys to values, not a string
@@ -217,8 +240,13 @@ class AgentConfigLoaderTest {
             address is not a CIDR     | podCIDRs: [10.244.1.0]                                      | key 'podCIDRs[0]': '10.244.1.0' is not a CIDR (no prefix length)
             host bits                 | podCIDRs: [10.244.1.7/24]                                   | key 'podCIDRs[0]': '10.244.1.7/24' has host bits set; did you mean 10.244.1.0/24?
             bad cluster CIDR          | podCIDRs: [10.244.1.0/24]\\nclusterCIDRs: [ten/8]           | key 'clusterCIDRs[0]': 'ten/8' is not a CIDR (not an IP address: 'ten')
-            two pod CIDRs             | podCIDRs: [10.244.1.0/24, 10.244.9.0/24]                    | key 'podCIDRs' must hold exactly one CIDR for now
-            IPv6 pod CIDR             | podCIDRs: ['fd00:1::/64']                                   | key 'podCIDRs[0]': fd00:1::/64 is IPv6
+            two IPv4 pod CIDRs        | podCIDRs: [10.244.1.0/24, 10.244.9.0/24]                    | key 'podCIDRs': 10.244.1.0/24 and 10.244.9.0/24 are both IPv4; a node has one pod CIDR per family
+            two IPv6 pod CIDRs        | podCIDRs: ['fd00:1::/64', 'fd00:2::/64']                    | key 'podCIDRs': fd00:1::/64 and fd00:2::/64 are both IPv6; a node has one pod CIDR per family
+            three pod CIDRs           | podCIDRs: [10.244.1.0/24, 'fd00:1::/64', 10.244.9.0/24]     | key 'podCIDRs' must hold one CIDR, or two of different families (dual stack), not 3
+            IPv6 pod CIDR too small   | podCIDRs: [10.244.1.0/24, 'fd00:1::/127']                   | key 'podCIDRs[1]': fd00:1::/127 is a /127; an IPv6 pod CIDR must be a /64 to a /124
+            IPv6 pod CIDR a /128      | podCIDRs: ['fd00:1::5/128']                                 | key 'podCIDRs[0]': fd00:1::5/128 is a /128; an IPv6 pod CIDR must be a /64 to a /124
+            IPv6 pod CIDR too large   | podCIDRs: ['fd00:1::/56']                                   | key 'podCIDRs[0]': fd00:1::/56 is a /56; an IPv6 pod CIDR must be a /64 to a /124
+            cluster CIDR family       | podCIDRs: [10.244.1.0/24]\\nclusterCIDRs: [10.244.0.0/16, 'fd00::/48'] | key 'clusterCIDRs[1]': fd00::/48 is IPv6 but podCIDRs has no IPv6 CIDR
             no pod CIDR               | nodeName: a                                                 | key 'podCIDRs' is required in standalone mode
             peer overlaps node        | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.0.0/16], address: 10.0.0.2}] | key 'peers[0].podCIDRs[0]': 10.244.0.0/16 overlaps this node's pod CIDR 10.244.1.0/24
             peers overlap             | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.2.0/24], address: 10.0.0.2}, {name: c, podCIDRs: [10.244.2.128/25], address: 10.0.0.3}] | key 'peers[1].podCIDRs[0]': 10.244.2.128/25 overlaps 10.244.2.0/24 of peer 'b'
@@ -227,6 +255,8 @@ class AgentConfigLoaderTest {
             peer without address      | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.2.0/24]}] | key 'peers[0].address' is required
             peer address is a name    | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.2.0/24], address: node-b}] | key 'peers[0].address': 'node-b' is not an IP address
             peer families differ      | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: ['fd00:2::/64'], address: 10.0.0.2}] | key 'peers[0].podCIDRs[0]': fd00:2::/64 and the peer's address 10.0.0.2 are of different IP families
+            peer address6 is IPv4     | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.2.0/24], address: 10.0.0.2, address6: 10.0.0.3}] | key 'peers[0].address6': '10.0.0.3' is not an IPv6 address
+            peer address6 beside IPv6 | podCIDRs: ['fd00:1::/64']\\npeers: [{name: b, podCIDRs: ['fd00:2::/64'], address: 'fd00::2', address6: 'fd00::3'}] | key 'peers[0].address6': the peer's address is IPv6 already
             relative path             | podCIDRs: [10.244.1.0/24]\\nstateDir: var/lib/ferry         | key 'stateDir': 'var/lib/ferry' must be an absolute path
             socket path too long      | podCIDRs: [10.244.1.0/24]\\nsocket: /run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock | key 'socket': '/run/aaaa
             bad uplink name           | podCIDRs: [10.244.1.0/24]\\nuplinks: [a-very-long-uplink-name] | key 'uplinks[0]': 'a-very-long-uplink-name' is not an interface name

@@ -95,8 +95,13 @@ final class AgentFixture implements AutoCloseable {
     }
 
     AgentConfig config(List<String> uplinks) {
+        return config(uplinks, List.of(IpPrefix.parse("10.244.1.0/24")));
+    }
+
+    /** node-a in standalone mode with these pod CIDRs (an IPv4 and an IPv6 one: dual stack). */
+    AgentConfig config(List<String> uplinks, List<IpPrefix> podCidrs) {
         return TestConfigs.of("node-a", Mode.STANDALONE,
-                List.of(IpPrefix.parse("10.244.1.0/24")),
+                podCidrs,
                 List.of(IpPrefix.parse("10.244.0.0/16")),
                 uplinks,
                 List.of(new Peer("node-b", List.of(IpPrefix.parse("10.244.2.0/24")), IpPrefix.literal("192.168.50.2"))),

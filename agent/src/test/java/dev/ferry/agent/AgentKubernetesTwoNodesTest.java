@@ -11,6 +11,7 @@ import dev.ferry.testing.FerryCni;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
 import dev.ferry.testing.Traffic;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -30,7 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Two nodes on one wire, one in-process agent each, both against the same mock
  * API server: the routes between them come from the Nodes alone, and pod-to-pod
  * traffic across the wire leaves through bpf_redirect_neigh and arrives through
- * bpf_redirect_peer. Addresses 10.243.0.0/16 are this class's.
+ * bpf_redirect_peer. Addresses 10.243.0.0/16 and fd00:f17:50::/64, fd00:f17:a::/64,
+ * fd00:f17:b::/64 are this class's.
  */
 @RequiresRoot
 class AgentKubernetesTwoNodesTest {
@@ -100,6 +102,56 @@ class AgentKubernetesTwoNodesTest {
         } finally {
             Cleanup.all(nsA::close, nsB::close);
         }
+    }
+
+    @Test
+    void dualStackPodsOnTwoNodesTalkIpv6AcrossTheWireViaEachNodesIpv6InternalIp() throws Exception {
+        // The wire gets IPv6 too (nodad: no wait for DAD); the namespaces go with the fixture.
+        nodes.node.ip("address", "add", "fd00:f17:50::1/64", "dev", "upl0", "nodad");
+        nodes.peer.ip("address", "add", "fd00:f17:50::2/64", "dev", "upl0p", "nodad");
+        Path kubeconfig = api.writeKubeconfig(dir);
+        dualStackNode("node-a", "10.243.11.0/24", "fd00:f17:a::/64", "192.168.50.1", "fd00:f17:50::1");
+        dualStackNode("node-b", "10.243.12.0/24", "fd00:f17:b::/64", "192.168.50.2", "fd00:f17:50::2");
+        Pod podA = api.createPod("default", "client6", "node-a");
+        Pod podB = api.createPod("default", "server6", "node-b");
+        Agent agentA = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofSeconds(60)));
+        agentB = Agent.start(configB(kubeconfig), Path.of("/run/netns", nodes.peer.name()));
+        await().atMost(Duration.ofSeconds(30)).until(() -> agentA.notReadyReason().isEmpty() && agentB.notReadyReason().isEmpty());
+        await().atMost(Duration.ofSeconds(10)).until(() -> nodes.node.ip("-6", "route").contains("fd00:f17:b::/64 via fd00:f17:50::2")
+                && nodes.peer.ip("-6", "route").contains("fd00:f17:a::/64 via fd00:f17:50::1")
+                && nodes.node.ip("route").contains("10.243.12.0/24 via 192.168.50.2"));
+
+        TestNetns nsA = TestNetns.create("k8sclient6");
+        TestNetns nsB = TestNetns.create("k8sserver6");
+        try {
+            List<Traffic.End> a = addBoth(nsA, podA, nodes.socket(), dir.resolve("state/cni-spool"));
+            List<Traffic.End> b = addBoth(nsB, podB, configB(kubeconfig).socket(), dir.resolve("b/state/cni-spool"));
+
+            Traffic.ping(a.get(1), b.get(1), 3);
+            Traffic.tcpTransfer(a.get(1), b.get(1), 7422, 200_000);
+            Traffic.ping(a.get(0), b.get(0), 2);
+        } finally {
+            Cleanup.all(nsA::close, nsB::close);
+        }
+    }
+
+    private void dualStackNode(String name, String v4, String v6, String ip4, String ip6) {
+        api.client().nodes().resource(new NodeBuilder().withNewMetadata().withName(name).endMetadata()
+                .withNewSpec().withPodCIDR(v4).withPodCIDRs(v4, v6).endSpec()
+                .withNewStatus().addNewAddress().withType("InternalIP").withAddress(ip4).endAddress()
+                .addNewAddress().withType("InternalIP").withAddress(ip6).endAddress().endStatus().build()).create();
+    }
+
+    /** ADD through the real ferry-cni; the pod's IPv4 and IPv6 address. */
+    private static List<Traffic.End> addBoth(TestNetns ns, Pod pod, Path socket, Path spool) throws Exception {
+        String netconf = "{\"cniVersion\":\"1.1.0\",\"name\":\"ferry\",\"type\":\"ferry-cni\",\"agentSocket\":\""
+                + socket + "\",\"spoolDir\":\"" + spool + "\"}";
+        FerryCni.Result add = AgentKubernetesTest.attachment("ADD", ns, pod).stdin(netconf).run();
+        assertEquals(0, add.exitCode(), add.toString());
+        JsonNode ips = new ObjectMapper().readTree(add.stdout()).path("ips");
+        assertEquals(2, ips.size(), add.stdout());
+        return List.of(new Traffic.End(ns, IpPrefix.parse(ips.get(0).path("address").asText()).address()),
+                new Traffic.End(ns, IpPrefix.parse(ips.get(1).path("address").asText()).address()));
     }
 
     /** An agent's datapath counters as {@code ferry stats} reads them. */

@@ -51,6 +51,31 @@ class AddRollbackTest {
         }
     }
 
+    /** The same on a dual-stack node: both addresses are released and no IPv6 route or neighbour stays. */
+    @Test
+    void dualStackAddThatCannotWriteItsMapEntriesReleasesBothAddressesAndLeavesNoIpv6Route() throws Exception {
+        try (CniNode node = CniNode.start("rb6", List.of("10.236.1.0/24", "fd00:f17:236::/120"), "192.168.236.2")) {
+            TestNetns ns = node.podNamespace("rb6p");
+            EndpointMap map = node.datapath().endpoints();
+            EndpointEntry filler = new EndpointEntry(1, 1, 0, MacAddress.parse("02:00:00:00:00:01"), MacAddress.parse("02:00:00:00:00:02"));
+            for (int i = 0; i < map.capacity(); i++) {
+                map.put(InetAddress.getByAddress(new byte[]{(byte) 172, 17, (byte) (i >> 8), (byte) i}), filler);
+            }
+            Set<InetAddress> fillers = Set.copyOf(map.entries().keySet());
+
+            FerryCni.Result r = node.cni("ADD", CniNode.newContainerId(), "/run/netns/" + ns.name()).run();
+
+            assertEquals(CniError.FERRY_ADD_FAILED, r.code(), r.toString());
+            assertTrue(r.stdout().contains("failed to write endpoint map entry 'fd00:f17:236::1'"), r.stdout());
+            assertEquals(fillers, map.entries().keySet(), "no entry of the failed ADD");
+            fillers.forEach(map::delete);
+            assertEquals(List.of(), node.hostVeths(), "host veth rolled back");
+            assertEquals(List.of(), node.ipamFiles(), "both addresses released");
+            assertTrue(node.node().ip("-6", "route", "show", "proto", "70").isBlank(), "no IPv6 host route");
+            assertTrue(node.node().ip("-6", "neigh", "show", "nud", "permanent").isBlank(), "no IPv6 neighbour");
+        }
+    }
+
     /**
      * What a runtime's retry meets after the agent died between plumbing a pod
      * and persisting it: the pod has its interface and address, IPAM holds the

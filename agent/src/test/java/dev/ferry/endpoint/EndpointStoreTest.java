@@ -103,4 +103,48 @@ class EndpointStoreTest {
         assertTrue(store.delete(new EndpointKey("abc", "eth0")));
         assertFalse(store.delete(new EndpointKey("abc", "eth0")));
     }
+
+    @Test
+    void aDualStackEndpointReadsBackWithItsIpv6Address() {
+        Endpoint e = endpoint("abc", "eth0");
+        Endpoint dual = new Endpoint(e.containerId(), e.ifname(), e.netns(), e.hostIfname(), e.hostIfindex(), e.address(),
+                Optional.of(IpPrefix.parse("fd00:f17::5/128")), e.podMac(), e.hostMac(), e.endpointId(), e.mtu(),
+                e.podNamespace(), e.podName(), e.podUid(), e.created());
+        EndpointStore.open(stateDir).write(dual);
+
+        Endpoint read = EndpointStore.open(stateDir).get(new EndpointKey("abc", "eth0")).orElseThrow();
+        assertEquals(dual, read);
+        assertEquals(List.of(IpPrefix.parse("10.1.0.5/32"), IpPrefix.parse("fd00:f17::5/128")), read.addresses());
+    }
+
+    @Test
+    void aSingleStackEndpointIsWrittenWithoutAnIpv6FieldAsBeforeDualStack() {
+        assertFalse(EndpointStore.toJson(endpoint("abc", "eth0")).contains("address6"));
+    }
+
+    @Test
+    void aFileOfAnAgentBeforeDualStackLoadsAsASingleStackEndpoint() throws Exception {
+        EndpointStore store = EndpointStore.open(stateDir);
+        // What the agent before dual stack wrote, verbatim.
+        Files.writeString(store.fileOf(new EndpointKey("old", "eth0")), """
+                {
+                  "format" : 1,
+                  "containerId" : "old",
+                  "ifname" : "eth0",
+                  "netns" : "/run/netns/x",
+                  "hostIfname" : "fer0123456789a",
+                  "hostIfindex" : 7,
+                  "address" : "10.1.0.5/32",
+                  "podMac" : "02:00:00:00:00:01",
+                  "hostMac" : "02:00:00:00:00:02",
+                  "endpointId" : 3,
+                  "mtu" : 1500,
+                  "created" : "2026-11-22T00:00:00Z"
+                }
+                """);
+
+        Endpoint read = store.get(new EndpointKey("old", "eth0")).orElseThrow();
+        assertEquals(IpPrefix.parse("10.1.0.5/32"), read.address());
+        assertEquals(Optional.empty(), read.address6());
+    }
 }

@@ -147,4 +147,32 @@ class IpamAllocationTest {
         assertThrows(IllegalArgumentException.class, () -> ipam.allocate("c\n1", "eth0"));
         assertEquals(0, ipam.used());
     }
+
+    @Test
+    void theIpv4AndIpv6PoolsOfADualStackNodeShareTheDirectoryButNotTheirAddresses() {
+        Ipam v4 = open("10.244.1.0/24");
+        Ipam v6 = open("fd00:f17:9::/120");
+        v4.allocate("c1", "eth0");
+        v6.allocate("c1", "eth0");
+        v6.allocate("c2", "eth0");
+
+        assertEquals(List.of(ip("10.244.1.1")), v4.allocations().stream().map(Allocation::address).toList());
+        assertEquals(List.of(ip("fd00:f17:9::1"), ip("fd00:f17:9::2")), v6.allocations().stream().map(Allocation::address).toList());
+        assertEquals(ip("fd00:f17:9::1"), v6.find("c1", "eth0").orElseThrow().address());
+        assertEquals(ip("10.244.1.1"), v4.release("c1", "eth0").orElseThrow().address());
+        assertTrue(v6.find("c1", "eth0").isPresent(), "releasing the IPv4 address leaves the IPv6 one held");
+        // Each walks on from its own last address.
+        assertEquals(ip("10.244.1.2"), v4.allocate("c3", "eth0").address());
+        assertEquals(ip("fd00:f17:9::3"), v6.allocate("c3", "eth0").address());
+    }
+
+    @Test
+    void anExhaustedIpv6PoolSaysItIsTheIpv6One() {
+        Ipam v6 = open("fd00:f17:9::/127");
+        v6.allocate("c1", "eth0");
+        v6.allocate("c2", "eth0");
+
+        IpamException.Exhausted e = assertThrows(IpamException.Exhausted.class, () -> v6.allocate("c3", "eth0"));
+        assertEquals("IPv6 pod CIDR fd00:f17:9::/127 has no free address: 2 of 2 allocated", e.getMessage());
+    }
 }

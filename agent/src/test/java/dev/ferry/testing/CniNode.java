@@ -55,6 +55,8 @@ public final class CniNode implements AutoCloseable {
     private final Path stateDir;
     private final Path socket;
     private final IpPrefix podCidr;
+    /** Every pool's CIDR, {@code podCidr} first: a second one (of the other family) makes the node dual-stack. */
+    private final List<IpPrefix> podCidrs;
     private final AttachModes modes;
     private final InetAddress hostAddress;
     private final List<TestNetns> podNamespaces = new ArrayList<>();
@@ -64,6 +66,7 @@ public final class CniNode implements AutoCloseable {
     private Footprint pristine;
     private Datapath datapath;
     private Ipam ipam;
+    private List<Ipam> pools;
     private EndpointManager endpoints;
     private AgentSocketServer server;
     private volatile Readiness readiness = Readiness.READY;
@@ -79,8 +82,9 @@ public final class CniNode implements AutoCloseable {
         }
     }
 
-    private CniNode(String prefix, IpPrefix podCidr, AttachModes modes, InetAddress hostAddress) throws IOException {
-        this.podCidr = podCidr;
+    private CniNode(String prefix, List<IpPrefix> podCidrs, AttachModes modes, InetAddress hostAddress) throws IOException {
+        this.podCidr = podCidrs.getFirst();
+        this.podCidrs = List.copyOf(podCidrs);
         this.modes = modes;
         this.hostAddress = hostAddress;
         this.node = TestNetns.create(prefix + "n");
@@ -97,7 +101,16 @@ public final class CniNode implements AutoCloseable {
 
     /** For a test of modes other than the shipped ones: it names them. */
     public static CniNode start(String prefix, String podCidr, String hostAddress, AttachModes modes) throws Exception {
-        CniNode n = new CniNode(prefix, IpPrefix.parse(podCidr), modes, IpPrefix.literal(hostAddress));
+        return start(prefix, List.of(podCidr), hostAddress, modes);
+    }
+
+    /** A node with one pool per CIDR (an IPv4 and an IPv6 one make it dual-stack; an IPv6 one alone IPv6-only). */
+    public static CniNode start(String prefix, List<String> podCidrs, String hostAddress) throws Exception {
+        return start(prefix, podCidrs, hostAddress, SHIPPED_MODES);
+    }
+
+    private static CniNode start(String prefix, List<String> podCidrs, String hostAddress, AttachModes modes) throws Exception {
+        CniNode n = new CniNode(prefix, podCidrs.stream().map(IpPrefix::parse).toList(), modes, IpPrefix.literal(hostAddress));
         try {
             n.startAgent();
             n.pristine = n.footprint();
@@ -114,9 +127,10 @@ public final class CniNode implements AutoCloseable {
         for (DatapathProgram program : DatapathProgram.values()) {
             programIds.add(datapath.program(program).id());
         }
-        datapath.clusterCidrs().add(podCidr);
-        ipam = Ipam.open(stateDir, podCidr);
-        endpoints = new EndpointManager(node.handle(), datapath, ipam, stateDir, POD_MTU);
+        podCidrs.stream().filter(IpPrefix::isIpv4).forEach(datapath.clusterCidrs()::add);
+        pools = podCidrs.stream().map(cidr -> Ipam.open(stateDir, cidr)).toList();
+        ipam = pools.getFirst();
+        endpoints = new EndpointManager(node.handle(), datapath, pools, stateDir, POD_MTU);
         CniService cni = new CniService(endpoints, () -> readiness.notReadyReason(), CniObserver.NONE);
         server = AgentSocketServer.start(socket, Routes.builder()
                 .post(CniRoute.PATH, new CniRoute(cni))
@@ -153,6 +167,11 @@ public final class CniNode implements AutoCloseable {
 
     public Ipam ipam() {
         return ipam;
+    }
+
+    /** Every pool, the first one's first. */
+    public List<Ipam> pools() {
+        return pools;
     }
 
     public EndpointManager endpoints() {
@@ -251,7 +270,7 @@ public final class CniNode implements AutoCloseable {
     /** Files under the IPAM directory, allocations and bookkeeping. */
     public List<Path> ipamFiles() {
         return files(stateDir.resolve("ipam")).stream()
-                .filter(p -> !p.getFileName().toString().equals("last_reserved"))
+                .filter(p -> !p.getFileName().toString().startsWith("last_reserved"))
                 .toList();
     }
 
@@ -342,14 +361,22 @@ public final class CniNode implements AutoCloseable {
 
     /**
      * IPv4 routes of the main table (the node has none of its own; they are
-     * listed without a "table" word) and protocol 70 routes of any table. One
-     * listing: ip leaves out of each line what a filter asked for.
+     * listed without a "table" word), protocol 70 routes of any table, and IPv6
+     * routes other than the kernel's own (link-local, multicast, local). One
+     * listing per family: ip leaves out of each line what a filter asked for.
      */
     private List<String> hostRoutes() {
-        return node.ip("-4", "route", "show", "table", "all").lines()
+        List<String> v4 = node.ip("-4", "route", "show", "table", "all").lines()
                 .map(String::strip)
                 .filter(l -> !l.isEmpty() && (!l.contains(" table ") || l.contains(" proto 70 ")))
-                .sorted().toList();
+                .toList();
+        List<String> v6 = node.ip("-6", "route", "show", "table", "all").lines()
+                .map(String::strip)
+                .filter(l -> !l.isEmpty() && !l.contains(" proto kernel ") && !l.startsWith("local ")
+                        && !l.startsWith("multicast ") && !l.startsWith("anycast "))
+                .map(l -> "inet6 " + l)
+                .toList();
+        return java.util.stream.Stream.concat(v4.stream(), v6.stream()).sorted().toList();
     }
 
     private static List<String> names(List<Path> files) {

@@ -15,7 +15,7 @@ import java.util.Objects;
  * @param tcHooks       clsact qdiscs in the node and the tc filters on them, one line each
  * @param bpfLinks      BPF links (TCX or any other) running one of the node's programs, from bpftool
  * @param linkPins      pins under the node's bpffs {@code links/} directory
- * @param hostRoutes    IPv4 routes in the node's main table and routes of protocol 70 in any table
+ * @param hostRoutes    IPv4 routes in the node's main table, routes of protocol 70 in any table, IPv6 routes not the kernel's own
  * @param neighbours    permanent neighbour entries in the node
  * @param ipamFiles     allocation files (bookkeeping such as last_reserved left out)
  * @param endpointFiles endpoint state files
