@@ -392,7 +392,7 @@ traffic_rounds() {
   set_load none
 }
 
-# Figures 8 and 9: connections per second and CPU per connection beside kube-proxy (conn_figures)
+# Figures 9 and 10: connections per second and CPU per connection beside kube-proxy (conn_figures)
 source bench/conn.sh
 
 # ---------------------------------------------------------------------------

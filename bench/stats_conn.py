@@ -1,4 +1,4 @@
-"""Figures 8 and 9 of the report (bench/conn.sh): connections per second and the
+"""Figures 9 and 10 of the report (bench/conn.sh): connections per second and the
 CPU per unit of work beside a kube-proxy-style iptables ruleset of K Services,
 and the summary the report leads with. Imported by bench/stats.py.
 
@@ -152,7 +152,7 @@ def lead_summary(levels, by, cpu, cpu_k):
     md = ["## In short: Ferry beside kube-proxy", "",
           "Connections per second, Ferry ÷ ptp (the reference plugin routing through the node's stack), "
           "by cluster size (K = Services kube-proxy has programmed in iptables on every node) and kind of "
-          "traffic; in brackets, Ferry ÷ the limit (one bare veth pair, no node at all). Figures 8 and 9 below.", "",
+          "traffic; in brackets, Ferry ÷ the limit (one bare veth pair, no node at all). Figures 9 and 10 below.", "",
           "| traffic | " + " | ".join(level_label(lv) for lv in levels) + " |",
           "| --- |" + " ---: |" * len(levels)]
     for case, label in CASES:
