@@ -227,7 +227,7 @@ conn_profile() {
         # the whole machine's, which other work on a shared machine would dilute.
         perf report -i "$run_dir/perf.data" --stdio --no-children --comms connrate --sort sym --percentage relative 2>/dev/null \
           | awk '/^ +[0-9.]+%/ && n++ < 30 { print } END { if (!n) print "    (no samples: perf record said: see below)" }' || true
-        tail -n 2 "$run_dir/perf.err" | sed 's/^/    perf: /'
+        tail -n 2 "$run_dir/perf.err" | sed -e "s|$run_dir/|RUN_DIR/|g" -e 's/^/    perf: /'
       } >>"$out"
       say "$side $case profiled"
     done
