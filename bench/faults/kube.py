@@ -3,7 +3,7 @@
 The agent runs in a node namespace against fabric8's mock API server in CRUD mode
 (the project's only stand-in for kube-apiserver), started by this run in the same
 namespace. Node objects are made with this node's podCIDR missing, not a CIDR, a
-prefix of /33 and IPv6 only (the agent must stay not ready and say why, then become
+prefix of /33 and an IPv6 /127 (the agent must stay not ready and say why, then become
 ready when it is fixed), and peers with a podCIDR that is not a CIDR, /33, has host
 bits set, is IPv6, is dual-stack, overlaps this node's (down to 0.0.0.0/0), is
 another node's too, or is missing; an InternalIP that is missing, not an address,
@@ -44,7 +44,8 @@ GRACE = 2                         # endpointGcGracePeriod, seconds
 
 SRC_ROUTED = ("README.md: 'Every other Node's pod CIDRs are routed via its InternalIP (protocol 70 ...), and all pod "
               "CIDRs fill the BPF cluster-CIDR map unless clusterCIDRs is set'")
-SRC_IPV4 = "README.md: 'the Node's spec.podCIDRs (the IPv4 one)'; docs/configuration.md: 'exactly one IPv4 CIDR for now'"
+SRC_IPV4 = ("docs/configuration.md: podCIDRs holds at most one CIDR per family, an IPv6 pool is a /64 to a /124; "
+            "IPv4 peers are routed via an IPv4 InternalIP, IPv6 ones via an IPv6 one")
 SRC_NOT_CIDR = "issue 14: 'bad CIDRs ... each gets its documented answer, the agent stays ready where it should'"
 SRC_OVERLAP = ("README.md: 'a peer overlapping this node' is refused (standalone); the same Node in kubernetes mode "
                "must not take this node's pod CIDR: its route is not written")
@@ -176,12 +177,13 @@ def own_node_cases(k):
     await_true("the agent's answer", lambda: k.agent.raw_status()[0] is not None, 30)
     not_ready("podCIDR missing", [NODE, "podCIDR"], SRC_OWN)
 
-    k.api.put_node(node(NODE, ["fd00:98:1::/64"], [("InternalIP", NODE_IP)]))
+    k.api.put_node(node(NODE, ["fd00:98:1::/127"], [("InternalIP", NODE_IP)]))
     k.api.put_node(node(NODE, ["banana"], [("InternalIP", NODE_IP)]))
     seen = k.await_log(rf'event=node_pod_cidr_invalid node={NODE} pod_cidr="banana"')
     k.check(g, "podCIDR 'banana' is logged as invalid", "event=node_pod_cidr_invalid", "logged" if seen else "not logged",
             seen, "docs/operations.md: the agent's log gives the reason")
-    not_ready("podCIDR IPv6 only, then 'banana'", [NODE, "podCIDR", "banana"], SRC_OWN + "; " + SRC_IPV4)
+    not_ready("podCIDR an IPv6 /127 (too small for a pool), then 'banana'", [NODE, "podCIDR", "banana"],
+              SRC_OWN + "; " + SRC_IPV4)
 
     k.api.put_node(node(NODE, ["10.98.1.0/33"], [("InternalIP", NODE_IP)]))
     seen = k.await_log(rf'event=node_pod_cidr_invalid node={NODE} pod_cidr="10.98.1.0/33"')
