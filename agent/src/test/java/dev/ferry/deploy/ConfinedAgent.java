@@ -35,7 +35,12 @@ final class ConfinedAgent implements AutoCloseable {
     static final String POD_CIDR = "10.197.7.0/24";
     static final int METRICS_PORT = 19962;
     /** Netty's native library goes here; with / read-only and no tmpfs the agent cannot start. */
-    private static final String READ_ONLY_ROOT = "mount -o remount,bind,ro / && %s exec \"$@\"";
+    /**
+     * The built agent is bound (read-only, as the image's /opt/ferry) beside the host directories first: a
+     * checkout under /tmp, as a CI clone may be, would vanish under the tmpfs (exit 127).
+     */
+    private static final String READ_ONLY_ROOT = "mount --bind %s %s && mount -o remount,bind,ro %s && "
+            + "mount -o remount,bind,ro / && %s exec \"$@\"";
     private static final String TMPFS_ON_TMP = "mount -t tmpfs -o mode=1777,size=32m tmpfs /tmp &&";
 
     private final TestNetns node;
@@ -87,14 +92,15 @@ final class ConfinedAgent implements AutoCloseable {
                 + "metricsAddress: 127.0.0.1:" + METRICS_PORT + "\n");
         String caps = capabilities.stream().map(c -> "+" + c.toLowerCase(Locale.ROOT)).collect(Collectors.joining(","));
         String set = caps.isEmpty() ? "-all" : "-all," + caps;
+        Path dist = Files.createDirectory(dir.resolve("dist"));
         List<String> command = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "slave",
-                "sh", "-c", READ_ONLY_ROOT.formatted(limits.writableTmp() ? TMPFS_ON_TMP : ""), "sh",
+                "sh", "-c", READ_ONLY_ROOT.formatted(DIST, dist, dist, limits.writableTmp() ? TMPFS_ON_TMP : ""), "sh",
                 "nsenter", "--net=/run/netns/" + node.name()));
         if (limits.noLockedMemory()) {
             command.addAll(List.of("prlimit", "--memlock=0:0", "--"));
         }
         command.addAll(List.of("setpriv", "--no-new-privs", "--inh-caps=" + set, "--ambient-caps=" + set,
-                "--bounding-set=" + set, "--", DIST.resolve("bin/ferry-agent").toString(), "--config", config.toString()));
+                "--bounding-set=" + set, "--", dist.resolve("bin/ferry-agent").toString(), "--config", config.toString()));
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().clear();
         pb.environment().putAll(Map.of("JAVA_HOME", System.getProperty("java.home"), "PATH", "/usr/sbin:/usr/bin:/sbin:/bin"));
