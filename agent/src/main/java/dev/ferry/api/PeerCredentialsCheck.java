@@ -19,12 +19,15 @@ import java.util.Set;
 /**
  * The first stage of the pipeline: admits a connection only when the peer's uid
  * (SO_PEERCRED) is allowed, and records the credentials for the request handler.
- * A refused peer gets a 403 and the connection is closed before anything it sent
- * is decoded; the answer is encoded here because the HTTP codec sits behind this stage.
+ * A refused peer gets a 403 to the first bytes it sends and the connection is
+ * closed, nothing it sent decoded; the answer is encoded here because the HTTP
+ * codec sits behind this stage. One that never sends is closed when idle.
  */
 @ChannelHandler.Sharable
 final class PeerCredentialsCheck extends ChannelInboundHandlerAdapter {
     static final AttributeKey<PeerCredentials> PEER = AttributeKey.valueOf("ferry.peer");
+    /** The refusal a refused peer is answered with when it sends its request; null once answered. */
+    private static final AttributeKey<String> REFUSED = AttributeKey.valueOf("ferry.peer.refused");
 
     private static final Logger log = LoggerFactory.getLogger(PeerCredentialsCheck.class);
 
@@ -41,8 +44,9 @@ final class PeerCredentialsCheck extends ChannelInboundHandlerAdapter {
         PeerCredentials peer = new PeerCredentials(raw.pid(), raw.uid(), gids.length > 0 ? gids[0] : -1);
         if (!allowedUids.contains(peer.uid())) {
             log.warn("event=peer_refused uid={} pid={} allowed_uids={}", peer.uid(), peer.pid(), allowedUids);
-            String message = "permission denied: uid " + peer.uid() + " may not use the ferry agent socket";
-            ctx.writeAndFlush(forbidden(message)).addListener(ChannelFutureListener.CLOSE);
+            // Answered once it speaks: a 403 written and the connection closed at accept reached a client
+            // still sending its request as a broken pipe or a failed connect (curl exit 7), not as a 403.
+            ctx.channel().attr(REFUSED).set("permission denied: uid " + peer.uid() + " may not use the ferry agent socket");
             return;
         }
         log.debug("event=peer_accepted uid={} pid={}", peer.uid(), peer.pid());
@@ -54,6 +58,10 @@ final class PeerCredentialsCheck extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (ctx.channel().attr(PEER).get() == null) {
             ReferenceCountUtil.release(msg); // a refused peer's bytes are never decoded
+            String refusal = ctx.channel().attr(REFUSED).getAndSet(null);
+            if (refusal != null) {
+                ctx.writeAndFlush(forbidden(refusal)).addListener(ChannelFutureListener.CLOSE);
+            }
             return;
         }
         ctx.fireChannelRead(msg);

@@ -263,6 +263,18 @@ class AgentSocketServerTest {
     }
 
     @Test
+    void aRefusedPeerSlowToSendItsRequestStillGetsTheForbiddenAnswer() throws Exception {
+        try (AgentSocketServer server = start(ROUTER, options(AgentSocketOptions.DEFAULT_MAX_IN_FLIGHT, AgentSocketOptions.DEFAULT_MAX_BODY_BYTES, Set.of(12345)));
+             RawHttp http = RawHttp.connect(server.socket())) {
+            // A loaded machine's client is this slow between connect and send; the answer must wait for it.
+            Thread.sleep(300);
+            RawHttp.Response response = http.send("GET", "/v1/status", null, true);
+            assertEquals(403, response.status());
+            assertTrue(http.closedByServer());
+        }
+    }
+
+    @Test
     void closeRemovesTheSocketAndStopsItsThreads() throws Exception {
         Set<Thread> before = apiThreads();
         AgentSocketServer server = start(ROUTER, AgentSocketOptions.defaults());
