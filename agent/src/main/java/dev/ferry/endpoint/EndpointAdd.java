@@ -3,6 +3,7 @@ package dev.ferry.endpoint;
 import dev.ferry.datapath.Datapath;
 import dev.ferry.datapath.DatapathProgram;
 import dev.ferry.datapath.EndpointEntry;
+import dev.ferry.ipam.Allocation;
 import dev.ferry.ipam.Ipam;
 import dev.ferry.ipam.IpamException;
 import dev.ferry.linux.Errno;
@@ -163,7 +164,7 @@ final class EndpointAdd {
     private static void releaseNew(EndpointKey key, List<TakenAddress> taken) {
         for (TakenAddress a : taken) {
             if (a.isNew()) {
-                a.pool().release(key.containerId(), key.ifname());
+                a.pool().release(new Allocation(a.address(), key.containerId(), key.ifname()));
             }
         }
     }

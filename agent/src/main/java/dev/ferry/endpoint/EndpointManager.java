@@ -20,8 +20,10 @@ import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -147,13 +149,13 @@ public final class EndpointManager implements AutoCloseable {
      */
     public Optional<Endpoint> remove(EndpointKey key) {
         Optional<Endpoint> state = store.get(key);
-        List<Allocation> allocations = new ArrayList<>();
+        Map<Ipam, Allocation> allocations = new LinkedHashMap<>();
         Set<InetAddress> addresses = new LinkedHashSet<>();
         state.ifPresent(e -> e.addresses().forEach(a -> addresses.add(a.address())));
         for (Ipam pool : pools) {
             Optional<InetAddress> likely = addresses.stream().filter(a -> pool.podCidr().isIpv4() == (a instanceof Inet4Address)).findFirst();
             pool.find(key.containerId(), key.ifname(), likely).ifPresent(a -> {
-                allocations.add(a);
+                allocations.put(pool, a);
                 addresses.add(a.address());
             });
         }
@@ -187,8 +189,7 @@ public final class EndpointManager implements AutoCloseable {
         if (!failures.isEmpty()) {
             throw new EndpointException.Incomplete(key, failures);
         }
-        allocations.forEach(a -> pools.stream().filter(p -> p.podCidr().isIpv4() == (a.address() instanceof Inet4Address))
-                .findFirst().ifPresent(p -> p.release(a)));
+        allocations.forEach(Ipam::release);
         store.delete(key);
         state.ifPresent(e -> ids.free(e.endpointId()));
         if (state.isPresent() || !allocations.isEmpty() || host.isPresent()) {
