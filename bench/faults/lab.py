@@ -23,7 +23,7 @@ CNI_BIN = REPO / "dist/bin/ferry-cni"
 NS_PREFIX = "ferryfault-"
 PIN_PREFIX = "/sys/fs/bpf/ferry-fault-"
 CLUSTER_CIDR = "10.99.0.0/16"
-ENDPOINT_MAP = "ferry_endpoints_v2"   # bpf/lib/endpoint.h, pinned by name under bpffsRoot
+ENDPOINT_MAP = "ferry_endpoints_v3"   # bpf/lib/endpoint.h, pinned by name under bpffsRoot
 
 
 class LabError(Exception):

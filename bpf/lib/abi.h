@@ -6,7 +6,7 @@
  *   agent/src/main/java/dev/ferry/datapath/MapLayouts.java
  * and MapLayoutsTest compares the two (test/abi_layout.c prints this side).
  * Padding is explicit and must be zero. A layout change gets a new map name
- * (ferry_endpoints -> ferry_endpoints_v2) so that an upgraded agent never
+ * (ferry_endpoints -> ferry_endpoints_v3) so that an upgraded agent never
  * adopts a pinned map of the old shape.
  */
 #ifndef FERRY_ABI_H
@@ -32,7 +32,7 @@
 _Static_assert(FERRY_REASON_MAX <= FERRY_METRICS_REASON_SLOTS,
 	       "every reason needs a slot in ferry_metrics_v2: grow FERRY_METRICS_REASON_SLOTS (and rename the map)");
 
-/* ferry_endpoints_v2 key: a pod address. Also the value of ferry_veth_endpoints,
+/* ferry_endpoints_v3 key: a pod address. Also the value of ferry_veth_endpoints,
  * whose key is the __u32 ifindex of the endpoint's host veth (lib/endpoint.h). */
 struct endpoint_key {
 	__u8  family;      /* FERRY_FAMILY_* */
@@ -40,13 +40,15 @@ struct endpoint_key {
 	__u32 addr[4];     /* network byte order; IPv4 uses addr[0], the rest zero */
 };
 
-/* Where and how to deliver into the pod: the agent's part of a ferry_endpoints_v2 value. */
+/* Where and how to deliver into the pod: the agent's part of a ferry_endpoints_v3 value. */
 struct endpoint_info {
 	__u32 ifindex;                   /* host-side veth: the bpf_redirect_peer target */
 	__u32 endpoint_id;               /* names the endpoint's counters to the agent, never 0 */
 	__u32 flags;                     /* FERRY_ENDPOINT_F_* */
 	__u8  pod_mac[FERRY_ETH_ALEN];   /* destination MAC of packets delivered into the pod */
 	__u8  host_mac[FERRY_ETH_ALEN];  /* source MAC: the host-side veth, the pod's gateway */
+	__u32 egress_route;              /* the egress route the pod's traffic follows; 0: none */
+	__u32 mirror;                    /* the mirrors that copy the pod's packets; 0: none (zero cost) */
 };
 
 /* Deliver to this endpoint through the kernel stack only (plumbing not finished,
@@ -74,10 +76,10 @@ struct metrics_value {
 	__u64 bytes;
 };
 
-/* ferry_endpoints_v2 value, per CPU. The agent writes the same info on every CPU
+/* ferry_endpoints_v3 value, per CPU. The agent writes the same info on every CPU
  * and keeps the counters when it rewrites the info (EndpointMap.java); each CPU's
  * counters are what that CPU counted, so the lookups that find the endpoint also
- * find its counters. info is 24 bytes, which keeps counters 8-byte aligned. */
+ * find its counters. info is 32 bytes, which keeps counters 8-byte aligned. */
 struct endpoint_value {
 	struct endpoint_info info;
 	struct metrics_value counters[FERRY_DIR_COUNT][FERRY_VERDICT_COUNT];  /* [direction seen from the pod][verdict] */

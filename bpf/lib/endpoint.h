@@ -9,7 +9,7 @@
 
 /* Per CPU so that each CPU counts into its own copy without atomics. Not
  * preallocated: a preallocated per-CPU hash reserves max_entries values on every
- * possible CPU up front (16384 x 152 bytes x 256 CPUs is about 600 MiB on a big
+ * possible CPU up front (16384 x 160 bytes x 256 CPUs is about 640 MiB on a big
  * node); allocated on update it costs only the endpoints that exist. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -18,9 +18,9 @@ struct {
 	__type(value, struct endpoint_value);
 	__uint(max_entries, FERRY_ENDPOINTS_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ferry_endpoints_v2 SEC(".maps");
+} ferry_endpoints_v3 SEC(".maps");
 
-/* Host veth ifindex -> the key of its endpoint in ferry_endpoints_v2, written
+/* Host veth ifindex -> the key of its endpoint in ferry_endpoints_v3, written
  * beside every endpoint entry (EndpointMap.java). It names the sender of what a
  * source address cannot: a packet whose source is not the pod's own. */
 struct {
@@ -37,7 +37,7 @@ static __always_inline struct endpoint_value *endpoint_lookup_ipv4(__be32 addr)
 {
 	struct endpoint_key key = { .family = FERRY_FAMILY_IPV4, .addr = { addr } };
 
-	return bpf_map_lookup_elem(&ferry_endpoints_v2, &key);
+	return bpf_map_lookup_elem(&ferry_endpoints_v3, &key);
 }
 
 static __always_inline struct endpoint_value *endpoint_lookup_ipv6(const struct in6_addr *addr)
@@ -45,7 +45,7 @@ static __always_inline struct endpoint_value *endpoint_lookup_ipv6(const struct 
 	struct endpoint_key key = { .family = FERRY_FAMILY_IPV6 };
 
 	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
-	return bpf_map_lookup_elem(&ferry_endpoints_v2, &key);
+	return bpf_map_lookup_elem(&ferry_endpoints_v3, &key);
 }
 
 /* This CPU's value of the endpoint whose host veth is ifindex, or NULL. */
@@ -56,7 +56,7 @@ static __always_inline struct endpoint_value *endpoint_of_veth(__u32 ifindex)
 
 	if (!key)
 		return NULL;
-	ep = bpf_map_lookup_elem(&ferry_endpoints_v2, key);
+	ep = bpf_map_lookup_elem(&ferry_endpoints_v3, key);
 	/* A stale entry, whose address now belongs to a pod on another veth, must not name that pod. */
 	return ep && ep->info.ifindex == ifindex ? ep : NULL;
 }

@@ -32,7 +32,7 @@ static __always_inline void counter_add(struct metrics_value *value, __u32 bytes
 	value->bytes += bytes;
 }
 
-/* The endpoint's counters live in its ferry_endpoints_v2 value. The verifier
+/* The endpoint's counters live in its ferry_endpoints_v3 value. The verifier
  * needs verdict bounded to index into the value; direction is a constant. */
 static __always_inline void endpoint_count(struct endpoint_value *ep, __u8 direction, __u8 verdict, __u32 bytes)
 {

@@ -24,6 +24,8 @@ int main(void)
 	FIELD(endpoint_info, flags);
 	FIELD(endpoint_info, pod_mac);
 	FIELD(endpoint_info, host_mac);
+	FIELD(endpoint_info, egress_route);
+	FIELD(endpoint_info, mirror);
 
 	SIZE(cidr_key);
 	FIELD(cidr_key, prefixlen);

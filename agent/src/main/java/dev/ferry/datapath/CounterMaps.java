@@ -19,7 +19,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Reads the per-CPU counters, summing the CPUs, at the moment they are asked
  * for: a scrape sees the kernel's numbers, never a copy taken on a timer. The
  * global ones are ferry_metrics_v2's slots; the per-endpoint ones ride in the
- * endpoint's ferry_endpoints_v2 value and go away with its entry.
+ * endpoint's ferry_endpoints_v3 value and go away with its entry.
  */
 public final class CounterMaps {
     static final String GLOBAL = "ferry_metrics_v2";

@@ -24,7 +24,7 @@ import java.util.stream.Stream;
  * maps and links pinned under the bpffs root by an earlier agent, and hooks its
  * programs to devices.
  *
- * <p>Pins ({@code <root>/ferry_endpoints_v2}, ..., {@code <root>/links/<program>/<ifname>})
+ * <p>Pins ({@code <root>/ferry_endpoints_v3}, ..., {@code <root>/links/<program>/<ifname>})
  * are what keep packets moving while no agent runs: closing this object releases
  * the process's file descriptors only. Device ifindexes belong to the network
  * namespace of the calling thread; the agent runs inside the node's namespace.
@@ -42,7 +42,7 @@ public final class Datapath implements AutoCloseable {
      * of an earlier agent still hold them until their links are swapped; the pins
      * alone would keep them, and their memory, forever.
      */
-    static final List<String> RETIRED_MAPS = List.of("ferry_endpoints", "ferry_metrics", "ferry_endpoint_metrics");
+    static final List<String> RETIRED_MAPS = List.of("ferry_endpoints", "ferry_metrics", "ferry_endpoint_metrics", "ferry_endpoints_v2");
 
     private final BpfObject object;
     private final Path bpffsRoot;

@@ -3,7 +3,7 @@ package dev.ferry.datapath;
 import dev.ferry.net.MacAddress;
 
 /**
- * A value of the ferry_endpoints_v2 map: how the datapath delivers into one pod.
+ * A value of the ferry_endpoints_v3 map: how the datapath delivers into one pod.
  *
  * @param ifindex    host-side veth, the bpf_redirect_peer target
  * @param endpointId key of the pod's counters, never 0

@@ -22,7 +22,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
- * Typed access to ferry_endpoints_v2: pod address to {@link EndpointEntry}. Its
+ * Typed access to ferry_endpoints_v3: pod address to {@link EndpointEntry}. Its
  * values are per CPU: the same info on every CPU, followed by that CPU's counters
  * (read by {@link CounterMaps}), which the writes here keep.
  *
@@ -33,7 +33,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  */
 public final class EndpointMap {
     /** The map's name in bpf/lib/endpoint.h, and so its pin under the bpffs root. */
-    public static final String NAME = "ferry_endpoints_v2";
+    public static final String NAME = "ferry_endpoints_v3";
     /** Host veth ifindex to endpoint key, in bpf/lib/endpoint.h. */
     public static final String VETHS = "ferry_veth_endpoints";
 

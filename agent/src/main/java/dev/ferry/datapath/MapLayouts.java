@@ -33,7 +33,9 @@ public final class MapLayouts {
             JAVA_INT.withName("endpoint_id"),
             JAVA_INT.withName("flags"),
             MemoryLayout.sequenceLayout(6, JAVA_BYTE).withName("pod_mac"),
-            MemoryLayout.sequenceLayout(6, JAVA_BYTE).withName("host_mac")
+            MemoryLayout.sequenceLayout(6, JAVA_BYTE).withName("host_mac"),
+            JAVA_INT.withName("egress_route"),
+            JAVA_INT.withName("mirror")
     ).withName("endpoint_info");
 
     public static final StructLayout CIDR_KEY = MemoryLayout.structLayout(
@@ -61,7 +63,7 @@ public final class MapLayouts {
     /** FERRY_METRICS_SLOTS: the entries of ferry_metrics_v2. */
     public static final int METRICS_SLOTS = DIRECTION_COUNT * VERDICT_COUNT * METRICS_REASON_SLOTS;
 
-    /** A ferry_endpoints_v2 value, one per CPU: the same info on every CPU, each CPU's own counters. */
+    /** A ferry_endpoints_v3 value, one per CPU: the same info on every CPU, each CPU's own counters. */
     public static final StructLayout ENDPOINT_VALUE = MemoryLayout.structLayout(
             ENDPOINT_INFO.withName("info"),
             MemoryLayout.sequenceLayout(DIRECTION_COUNT,
@@ -80,7 +82,7 @@ public final class MapLayouts {
         return (direction.code() * VERDICT_COUNT + verdict.code()) * METRICS_REASON_SLOTS + reason;
     }
 
-    /** Where the counter of (direction, verdict) starts in one CPU's ferry_endpoints_v2 value. */
+    /** Where the counter of (direction, verdict) starts in one CPU's ferry_endpoints_v3 value. */
     public static long endpointCounterOffset(Direction direction, Verdict verdict) {
         return ENDPOINT_VALUE.byteOffset(groupElement("counters"),
                 MemoryLayout.PathElement.sequenceElement(direction.code()),

@@ -160,7 +160,7 @@ class AgentKubernetesTest {
 
             await().atMost(Duration.ofSeconds(30)).until(() -> nodes.get("/v1/endpoints").path("endpoints").isEmpty());
             assertFalse(nodes.node.ip("-o", "link", "show").contains(hostIfname), "host veth gone");
-            assertTrue(PinnedMaps.keys(nodes.pinnedMap("ferry_endpoints_v2")).isEmpty(), "endpoint map entry gone");
+            assertTrue(PinnedMaps.keys(nodes.pinnedMap("ferry_endpoints_v3")).isEmpty(), "endpoint map entry gone");
             assertEquals(0, nodes.get("/v1/status").path("ipam").path("used").asInt(), "address released");
             try (var files = Files.list(dir.resolve("state/endpoints"))) {
                 assertEquals(0, files.count(), "endpoint state gone");

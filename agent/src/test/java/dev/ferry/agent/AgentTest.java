@@ -173,7 +173,7 @@ class AgentTest {
         assertFalse(Files.exists(socket()), "the socket file is removed");
         assertTrue(pods.closed);
         assertTrue(Files.exists(pins.resolve("links/to_pod/upl0")));
-        assertTrue(Files.exists(pins.resolve("ferry_endpoints_v2")));
+        assertTrue(Files.exists(pins.resolve("ferry_endpoints_v3")));
         assertEquals("10.244.2.0/24 via 192.168.50.2 dev upl0", node.ip("route", "show", "proto", "70").strip(),
                 "routes stay too");
     }

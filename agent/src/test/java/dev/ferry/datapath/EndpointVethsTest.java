@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * ferry_veth_endpoints follows ferry_endpoints_v2: every write of an endpoint
+ * ferry_veth_endpoints follows ferry_endpoints_v3: every write of an endpoint
  * names its address for its host veth, so that from_pod can count a spoofed
  * packet against the pod whose veth it came in on.
  */

@@ -150,7 +150,7 @@ class MetricsTest {
         while (labels.find()) {
             maps.add(labels.group(1));
         }
-        assertEquals(Set.of("ferry_cluster_cidrs", "ferry_endpoints_v2"), maps, body);
+        assertEquals(Set.of("ferry_cluster_cidrs", "ferry_endpoints_v3"), maps, body);
         for (String map : maps) {
             assertTrue(Files.exists(node.datapath().bpffsRoot().resolve(map)), map + " is pinned under the bpffs root");
         }

@@ -131,7 +131,7 @@ public class MapPathsBenchmark {
         int cpus = BpfMap.possibleCpus();
         try (Arena arena = Arena.ofConfined();
              BpfMap global = BpfMap.openPinned(pins.resolve("ferry_metrics_v2"));
-             BpfMap perEndpoint = BpfMap.openPinned(pins.resolve("ferry_endpoints_v2"))) {
+             BpfMap perEndpoint = BpfMap.openPinned(pins.resolve("ferry_endpoints_v3"))) {
             MemorySegment values = arena.allocate(global.valueSegmentSize(), 8);
             for (int cpu = 0; cpu < cpus; cpu++) {
                 counter(values, cpu * global.perCpuValueStride(), cpu);
