@@ -42,7 +42,7 @@ static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
 	if (reason != FERRY_REASON_FORWARDED)
 		d = pass(reason);
 	else if ((dst = endpoint_lookup_ipv4(flow.daddr)))
-		d = ipv4_redirect_peer(ctx, &flow, dst);
+		d = ipv4_redirect_peer(ctx, &flow, dst, true);
 	else if (!cluster_contains_ipv4(flow.daddr))
 		d = pass(FERRY_REASON_OUTSIDE_CLUSTER);
 	else
@@ -62,7 +62,7 @@ static __always_inline struct decision ipv4_to_pod(struct __sk_buff *ctx)
 	dst = endpoint_lookup_ipv4(flow.daddr);
 	if (!dst)
 		return pass(FERRY_REASON_NOT_LOCAL_ENDPOINT);
-	return ipv4_redirect_peer(ctx, &flow, dst);
+	return ipv4_redirect_peer(ctx, &flow, dst, false);
 }
 
 static __always_inline __be16 eth_proto(struct __sk_buff *ctx)

@@ -5,6 +5,13 @@
  * reverse translation (the reply of a kube-proxy Service backend would reach
  * the client from the backend's address instead of the Service's), and only
  * the stack can move a clashing flow's source port aside (ct_reason()).
+ *
+ * And tells conntrack of the flows Ferry short-circuits out of pods, which it
+ * would otherwise never see (ct_track()): nf_nat moves a new flow's source port
+ * aside only when it finds the tuple taken, so a Service flow opened from the
+ * source port of a live direct flow to the same backend would be DNATed onto
+ * that flow's very tuple, and the backend would take its SYN for the open
+ * connection's.
  */
 #ifndef FERRY_CONNTRACK_H
 #define FERRY_CONNTRACK_H
@@ -34,10 +41,53 @@ struct nf_conn___ferry {
 	unsigned long status;
 } __attribute__((preserve_access_index));
 
+/* The kernel's own name, and shape, for an entry allocated and not yet inserted.
+ * Defined, not only declared: libbpf matches a kfunc's struct arguments by kind. */
+struct nf_conn___init {
+	struct nf_conn___ferry ct;
+};
+
 extern struct nf_conn___ferry *bpf_skb_ct_lookup(struct __sk_buff *skb, struct bpf_sock_tuple *tuple,
 						 __u32 tuple_len, struct bpf_ct_opts___ferry *opts,
 						 __u32 opts_len) __ksym;
+extern struct nf_conn___init *bpf_skb_ct_alloc(struct __sk_buff *skb, struct bpf_sock_tuple *tuple,
+					       __u32 tuple_len, struct bpf_ct_opts___ferry *opts,
+					       __u32 opts_len) __ksym;
+extern struct nf_conn___ferry *bpf_ct_insert_entry(struct nf_conn___init *ct) __ksym;
+extern void bpf_ct_set_timeout(struct nf_conn___init *ct, __u32 timeout_ms) __ksym;
 extern void bpf_ct_release(struct nf_conn___ferry *ct) __ksym;
+
+/*
+ * How long an entry of a short-circuited flow lives: as long as conntrack keeps
+ * a closed TCP connection (TIME_WAIT) and a UDP stream. Conntrack never sees
+ * these flows' packets, so it can neither follow their state nor extend the
+ * entry; the entry only has to hold the tuple while the flow may still send.
+ * Once it expires, the flow's next packet misses and enters a new one, so a
+ * live flow goes without an entry for the gap between two of its packets, once
+ * every two minutes. Not renewed on every packet: that would write to the entry
+ * shared by both directions' CPUs on every packet, and reading the expiry needs
+ * the kernel's HZ, which a container often cannot learn (no /proc/config.gz).
+ */
+#define FERRY_CT_TIMEOUT_MS 120000
+
+/* Enters a short-circuited flow into conntrack, as its first packet would have
+ * been by the stack. Fails quietly where either direction's tuple is taken (a
+ * racing insert, or a NATed entry: then the flow is the stack's anyway) or the
+ * table is full (then conntrack would have refused the stack's entry too). */
+static __always_inline void ct_track(struct __sk_buff *ctx, struct bpf_sock_tuple *tuple, __u8 proto)
+{
+	struct bpf_ct_opts___ferry opts = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = proto };
+	struct nf_conn___init *init;
+	struct nf_conn___ferry *ct;
+
+	init = bpf_skb_ct_alloc(ctx, tuple, sizeof(tuple->ipv4), &opts, BPF_CT_OPTS_SZ);
+	if (!init)
+		return;
+	bpf_ct_set_timeout(init, FERRY_CT_TIMEOUT_MS);
+	ct = bpf_ct_insert_entry(init);
+	if (ct)
+		bpf_ct_release(ct);
+}
 
 /* Whether conntrack holds tuple in either direction of an entry; *status gets the entry's status bits. */
 static __always_inline bool ct_lookup(struct __sk_buff *ctx, struct bpf_sock_tuple *tuple, __u8 proto,
@@ -90,14 +140,18 @@ static __always_inline bool tcp_opens(struct __sk_buff *ctx)
  *                           stack, and the old entry keeps its own replies.
  *   FERRY_REASON_FORWARDED  nothing stops the short-circuit
  *
+ * With track (a flow out of a pod), a flow conntrack does not know and that
+ * clashes with nothing is entered (ct_track()). Only from_pod tracks: a
+ * Service's DNAT happens on the client's node, whose conntrack must know the
+ * client's flows.
+ *
  * The reverse lookup costs a second hash lookup, so only packets that may open
- * a flow pay it: a TCP SYN without ACK, and every UDP datagram (UDP has no
- * opening packet; a flow Ferry short-circuits is never in conntrack, so its
- * datagrams all miss the forward lookup). A forward hit costs no more than
- * before. Conntrack tracks TCP and UDP only here; ICMP between pods is never a
- * Service flow.
+ * a flow pay it: a TCP SYN without ACK, and a UDP datagram conntrack does not
+ * know (UDP has no opening packet). Once a flow has its entry, its packets pay
+ * the forward lookup only. Conntrack tracks TCP and UDP only here; ICMP between
+ * pods is never a Service flow.
  */
-static __always_inline __u16 ct_reason(struct __sk_buff *ctx, const struct ipv4_flow *flow)
+static __always_inline __u16 ct_reason(struct __sk_buff *ctx, const struct ipv4_flow *flow, bool track)
 {
 	struct bpf_sock_tuple tuple = {};
 	unsigned long status;
@@ -110,14 +164,26 @@ static __always_inline __u16 ct_reason(struct __sk_buff *ctx, const struct ipv4_
 	tuple.ipv4.dport = flow->dport;
 	if (ct_lookup(ctx, &tuple, flow->proto, &status))
 		return status & IPS_NAT_MASK ? FERRY_REASON_NAT_FLOW : FERRY_REASON_FORWARDED;
-	if (flow->proto == IPPROTO_TCP && !tcp_opens(ctx))
+	/* Mid-flow TCP (its entry expired, or the flow predates the agent): no port to
+	 * move aside any more; the insert itself refuses a tuple a NATed entry holds. */
+	if (flow->proto == IPPROTO_TCP && !tcp_opens(ctx)) {
+		if (track)
+			ct_track(ctx, &tuple, flow->proto);
 		return FERRY_REASON_FORWARDED;
+	}
 	tuple.ipv4.saddr = flow->daddr;
 	tuple.ipv4.daddr = flow->saddr;
 	tuple.ipv4.sport = flow->dport;
 	tuple.ipv4.dport = flow->sport;
 	if (ct_lookup(ctx, &tuple, flow->proto, &status))
 		return FERRY_REASON_NAT_CLASH;
+	if (track) {
+		tuple.ipv4.saddr = flow->saddr;
+		tuple.ipv4.daddr = flow->daddr;
+		tuple.ipv4.sport = flow->sport;
+		tuple.ipv4.dport = flow->dport;
+		ct_track(ctx, &tuple, flow->proto);
+	}
 	return FERRY_REASON_FORWARDED;
 }
 

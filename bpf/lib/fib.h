@@ -21,7 +21,7 @@ static __always_inline struct decision ipv4_redirect_neigh(struct __sk_buff *ctx
 		.ifindex = ctx->ingress_ifindex,
 	};
 	struct bpf_redir_neigh nh = { .nh_family = FERRY_AF_INET };
-	__u16 reason = ipv4_forwardable(ctx, flow);
+	__u16 reason = ipv4_forwardable(ctx, flow, true);   /* only from_pod sends across */
 	long rc;
 
 	if (reason != FERRY_REASON_FORWARDED)

@@ -7,11 +7,12 @@
 #include "ipv4.h"
 #include "conntrack.h"
 
-static __always_inline __u16 ipv4_forwardable(struct __sk_buff *ctx, const struct ipv4_flow *flow)
+/* track: the packet left a pod (from_pod), whose flows conntrack is told of (ct_reason()). */
+static __always_inline __u16 ipv4_forwardable(struct __sk_buff *ctx, const struct ipv4_flow *flow, bool track)
 {
 	if (flow->ttl <= 1)
 		return FERRY_REASON_TTL_EXPIRED;
-	return ct_reason(ctx, flow);
+	return ct_reason(ctx, flow, track);
 }
 
 #endif /* FERRY_FORWARD_H */

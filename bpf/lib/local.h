@@ -8,7 +8,7 @@
 #include "forward.h"
 
 static __always_inline struct decision ipv4_redirect_peer(struct __sk_buff *ctx, const struct ipv4_flow *flow,
-							  struct endpoint_value *ep)
+							  struct endpoint_value *ep, bool from_pod)
 {
 	const struct endpoint_info *info = &ep->info;
 	struct decision d;
@@ -16,7 +16,7 @@ static __always_inline struct decision ipv4_redirect_peer(struct __sk_buff *ctx,
 
 	if (info->flags & FERRY_ENDPOINT_F_STACK_ONLY)
 		return pass(FERRY_REASON_STACK_ONLY);
-	reason = ipv4_forwardable(ctx, flow);
+	reason = ipv4_forwardable(ctx, flow, from_pod);
 	if (reason != FERRY_REASON_FORWARDED)
 		return pass(reason);
 	/* The pod sees a router hop: its gateway's MAC as source, one less TTL. */

@@ -249,6 +249,55 @@ class DatapathProgramsTest extends ProgramTestBench {
         assertEquals(TC_ACT_REDIRECT, run(DatapathProgram.FROM_POD, syn, hostB).retval());
     }
 
+    // ---- conntrack is told of short-circuited flows out of pods --------------------------------------
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"udp", "tcp"})
+    void flowRedirectedOutOfAPodGetsAConntrackEntryOfItsTuple(String protocol) throws Exception {
+        Ipv4 packet = protocol.equals("udp") ? Ipv4.udp(POD_A, POD_B) : Ipv4.tcp(POD_A, POD_B);
+        assertEquals(TC_ACT_REDIRECT, run(DatapathProgram.FROM_POD, packet.ports(40021, 7000).frame(), hostA).retval());
+        String entry = conntrackOf(protocol, POD_A, 40021);
+        assertTrue(entry.contains("src=" + POD_A + " dst=" + POD_B + " sport=40021 dport=7000"), entry);
+        assertTrue(timeoutSeconds(entry) > 100, "the entry lives about two minutes: " + entry);
+    }
+
+    @Test
+    void flowRedirectedIntoAPodFromTheUplinkGetsNoConntrackEntry() throws Exception {
+        // The client's node tracks the flow; this node's conntrack never NATs it.
+        byte[] syn = Ipv4.tcp(REMOTE_POD, POD_B).ports(40022, 7000).frame();
+        assertEquals(TC_ACT_REDIRECT, run(DatapathProgram.TO_POD, syn, uplink).retval());
+        assertEquals("", conntrackOf("tcp", REMOTE_POD, 40022));
+    }
+
+    @Test
+    void midFlowTcpSegmentOfAFlowConntrackLostEntersItAgain() throws Exception {
+        // Entries of short-circuited flows expire after two minutes whatever the flow does; the next packet renews.
+        byte[] ack = Ipv4.tcp(POD_A, POD_B).ports(40023, 7000).tcpFlags(Ipv4.TCP_ACK).frame();
+        assertEquals(TC_ACT_REDIRECT, run(DatapathProgram.FROM_POD, ack, hostA).retval());
+        assertTrue(conntrackOf("tcp", POD_A, 40023).contains("sport=40023 dport=7000"));
+    }
+
+    @Test
+    void flowConntrackAlreadyKnowsIsNotEnteredAgain() throws Exception {
+        var insert = node.exec("conntrack", "-I", "-p", "udp", "-s", POD_A, "-d", POD_B, "--sport", "40024",
+                "--dport", "7000", "--timeout", "3600");
+        assertTrue(insert.ok(), "conntrack -I: " + insert.stderr());
+        assertEquals(TC_ACT_REDIRECT, run(DatapathProgram.FROM_POD, Ipv4.udp(POD_A, POD_B).ports(40024, 7000).frame(), hostA).retval());
+        String entries = conntrackOf("udp", POD_A, 40024);
+        assertEquals(1, entries.lines().count(), entries);
+        assertTrue(timeoutSeconds(entries) > 3000, "the stack's entry is left as it was: " + entries);
+    }
+
+    private String conntrackOf(String protocol, String source, int sourcePort) {
+        return node.exec("conntrack", "-L", "-p", protocol, "--orig-src", source, "--sport", String.valueOf(sourcePort))
+                .stdout().strip();
+    }
+
+    /** The seconds left, the third field of conntrack's line ("udp 17 119 src=..."; "tcp 6 119 ..."). */
+    private static long timeoutSeconds(String entry) {
+        return Long.parseLong(entry.lines().findFirst().orElseThrow().trim().split("\\s+")[2]);
+    }
+
     @Test
     void stackOnlyEndpointIsDeliveredByTheStack() throws Exception {
         run(DatapathProgram.FROM_POD, Ipv4.udp(POD_A, POD_STACK_ONLY).frame(), hostA)

@@ -105,6 +105,61 @@ abstract class PortReuseTest {
         }
     }
 
+    /**
+     * The other order: a direct connection is open when the client reaches the
+     * Service from the same source port (the kernel picks it: the Service's 4-tuple
+     * is a new one). The Service's DNAT turns the new flow into the open one's
+     * tuple unless conntrack knows the open one and moves the new flow's port aside.
+     */
+    @Test
+    void tcpConnectionToTheServiceFromTheSourcePortOfAnOpenDirectConnectionLeavesBothWorking() throws Exception {
+        try (ServerSocket server = backend.ns().handle().call(() -> new ServerSocket(BACKEND_PORT, 4, backend.inet()));
+             Connection direct = connect(backend.address(), BACKEND_PORT)) {
+            CompletableFuture<Void> serving = CompletableFuture.runAsync(() -> echoLinesConcurrently(server, 2),
+                    java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+
+            assertEquals("direct", direct.exchange("direct"));
+            try (Connection viaService = connect(SERVICE_VIP, SERVICE_PORT)) {
+                assertEquals("via service", viaService.exchange("via service"));
+            }
+            assertEquals("direct again", direct.exchange("direct again"), "the open connection survives the Service's");
+            direct.close();
+            serving.get();
+        }
+    }
+
+    /** A connection from the client pod's CLIENT_PORT that stays open for several exchanges. */
+    private record Connection(Socket socket, BufferedReader in, PrintWriter out) implements AutoCloseable {
+        String exchange(String line) throws Exception {
+            out.println(line);
+            return in.readLine();
+        }
+
+        @Override
+        public void close() throws Exception {
+            socket.close();
+        }
+    }
+
+    private Connection connect(String address, int port) throws Exception {
+        Socket s = client.ns().handle().call(() -> {
+            Socket socket = new Socket();
+            socket.setReuseAddress(true);   // the port is bound by the other, open connection
+            socket.bind(new InetSocketAddress(client.inet(), CLIENT_PORT));
+            return socket;
+        });
+        s.setSoTimeout(TIMEOUT_MS);
+        try {
+            s.connect(new InetSocketAddress(address, port), TIMEOUT_MS);
+        } catch (SocketTimeoutException e) {
+            s.close();
+            fail("connect from " + client.address() + ":" + CLIENT_PORT + " to " + address + ":" + port + " timed out; conntrack:\n"
+                    + conntrack("tcp"));
+        }
+        return new Connection(s, new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)),
+                new PrintWriter(s.getOutputStream(), true, StandardCharsets.UTF_8));
+    }
+
     /** Connects from the client pod's CLIENT_PORT, sends a line, reads the echo, closes first (the client keeps TIME_WAIT). */
     private String tcpExchange(String address, int port, String line) throws Exception {
         try (Socket s = client.ns().handle().call(() -> {
@@ -178,6 +233,34 @@ abstract class PortReuseTest {
                     in.readLine();
                 }
             }
+        } catch (Exception e) {
+            throw new IllegalStateException("the backend did not serve " + connections + " connections", e);
+        }
+    }
+
+    /** Echoes every line of each connection on its own thread, until the client closes it. */
+    private static void echoLinesConcurrently(ServerSocket server, int connections) {
+        var served = new java.util.ArrayList<CompletableFuture<Void>>();
+        // A thread per connection of its own: the common pool may have one thread, busy accepting.
+        try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            server.setSoTimeout(2 * TIMEOUT_MS);
+            for (int i = 0; i < connections; i++) {
+                Socket s = server.accept();
+                served.add(CompletableFuture.runAsync(() -> {
+                    try (s) {
+                        s.setSoTimeout(4 * TIMEOUT_MS);
+                        var in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+                        OutputStream out = s.getOutputStream();
+                        for (String line; (line = in.readLine()) != null; ) {
+                            out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+                            out.flush();
+                        }
+                    } catch (Exception e) {
+                        throw new IllegalStateException("the backend's connection failed", e);
+                    }
+                }, threads));
+            }
+            CompletableFuture.allOf(served.toArray(CompletableFuture[]::new)).get();
         } catch (Exception e) {
             throw new IllegalStateException("the backend did not serve " + connections + " connections", e);
         }
