@@ -4,7 +4,7 @@
 # this machine, and the control plane's costs (CNI ADD/DEL, agent memory, start,
 # scrape) and the FFM map bindings (JMH).
 #
-#   ./bench/run.sh            # the full run (~25 min); writes docs/benchmarks.md
+#   ./bench/run.sh            # the full run (~30 min); writes docs/benchmarks.md
 #   ./bench/run.sh --quick    # a short run for development; writes bench/results/quick.*
 #   ./bench/run.sh --only tput,rr,reuse,conn,cni,agent,jmh,profile   # a subset (with --quick or not)
 #   FERRY_BENCH_NS=name FERRY_BENCH_PINS=name ./bench/run.sh   # other names, beside a run that uses the defaults
