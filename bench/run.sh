@@ -366,7 +366,10 @@ iperf_once() {
     die "iperf3 $key $family -P $streams failed: $(jq -r '.error // empty' "$out" 2>/dev/null)"
   fi
   stop_pid "$pid"; unset "HELPERS[$pid]"
-  jq '.end.sum_received.bits_per_second / 1e9 * 1000 | floor / 1000' "$out"
+  # iperf3 -J can exit 0 after a failed connect, with .error set and nothing received.
+  jq -e 'select(.error == null and (.end.sum_received.bits_per_second // 0) > 0)
+         | .end.sum_received.bits_per_second / 1e9 * 1000 | floor / 1000' "$out" 2>/dev/null \
+    || die "iperf3 $key $family -P $streams received nothing: $(jq -r '.error // empty' "$out" 2>/dev/null)"
 }
 
 # rr_once KEY [FAMILY]: "p50 p99 transactions_per_second" of one ping-pong run of

@@ -272,10 +272,15 @@ iperf_test() {
   run_waited nsenter --net="/run/netns/$(pod_ns "$from")" iperf3 --client "$(pod_addr "$to" "$family")" \
     --time "$TRAFFIC_SECONDS" --json || status=$?
   out=$(cat "$run_dir/out")
+  # iperf3 --json can exit 0 after a failed connect, with .error set and nothing received.
+  local gbit
+  gbit=$(jq -r 'if .error == null and (.end.sum_received.bits_per_second // 0) > 0
+                then .end.sum_received.bits_per_second / 1e9 * 100 | floor / 100 else empty end' <<<"$out" 2>/dev/null || true)
+  [ -n "$gbit" ] || [ "$status" -ne 0 ] || status=1
   if [ "$status" -eq 0 ]; then
-    ok "$what $family: $from -> $to: $(jq -r '.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100 | "\(.) Gbit/s"' <<<"$out") over ${TRAFFIC_SECONDS} s (TCP, iperf3)"
+    ok "$what $family: $from -> $to: $gbit Gbit/s over ${TRAFFIC_SECONDS} s (TCP, iperf3)"
   else
-    bad "$what $family: $from -> $to: iperf3 failed: $(jq -r '.error // empty' <<<"$out" 2>/dev/null || tail -n 2 <<<"$out")"
+    bad "$what $family: $from -> $to: iperf3 failed: $(jq -r '.error // "nothing received"' <<<"$out" 2>/dev/null || tail -n 2 <<<"$out")"
   fi
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
@@ -438,12 +443,14 @@ cli_view() {
   printf '\n   $ ferry datapath stats --interval 1      (node-a, rates while pod-1 pings pod-3)\n'
   in_ns "$(pod_ns pod-1)" ping -q -c 30 -i 0.1 "${POD_IP[pod-3]}" >/dev/null 2>&1 &
   local pinger=$!
+  HELPERS[$pinger]=ping
   if out=$(dist/bin/ferry --socket "$(socket a)" datapath stats --interval 1); then
     sed 's/^/     /' <<<"$out"
   else
     bad "ferry datapath stats failed on node-a"
   fi
   wait "$pinger" || true
+  unset "HELPERS[$pinger]"
 }
 
 delete_pods() {
