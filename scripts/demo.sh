@@ -331,9 +331,15 @@ counters() {
   for node in "${NODES[@]}"; do
     stats=$(api "$node" /v1/datapath/stats)
     printf '\n   node-%s\n' "$node"
-    jq -r '.counters[] | [.direction, .verdict, .reason, .packets, .bytes] | @tsv' <<<"$stats" \
-      | awk -F'\t' 'BEGIN { printf "     %-9s %-15s %-20s %10s %14s\n", "direction", "verdict", "reason", "packets", "bytes" }
-                    { printf "     %-9s %-15s %-20s %10s %14s\n", $1, $2, $3, $4, $5 }'
+    # A family column when the API's counters carry one (as the metrics' family label).
+    jq -r '.counters[] | [.direction, (.family // "-"), .verdict, .reason, .packets, .bytes] | @tsv' <<<"$stats" \
+      | awk -F'\t' -v fam="$(jq -r 'if any(.counters[]; has("family")) then 1 else 0 end' <<<"$stats")" '
+          function row(d, f, v, r, p, b) {
+            if (fam) printf "     %-9s %-7s %-15s %-20s %10s %14s\n", d, f, v, r, p, b
+            else printf "     %-9s %-15s %-20s %10s %14s\n", d, v, r, p, b
+          }
+          BEGIN { row("direction", "family", "verdict", "reason", "packets", "bytes") }
+          { row($1, $2, $3, $4, $5, $6) }'
     local metrics=""
     if ! metrics=$(in_ns "$(node_ns "$node")" curl -sS --max-time 10 http://127.0.0.1:9962/metrics 2>&1); then
       bad "node-$node: GET /metrics on its metricsAddress failed: $metrics"
