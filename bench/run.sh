@@ -4,7 +4,7 @@
 # this machine, and the control plane's costs (CNI ADD/DEL, agent memory, start,
 # scrape) and the FFM map bindings (JMH).
 #
-#   ./bench/run.sh            # the full run (~25 min); writes docs/benchmarks.md
+#   ./bench/run.sh            # the full run (~30 min); writes docs/benchmarks.md
 #   ./bench/run.sh --quick    # a short run for development; writes bench/results/quick.*
 #   ./bench/run.sh --only tput,rr,reuse,conn,cni,agent,jmh,profile   # a subset (with --quick or not)
 #   FERRY_BENCH_NS=name FERRY_BENCH_PINS=name ./bench/run.sh   # other names, beside a run that uses the defaults
@@ -17,7 +17,7 @@
 set -euo pipefail
 FERRY_SCRIPT=$(readlink -f "$0")   # what setup.sh re-runs with sudo when not root
 cd "$(dirname "$FERRY_SCRIPT")/.."
-FERRY_EXTRA_PACKAGES=(sockperf containernetworking-plugins util-linux linux-perf)
+FERRY_EXTRA_PACKAGES=(containernetworking-plugins util-linux linux-perf)
 source scripts/setup.sh "$@"
 
 # ---------------------------------------------------------------------------
@@ -52,16 +52,25 @@ readonly KP_RULES=2000                    # kube-proxy-like DNAT rules in the ne
 # The picture: one pair of node namespaces per datapath, same shape for each.
 #   f: Ferry (agents + ferry-cni)   p: ptp + host-local   l: the limit (one veth pair)
 #   r: a lone Ferry node for the agent's own costs (start, memory, scrape)
+#   c: a lone IPv4-only Ferry node for the CNI figure (4), which compares IPv4 ADDs with ptp's
+# Nodes f and p are dual stack: every pod has an IPv4 and an IPv6 address, and
+# figures 1 and 2 measure both families on the same pods.
 
 readonly NS=${FERRY_BENCH_NS:-ferrybench}
 readonly PIN_PREFIX=/sys/fs/bpf/${FERRY_BENCH_PINS:-ferry-bench}
-declare -A POD_CIDR=([f-a]=10.88.16.0/20 [f-b]=10.88.32.0/20 [p-a]=10.88.48.0/20 [p-b]=10.88.64.0/20 [r-a]=10.88.128.0/20)
+declare -A POD_CIDR=([f-a]=10.88.16.0/20 [f-b]=10.88.32.0/20 [p-a]=10.88.48.0/20 [p-b]=10.88.64.0/20 [r-a]=10.88.128.0/20
+                     [c-a]=10.88.144.0/20)
+declare -A POD_CIDR6=([f-a]=fd00:88:16::/64 [f-b]=fd00:88:32::/64 [p-a]=fd00:88:48::/64 [p-b]=fd00:88:64::/64)
 declare -A WIRE_ADDR=([f-a]=192.168.88.1 [f-b]=192.168.88.2 [p-a]=192.168.88.11 [p-b]=192.168.88.12)
-readonly LIMIT_ADDR=(10.88.255.1 10.88.255.2)
+declare -A WIRE_ADDR6=([f-a]=fd88:ffff::1 [f-b]=fd88:ffff::2 [p-a]=fd88:ffff::11 [p-b]=fd88:ffff::12)
+readonly CLUSTER_CIDRS="10.88.0.0/16, fd00:88::/32"
+readonly LIMIT_ADDR=(10.88.255.1 10.88.255.2) LIMIT_ADDR6=(fd88:fffe::1 fd88:fffe::2)
+readonly FAMILIES=(v4 v6)
+readonly RR_PORT=11111
 readonly CNI_BIN=/usr/lib/cni
 
 run_dir=""
-declare -A AGENT_PID=() POD_IP=() HELPERS=()
+declare -A AGENT_PID=() POD_IP=() POD_IP6=() HELPERS=()
 SAMPLES=""
 
 if [ -t 1 ]; then bold=$'\033[1m' red=$'\033[31m' plain=$'\033[0m'; else bold="" red="" plain=""; fi
@@ -159,6 +168,7 @@ make_node_pair() {
   ip -n "$NS-$a" link add wire type veth peer name wire netns "$NS-$b"
   for n in "$a" "$b"; do
     ip -n "$NS-$n" address add "${WIRE_ADDR[$n]}/24" dev wire
+    ip -n "$NS-$n" address add "${WIRE_ADDR6[$n]}/64" dev wire nodad   # nodad: usable at once
     ip -n "$NS-$n" link set wire up
   done
 }
@@ -169,12 +179,17 @@ write_agent_config() {
   {
     echo "nodeName: $node"
     echo "mode: standalone"
-    echo "podCIDRs: [${POD_CIDR[$node]}]"
-    echo "clusterCIDRs: [10.88.0.0/16]"
+    if [ -n "${POD_CIDR6[$node]:-}" ]; then
+      echo "podCIDRs: [${POD_CIDR[$node]}, ${POD_CIDR6[$node]}]"
+      echo "clusterCIDRs: [$CLUSTER_CIDRS]"
+    else
+      echo "podCIDRs: [${POD_CIDR[$node]}]"
+      echo "clusterCIDRs: [10.88.0.0/16]"
+    fi
     echo "uplinks: [wire]"
     if [ -n "$other" ]; then
       echo "peers:"
-      echo "  - {name: $other, podCIDRs: [${POD_CIDR[$other]}], address: ${WIRE_ADDR[$other]}}"
+      echo "  - {name: $other, podCIDRs: [${POD_CIDR[$other]}, ${POD_CIDR6[$other]}], address: ${WIRE_ADDR[$other]}, address6: ${WIRE_ADDR6[$other]}}"
     fi
     echo "socket: $dir/ferry.sock"
     echo "stateDir: $dir/state"
@@ -207,10 +222,14 @@ await_ready() {
 
 # The network configuration a runtime hands the plugin.
 ferry_netconf() { jq -c '{cniVersion, name} + .plugins[0]' "$run_dir/$1/cni/05-ferry.conflist"; }
+# ptp_netconf NODE [v4]: dual stack (an IPv4 and an IPv6 host-local range) unless v4 is asked for.
 ptp_netconf() {
-  jq -nc --arg subnet "${POD_CIDR[$1]}" --arg dir "$run_dir/$1/ipam" \
+  local subnet6=${POD_CIDR6[$1]}
+  [ "${2:-}" = v4 ] && subnet6=""
+  jq -nc --arg subnet "${POD_CIDR[$1]}" --arg subnet6 "$subnet6" --arg dir "$run_dir/$1/ipam" \
     '{cniVersion: "1.0.0", name: "ferrybench-ptp", type: "ptp", ipMasq: false, mtu: 1500,
-      ipam: {type: "host-local", ranges: [[{subnet: $subnet}]], routes: [{dst: "0.0.0.0/0"}], dataDir: $dir}}'
+      ipam: {type: "host-local", ranges: ([[{subnet: $subnet}]] + if $subnet6 == "" then [] else [[{subnet: $subnet6}]] end),
+             routes: ([{dst: "0.0.0.0/0"}] + if $subnet6 == "" then [] else [{dst: "::/0"}] end), dataDir: $dir}}'
 }
 
 # cni SIDE NODE COMMAND POD_NS CONTAINER_ID: the plugin's binary, in the node's namespace.
@@ -227,9 +246,14 @@ add_pod() {
   local side=$1 node=$2 pod=$3 result
   add_ns "$pod"
   result=$(cni "$side" "$node" ADD "$pod" "$NS-$pod") || die "$side ADD of $pod failed: $result"
-  POD_IP[$pod]=$(jq -r '.ips[0].address | split("/")[0]' <<<"$result")
-  say "$pod on $node ($side): ${POD_IP[$pod]}"
+  POD_IP[$pod]=$(jq -r '[.ips[].address | select(contains(".")) | split("/")[0]][0] // empty' <<<"$result")
+  POD_IP6[$pod]=$(jq -r '[.ips[].address | select(contains(":")) | split("/")[0]][0] // empty' <<<"$result")
+  [ -n "${POD_IP[$pod]}" ] && [ -n "${POD_IP6[$pod]}" ] || die "$side ADD of $pod did not give an address of each family: $result"
+  say "$pod on $node ($side): ${POD_IP[$pod]} and ${POD_IP6[$pod]}"
 }
+
+# pod_addr POD FAMILY: the pod's address of that family (v4 or v6).
+pod_addr() { if [ "$2" = v6 ]; then echo "${POD_IP6[$1]}"; else echo "${POD_IP[$1]}"; fi; }
 
 helper() { "$@" >/dev/null 2>&1 & HELPERS[$!]=$1; }
 
@@ -260,29 +284,39 @@ setup_datapaths() {
   # ptp: the reference plugin and host-local, in the node namespaces; plain routes across the wire.
   make_node_pair p
   add_pod ptp p-a p-pod1; add_pod ptp p-a p-pod2; add_pod ptp p-b p-pod3
-  for n in p-a p-b; do in_ns "$n" sysctl -qw net.ipv4.ip_forward=1; done
+  # In the node namespaces only (ptp turns both on there too): a kube-proxy node forwards both families.
+  for n in p-a p-b; do in_ns "$n" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1; done
   in_ns p-a ip route add "${POD_CIDR[p-b]}" via "${WIRE_ADDR[p-b]}" dev wire
   in_ns p-b ip route add "${POD_CIDR[p-a]}" via "${WIRE_ADDR[p-a]}" dev wire
+  in_ns p-a ip -6 route add "${POD_CIDR6[p-b]}" via "${WIRE_ADDR6[p-b]}" dev wire
+  in_ns p-b ip -6 route add "${POD_CIDR6[p-a]}" via "${WIRE_ADDR6[p-a]}" dev wire
 
   # The limit: two namespaces, one veth pair, no node in between.
   add_ns l-1; add_ns l-2
   ip -n "$NS-l-1" link add eth0 type veth peer name eth0 netns "$NS-l-2"
-  ip -n "$NS-l-1" address add "${LIMIT_ADDR[0]}/30" dev eth0; ip -n "$NS-l-1" link set eth0 up
-  ip -n "$NS-l-2" address add "${LIMIT_ADDR[1]}/30" dev eth0; ip -n "$NS-l-2" link set eth0 up
-  POD_IP[l-1]=${LIMIT_ADDR[0]} POD_IP[l-2]=${LIMIT_ADDR[1]}
-
-  # Every path must carry packets before anything is measured.
-  local pair
-  for pair in f-pod1:f-pod2 f-pod1:f-pod3 p-pod1:p-pod2 p-pod1:p-pod3 l-1:l-2; do
-    in_ns "${pair%%:*}" ping -c 2 -i 0.2 -W 2 "${POD_IP[${pair##*:}]}" >/dev/null || die "no ping from ${pair%%:*} to ${pair##*:}"
+  local i
+  for i in 1 2; do
+    ip -n "$NS-l-$i" address add "${LIMIT_ADDR[i - 1]}/30" dev eth0
+    ip -n "$NS-l-$i" address add "${LIMIT_ADDR6[i - 1]}/126" dev eth0 nodad
+    ip -n "$NS-l-$i" link set eth0 up
   done
-  say "ping works on every path"
-  # Round-trip servers stay up for the whole run, on the server CPU.
+  POD_IP[l-1]=${LIMIT_ADDR[0]} POD_IP[l-2]=${LIMIT_ADDR[1]} POD_IP6[l-1]=${LIMIT_ADDR6[0]} POD_IP6[l-2]=${LIMIT_ADDR6[1]}
+
+  # Every path must carry packets of both families before anything is measured.
+  local pair family
+  for pair in f-pod1:f-pod2 f-pod1:f-pod3 p-pod1:p-pod2 p-pod1:p-pod3 l-1:l-2; do
+    for family in "${FAMILIES[@]}"; do
+      in_ns "${pair%%:*}" ping -c 2 -i 0.2 -W 2 "$(pod_addr "${pair##*:}" "$family")" >/dev/null \
+        || die "no $family ping from ${pair%%:*} to ${pair##*:} ($(pod_addr "${pair##*:}" "$family"))"
+    done
+  done
+  say "ping works on every path, IPv4 and IPv6"
+  # Round-trip servers (bench/rr.c, both families on one socket) stay up for the whole run, on the server CPU.
   local dst
   for dst in f-pod2 f-pod3 p-pod2 p-pod3 l-2; do
-    helper nsenter "$(netns "$dst")" taskset -c "$SERVER_CPU" sockperf server --tcp -i "${POD_IP[$dst]}" -p 11111
+    helper nsenter "$(netns "$dst")" taskset -c "$SERVER_CPU" "$run_dir/rr" serve "$RR_PORT"
   done
-  for dst in f-pod2 f-pod3 p-pod2 p-pod3 l-2; do await_listen "$dst" 11111; done
+  for dst in f-pod2 f-pod3 p-pod2 p-pod3 l-2; do await_listen "$dst" "$RR_PORT"; done
 }
 
 # The kube-proxy-like load: KP_RULES DNAT rules for Service addresses that the
@@ -320,33 +354,39 @@ set_load() {
 declare -A SRC=([ferry-same]=f-pod1 [ferry-cross]=f-pod1 [ptp-same]=p-pod1 [ptp-cross]=p-pod1 [limit-veth]=l-1)
 declare -A DST=([ferry-same]=f-pod2 [ferry-cross]=f-pod3 [ptp-same]=p-pod2 [ptp-cross]=p-pod3 [limit-veth]=l-2)
 
+# iperf_once KEY STREAMS FAMILY: Gbit/s received.
 iperf_once() {
-  local key=$1 streams=$2 src=${SRC[$1]} dst=${DST[$1]} pid out
+  local key=$1 streams=$2 family=$3 src=${SRC[$1]} dst=${DST[$1]} pid out
   nsenter "$(netns "$dst")" taskset -c "$SERVER_CPU" iperf3 --server --one-off -p 5201 >/dev/null 2>&1 &
   pid=$!; HELPERS[$pid]=iperf3
   await_listen "$dst" 5201
   out=$run_dir/iperf.json
-  if ! in_ns "$src" taskset -c "$CLIENT_CPU" iperf3 -c "${POD_IP[$dst]}" -p 5201 -t "$TPUT_SECONDS" -O 1 -P "$streams" -J >"$out" 2>&1; then
+  if ! in_ns "$src" taskset -c "$CLIENT_CPU" iperf3 -c "$(pod_addr "$dst" "$family")" -p 5201 -t "$TPUT_SECONDS" -O 1 -P "$streams" -J >"$out" 2>&1; then
     stop_pid "$pid"; unset "HELPERS[$pid]"
-    die "iperf3 $key -P $streams failed: $(jq -r '.error // empty' "$out" 2>/dev/null)"
+    die "iperf3 $key $family -P $streams failed: $(jq -r '.error // empty' "$out" 2>/dev/null)"
   fi
   stop_pid "$pid"; unset "HELPERS[$pid]"
-  jq '.end.sum_received.bits_per_second / 1e9 * 1000 | floor / 1000' "$out"
+  # iperf3 -J can exit 0 after a failed connect, with .error set and nothing received.
+  jq -e 'select(.error == null and (.end.sum_received.bits_per_second // 0) > 0)
+         | .end.sum_received.bits_per_second / 1e9 * 1000 | floor / 1000' "$out" 2>/dev/null \
+    || die "iperf3 $key $family -P $streams received nothing: $(jq -r '.error // empty' "$out" 2>/dev/null)"
 }
 
-# Prints "p50 p99 transactions_per_second" of one sockperf ping-pong run (full round trips, µs).
+# rr_once KEY [FAMILY]: "p50 p99 transactions_per_second" of one ping-pong run of
+# bench/rr.c (64 B requests and answers, full round trips, µs).
 rr_once() {
-  local key=$1 src=${SRC[$1]} dst=${DST[$1]} out=$run_dir/sockperf.txt
-  in_ns "$src" taskset -c "$CLIENT_CPU" sockperf ping-pong --tcp -i "${POD_IP[$dst]}" -p 11111 -t "$RR_SECONDS" --full-rtt -m 64 >"$out" 2>&1 \
-    || die "sockperf $key failed: $(tail -n 3 "$out")"
-  awk '/percentile 50.000/ {p50=$NF} /percentile 99.000/ {p99=$NF}
-       /\[Valid Duration\]/ { for (i = 1; i <= NF; i++) { if ($i ~ /^RunTime=/) { sub("RunTime=", "", $i); t = $i }
-                                                         if ($i ~ /^ReceivedMessages=/) { sub("ReceivedMessages=", "", $i); n = $i } } }
-       END { printf "%s %s %.0f\n", p50, p99, n / t }' "$out"
+  local key=$1 family=${2:-v4} src=${SRC[$1]} dst=${DST[$1]} out
+  out=$(in_ns "$src" taskset -c "$CLIENT_CPU" "$run_dir/rr" ping "$(pod_addr "$dst" "$family")" "$RR_PORT" "$RR_SECONDS" 64 2>&1) \
+    || die "rr $key $family failed: $out"
+  echo "$out"
 }
+
+# The figures' case of a path in a family: IPv4 keeps the names of the runs before IPv6 ("same-P1"),
+# IPv6 is prefixed ("v6-same-P1").
+case_of() { if [ "$1" = v6 ]; then echo "v6-$2"; else echo "$2"; fi; }
 
 traffic_rounds() {
-  local figs=$1 round load order side path streams key v p50 p99 tps
+  local figs=$1 round load order side path streams key v p50 p99 tps family families case
   write_kp_ruleset
   for ((round = 1; round <= ROUNDS; round++)); do
     # ABAB: each round runs every side once, and the side that goes first alternates.
@@ -354,34 +394,37 @@ traffic_rounds() {
     for load in none kp; do
       set_load "$load"
       step "Round $round/$ROUNDS, netfilter load: $load"
-      for path in same cross; do
-        for side in "${order[@]}"; do
-          if [ "$side" = limit ]; then
-            [ "$load" = none ] && [ "$path" = same ] || continue   # the limit has no node, hence no load and no path
-            key=limit-veth
-          else
-            key=$side-$path
-          fi
-          if [[ $figs == *tput* ]]; then
-            for streams in 1 4; do
-              v=$(iperf_once "$key" "$streams")
-              sample tput "$path-P$streams" "$side" "$load" "$round" "$v" Gbit/s
-              [ "$side" = limit ] && sample tput "cross-P$streams" limit "$load" "$round" "$v" Gbit/s
-              say "$(printf '%-12s -P %s  %7s Gbit/s' "$key" "$streams" "$v")"
-            done
-          fi
-          if [[ $figs == *rr* ]]; then
-            read -r p50 p99 tps < <(rr_once "$key")
-            sample rr_p50 "$path" "$side" "$load" "$round" "$p50" us
-            sample rr_p99 "$path" "$side" "$load" "$round" "$p99" us
-            sample rr_tps "$path" "$side" "$load" "$round" "$tps" tx/s
+      # The load is kube-proxy's IPv4 table (figure 3): IPv6 is measured without it.
+      families=(v4); [ "$load" = none ] && families=("${FAMILIES[@]}")
+      for family in "${families[@]}"; do
+        for path in same cross; do
+          for side in "${order[@]}"; do
             if [ "$side" = limit ]; then
-              sample rr_p50 cross limit "$load" "$round" "$p50" us
-              sample rr_p99 cross limit "$load" "$round" "$p99" us
-              sample rr_tps cross limit "$load" "$round" "$tps" tx/s
+              [ "$load" = none ] && [ "$path" = same ] || continue   # the limit has no node, hence no load and no path
+              key=limit-veth
+            else
+              key=$side-$path
             fi
-            say "$(printf '%-12s TCP RR p50 %8s us  p99 %8s us  %7s tx/s' "$key" "$p50" "$p99" "$tps")"
-          fi
+            if [[ $figs == *tput* ]]; then
+              for streams in 1 4; do
+                v=$(iperf_once "$key" "$streams" "$family")
+                sample tput "$(case_of "$family" "$path-P$streams")" "$side" "$load" "$round" "$v" Gbit/s
+                [ "$side" = limit ] && sample tput "$(case_of "$family" "cross-P$streams")" limit "$load" "$round" "$v" Gbit/s
+                say "$(printf '%-12s %s -P %s  %7s Gbit/s' "$key" "$family" "$streams" "$v")"
+              done
+            fi
+            if [[ $figs == *rr* ]]; then
+              v=$(rr_once "$key" "$family")   # not read < <(...): a failed run must stop the bench
+              read -r p50 p99 tps <<<"$v"
+              for case in "$path" $( [ "$side" = limit ] && echo cross ); do
+                case=$(case_of "$family" "$case")
+                sample rr_p50 "$case" "$side" "$load" "$round" "$p50" us
+                sample rr_p99 "$case" "$side" "$load" "$round" "$p99" us
+                sample rr_tps "$case" "$side" "$load" "$round" "$tps" tx/s
+              done
+              say "$(printf '%-12s %s TCP RR p50 %8s us  p99 %8s us  %7s tx/s' "$key" "$family" "$p50" "$p99" "$tps")"
+            fi
+          done
         done
       done
       if [ "$load" = kp ]; then
@@ -480,7 +523,7 @@ bpf_prog_cost() {
 }
 
 # The programs' own cost per packet on the live path, as the kernel counts it
-# (kernel.bpf_stats_enabled), during one sockperf ping-pong per Ferry path.
+# (kernel.bpf_stats_enabled), during one IPv4 ping-pong (bench/rr.c) per Ferry path.
 program_cost() {
   local key prog before after runs per_run
   for key in ferry-same ferry-cross; do
@@ -499,7 +542,7 @@ program_cost() {
 }
 
 profile_paths() {
-  step "Profile: BPF run time per packet during sockperf; perf record -a -g (cpu-clock) during one iperf3 -P 1 per path"
+  step "Profile: BPF run time per packet during TCP RR (bench/rr.c); perf record -a -g (cpu-clock) during one iperf3 -P 1 per path"
   local key pid out=$OUT-profile.txt was before prog runs per_run
   was=$(sysctl -n kernel.bpf_stats_enabled)
   sysctl -qw kernel.bpf_stats_enabled=1
@@ -537,17 +580,28 @@ profile_paths() {
 # ---------------------------------------------------------------------------
 # Figure 4: CNI ADD and DEL through the binaries, ABAB
 
+# IPv4 ADDs on both sides, as in the runs before dual stack: Ferry's on a node
+# of its own with an IPv4 pod CIDR only (f-a is dual stack), ptp's with one
+# IPv4 range (with an IPv6 one, ptp waits for the pod's DAD on every ADD).
 cni_rounds() {
-  step "CNI ADD/DEL latency: ferry-cni (agent on ferrybench-f-a) vs ptp + host-local (ferrybench-p-a)"
-  local i round side conc
+  step "CNI ADD/DEL latency (IPv4): ferry-cni (agent on $NS-c-a) vs ptp + host-local ($NS-p-a)"
+  local i round side conc t
+  add_ns c-a
+  ip -n "$NS-c-a" link add wire type veth peer name wire-peer   # an uplink with no one behind it
+  ip -n "$NS-c-a" link set wire up; ip -n "$NS-c-a" link set wire-peer up
+  write_agent_config c-a
+  t=$(now_ns)
+  start_agent c-a
+  say "Ferry agent on c-a ready after $(await_ready c-a "$t") ms"
+  for _ in $(seq 100); do [ -f "$run_dir/c-a/cni/05-ferry.conflist" ] && break; sleep 0.1; done
   for ((i = 1; i <= CNI_PODS; i++)); do add_ns "cni-$i"; done
   for ((round = 1; round <= ROUNDS; round++)); do
     local order=(ferry ptp); ((round % 2)) || order=(ptp ferry)
     for conc in 1 8; do
       for side in "${order[@]}"; do
-        local node=f-a conf plugin path
-        if [ "$side" = ferry ]; then conf=$(ferry_netconf f-a) plugin=$PWD/dist/bin/ferry-cni path=$PWD/dist/bin
-        else node=p-a conf=$(ptp_netconf p-a) plugin=$CNI_BIN/ptp path=$CNI_BIN; fi
+        local node=c-a conf plugin path
+        if [ "$side" = ferry ]; then conf=$(ferry_netconf c-a) plugin=$PWD/dist/bin/ferry-cni path=$PWD/dist/bin
+        else node=p-a conf=$(ptp_netconf p-a v4) plugin=$CNI_BIN/ptp path=$CNI_BIN; fi
         in_ns "$node" python3 bench/cni_load.py --plugin "$plugin" --cni-path "$path" --netconf "$conf" \
           --netns-prefix "/run/netns/$NS-cni-" --id-prefix "$NS-$side-$round-$conc-" --pods "$CNI_PODS" \
           --concurrency "$conc" --side "$side" --round "$round" >>"$SAMPLES" \
@@ -556,6 +610,7 @@ cni_rounds() {
       done
     done
   done
+  stop_agent c-a   # its JVM out of the way of the figures after this one
 }
 
 # ---------------------------------------------------------------------------
@@ -625,12 +680,12 @@ machine_json() {
   jq -n --arg kernel "$(uname -r)" --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -n1)" \
     --arg cores "$(nproc)" --arg commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench/results' ':!docs/benchmarks.md' || echo '+dirty')" \
     --arg java "$(java -version 2>&1 | head -n1)" --arg iperf "$(iperf3 --version | head -n1)" \
-    --arg sockperf "$(sockperf --version 2>&1 | sed -n 's/^sockperf, version //p' | head -n1)" \
+    --arg rr "bench/rr.c, $(gcc --version | head -n1)" \
     --arg ptp "$(dpkg-query -W -f='${Version}' containernetworking-plugins)" \
     --argjson quick "$QUICK" --argjson rounds "$ROUNDS" --argjson tput_s "$TPUT_SECONDS" --argjson rr_s "$RR_SECONDS" \
     --argjson cni_pods "$CNI_PODS" --argjson kp_rules "$KP_RULES" \
     '{kernel: $kernel, cpu: $cpu, cores: ($cores | tonumber), commit: $commit, java: $java, iperf3: $iperf,
-      sockperf: $sockperf, containernetworking_plugins: $ptp, quick: ($quick == 1), rounds: $rounds,
+      rr: $rr, containernetworking_plugins: $ptp, quick: ($quick == 1), rounds: $rounds,
       throughput_seconds: $tput_s, rr_seconds: $rr_s, cni_pods_per_round: $cni_pods, kube_proxy_rules: $kp_rules,
       client_cpu: 0, server_cpu: 1}'
 }
@@ -650,6 +705,7 @@ main() {
   say "bench: $( [ "$QUICK" -eq 1 ] && echo quick || echo full ) run, figures: $ONLY, load average at start: $load_start"
 
   build
+  gcc -O2 -Wall -o "$run_dir/rr" bench/rr.c || die "bench/rr.c did not compile"
   if wants tput || wants rr || wants reuse || wants conn || wants cni || wants profile; then setup_datapaths; fi
   wants profile && profile_paths
   local figs=""; wants tput && figs+=tput; wants rr && figs+=,rr

@@ -80,51 +80,64 @@ def verdict(g):
     return "–" if g["met"] is None else ("**met**" if g["met"] else "**missed**")
 
 
+def rr_tool(meta):
+    """What measured figure 2: sockperf in the recordings before IPv6 (it takes IPv4 only), bench/rr.c since."""
+    return "sockperf ping-pong --tcp" if "sockperf" in meta else "bench/rr.c ping-pong, TCP"
+
+
 def build(meta, s):
     summary = {"throughput": [], "rr": [], "load": [], "cni": [], "agent": {}, "jmh": []}
     goals = []
     md = []
 
+    # Figures 1 and 2 put the families side by side: IPv4 cases keep the names of the runs
+    # before IPv6 ("same-P1"), IPv6 ones are prefixed ("v6-same-P1"); a recording without
+    # IPv6 samples shows IPv4 rows only.
+    families = [("IPv4", "")] + ([("IPv6", "v6-")] if any(k[1].startswith("v6-") for k in s.by) else [])
+
     # Figure 1: throughput
     if any(k[0] == "tput" for k in s.by):
         md += ["## 1. Pod-to-pod TCP throughput (iperf3, Gbit/s, median of rounds)", "",
-               "| path | streams | Ferry | ptp | limit | Ferry/ptp (rounds) | Ferry/limit | ptp/limit |",
-               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+               "| path | streams | family | Ferry | ptp | limit | Ferry/ptp (rounds) | Ferry/limit | ptp/limit |",
+               "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for path in ("same", "cross"):
             for streams in (1, 4):
-                case = f"{path}-P{streams}"
-                f, p, l = (s.med("tput", case, side) for side in ("ferry", "ptp", "limit"))
-                fp, fl, pl = ratio(f, p), ratio(f, l), ratio(p, l)
-                rng = s.paired_range("tput", case, "ferry", "ptp")
-                md.append(f"| {path}-node | {streams} | {fmt(f)} | {fmt(p)} | {fmt(l)} | {fmt(fp)} "
-                          f"({fmt(rng[0]) if rng else '–'}–{fmt(rng[1]) if rng else '–'}) | {fmt(fl)} | {fmt(pl)} |")
-                summary["throughput"].append({"case": case, "ferry": f, "ptp": p, "limit": l,
-                                              "ferry_over_ptp": fp, "ferry_over_limit": fl,
-                                              "ferry_over_ptp_round_range": rng})
-                if fp is not None:
-                    goals.append(goal(fp >= 1.15, f"throughput {case}: Ferry/ptp {fmt(fp)} (goal >= 1.15)"))
-                if fl is not None:
-                    goals.append(goal(fl >= 0.95, f"throughput {case}: Ferry/limit {fmt(fl)} (goal >= 0.95)"))
+                for family, prefix in families:
+                    case = f"{prefix}{path}-P{streams}"
+                    f, p, l = (s.med("tput", case, side) for side in ("ferry", "ptp", "limit"))
+                    fp, fl, pl = ratio(f, p), ratio(f, l), ratio(p, l)
+                    rng = s.paired_range("tput", case, "ferry", "ptp")
+                    md.append(f"| {path}-node | {streams} | {family} | {fmt(f)} | {fmt(p)} | {fmt(l)} | {fmt(fp)} "
+                              f"({fmt(rng[0]) if rng else '–'}–{fmt(rng[1]) if rng else '–'}) | {fmt(fl)} | {fmt(pl)} |")
+                    summary["throughput"].append({"case": case, "family": family, "ferry": f, "ptp": p, "limit": l,
+                                                  "ferry_over_ptp": fp, "ferry_over_limit": fl,
+                                                  "ferry_over_ptp_round_range": rng})
+                    if fp is not None:
+                        goals.append(goal(fp >= 1.15, f"throughput {case}: Ferry/ptp {fmt(fp)} (goal >= 1.15)"))
+                    if fl is not None:
+                        goals.append(goal(fl >= 0.95, f"throughput {case}: Ferry/limit {fmt(fl)} (goal >= 0.95)"))
         md.append("")
 
     # Figure 2: request/response
     if any(k[0] == "rr_p50" for k in s.by):
-        md += ["## 2. TCP request/response (sockperf ping-pong --tcp, 64 B, full round trip)", "",
-               "| path | p50 Ferry µs | p50 ptp µs | p50 limit µs | p50 Ferry/ptp (rounds) | p99 Ferry | p99 ptp | p99 limit | tx/s Ferry | tx/s ptp | tx/s limit |",
-               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        md += [f"## 2. TCP request/response ({rr_tool(meta)}, 64 B, full round trip)", "",
+               "| path | family | p50 Ferry µs | p50 ptp µs | p50 limit µs | p50 Ferry/ptp (rounds) | p99 Ferry | p99 ptp | p99 limit | tx/s Ferry | tx/s ptp | tx/s limit |",
+               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for path in ("same", "cross"):
-            p50 = {side: s.med("rr_p50", path, side) for side in ("ferry", "ptp", "limit")}
-            p99 = {side: s.med("rr_p99", path, side) for side in ("ferry", "ptp", "limit")}
-            tps = {side: s.med("rr_tps", path, side) for side in ("ferry", "ptp", "limit")}
-            r = ratio(p50["ferry"], p50["ptp"])
-            rng = s.paired_range("rr_p50", path, "ferry", "ptp")
-            md.append(f"| {path}-node | {fmt(p50['ferry'])} | {fmt(p50['ptp'])} | {fmt(p50['limit'])} | {fmt(r)} "
-                      f"({fmt(rng[0]) if rng else '–'}–{fmt(rng[1]) if rng else '–'}) | {fmt(p99['ferry'])} | {fmt(p99['ptp'])} | "
-                      f"{fmt(p99['limit'])} | {fmt(tps['ferry'])} | {fmt(tps['ptp'])} | {fmt(tps['limit'])} |")
-            summary["rr"].append({"case": path, "p50_us": p50, "p99_us": p99, "tps": tps, "p50_ferry_over_ptp": r,
-                                  "p50_ferry_over_ptp_round_range": rng})
-            if r is not None:
-                goals.append(goal(r <= 0.80, f"TCP RR p50 {path}-node: Ferry/ptp {fmt(r)} (goal <= 0.80)"))
+            for family, prefix in families:
+                case = prefix + path
+                p50 = {side: s.med("rr_p50", case, side) for side in ("ferry", "ptp", "limit")}
+                p99 = {side: s.med("rr_p99", case, side) for side in ("ferry", "ptp", "limit")}
+                tps = {side: s.med("rr_tps", case, side) for side in ("ferry", "ptp", "limit")}
+                r = ratio(p50["ferry"], p50["ptp"])
+                rng = s.paired_range("rr_p50", case, "ferry", "ptp")
+                md.append(f"| {path}-node | {family} | {fmt(p50['ferry'])} | {fmt(p50['ptp'])} | {fmt(p50['limit'])} | {fmt(r)} "
+                          f"({fmt(rng[0]) if rng else '–'}–{fmt(rng[1]) if rng else '–'}) | {fmt(p99['ferry'])} | {fmt(p99['ptp'])} | "
+                          f"{fmt(p99['limit'])} | {fmt(tps['ferry'])} | {fmt(tps['ptp'])} | {fmt(tps['limit'])} |")
+                summary["rr"].append({"case": case, "family": family, "p50_us": p50, "p99_us": p99, "tps": tps,
+                                      "p50_ferry_over_ptp": r, "p50_ferry_over_ptp_round_range": rng})
+                if r is not None:
+                    goals.append(goal(r <= 0.80, f"TCP RR p50 {path}-node {family}: Ferry/ptp {fmt(r)} (goal <= 0.80)"))
         md.append("")
 
     # Figure 3: the netfilter load
@@ -221,8 +234,8 @@ def build(meta, s):
     if any(k[0] in ("bpf_ns", "bpf_test_run_ns") for k in s.by):
         md += ["## 7. BPF program cost per packet", "",
                "Live: the kernel's count of run time over runs (`kernel.bpf_stats_enabled`, which adds two clock "
-               "reads per run) for every program of that name on the two Ferry nodes, during one sockperf "
-               "ping-pong per path. Crafted: `BPF_PROG_TEST_RUN` of one TCP SYN to a local pod (both conntrack "
+               "reads per run) for every program of that name on the two Ferry nodes, during one "
+               f"{rr_tool(meta)} run per path (IPv4). Crafted: `BPF_PROG_TEST_RUN` of one TCP SYN to a local pod (both conntrack "
                "lookups, forward and reverse, as every UDP datagram; a mid-flow TCP segment does one), the kernel's "
                "`duration` over millions of runs (`ProgramCostBenchmark`, bench/jmh).", "",
                "| program | live, same node (ns) | live, cross node (ns) | crafted packet (ns) |",
@@ -267,27 +280,33 @@ METHOD = """## Method
 The harness (bash: `bench/run.sh`; statistics and this page: `bench/stats.py`; the CNI
 driver: `bench/cni_load.py`; JMH: `bench/jmh`) builds three datapaths of the same shape in
 network namespaces (`ferrybench-*`): two "node" namespaces joined by a veth "wire"
-(192.168.88.0/24), two pods on node a and one on node b (10.88.0.0/16):
+(192.168.88.0/24 and fd88:ffff::/64), two pods on node a and one on node b, each pod
+dual stack (10.88.0.0/16 and fd00:88::/32; the limit's pair has both families too):
 
 - **Ferry**: a standalone `dist/bin/ferry-agent` in each node namespace (pins under
   `/sys/fs/bpf/ferry-bench-*`), pods made by `dist/bin/ferry-cni` (TCX on the wire, tc on pod veths, `bpf_redirect_peer`
   on the same node, `bpf_redirect_neigh` + `bpf_redirect_peer` across).
 - **ptp**: Debian's reference `ptp` plugin with `host-local` IPAM (`containernetworking-plugins`),
-  exec'd with the same CNI environment inside the node namespaces; across nodes, plain routes
-  in the node namespaces with `ip_forward` on. Every packet crosses the node's IP stack.
+  an IPv4 and an IPv6 range, exec'd with the same CNI environment inside the node namespaces;
+  across nodes, plain routes of both families in the node namespaces with IPv4 and IPv6
+  forwarding on. Every packet crosses the node's IP stack.
 - **limit**: two namespaces joined by one veth pair: no node hop at all.
 
 Every comparison runs all sides in the same run, in rounds; each round runs every side once
 and the side that goes first alternates (Ferry, ptp, limit / limit, ptp, Ferry), so load
 from other work on the machine falls on both. The client is pinned to CPU 0 and the
-server to CPU 1 (`taskset`). Medians over rounds; "rounds" in brackets is the range of the
+server to CPU 1 (`taskset`). Figures 1 and 2 measure both families on the same pods in
+every round (IPv6 rows beside the IPv4 ones); request/response is `bench/rr.c` (64 B
+ping-pong over one TCP connection, `TCP_NODELAY`, every round trip timed, the first
+100 ms left out; sockperf 3.7 takes IPv4 addresses only). Medians over rounds; "rounds" in brackets is the range of the
 per-round ratios. The netfilter load (figure 3) is applied and removed inside every
 round, in the node namespaces of Ferry and ptp: a `nat` table with 2,000
 `ip daddr 10.96.x.y tcp dport P dnat to ...` rules (Services the traffic never hits)
 jumped to from prerouting and output, and a forward filter with conntrack state
-checks. CNI latency is one `fork+exec` of the plugin binary with the CNI environment,
+checks; it is an IPv4 table, so figure 3 is IPv4 only. CNI latency is one `fork+exec` of the plugin binary with the CNI environment,
 timed by `bench/cni_load.py` from the node namespace, ADD then DEL of the same pods,
-at concurrency 1 and 8. The agent's costs are measured on a node of its own: start
+at concurrency 1 and 8, IPv4 only: Ferry's on a node of its own with an IPv4 pod CIDR,
+ptp's with one IPv4 range (ptp waits for DAD on a pod's IPv6 address on every ADD). The agent's costs are measured on a node of its own: start
 to `/readyz` 200, RSS (`VmRSS` of the JVM) after pods are added through ferry-cni,
 and `curl` time of `GET /metrics` on its `metricsAddress`. Source port reuse
 (figure 8, `bench/port_reuse.py`): in node a of Ferry and ptp, a `nat` prerouting
@@ -326,10 +345,12 @@ def render(meta, rows, out_json, out_md, notes_path):
           f"| commit | `{meta['commit']}` |",
           f"| kernel | {meta['kernel']} |",
           f"| CPU | {meta['cpu']}, {meta['cores']} cores |",
-          f"| software | {meta['java']}; {meta['iperf3']}; sockperf {meta['sockperf']}; containernetworking-plugins {meta['containernetworking_plugins']} |",
+          f"| software | {meta['java']}; {meta['iperf3']}; "
+          + (f"sockperf {meta['sockperf']}" if "sockperf" in meta else f"TCP RR: {meta.get('rr')}")
+          + f"; containernetworking-plugins {meta['containernetworking_plugins']} |",
           f"| load average (1, 5, 15 min) | start {meta['load_average_start']}; end {meta['load_average_end']} |",
           f"| run | {'quick' if meta['quick'] else 'full'}: {meta['rounds']} rounds, iperf3 {meta['throughput_seconds']} s (+1 s omitted), "
-          f"sockperf {meta['rr_seconds']} s, {meta['cni_pods_per_round']} pods per CNI batch; took {meta['duration_seconds']} s |",
+          f"{'sockperf' if 'sockperf' in meta else 'TCP RR'} {meta['rr_seconds']} s, {meta['cni_pods_per_round']} pods per CNI batch; took {meta['duration_seconds']} s |",
           ""] + lead + ["## Goals", ""]
     for g in goals:
         md.append(f"- {verdict(g)}: {g['text']}")
