@@ -12,6 +12,7 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include "common.h"
 #include "ipv4.h"
+#include "ipv6.h"
 
 /* The TCP header's flags byte and its bits (linux/tcp.h has them only as a bitfield). */
 #define TCP_FLAGS_OFF    13
@@ -40,13 +41,14 @@ extern struct nf_conn___ferry *bpf_skb_ct_lookup(struct __sk_buff *skb, struct b
 extern void bpf_ct_release(struct nf_conn___ferry *ct) __ksym;
 
 /* Whether conntrack holds tuple in either direction of an entry; *status gets the entry's status bits. */
-static __always_inline bool ct_lookup(struct __sk_buff *ctx, struct bpf_sock_tuple *tuple, __u8 proto,
-				      unsigned long *status)
+static __always_inline bool ct_lookup(struct __sk_buff *ctx, struct bpf_sock_tuple *tuple, __u32 tuple_len,
+				      __u8 proto, unsigned long *status)
 {
 	struct bpf_ct_opts___ferry opts = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = proto };
 	struct nf_conn___ferry *ct;
 
-	ct = bpf_skb_ct_lookup(ctx, tuple, sizeof(tuple->ipv4), &opts, BPF_CT_OPTS_SZ);
+	/* The tuple's length names its family: sizeof(tuple->ipv4) or sizeof(tuple->ipv6). */
+	ct = bpf_skb_ct_lookup(ctx, tuple, tuple_len, &opts, BPF_CT_OPTS_SZ);
 	if (!ct)
 		return false;
 	*status = ct->status;
@@ -54,16 +56,18 @@ static __always_inline bool ct_lookup(struct __sk_buff *ctx, struct bpf_sock_tup
 	return true;
 }
 
-/* A TCP segment that opens a connection: SYN without ACK. Pulls the TCP header
- * (flow holds copies, no packet pointer is live); one that is cut short opens nothing. */
-static __always_inline bool tcp_opens(struct __sk_buff *ctx)
+/* A TCP segment that opens a connection: SYN without ACK. Pulls the TCP header,
+ * which starts l3_len bytes after the Ethernet header (a constant at each call
+ * site; flow holds copies, no packet pointer is live); one that is cut short
+ * opens nothing. */
+static __always_inline bool tcp_opens(struct __sk_buff *ctx, __u32 l3_len)
 {
 	__u8 *flags;
 	void *head;
 
-	if (!ctx_pull(ctx, ETH_HLEN + sizeof(struct iphdr), TCP_FLAGS_OFF + 1, &head))
+	if (!ctx_pull(ctx, ETH_HLEN + l3_len, TCP_FLAGS_OFF + 1, &head))
 		return false;
-	flags = head + ETH_HLEN + sizeof(struct iphdr) + TCP_FLAGS_OFF;
+	flags = head + ETH_HLEN + l3_len + TCP_FLAGS_OFF;
 	return (*flags & (TCP_FLAG_SYN_BIT | TCP_FLAG_ACK_BIT)) == TCP_FLAG_SYN_BIT;
 }
 
@@ -108,15 +112,42 @@ static __always_inline __u16 ct_reason(struct __sk_buff *ctx, const struct ipv4_
 	tuple.ipv4.daddr = flow->daddr;
 	tuple.ipv4.sport = flow->sport;
 	tuple.ipv4.dport = flow->dport;
-	if (ct_lookup(ctx, &tuple, flow->proto, &status))
+	if (ct_lookup(ctx, &tuple, sizeof(tuple.ipv4), flow->proto, &status))
 		return status & IPS_NAT_MASK ? FERRY_REASON_NAT_FLOW : FERRY_REASON_FORWARDED;
-	if (flow->proto == IPPROTO_TCP && !tcp_opens(ctx))
+	if (flow->proto == IPPROTO_TCP && !tcp_opens(ctx, sizeof(struct iphdr)))
 		return FERRY_REASON_FORWARDED;
 	tuple.ipv4.saddr = flow->daddr;
 	tuple.ipv4.daddr = flow->saddr;
 	tuple.ipv4.sport = flow->dport;
 	tuple.ipv4.dport = flow->sport;
-	if (ct_lookup(ctx, &tuple, flow->proto, &status))
+	if (ct_lookup(ctx, &tuple, sizeof(tuple.ipv4), flow->proto, &status))
+		return FERRY_REASON_NAT_CLASH;
+	return FERRY_REASON_FORWARDED;
+}
+
+/* ct_reason() for IPv6: the same two lookups with IPv6 tuples (an ip6 nat DNAT, a
+ * kube-proxy IPv6 Service). ICMPv6 is not tracked here, as ICMP is not. */
+static __always_inline __u16 ct_reason_ipv6(struct __sk_buff *ctx, const struct ipv6_flow *flow)
+{
+	struct bpf_sock_tuple tuple = {};
+	unsigned long status;
+
+	if (flow->proto != IPPROTO_TCP && flow->proto != IPPROTO_UDP)
+		return FERRY_REASON_FORWARDED;
+	__builtin_memcpy(tuple.ipv6.saddr, &flow->saddr, sizeof(tuple.ipv6.saddr));
+	__builtin_memcpy(tuple.ipv6.daddr, &flow->daddr, sizeof(tuple.ipv6.daddr));
+	tuple.ipv6.sport = flow->sport;
+	tuple.ipv6.dport = flow->dport;
+	if (ct_lookup(ctx, &tuple, sizeof(tuple.ipv6), flow->proto, &status))
+		return status & IPS_NAT_MASK ? FERRY_REASON_NAT_FLOW : FERRY_REASON_FORWARDED;
+	/* Plain headers only reach here (ipv6_parse): TCP follows the fixed header. */
+	if (flow->proto == IPPROTO_TCP && !tcp_opens(ctx, IPV6_HLEN))
+		return FERRY_REASON_FORWARDED;
+	__builtin_memcpy(tuple.ipv6.saddr, &flow->daddr, sizeof(tuple.ipv6.saddr));
+	__builtin_memcpy(tuple.ipv6.daddr, &flow->saddr, sizeof(tuple.ipv6.daddr));
+	tuple.ipv6.sport = flow->dport;
+	tuple.ipv6.dport = flow->sport;
+	if (ct_lookup(ctx, &tuple, sizeof(tuple.ipv6), flow->proto, &status))
 		return FERRY_REASON_NAT_CLASH;
 	return FERRY_REASON_FORWARDED;
 }

@@ -109,13 +109,13 @@ class CniDualStackTest {
         // All-routers multicast, as a router solicitation is addressed: nothing to forward, the node's stack takes it.
         a.ns().exec("ping", "-6", "-c", "2", "-i", "0.2", "-W", "1", "ff02::2%eth0");
 
-        assertTrue(ipv6Passed() >= globalBefore + 2, "from_pod passed the pod's IPv6 to the stack under reason ipv6");
+        assertTrue(ipv6Passed() >= globalBefore + 2, "from_pod passed the pod's IPv6 multicast to the stack under reason ipv6_link_scope");
         assertTrue(podPassed(id) >= podBefore + 2, "and counted it against the pod");
     }
 
     private static long ipv6Passed() {
         return node.datapath().counters().global().stream()
-                .filter(c -> c.verdict() == Verdict.PASS && c.reason() == Reason.IPV6)
+                .filter(c -> c.verdict() == Verdict.PASS && c.reason() == Reason.IPV6_LINK_SCOPE)
                 .mapToLong(DatapathCounter::packets).sum();
     }
 
