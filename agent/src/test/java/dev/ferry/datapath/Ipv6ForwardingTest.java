@@ -127,6 +127,30 @@ abstract class Ipv6ForwardingTest {
         assertTrue(v6After - v6 >= 8, "node A forwarded IPv6: " + (v6After - v6));
     }
 
+    @Test
+    void ipv6FromAnotherPodsAddressIsDroppedAndNeverReachesAPodOfEitherNode() {
+        a1.ns().ip("-6", "addr", "add", a2.address6() + "/128", "dev", "eth0", "nodad");
+        long dropped = spoofedDrops(nodes.a);
+        long deliveredB = packets(nodes.b, TrafficFamily.IPV6, Verdict.REDIRECT_PEER);
+        long deliveredA = packets(nodes.a, TrafficFamily.IPV6, Verdict.REDIRECT_PEER);
+
+        // No answer can come back to a1 (it would go to a2): ping's exit code says nothing here.
+        a1.ns().exec("ping", "-6", "-c", "3", "-i", "0.05", "-W", "1", "-I", a2.address6(), b1.address6());
+        a1.ns().exec("ping", "-6", "-c", "3", "-i", "0.05", "-W", "1", "-I", a2.address6(), a2.address6());
+
+        assertTrue(spoofedDrops(nodes.a) - dropped >= 3, "dropped as spoofed on a1's veth");
+        assertEquals(deliveredB, packets(nodes.b, TrafficFamily.IPV6, Verdict.REDIRECT_PEER), "nothing reached b1");
+        assertEquals(deliveredA, packets(nodes.a, TrafficFamily.IPV6, Verdict.REDIRECT_PEER), "nothing was delivered on node A");
+        a1.ns().ip("-6", "addr", "del", a2.address6() + "/128", "dev", "eth0");
+        Traffic.ping(a1.end6(), b1.end6(), 1); // as itself, a1 still gets through
+    }
+
+    private static long spoofedDrops(AttachedNode node) {
+        return node.datapath.counters().global().stream()
+                .filter(c -> c.family() == TrafficFamily.IPV6 && c.verdict() == Verdict.DROP && c.reason() == Reason.SPOOFED_SOURCE)
+                .mapToLong(DatapathCounter::packets).sum();
+    }
+
     /** Packets a node's programs forwarded with this verdict, both directions, for one family. */
     static long packets(AttachedNode node, TrafficFamily family, Verdict verdict) {
         return node.datapath.counters().global().stream()
