@@ -111,6 +111,9 @@ static __always_inline struct decision ipv6_to_pod(struct __sk_buff *ctx)
 
 	if (reason != FERRY_REASON_FORWARDED)
 		return pass(reason);
+	/* A link-local source is the uplink's neighbour talking to this node, never to a pod behind it. */
+	if (ipv6_link_scoped(&flow.saddr))
+		return pass(FERRY_REASON_IPV6_LINK_SCOPE);
 	dst = endpoint_lookup_ipv6(&flow.daddr);
 	if (!dst)
 		return pass(FERRY_REASON_NOT_LOCAL_ENDPOINT);

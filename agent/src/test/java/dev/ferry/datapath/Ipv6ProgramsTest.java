@@ -234,6 +234,14 @@ class Ipv6ProgramsTest extends ProgramTestBench {
                 .assertPassedUnchanged(Direction.EGRESS, Reason.IPV6_LINK_SCOPE);
     }
 
+    /** Routers never forward a link-local source (RFC 4291); the uplink's neighbours reach the node, not its pods. */
+    @ParameterizedTest(name = "from {0}")
+    @ValueSource(strings = {"fe80::9", "::"})
+    void linkScopedSourceFromTheUplinkIsNeverDeliveredIntoAPod(String source) throws Exception {
+        run(DatapathProgram.TO_POD, Ipv6.udp(source, POD_B6).frame(), uplink)
+                .assertPassedUnchanged(Direction.INGRESS, Reason.IPV6_LINK_SCOPE);
+    }
+
     @ParameterizedTest(name = "{0} bytes of IPv6")
     @ValueSource(ints = {40, 42})
     void udpWithoutItsPortsGoesToTheStack(int ipBytes) throws Exception {
