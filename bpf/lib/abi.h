@@ -24,13 +24,14 @@
 #define FERRY_ENDPOINTS_MAX        16384
 #define FERRY_CLUSTER_CIDRS_MAX    1024
 
-/* ferry_metrics_v2 has a slot for every (direction, verdict, reason slot); the
- * spare reason slots let new reasons arrive without a layout change. */
+/* ferry_metrics_v3 has a slot for every (family, direction, verdict, reason slot);
+ * the spare reason slots let new reasons arrive without a layout change. */
 #define FERRY_METRICS_REASON_SLOTS 32
-#define FERRY_METRICS_SLOTS        (FERRY_DIR_COUNT * FERRY_VERDICT_COUNT * FERRY_METRICS_REASON_SLOTS)
+#define FERRY_METRICS_SLOTS        (FERRY_METRICS_FAMILY_COUNT * FERRY_DIR_COUNT * FERRY_VERDICT_COUNT * \
+				    FERRY_METRICS_REASON_SLOTS)
 
 _Static_assert(FERRY_REASON_MAX <= FERRY_METRICS_REASON_SLOTS,
-	       "every reason needs a slot in ferry_metrics_v2: grow FERRY_METRICS_REASON_SLOTS (and rename the map)");
+	       "every reason needs a slot in ferry_metrics_v3: grow FERRY_METRICS_REASON_SLOTS (and rename the map)");
 
 /* ferry_endpoints_v3 key: a pod address. Also the value of ferry_veth_endpoints,
  * whose key is the __u32 ifindex of the endpoint's host veth (lib/endpoint.h). */
@@ -68,7 +69,7 @@ struct cidr_info {
 	__u32 flags;       /* reserved, zero */
 };
 
-/* One counter, per CPU: a ferry_metrics_v2 slot (its key is the __u32 of
+/* One counter, per CPU: a ferry_metrics_v3 slot (its key is the __u32 of
  * metrics_index() in lib/metrics.h, mirrored by CounterMaps.java) and an element
  * of endpoint_value.counters. The agent sums over CPUs at read time. */
 struct metrics_value {

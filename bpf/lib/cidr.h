@@ -3,6 +3,7 @@
 #ifndef FERRY_CIDR_H
 #define FERRY_CIDR_H
 
+#include <linux/in6.h>
 #include "common.h"
 
 /* The family word (family + pad) is part of every prefix. */
@@ -25,6 +26,17 @@ static __always_inline bool cluster_contains_ipv4(__be32 addr)
 		.addr = { addr },
 	};
 
+	return bpf_map_lookup_elem(&ferry_cluster_cidrs, &key) != NULL;
+}
+
+static __always_inline bool cluster_contains_ipv6(const struct in6_addr *addr)
+{
+	struct cidr_key key = {
+		.prefixlen = CIDR_FAMILY_BITS + 128,
+		.family = FERRY_FAMILY_IPV6,
+	};
+
+	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
 	return bpf_map_lookup_elem(&ferry_cluster_cidrs, &key) != NULL;
 }
 

@@ -63,6 +63,26 @@ static __always_inline struct decision redirected(__u8 verdict)
 }
 
 /*
+ * ctx->data and ctx->data_end, read as one load each at a constant offset from
+ * ctx. Plain reads let clang 14 compute &ctx->data_end once, spill it and load
+ * through the spilled pointer when ctx_pull is inlined often (both families'
+ * paths), and the verifier refuses that: "dereference of modified ctx ptr"
+ * (seen on Linux 6.18). The asm cannot be taken apart.
+ */
+static __always_inline void *ctx_load_ptr(struct __sk_buff *ctx, const int off)
+{
+	__u64 value;
+
+	asm volatile("%[value] = *(u32 *)(%[ctx] + %[off])"
+		     : [value] "=r"(value)
+		     : [ctx] "r"(ctx), [off] "i"(off));
+	return (void *)(long)value;
+}
+
+#define CTX_DATA     ((int)__builtin_offsetof(struct __sk_buff, data))
+#define CTX_DATA_END ((int)__builtin_offsetof(struct __sk_buff, data_end))
+
+/*
  * The one bounds check for packet access: makes off + len bytes readable in the
  * linear head (pulling non-linear data in when needed) and stores the head in
  * *head, or returns false when the packet is shorter. bpf_skb_pull_data (and
@@ -72,14 +92,14 @@ static __always_inline struct decision redirected(__u8 verdict)
  */
 static __always_inline bool ctx_pull(struct __sk_buff *ctx, __u32 off, __u32 len, void **head)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
+	void *data = ctx_load_ptr(ctx, CTX_DATA);
+	void *data_end = ctx_load_ptr(ctx, CTX_DATA_END);
 
 	if (data + off + len > data_end) {
 		if (bpf_skb_pull_data(ctx, off + len) < 0)
 			return false;
-		data = (void *)(long)ctx->data;
-		data_end = (void *)(long)ctx->data_end;
+		data = ctx_load_ptr(ctx, CTX_DATA);
+		data_end = ctx_load_ptr(ctx, CTX_DATA_END);
 		if (data + off + len > data_end)
 			return false;
 	}

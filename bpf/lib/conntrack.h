@@ -19,6 +19,7 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include "common.h"
 #include "ipv4.h"
+#include "ipv6.h"
 
 /* The TCP header's flags byte and its bits (linux/tcp.h has them only as a bitfield). */
 #define TCP_FLAGS_OFF    13
@@ -74,13 +75,14 @@ extern void bpf_ct_release(struct nf_conn___ferry *ct) __ksym;
  * been by the stack. Fails quietly where either direction's tuple is taken (a
  * racing insert, or a NATed entry: then the flow is the stack's anyway) or the
  * table is full (then conntrack would have refused the stack's entry too). */
-static __always_inline void ct_track(struct __sk_buff *ctx, struct bpf_sock_tuple *tuple, __u8 proto)
+static __always_inline void ct_track(struct __sk_buff *ctx, struct bpf_sock_tuple *tuple, __u32 tuple_len,
+				     __u8 proto)
 {
 	struct bpf_ct_opts___ferry opts = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = proto };
 	struct nf_conn___init *init;
 	struct nf_conn___ferry *ct;
 
-	init = bpf_skb_ct_alloc(ctx, tuple, sizeof(tuple->ipv4), &opts, BPF_CT_OPTS_SZ);
+	init = bpf_skb_ct_alloc(ctx, tuple, tuple_len, &opts, BPF_CT_OPTS_SZ);
 	if (!init)
 		return;
 	bpf_ct_set_timeout(init, FERRY_CT_TIMEOUT_MS);
@@ -90,13 +92,14 @@ static __always_inline void ct_track(struct __sk_buff *ctx, struct bpf_sock_tupl
 }
 
 /* Whether conntrack holds tuple in either direction of an entry; *status gets the entry's status bits. */
-static __always_inline bool ct_lookup(struct __sk_buff *ctx, struct bpf_sock_tuple *tuple, __u8 proto,
-				      unsigned long *status)
+static __always_inline bool ct_lookup(struct __sk_buff *ctx, struct bpf_sock_tuple *tuple, __u32 tuple_len,
+				      __u8 proto, unsigned long *status)
 {
 	struct bpf_ct_opts___ferry opts = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = proto };
 	struct nf_conn___ferry *ct;
 
-	ct = bpf_skb_ct_lookup(ctx, tuple, sizeof(tuple->ipv4), &opts, BPF_CT_OPTS_SZ);
+	/* The tuple's length names its family: sizeof(tuple->ipv4) or sizeof(tuple->ipv6). */
+	ct = bpf_skb_ct_lookup(ctx, tuple, tuple_len, &opts, BPF_CT_OPTS_SZ);
 	if (!ct)
 		return false;
 	*status = ct->status;
@@ -104,16 +107,18 @@ static __always_inline bool ct_lookup(struct __sk_buff *ctx, struct bpf_sock_tup
 	return true;
 }
 
-/* A TCP segment that opens a connection: SYN without ACK. Pulls the TCP header
- * (flow holds copies, no packet pointer is live); one that is cut short opens nothing. */
-static __always_inline bool tcp_opens(struct __sk_buff *ctx)
+/* A TCP segment that opens a connection: SYN without ACK. Pulls the TCP header,
+ * which starts l3_len bytes after the Ethernet header (a constant at each call
+ * site; flow holds copies, no packet pointer is live); one that is cut short
+ * opens nothing. */
+static __always_inline bool tcp_opens(struct __sk_buff *ctx, __u32 l3_len)
 {
 	__u8 *flags;
 	void *head;
 
-	if (!ctx_pull(ctx, ETH_HLEN + sizeof(struct iphdr), TCP_FLAGS_OFF + 1, &head))
+	if (!ctx_pull(ctx, ETH_HLEN + l3_len, TCP_FLAGS_OFF + 1, &head))
 		return false;
-	flags = head + ETH_HLEN + sizeof(struct iphdr) + TCP_FLAGS_OFF;
+	flags = head + ETH_HLEN + l3_len + TCP_FLAGS_OFF;
 	return (*flags & (TCP_FLAG_SYN_BIT | TCP_FLAG_ACK_BIT)) == TCP_FLAG_SYN_BIT;
 }
 
@@ -150,41 +155,60 @@ static __always_inline bool tcp_opens(struct __sk_buff *ctx)
  * know (UDP has no opening packet). Once a flow has its entry, its packets pay
  * the forward lookup only. Conntrack tracks TCP and UDP only here; ICMP between
  * pods is never a Service flow.
+ *
+ * fwd is the packet's tuple and rev its reverse, of either family (tuple_len
+ * names it); l3_len is where the TCP header starts after the Ethernet header.
  */
-static __always_inline __u16 ct_reason(struct __sk_buff *ctx, const struct ipv4_flow *flow, bool track)
+static __always_inline __u16 ct_decide(struct __sk_buff *ctx, struct bpf_sock_tuple *fwd,
+				       struct bpf_sock_tuple *rev, __u32 tuple_len, __u8 proto,
+				       __u32 l3_len, bool track)
 {
-	struct bpf_sock_tuple tuple = {};
 	unsigned long status;
 
-	if (flow->proto != IPPROTO_TCP && flow->proto != IPPROTO_UDP)
-		return FERRY_REASON_FORWARDED;
-	tuple.ipv4.saddr = flow->saddr;
-	tuple.ipv4.daddr = flow->daddr;
-	tuple.ipv4.sport = flow->sport;
-	tuple.ipv4.dport = flow->dport;
-	if (ct_lookup(ctx, &tuple, flow->proto, &status))
+	if (ct_lookup(ctx, fwd, tuple_len, proto, &status))
 		return status & IPS_NAT_MASK ? FERRY_REASON_NAT_FLOW : FERRY_REASON_FORWARDED;
 	/* Mid-flow TCP (its entry expired, or the flow predates the agent): no port to
 	 * move aside any more; the insert itself refuses a tuple a NATed entry holds. */
-	if (flow->proto == IPPROTO_TCP && !tcp_opens(ctx)) {
+	if (proto == IPPROTO_TCP && !tcp_opens(ctx, l3_len)) {
 		if (track)
-			ct_track(ctx, &tuple, flow->proto);
+			ct_track(ctx, fwd, tuple_len, proto);
 		return FERRY_REASON_FORWARDED;
 	}
-	tuple.ipv4.saddr = flow->daddr;
-	tuple.ipv4.daddr = flow->saddr;
-	tuple.ipv4.sport = flow->dport;
-	tuple.ipv4.dport = flow->sport;
-	if (ct_lookup(ctx, &tuple, flow->proto, &status))
+	if (ct_lookup(ctx, rev, tuple_len, proto, &status))
 		return FERRY_REASON_NAT_CLASH;
-	if (track) {
-		tuple.ipv4.saddr = flow->saddr;
-		tuple.ipv4.daddr = flow->daddr;
-		tuple.ipv4.sport = flow->sport;
-		tuple.ipv4.dport = flow->dport;
-		ct_track(ctx, &tuple, flow->proto);
-	}
+	if (track)
+		ct_track(ctx, fwd, tuple_len, proto);
 	return FERRY_REASON_FORWARDED;
+}
+
+static __always_inline __u16 ct_reason(struct __sk_buff *ctx, const struct ipv4_flow *flow, bool track)
+{
+	struct bpf_sock_tuple fwd = {}, rev = {};
+
+	if (flow->proto != IPPROTO_TCP && flow->proto != IPPROTO_UDP)
+		return FERRY_REASON_FORWARDED;
+	fwd.ipv4.saddr = rev.ipv4.daddr = flow->saddr;
+	fwd.ipv4.daddr = rev.ipv4.saddr = flow->daddr;
+	fwd.ipv4.sport = rev.ipv4.dport = flow->sport;
+	fwd.ipv4.dport = rev.ipv4.sport = flow->dport;
+	return ct_decide(ctx, &fwd, &rev, sizeof(fwd.ipv4), flow->proto, sizeof(struct iphdr), track);
+}
+
+/* ct_reason() for IPv6 tuples (an ip6 nat DNAT, a kube-proxy IPv6 Service).
+ * Plain headers only reach here (ipv6_parse): TCP follows the fixed header. */
+static __always_inline __u16 ct_reason_ipv6(struct __sk_buff *ctx, const struct ipv6_flow *flow, bool track)
+{
+	struct bpf_sock_tuple fwd = {}, rev = {};
+
+	if (flow->proto != IPPROTO_TCP && flow->proto != IPPROTO_UDP)
+		return FERRY_REASON_FORWARDED;
+	__builtin_memcpy(fwd.ipv6.saddr, &flow->saddr, sizeof(fwd.ipv6.saddr));
+	__builtin_memcpy(fwd.ipv6.daddr, &flow->daddr, sizeof(fwd.ipv6.daddr));
+	__builtin_memcpy(rev.ipv6.saddr, &flow->daddr, sizeof(rev.ipv6.saddr));
+	__builtin_memcpy(rev.ipv6.daddr, &flow->saddr, sizeof(rev.ipv6.daddr));
+	fwd.ipv6.sport = rev.ipv6.dport = flow->sport;
+	fwd.ipv6.dport = rev.ipv6.sport = flow->dport;
+	return ct_decide(ctx, &fwd, &rev, sizeof(fwd.ipv6), flow->proto, IPV6_HLEN, track);
 }
 
 #endif /* FERRY_CONNTRACK_H */

@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "ipv4.h"
+#include "ipv6.h"
 #include "forward.h"
 
 static __always_inline struct decision ipv4_redirect_peer(struct __sk_buff *ctx, const struct ipv4_flow *flow,
@@ -21,6 +22,28 @@ static __always_inline struct decision ipv4_redirect_peer(struct __sk_buff *ctx,
 		return pass(reason);
 	/* The pod sees a router hop: its gateway's MAC as source, one less TTL. */
 	if (ipv4_l2_l3_rewrite(ctx, info->pod_mac, info->host_mac) < 0)
+		return pass(FERRY_REASON_TRUNCATED);
+	if (bpf_redirect_peer(info->ifindex, 0) != TC_ACT_REDIRECT)
+		return drop(FERRY_REASON_REDIRECT_FAILED);
+	d = redirected(FERRY_VERDICT_REDIRECT_PEER);
+	d.dst = ep;
+	return d;
+}
+
+static __always_inline struct decision ipv6_redirect_peer(struct __sk_buff *ctx, const struct ipv6_flow *flow,
+							  struct endpoint_value *ep, bool from_pod)
+{
+	const struct endpoint_info *info = &ep->info;
+	struct decision d;
+	__u16 reason;
+
+	if (info->flags & FERRY_ENDPOINT_F_STACK_ONLY)
+		return pass(FERRY_REASON_STACK_ONLY);
+	reason = ipv6_forwardable(ctx, flow, from_pod);
+	if (reason != FERRY_REASON_FORWARDED)
+		return pass(reason);
+	/* As for IPv4: the gateway's MAC (the pod's permanent neighbour for fe80::1) as source, one less hop. */
+	if (ipv6_l2_l3_rewrite(ctx, info->pod_mac, info->host_mac) < 0)
 		return pass(FERRY_REASON_TRUNCATED);
 	if (bpf_redirect_peer(info->ifindex, 0) != TC_ACT_REDIRECT)
 		return drop(FERRY_REASON_REDIRECT_FAILED);

@@ -13,16 +13,19 @@ struct {
 	__type(value, struct metrics_value);
 	__uint(max_entries, FERRY_METRICS_SLOTS);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ferry_metrics_v2 SEC(".maps");
+} ferry_metrics_v3 SEC(".maps");
 
-/* The one mapping from (direction, verdict, reason) to a ferry_metrics_v2 slot;
- * CounterMaps.java decodes it. Anything out of range maps past the last slot,
- * where the lookup finds nothing instead of counting into a neighbour's slot. */
-static __always_inline __u32 metrics_index(__u8 direction, __u8 verdict, __u16 reason)
+/* The one mapping from (family, direction, verdict, reason) to a ferry_metrics_v3
+ * slot; MapLayouts.metricsIndex mirrors it. Anything out of range maps past the
+ * last slot, where the lookup finds nothing instead of counting into a
+ * neighbour's slot. */
+static __always_inline __u32 metrics_index(__u8 family, __u8 direction, __u8 verdict, __u16 reason)
 {
-	if (direction >= FERRY_DIR_COUNT || verdict >= FERRY_VERDICT_COUNT || reason >= FERRY_METRICS_REASON_SLOTS)
+	if (family >= FERRY_METRICS_FAMILY_COUNT || direction >= FERRY_DIR_COUNT || verdict >= FERRY_VERDICT_COUNT ||
+	    reason >= FERRY_METRICS_REASON_SLOTS)
 		return FERRY_METRICS_SLOTS;
-	return ((__u32)direction * FERRY_VERDICT_COUNT + verdict) * FERRY_METRICS_REASON_SLOTS + reason;
+	return (((__u32)family * FERRY_DIR_COUNT + direction) * FERRY_VERDICT_COUNT + verdict) *
+	       FERRY_METRICS_REASON_SLOTS + reason;
 }
 
 /* Per-CPU values: this CPU owns its slot while the program runs, plain adds suffice. */
@@ -41,11 +44,11 @@ static __always_inline void endpoint_count(struct endpoint_value *ep, __u8 direc
 	counter_add(&ep->counters[direction][verdict], bytes);
 }
 
-/* Counts the decision globally and for the endpoints it concerns, then hands back its action. */
-static __always_inline int account(__u8 direction, const struct decision *d, __u32 bytes)
+/* Counts the decision globally (by family) and for the endpoints it concerns, then hands back its action. */
+static __always_inline int account(__u8 family, __u8 direction, const struct decision *d, __u32 bytes)
 {
-	__u32 index = metrics_index(direction, d->verdict, d->reason);
-	struct metrics_value *global = bpf_map_lookup_elem(&ferry_metrics_v2, &index);
+	__u32 index = metrics_index(family, direction, d->verdict, d->reason);
+	struct metrics_value *global = bpf_map_lookup_elem(&ferry_metrics_v3, &index);
 
 	if (global)
 		counter_add(global, bytes);

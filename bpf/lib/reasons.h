@@ -22,6 +22,16 @@ enum ferry_verdict {
 	FERRY_VERDICT_COUNT,               /* a counter array dimension: a new verdict changes map layouts */
 };
 
+/* The family of what a program saw, a dimension of ferry_metrics_v3 only (the
+ * endpoint counters add the families up). By ethertype: ARP and everything that
+ * is not IP is "other". */
+enum ferry_metrics_family {
+	FERRY_METRICS_FAMILY_OTHER = 0,
+	FERRY_METRICS_FAMILY_IPV4  = 1,
+	FERRY_METRICS_FAMILY_IPV6  = 2,
+	FERRY_METRICS_FAMILY_COUNT,        /* a ferry_metrics_v3 dimension: a new family renames the map */
+};
+
 enum ferry_reason {
 	FERRY_REASON_FORWARDED          = 0,   /* the redirect verdicts */
 	FERRY_REASON_NOT_IP             = 1,   /* ARP (from a pod: claiming its own address) and every other ethertype */
@@ -36,13 +46,25 @@ enum ferry_reason {
 	                                        * forwarding off, or back out of the device it came in on) */
 	FERRY_REASON_FRAG_NEEDED        = 10,  /* larger than the route's MTU: the stack sends ICMP frag needed */
 	FERRY_REASON_NAT_FLOW           = 11,  /* conntrack NATs this flow: the reverse translation needs the stack */
-	FERRY_REASON_IPV6               = 12,  /* IPv6 is not short-circuited yet */
+	FERRY_REASON_IPV6               = 12,  /* retired: IPv6 before Ferry forwarded it (no program
+	                                        * counts it since; the number stays taken) */
 	FERRY_REASON_STACK_ONLY         = 13,  /* the endpoint carries FERRY_ENDPOINT_F_STACK_ONLY */
 	FERRY_REASON_REDIRECT_FAILED    = 14,  /* the redirect helper refused: dropped */
 	FERRY_REASON_SPOOFED_SOURCE     = 15,  /* from_pod: a source (IPv4, IPv6, ARP sender) that is not
 	                                        * the sending pod's own (lib/source.h): dropped */
 	FERRY_REASON_NAT_CLASH          = 16,  /* a new flow whose reverse tuple a NATed flow's conntrack entry
 	                                        * holds (source port reuse): the stack moves its port aside */
+	/* IPv6 (lib/ipv6.h). Its truncated, malformed, fragment, hop limit (ttl_expired),
+	 * frag_needed (Packet Too Big), fib_miss, NAT and cluster reasons are the IPv4
+	 * ones: the family label of the counters tells the families apart. */
+	FERRY_REASON_IPV6_HOP_BY_HOP    = 17,  /* a hop-by-hop options header: every router must read it */
+	FERRY_REASON_IPV6_ROUTING       = 18,  /* a routing header: the next hop is not the destination */
+	FERRY_REASON_IPV6_EXT_HEADER    = 19,  /* any other extension header (destination options, AH,
+	                                        * mobility, HIP, shim6, experimental): not parsed here */
+	FERRY_REASON_IPV6_NDP           = 20,  /* ICMPv6 neighbour discovery (133-137): the link's, for the stack */
+	FERRY_REASON_IPV6_MLD           = 21,  /* ICMPv6 multicast listener discovery (130-132, 143) */
+	FERRY_REASON_IPV6_LINK_SCOPE    = 22,  /* a link-local or unspecified source, or a link-local or
+	                                        * multicast destination: never routed by Ferry */
 	FERRY_REASON_MAX,
 };
 

@@ -11,9 +11,9 @@
 #ifndef FERRY_SOURCE_H
 #define FERRY_SOURCE_H
 
-#include <linux/ipv6.h>
 #include "common.h"
 #include "endpoint.h"
+#include "ipv6.h"
 
 /* ARP's hardware types that the kernel's ARP takes on an Ethernet device (arp_process()). */
 #define ARP_HRD_ETHER   1
@@ -91,40 +91,17 @@ static __always_inline struct decision arp_from_pod(struct __sk_buff *ctx)
  * Sources that never leave the pod's link, and that neighbour discovery and MLD
  * need before a pod has any other address: link-local (fe80::/10) and
  * unspecified (::, duplicate address detection). The kernel never forwards
- * them (ip6_forward()), and no other pod shares the link.
+ * them (ip6_forward()), and no other pod shares the link, so they need no owner.
  */
 static __always_inline bool ipv6_link_scoped(const struct in6_addr *a)
 {
-	__be32 w0 = a->in6_u.u6_addr32[0];
-
-	if ((w0 & bpf_htonl(0xffc00000)) == bpf_htonl(0xfe800000))
-		return true;
-	return !(w0 | a->in6_u.u6_addr32[1] | a->in6_u.u6_addr32[2] | a->in6_u.u6_addr32[3]);
+	return ipv6_is_link_local(a) || ipv6_is_unspecified(a);
 }
 
-/*
- * IPv6 from a pod is not short-circuited, but the stack forwards it when the
- * node forwards IPv6, so its source is held to the same rule: link-scoped, or
- * an address of this pod's endpoint (none until Ferry gives pods IPv6).
- */
-static __always_inline struct decision ipv6_from_pod(struct __sk_buff *ctx)
+/* The endpoint of a routable IPv6 source, when it is the sending pod's own; NULL when not. */
+static __always_inline struct endpoint_value *sender_ipv6(struct __sk_buff *ctx, const struct in6_addr *addr)
 {
-	struct decision d = pass(FERRY_REASON_IPV6);
-	struct in6_addr saddr;
-	struct ipv6hdr *ip6;
-	void *head;
-
-	/* A cut-off header has no source to check: the stack discards it (ipv6_rcv). */
-	if (!ctx_pull(ctx, ETH_HLEN, sizeof(*ip6), &head))
-		return d;
-	ip6 = head + ETH_HLEN;
-	__builtin_memcpy(&saddr, &ip6->saddr, sizeof(saddr));
-	if (ipv6_link_scoped(&saddr)) {
-		d.src = endpoint_of_veth(ctx->ifindex);
-		return d;
-	}
-	d.src = if_sender(ctx, endpoint_lookup_ipv6(&saddr));
-	return d.src ? d : spoofed(ctx);
+	return if_sender(ctx, endpoint_lookup_ipv6(addr));
 }
 
 #endif /* FERRY_SOURCE_H */

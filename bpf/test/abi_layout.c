@@ -46,7 +46,8 @@ int main(void)
 
 	/* The reason numbers are ABI too: the Java enum must agree. */
 	printf("reason.max %d\n", FERRY_REASON_MAX);
-	/* So are the counter arrays' dimensions and ferry_metrics_v2's index. */
+	/* So are the counter arrays' dimensions and ferry_metrics_v3's index. */
+	printf("family.count %d\n", FERRY_METRICS_FAMILY_COUNT);
 	printf("direction.count %d\n", FERRY_DIR_COUNT);
 	printf("verdict.count %d\n", FERRY_VERDICT_COUNT);
 	printf("metrics.reason_slots %d\n", FERRY_METRICS_REASON_SLOTS);

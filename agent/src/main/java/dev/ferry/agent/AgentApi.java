@@ -51,7 +51,7 @@ final class AgentApi {
                         String address, String address6, String podMac, String hostMac, int endpointId, int mtu,
                         String podNamespace, String podName, String podUid, String created) {}
 
-    record CounterView(String direction, String verdict, String reason, long packets, long bytes) {}
+    record CounterView(String family, String direction, String verdict, String reason, long packets, long bytes) {}
 
     private final AgentConfig config;
     private final List<Link> uplinks;
@@ -120,7 +120,8 @@ final class AgentApi {
     private List<CounterView> counters() {
         return counters.global().stream()
                 .map(AgentApi::view)
-                .sorted(Comparator.comparing(CounterView::direction).thenComparing(CounterView::verdict)
+                .sorted(Comparator.comparing(CounterView::family).thenComparing(CounterView::direction)
+                        .thenComparing(CounterView::verdict)
                         .thenComparing(CounterView::reason))
                 .toList();
     }
@@ -141,7 +142,7 @@ final class AgentApi {
     }
 
     private static CounterView view(DatapathCounter c) {
-        return new CounterView(c.direction().label(), c.verdict().label(), c.reason().label(), c.packets(), c.bytes());
+        return new CounterView(c.family().label(), c.direction().label(), c.verdict().label(), c.reason().label(), c.packets(), c.bytes());
     }
 
     /** The jar's version (its manifest); "dev" when run from classes. */

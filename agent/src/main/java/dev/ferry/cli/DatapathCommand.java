@@ -26,7 +26,7 @@ final class DatapathCommand implements Runnable {
     }
 
     @Command(name = "stats", mixinStandardHelpOptions = true,
-            description = {"Packets and bytes by direction, verdict and reason;",
+            description = {"Packets and bytes by family, direction, verdict and reason;",
                     "with --interval, the rates between two reads that far apart."})
     static final class Stats extends AgentCommand {
         @Option(names = "--interval", paramLabel = "SECONDS", description = "report rates over this many seconds")
@@ -43,8 +43,8 @@ final class DatapathCommand implements Runnable {
                 if (json()) {
                     return AgentCall.print(out(), first);
                 }
-                Table t = new Table("DIRECTION", "VERDICT", "REASON", "PACKETS", "BYTES");
-                first.path("counters").forEach(c -> t.row(c.path("direction").asText(), c.path("verdict").asText(),
+                Table t = new Table("FAMILY", "DIRECTION", "VERDICT", "REASON", "PACKETS", "BYTES");
+                first.path("counters").forEach(c -> t.row(c.path("family").asText(), c.path("direction").asText(), c.path("verdict").asText(),
                         c.path("reason").asText(), c.path("packets").asText(), c.path("bytes").asText()));
                 t.print(out());
                 return 0;
@@ -59,8 +59,8 @@ final class DatapathCommand implements Runnable {
                 o.set("rates", rates);
                 return AgentCall.print(out(), o);
             }
-            Table t = new Table("DIRECTION", "VERDICT", "REASON", "PACKETS/S", "BYTES/S");
-            rates.forEach(r -> t.row(r.path("direction").asText(), r.path("verdict").asText(), r.path("reason").asText(),
+            Table t = new Table("FAMILY", "DIRECTION", "VERDICT", "REASON", "PACKETS/S", "BYTES/S");
+            rates.forEach(r -> t.row(r.path("family").asText(), r.path("direction").asText(), r.path("verdict").asText(), r.path("reason").asText(),
                     String.format("%.1f", r.path("packetsPerSecond").asDouble()),
                     String.format("%.1f", r.path("bytesPerSecond").asDouble())));
             t.print(out());
@@ -75,7 +75,7 @@ final class DatapathCommand implements Runnable {
                 JsonNode b = before.get(key(c));
                 long packets = c.path("packets").asLong() - (b == null ? 0 : b.path("packets").asLong());
                 long bytes = c.path("bytes").asLong() - (b == null ? 0 : b.path("bytes").asLong());
-                rates.addObject().put("direction", c.path("direction").asText()).put("verdict", c.path("verdict").asText())
+                rates.addObject().put("family", c.path("family").asText()).put("direction", c.path("direction").asText()).put("verdict", c.path("verdict").asText())
                         .put("reason", c.path("reason").asText())
                         .put("packetsPerSecond", packets / seconds).put("bytesPerSecond", bytes / seconds);
             });
@@ -83,7 +83,7 @@ final class DatapathCommand implements Runnable {
         }
 
         private static String key(JsonNode c) {
-            return c.path("direction").asText() + "/" + c.path("verdict").asText() + "/" + c.path("reason").asText();
+            return c.path("family").asText() + "/" + c.path("direction").asText() + "/" + c.path("verdict").asText() + "/" + c.path("reason").asText();
         }
     }
 }

@@ -18,11 +18,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * Reads the per-CPU counters, summing the CPUs, at the moment they are asked
  * for: a scrape sees the kernel's numbers, never a copy taken on a timer. The
- * global ones are ferry_metrics_v2's slots; the per-endpoint ones ride in the
+ * global ones are ferry_metrics_v3's slots (by family); the per-endpoint ones ride in the
  * endpoint's ferry_endpoints_v3 value and go away with its entry.
  */
 public final class CounterMaps {
-    static final String GLOBAL = "ferry_metrics_v2";
+    static final String GLOBAL = "ferry_metrics_v3";
 
     private static final long PACKETS = offset(METRICS_VALUE, "packets");
     private static final long BYTES = offset(METRICS_VALUE, "bytes");
@@ -60,16 +60,18 @@ public final class CounterMaps {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment index = arena.allocate(JAVA_INT);
             MemorySegment values = arena.allocate(global.valueSegmentSize(), 8);
-            for (Direction direction : Direction.values()) {
-                for (Verdict verdict : Verdict.values()) {
-                    for (Reason reason : Reason.values()) {
-                        index.set(JAVA_INT, 0, MapLayouts.metricsIndex(direction, verdict, reason.code()));
-                        if (!global.lookup(index, values)) {
-                            continue;
-                        }
-                        Totals t = sum(values, 0, cpus, stride);
-                        if (t.packets() > 0) {
-                            counters.add(new DatapathCounter(direction, verdict, reason, t.packets(), t.bytes()));
+            for (TrafficFamily family : TrafficFamily.values()) {
+                for (Direction direction : Direction.values()) {
+                    for (Verdict verdict : Verdict.values()) {
+                        for (Reason reason : Reason.values()) {
+                            index.set(JAVA_INT, 0, MapLayouts.metricsIndex(family, direction, verdict, reason.code()));
+                            if (!global.lookup(index, values)) {
+                                continue;
+                            }
+                            Totals t = sum(values, 0, cpus, stride);
+                            if (t.packets() > 0) {
+                                counters.add(new DatapathCounter(family, direction, verdict, reason, t.packets(), t.bytes()));
+                            }
                         }
                     }
                 }

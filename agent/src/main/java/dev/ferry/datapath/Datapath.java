@@ -42,7 +42,8 @@ public final class Datapath implements AutoCloseable {
      * of an earlier agent still hold them until their links are swapped; the pins
      * alone would keep them, and their memory, forever.
      */
-    static final List<String> RETIRED_MAPS = List.of("ferry_endpoints", "ferry_metrics", "ferry_endpoint_metrics", "ferry_endpoints_v2");
+    static final List<String> RETIRED_MAPS = List.of("ferry_endpoints", "ferry_metrics", "ferry_endpoint_metrics", "ferry_endpoints_v2",
+            "ferry_metrics_v2");
 
     private final BpfObject object;
     private final Path bpffsRoot;

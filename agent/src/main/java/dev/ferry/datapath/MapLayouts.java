@@ -58,10 +58,12 @@ public final class MapLayouts {
     public static final int DIRECTION_COUNT = Direction.values().length;
     public static final int VERDICT_COUNT = Verdict.values().length;
 
-    /** FERRY_METRICS_REASON_SLOTS: reasons per (direction, verdict) in ferry_metrics_v2, with room to grow. */
+    /** FERRY_METRICS_FAMILY_COUNT: the families ferry_metrics_v3 counts apart. */
+    public static final int FAMILY_COUNT = TrafficFamily.values().length;
+    /** FERRY_METRICS_REASON_SLOTS: reasons per (family, direction, verdict) in ferry_metrics_v3, with room to grow. */
     public static final int METRICS_REASON_SLOTS = 32;
-    /** FERRY_METRICS_SLOTS: the entries of ferry_metrics_v2. */
-    public static final int METRICS_SLOTS = DIRECTION_COUNT * VERDICT_COUNT * METRICS_REASON_SLOTS;
+    /** FERRY_METRICS_SLOTS: the entries of ferry_metrics_v3. */
+    public static final int METRICS_SLOTS = FAMILY_COUNT * DIRECTION_COUNT * VERDICT_COUNT * METRICS_REASON_SLOTS;
 
     /** A ferry_endpoints_v3 value, one per CPU: the same info on every CPU, each CPU's own counters. */
     public static final StructLayout ENDPOINT_VALUE = MemoryLayout.structLayout(
@@ -74,12 +76,13 @@ public final class MapLayouts {
     public static final java.util.List<StructLayout> ALL = java.util.List.of(
             ENDPOINT_KEY, ENDPOINT_INFO, CIDR_KEY, CIDR_INFO, METRICS_VALUE, ENDPOINT_VALUE);
 
-    /** The ferry_metrics_v2 slot of a counter: metrics_index() in bpf/lib/metrics.h. */
-    public static int metricsIndex(Direction direction, Verdict verdict, int reason) {
+    /** The ferry_metrics_v3 slot of a counter: metrics_index() in bpf/lib/metrics.h. */
+    public static int metricsIndex(TrafficFamily family, Direction direction, Verdict verdict, int reason) {
         if (reason < 0 || reason >= METRICS_REASON_SLOTS) {
-            throw new IllegalArgumentException("reason " + reason + " has no slot in ferry_metrics_v2");
+            throw new IllegalArgumentException("reason " + reason + " has no slot in ferry_metrics_v3");
         }
-        return (direction.code() * VERDICT_COUNT + verdict.code()) * METRICS_REASON_SLOTS + reason;
+        return ((family.code() * DIRECTION_COUNT + direction.code()) * VERDICT_COUNT + verdict.code()) * METRICS_REASON_SLOTS
+                + reason;
     }
 
     /** Where the counter of (direction, verdict) starts in one CPU's ferry_endpoints_v3 value. */

@@ -17,14 +17,21 @@ public enum Reason {
     FIB_MISS(9, "fib_miss"),
     FRAG_NEEDED(10, "frag_needed"),
     NAT_FLOW(11, "nat_flow"),
+    /** Retired: counted by programs before IPv6 was forwarded; no program counts it now, the number stays taken. */
     IPV6(12, "ipv6"),
     STACK_ONLY(13, "stack_only"),
     REDIRECT_FAILED(14, "redirect_failed"),
     SPOOFED_SOURCE(15, "spoofed_source"),
-    NAT_CLASH(16, "nat_clash");
+    NAT_CLASH(16, "nat_clash"),
+    IPV6_HOP_BY_HOP(17, "ipv6_hop_by_hop"),
+    IPV6_ROUTING(18, "ipv6_routing"),
+    IPV6_EXT_HEADER(19, "ipv6_ext_header"),
+    IPV6_NDP(20, "ipv6_ndp"),
+    IPV6_MLD(21, "ipv6_mld"),
+    IPV6_LINK_SCOPE(22, "ipv6_link_scope");
 
     /** FERRY_REASON_MAX: one past the highest number; MapLayoutsTest checks it against the C header. */
-    public static final int MAX = 17;
+    public static final int MAX = 23;
 
     private final int code;
     private final String label;

@@ -19,9 +19,10 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * Every node's pod CIDRs (this one's too): into the BPF cluster-CIDR map, unless
- * the configuration sets clusterCIDRs, and to a listener (the masquerade rules
- * follow them). Told on the whole list and on every change, never when a Node's
+ * Every node's pod CIDRs (this one's too): into the BPF cluster-CIDR map, both
+ * families (the programs forward IPv6 as IPv4), unless the configuration sets
+ * clusterCIDRs, and the IPv4 ones to a listener (the masquerade rules follow
+ * them; masquerade is IPv4 only). Told on the whole list and on every change, never when a Node's
  * update left its pod CIDRs as they were.
  *
  * <p>The map gets the CIDRs aggregated (two halves become their parent), which
@@ -30,7 +31,7 @@ import java.util.function.Supplier;
  * rest is left to the stack (still delivered, by the kernel's routing): a full
  * map must not stop the node from becoming ready.
  *
- * <p>Another node's pod CIDR that overlaps this node's (a Node claiming 0.0.0.0/0
+ * <p>Another node's pod CIDR that overlaps this node's of its family (a Node claiming 0.0.0.0/0
  * would make every destination a pod's, and turn masquerading off) is left out,
  * as {@link PeerRouteSync} leaves it unrouted.
  */
@@ -38,20 +39,22 @@ final class ClusterCidrSync implements NodeInformer.Listener {
     private static final Logger log = LoggerFactory.getLogger(ClusterCidrSync.class);
 
     private final String nodeName;
-    private final Supplier<Optional<IpPrefix>> ownPodCidr;
+    private final Supplier<List<IpPrefix>> ownPodCidrs;
     private final Optional<ClusterCidrMap> map;
     private final Consumer<Set<IpPrefix>> listener;
-    /** Every node's pod CIDRs as last applied: the map's diff base. Worker thread only. */
+    /** Every node's pod CIDRs of both families as last applied: the map's diff base. Worker thread only. */
     private final Map<String, List<IpPrefix>> nodeCidrs = new HashMap<>();
 
     /**
-     * @param ownPodCidr this node's pod CIDR, once known (told before this listener of this node's changes)
-     * @param map        the BPF map to keep; empty when the configuration's clusterCIDRs fill it
+     * @param ownPodCidrs this node's pod CIDRs (one per family), empty until known (told before this listener of
+     *                    this node's changes)
+     * @param map         the BPF map to keep; empty when the configuration's clusterCIDRs fill it
+     * @param listener    told the IPv4 pod CIDRs of every node
      */
-    ClusterCidrSync(String nodeName, Supplier<Optional<IpPrefix>> ownPodCidr, Optional<ClusterCidrMap> map,
+    ClusterCidrSync(String nodeName, Supplier<List<IpPrefix>> ownPodCidrs, Optional<ClusterCidrMap> map,
                     Consumer<Set<IpPrefix>> listener) {
         this.nodeName = nodeName;
-        this.ownPodCidr = ownPodCidr;
+        this.ownPodCidrs = ownPodCidrs;
         this.map = map;
         this.listener = listener;
     }
@@ -59,15 +62,15 @@ final class ClusterCidrSync implements NodeInformer.Listener {
     @Override
     public void synced(List<Node> nodes) {
         nodeCidrs.clear();
-        nodes.forEach(n -> nodeCidrs.put(Nodes.name(n), Nodes.podCidrs(n)));
+        nodes.forEach(n -> nodeCidrs.put(Nodes.name(n), Nodes.podCidrsOfEveryFamily(n)));
         Set<IpPrefix> all = all();
         map.ifPresent(this::write);
-        listener.accept(all);
+        listener.accept(ipv4(all));
     }
 
     @Override
     public void changed(Node node) {
-        update(Nodes.name(node), Nodes.podCidrs(node));
+        update(Nodes.name(node), Nodes.podCidrsOfEveryFamily(node));
     }
 
     @Override
@@ -80,7 +83,7 @@ final class ClusterCidrSync implements NodeInformer.Listener {
         if (Objects.equals(before, now)) {
             return;
         }
-        listener.accept(all());
+        listener.accept(ipv4(all()));
         map.ifPresent(this::write);
     }
 
@@ -96,11 +99,17 @@ final class ClusterCidrSync implements NodeInformer.Listener {
     }
 
     private Set<IpPrefix> all() {
-        Optional<IpPrefix> own = ownPodCidr.get();
+        List<IpPrefix> own = ownPodCidrs.get();
         Set<IpPrefix> all = new LinkedHashSet<>();
         nodeCidrs.forEach((name, cidrs) -> cidrs.stream()
-                .filter(c -> name.equals(nodeName) || own.isEmpty() || !PeerRouteSync.overlap(c, own.get()))
+                .filter(c -> name.equals(nodeName) || own.stream().noneMatch(o -> PeerRouteSync.overlap(c, o)))
                 .forEach(all::add));
         return all;
+    }
+
+    private static Set<IpPrefix> ipv4(Set<IpPrefix> cidrs) {
+        Set<IpPrefix> v4 = new LinkedHashSet<>();
+        cidrs.stream().filter(IpPrefix::isIpv4).forEach(v4::add);
+        return v4;
     }
 }

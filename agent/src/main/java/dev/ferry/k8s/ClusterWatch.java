@@ -58,7 +58,7 @@ public final class ClusterWatch implements AutoCloseable {
      *
      * @param client          the watch's own from now on: {@link #close} closes it
      * @param clusterCidrs    the BPF map to fill with every node's pod CIDRs; empty when the config sets them
-     * @param podCidrsChanged told every node's pod CIDRs after each full list and each change, on the watch's thread
+     * @param podCidrsChanged told every node's IPv4 pod CIDRs after each full list and each change, on the watch's thread
      * @param observer        told of every watch event and API error (the metrics)
      */
     public ClusterWatch(KubernetesClient client, String nodeName, Path stateDir, PeerRoutes routes,
@@ -69,7 +69,7 @@ public final class ClusterWatch implements AutoCloseable {
         this.observer = observer;
         this.podCidr = new PodCidrSource(client, ApiCalls.defaults(observer), nodeName, stateDir);
         this.nodes = new NodeInformer(client, observer, List.of(podCidr, new PeerRouteSync(routes, nodeName, () -> podCidr.all().orElse(List.of())),
-                new ClusterCidrSync(nodeName, podCidr::now, clusterCidrs, podCidrsChanged)), this::recheckReadiness);
+                new ClusterCidrSync(nodeName, () -> podCidr.all().orElse(List.of()), clusterCidrs, podCidrsChanged)), this::recheckReadiness);
         this.probe = new ApiProbe(client, observer, this::relist, this::recheckReadiness);
         // Started once every part exists: their callbacks reach the others.
         nodes.start();

@@ -5,6 +5,7 @@ import dev.ferry.datapath.DatapathCounter;
 import dev.ferry.datapath.Direction;
 import dev.ferry.datapath.EndpointCounter;
 import dev.ferry.datapath.Reason;
+import dev.ferry.datapath.TrafficFamily;
 import dev.ferry.datapath.Verdict;
 import dev.ferry.endpoint.Endpoint;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -35,7 +36,7 @@ public final class DatapathMeters {
     static final String ENDPOINT_PACKETS = "ferry.endpoint.packets";
     static final String ENDPOINT_BYTES = "ferry.endpoint.bytes";
 
-    private record GlobalKey(Direction direction, Verdict verdict, Reason reason) {
+    private record GlobalKey(TrafficFamily family, Direction direction, Verdict verdict, Reason reason) {
     }
 
     /**
@@ -108,18 +109,19 @@ public final class DatapathMeters {
     private void refreshGlobal() {
         Map<GlobalKey, Totals> now = new HashMap<>();
         for (DatapathCounter c : counters.global()) {
-            now.merge(new GlobalKey(c.direction(), c.verdict(), c.reason()), new Totals(c.packets(), c.bytes()), DatapathMeters::add);
+            now.merge(new GlobalKey(c.family(), c.direction(), c.verdict(), c.reason()), new Totals(c.packets(), c.bytes()), DatapathMeters::add);
         }
         global = now;
         for (GlobalKey key : now.keySet()) {
             globalMeters.computeIfAbsent(key, k -> {
-                Tags tags = Tags.of("direction", k.direction().label(), "verdict", k.verdict().label(), "reason", k.reason().label());
+                Tags tags = Tags.of("family", k.family().label(), "direction", k.direction().label(),
+                        "verdict", k.verdict().label(), "reason", k.reason().label());
                 return List.of(
                         FunctionCounter.builder(DATAPATH_PACKETS, this, m -> m.global.getOrDefault(k, Totals.ZERO).packets())
-                                .description("Packets the BPF programs decided on, by direction, verdict and reason")
+                                .description("Packets the BPF programs decided on, by family, direction, verdict and reason")
                                 .tags(tags).register(registry),
                         FunctionCounter.builder(DATAPATH_BYTES, this, m -> m.global.getOrDefault(k, Totals.ZERO).bytes())
-                                .description("Bytes the BPF programs decided on, by direction, verdict and reason")
+                                .description("Bytes the BPF programs decided on, by family, direction, verdict and reason")
                                 .baseUnit("bytes").tags(tags).register(registry));
             });
         }

@@ -2,7 +2,9 @@ package dev.ferry.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ferry.net.IpPrefix;
 import dev.ferry.testing.FerryCni;
+import dev.ferry.testing.PinnedMaps;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
 import io.fabric8.kubernetes.api.model.NodeSpecBuilder;
@@ -16,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -25,8 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Kubernetes mode with a Node whose spec.podCIDRs holds an IPv6 CIDR (against
- * fabric8's mock API server, in a real node namespace). Addresses 10.241.17.0/24
- * and fd00:f17:6::/64, fd00:f17:7::/127 are this class's.
+ * fabric8's mock API server, in a real node namespace). Addresses 10.241.17.0/24,
+ * 10.241.18.0/24 and fd00:f17:6::/64, fd00:f17:7::/127, fd00:f17:8::/64 are this class's.
  */
 @RequiresRoot
 class AgentKubernetesDualStackTest {
@@ -53,7 +56,11 @@ class AgentKubernetesDualStackTest {
     }
 
     private void podCidrs(String... cidrs) {
-        api.client().nodes().withName("node-a").edit(n -> {
+        podCidrsOf("node-a", cidrs);
+    }
+
+    private void podCidrsOf(String node, String... cidrs) {
+        api.client().nodes().withName(node).edit(n -> {
             n.setSpec(new NodeSpecBuilder().withPodCIDR(cidrs[0]).withPodCIDRs(cidrs).build());
             return n;
         });
@@ -81,6 +88,30 @@ class AgentKubernetesDualStackTest {
         } finally {
             podNs.close();
         }
+    }
+
+    /** The BPF programs forward IPv6 to other nodes' pods only within the map's IPv6 prefixes. */
+    @Test
+    void everyDualStackNodesPodCidrsOfBothFamiliesFillTheClusterCidrMap() throws Exception {
+        api.createNode("node-a", null, "192.168.50.1");
+        podCidrsOf("node-a", "10.241.17.0/24", "fd00:f17:6::/64");
+        api.createNode("node-b", null, "192.168.50.2");
+        podCidrsOf("node-b", "fd00:f17:8::/64", "10.241.18.0/24");
+        Agent agent = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofSeconds(60)));
+        await().atMost(Duration.ofSeconds(30)).until(() -> agent.notReadyReason().isEmpty());
+
+        Set<IpPrefix> expected = Set.of(IpPrefix.parse("10.241.17.0/24"), IpPrefix.parse("10.241.18.0/24"),
+                IpPrefix.parse("fd00:f17:6::/64"), IpPrefix.parse("fd00:f17:8::/64"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> clusterCidrs().equals(expected));
+
+        api.client().nodes().withName("node-b").delete();
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> clusterCidrs().equals(
+                Set.of(IpPrefix.parse("10.241.17.0/24"), IpPrefix.parse("fd00:f17:6::/64"))));
+    }
+
+    private Set<IpPrefix> clusterCidrs() {
+        return PinnedMaps.cidrs(nodes.pinnedMap("ferry_cluster_cidrs"));
     }
 
     @Test

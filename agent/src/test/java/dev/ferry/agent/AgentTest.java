@@ -289,7 +289,8 @@ class AgentTest {
         JsonNode counters = get("/v1/datapath/stats").path("counters");
 
         long passedToTheStack = StreamSupport.stream(counters.spliterator(), false)
-                .filter(c -> c.path("direction").asText().equals("ingress") && c.path("verdict").asText().equals("pass")
+                .filter(c -> c.path("family").asText().equals("ipv4") && c.path("direction").asText().equals("ingress")
+                        && c.path("verdict").asText().equals("pass")
                         && c.path("reason").asText().equals("not_local_endpoint"))
                 .mapToLong(c -> c.path("packets").asLong()).sum();
         assertTrue(passedToTheStack >= 3, "pings to the node itself are left to the stack: " + counters);

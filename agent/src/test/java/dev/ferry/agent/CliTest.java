@@ -91,6 +91,14 @@ class CliTest {
     }
 
     @Test
+    void datapathStatsTableNamesEachCountersFamilyFirst() {
+        Run r = cli("datapath", "stats");
+
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().matches("(?s)FAMILY\\s+DIRECTION\\s+VERDICT\\s+REASON\\s+PACKETS\\s+BYTES.*"), r.out());
+    }
+
+    @Test
     void statusSaysReadyAndNamesTheNode() {
         Run r = cli("status");
 

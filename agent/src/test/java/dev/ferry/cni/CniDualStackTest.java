@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ferry.datapath.DatapathCounter;
 import dev.ferry.datapath.EndpointCounter;
 import dev.ferry.datapath.Reason;
+import dev.ferry.datapath.TrafficFamily;
 import dev.ferry.datapath.Verdict;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.net.IpPrefix;
@@ -27,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Pods of a dual-stack node (an IPv4 and an IPv6 pool) made through the real
  * ferry-cni binary: one address per family, both in the result, IPv4 and IPv6
- * between pods (IPv6 forwarded by the node's stack), CHECK of
+ * between pods (both by the BPF programs' redirect_peer), CHECK of
  * both families, and DEL that leaves nothing (CniIpv6NodesTest has the restart).
  */
 @RequiresRoot
@@ -77,11 +78,19 @@ class CniDualStackTest {
     }
 
     @Test
-    void podsReachEachOtherOverIpv6ThroughTheNodesStack() throws Exception {
+    void podsReachEachOtherOverIpv6ByRedirectPeer() throws Exception {
         Traffic.End a6 = new Traffic.End(a.ns(), ipv6Of(a));
         Traffic.End b6 = new Traffic.End(b.ns(), ipv6Of(b));
+        long before = ipv6RedirectedPeer();
         Traffic.ping(a6, b6, 3);
         Traffic.tcpTransfer(b6, a6, 7317, 200_000);
+        assertTrue(ipv6RedirectedPeer() - before >= 6, "the echo requests and replies at least, counted under family ipv6");
+    }
+
+    private static long ipv6RedirectedPeer() {
+        return node.datapath().counters().global().stream()
+                .filter(c -> c.family() == TrafficFamily.IPV6 && c.verdict() == Verdict.REDIRECT_PEER)
+                .mapToLong(DatapathCounter::packets).sum();
     }
 
     @Test
@@ -109,13 +118,13 @@ class CniDualStackTest {
         // All-routers multicast, as a router solicitation is addressed: nothing to forward, the node's stack takes it.
         a.ns().exec("ping", "-6", "-c", "2", "-i", "0.2", "-W", "1", "ff02::2%eth0");
 
-        assertTrue(ipv6Passed() >= globalBefore + 2, "from_pod passed the pod's IPv6 to the stack under reason ipv6");
+        assertTrue(ipv6Passed() >= globalBefore + 2, "from_pod passed the pod's IPv6 multicast to the stack under reason ipv6_link_scope");
         assertTrue(podPassed(id) >= podBefore + 2, "and counted it against the pod");
     }
 
     private static long ipv6Passed() {
         return node.datapath().counters().global().stream()
-                .filter(c -> c.verdict() == Verdict.PASS && c.reason() == Reason.IPV6)
+                .filter(c -> c.verdict() == Verdict.PASS && c.reason() == Reason.IPV6_LINK_SCOPE)
                 .mapToLong(DatapathCounter::packets).sum();
     }
 

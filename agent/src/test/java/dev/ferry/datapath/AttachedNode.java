@@ -21,7 +21,7 @@ final class AttachedNode implements AutoCloseable {
         this.datapath = datapath;
     }
 
-    /** linkPrefix: the test's own three letters; one pod per address. */
+    /** linkPrefix: the test's own three letters; one pod per entry, an address or "IPv4,IPv6" (dual stack). */
     static AttachedNode create(String linkPrefix, AttachMode mode, List<String> podAddresses) throws Exception {
         NodeWithPods topology = new NodeWithPods(linkPrefix);
         BpfPins pins = BpfPins.create("ferry-test-" + linkPrefix);
@@ -33,7 +33,9 @@ final class AttachedNode implements AutoCloseable {
             datapath = Datapath.load(pins.root(), mode);
             AttachedNode node = new AttachedNode(topology, pins, datapath);
             for (NodeWithPods.Pod pod : topology.pods) {
-                datapath.endpoints().put(pod.inet(), pod.entry());
+                for (var address : pod.inets()) {
+                    datapath.endpoints().put(address, pod.entry());
+                }
                 node.attach(pod);
             }
             return node;

@@ -61,8 +61,9 @@ class DatapathProgramsTest extends ProgramTestBench {
     @Test
     void podToLocalPodCountsOnePacketAndItsBytesForSenderReceiverAndTheirGlobalSlot() throws Exception {
         byte[] frame = Ipv4.tcp(POD_A, POD_B).frame();
-        // metrics_index(): (direction * FERRY_VERDICT_COUNT + verdict) * FERRY_METRICS_REASON_SLOTS + reason
-        int slot = (1 /* egress */ * 4 + 1 /* redirect_peer */) * 32 + 0 /* forwarded */;
+        // metrics_index(): ((family * FERRY_DIR_COUNT + direction) * FERRY_VERDICT_COUNT + verdict)
+        //                 * FERRY_METRICS_REASON_SLOTS + reason
+        int slot = ((1 /* ipv4 */ * 2 + 1 /* egress */) * 4 + 1 /* redirect_peer */) * 32 + 0 /* forwarded */;
         long[] slotBefore = globalSlot(slot);
 
         Outcome out = run(DatapathProgram.FROM_POD, frame, hostA);
@@ -71,7 +72,7 @@ class DatapathProgramsTest extends ProgramTestBench {
         out.assertCounted(Direction.EGRESS, Verdict.REDIRECT_PEER, Reason.FORWARDED);
         long[] slotAfter = globalSlot(slot);
         assertArrayEquals(new long[]{1, frame.length}, new long[]{slotAfter[0] - slotBefore[0], slotAfter[1] - slotBefore[1]},
-                "ferry_metrics_v2 slot " + slot);
+                "ferry_metrics_v3 slot " + slot);
         EpKey senderEgress = new EpKey(1, Direction.EGRESS, Verdict.REDIRECT_PEER);
         EpKey receiverIngress = new EpKey(2, Direction.INGRESS, Verdict.REDIRECT_PEER);
         assertEquals(Map.of(senderEgress, 1L, receiverIngress, 1L), out.endpointPackets());

@@ -30,6 +30,7 @@ class MapLayoutsTest {
             }
         }
         java.put("reason.max", String.valueOf(Reason.MAX));
+        java.put("family.count", String.valueOf(MapLayouts.FAMILY_COUNT));
         java.put("direction.count", String.valueOf(MapLayouts.DIRECTION_COUNT));
         java.put("verdict.count", String.valueOf(MapLayouts.VERDICT_COUNT));
         java.put("metrics.reason_slots", String.valueOf(MapLayouts.METRICS_REASON_SLOTS));
@@ -52,6 +53,9 @@ class MapLayoutsTest {
         }
         for (int code = 0; code < MapLayouts.VERDICT_COUNT; code++) {
             assertEquals(code, Verdict.of(code).code());
+        }
+        for (int code = 0; code < MapLayouts.FAMILY_COUNT; code++) {
+            assertEquals(code, TrafficFamily.of(code).code());
         }
     }
 

@@ -17,6 +17,8 @@ final class Packets {
     static final int IPPROTO_ICMP = 1;
     static final int IPPROTO_TCP = 6;
     static final int IPPROTO_UDP = 17;
+    static final int IPPROTO_ICMPV6 = 58;
+    static final int NO_EXTENSION = -1;
 
     static final MacAddress SENDER_MAC = MacAddress.parse("02:00:00:00:00:aa");
     static final MacAddress GATEWAY_MAC = MacAddress.parse("02:00:00:00:00:bb");
@@ -93,6 +95,95 @@ final class Packets {
         }
     }
 
+    /**
+     * An IPv6 packet; the builder methods return copies with one thing changed.
+     * {@code extension}: the next header value of one 8-byte extension header
+     * between the fixed header and the upper layer, or {@link #NO_EXTENSION}.
+     */
+    record Ipv6(String src, String dst, int protocol, int hopLimit, int extension, int payload, int srcPort,
+                int dstPort, int tcpFlags, int icmpType) {
+
+        static final int ECHO_REQUEST = 128;
+
+        static Ipv6 udp(String src, String dst) {
+            return new Ipv6(src, dst, IPPROTO_UDP, 64, NO_EXTENSION, 32, 40000, 5353, 0, 0);
+        }
+
+        /** A SYN, unless {@link #tcpFlags(int)} says otherwise. */
+        static Ipv6 tcp(String src, String dst) {
+            return new Ipv6(src, dst, IPPROTO_TCP, 64, NO_EXTENSION, 32, 40000, 8080, Ipv4.TCP_SYN, 0);
+        }
+
+        /** An echo request, unless {@link #icmpType(int)} says otherwise. */
+        static Ipv6 icmp(String src, String dst) {
+            return new Ipv6(src, dst, IPPROTO_ICMPV6, 64, NO_EXTENSION, 32, 0, 0, 0, ECHO_REQUEST);
+        }
+
+        Ipv6 hopLimit(int value) {
+            return new Ipv6(src, dst, protocol, value, extension, payload, srcPort, dstPort, tcpFlags, icmpType);
+        }
+
+        Ipv6 extension(int nextHeader) {
+            return new Ipv6(src, dst, protocol, hopLimit, nextHeader, payload, srcPort, dstPort, tcpFlags, icmpType);
+        }
+
+        Ipv6 payload(int bytes) {
+            return new Ipv6(src, dst, protocol, hopLimit, extension, bytes, srcPort, dstPort, tcpFlags, icmpType);
+        }
+
+        Ipv6 ports(int source, int destination) {
+            return new Ipv6(src, dst, protocol, hopLimit, extension, payload, source, destination, tcpFlags, icmpType);
+        }
+
+        Ipv6 tcpFlags(int flags) {
+            return new Ipv6(src, dst, protocol, hopLimit, extension, payload, srcPort, dstPort, flags, icmpType);
+        }
+
+        Ipv6 icmpType(int type) {
+            return new Ipv6(src, dst, protocol, hopLimit, extension, payload, srcPort, dstPort, tcpFlags, type);
+        }
+
+        /** The whole frame, addressed from the pod to its gateway. */
+        byte[] frame() {
+            int l4 = protocol == IPPROTO_TCP ? 20 : 8;
+            int ext = extension == NO_EXTENSION ? 0 : 8;
+            int payloadLength = ext + l4 + payload;
+            ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + 40 + payloadLength);
+            ethernet(b, GATEWAY_MAC, SENDER_MAC, ETH_P_IPV6);
+            b.putInt(0x60000000).putShort((short) payloadLength)
+                    .put((byte) (extension == NO_EXTENSION ? protocol : extension)).put((byte) hopLimit);
+            b.put(addr(src)).put(addr(dst));
+            if (extension != NO_EXTENSION) {
+                // Next header, length 0 (8 bytes), then a PadN option of 4 bytes: valid for every kind tested.
+                b.put((byte) protocol).put((byte) 0).put((byte) 1).put((byte) 4).putInt(0);
+            }
+            if (protocol == IPPROTO_UDP) {
+                b.putShort((short) srcPort).putShort((short) dstPort).putShort((short) (8 + payload)).putShort((short) 0);
+            } else if (protocol == IPPROTO_TCP) {
+                b.putShort((short) srcPort).putShort((short) dstPort).putInt(1).putInt(0)
+                        .put((byte) 0x50).put((byte) tcpFlags).putShort((short) 65535).putShort((short) 0).putShort((short) 0);
+            } else {
+                b.put((byte) icmpType).put((byte) 0).putShort((short) 0).putInt(0x00010001);
+            }
+            return b.array();
+        }
+    }
+
+    /**
+     * An MLDv2 report as hosts send it: from {@code src} to ff02::16, hop limit 1,
+     * behind a hop-by-hop header with the router alert option (RFC 3810).
+     */
+    static byte[] mldReport(String src) {
+        ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + 40 + 8 + 8);
+        ethernet(b, MacAddress.parse("33:33:00:00:00:16"), SENDER_MAC, ETH_P_IPV6);
+        b.putInt(0x60000000).putShort((short) 16).put((byte) 0).put((byte) 1);
+        b.put(addr(src)).put(addr("ff02::16"));
+        b.put((byte) IPPROTO_ICMPV6).put((byte) 0).put((byte) 5).put((byte) 2).putShort((short) 0) // router alert: MLD
+                .put((byte) 1).put((byte) 0); // PadN
+        b.put((byte) 143).put((byte) 0).putShort((short) 0).putInt(0); // no multicast address records
+        return b.array();
+    }
+
     /** An ARP request for the pod's gateway that claims {@code senderIp} as the sender's address. */
     static byte[] arp(String senderIp) {
         return arp(SENDER_MAC, senderIp, "169.254.1.1");
@@ -154,6 +245,10 @@ final class Packets {
 
     static MacAddress srcMac(byte[] frame) {
         return new MacAddress(java.util.Arrays.copyOfRange(frame, 6, 12));
+    }
+
+    static int hopLimit(byte[] frame) {
+        return frame[ETH_HLEN + 7] & 0xff;
     }
 
     static int ttl(byte[] frame) {

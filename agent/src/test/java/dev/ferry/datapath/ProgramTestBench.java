@@ -161,16 +161,26 @@ abstract class ProgramTestBench {
 
     // ---- harness --------------------------------------------------------------------------------
 
-    record CounterKey(Direction direction, Verdict verdict, Reason reason) {}
+    record CounterKey(TrafficFamily family, Direction direction, Verdict verdict, Reason reason) {}
+
+    /** The family the programs count a frame under: its ethertype's. */
+    static TrafficFamily familyOf(byte[] frame) {
+        int ethertype = ((frame[12] & 0xff) << 8) | (frame[13] & 0xff);
+        return switch (ethertype) {
+            case 0x0800 -> TrafficFamily.IPV4;
+            case 0x86dd -> TrafficFamily.IPV6;
+            default -> TrafficFamily.OTHER;
+        };
+    }
 
     record EpKey(int endpointId, Direction direction, Verdict verdict) {}
 
     record Outcome(int retval, byte[] input, byte[] frame, Map<CounterKey, long[]> global, Map<EpKey, Long> endpointPackets,
                    Map<EpKey, Long> endpointBytes) {
 
-        /** Exactly one counter moved, by one packet of the frame's length. */
+        /** Exactly one counter moved, by one packet of the frame's length, under the frame's family. */
         void assertCounted(Direction direction, Verdict verdict, Reason reason) {
-            CounterKey key = new CounterKey(direction, verdict, reason);
+            CounterKey key = new CounterKey(familyOf(input), direction, verdict, reason);
             assertEquals(List.of(key), List.copyOf(global.keySet()), "the counters that moved");
             assertArrayEquals(new long[]{1, input.length}, global.get(key), "packets and bytes of " + key);
         }
@@ -222,7 +232,7 @@ abstract class ProgramTestBench {
     Map<CounterKey, long[]> global() {
         Map<CounterKey, long[]> m = new HashMap<>();
         for (DatapathCounter c : datapath.counters().global()) {
-            m.put(new CounterKey(c.direction(), c.verdict(), c.reason()), new long[]{c.packets(), c.bytes()});
+            m.put(new CounterKey(c.family(), c.direction(), c.verdict(), c.reason()), new long[]{c.packets(), c.bytes()});
         }
         return m;
     }
@@ -243,7 +253,7 @@ abstract class ProgramTestBench {
         return m;
     }
 
-    /** Packets and bytes of one ferry_metrics_v2 slot, summed over the CPUs, read without CounterMaps. */
+    /** Packets and bytes of one ferry_metrics_v3 slot, summed over the CPUs, read without CounterMaps. */
     long[] globalSlot(int index) {
         int cpus = BpfMap.possibleCpus();
         try (Arena arena = Arena.ofConfined(); BpfMap map = BpfMap.openPinned(pins.resolve(CounterMaps.GLOBAL))) {

@@ -104,7 +104,7 @@ class LeastPrivilegeIT {
                 () -> assertEquals(2, MetricsPort.value(metrics, "ferry_cni_requests_seconds_count{command=\"ADD\",result=\"ok\"}")),
                 () -> assertEquals(2, MetricsPort.value(metrics, "ferry_cni_requests_seconds_count{command=\"CHECK\",result=\"ok\"}")),
                 () -> assertTrue(MetricsPort.value(metrics,
-                        "ferry_datapath_packets_total{direction=\"egress\",reason=\"forwarded\",verdict=\"redirect_peer\"}") >= 4, metrics),
+                        "ferry_datapath_packets_total{direction=\"egress\",family=\"ipv4\",reason=\"forwarded\",verdict=\"redirect_peer\"}") >= 4, metrics),
                 () -> assertEquals(2, MetricsPort.value(metrics, "ferry_endpoints")));
 
         assertEquals(0, agent.cni("DEL", "capa", netnsA()).exitCode());

@@ -242,7 +242,7 @@ class MetricsServerTest {
             assertFalse(without.contains("pod=\""), without);
             assertFalse(without.contains("namespace=\""), without);
             assertFalse(without.contains(a.containerId()), without);
-            assertTrue(without.contains("ferry_datapath_packets_total{direction=\"egress\",reason=\"forwarded\",verdict=\"redirect_peer\"}"),
+            assertTrue(without.contains("ferry_datapath_packets_total{direction=\"egress\",family=\"ipv4\",reason=\"forwarded\",verdict=\"redirect_peer\"}"),
                     "the node-wide datapath series stay");
         } finally {
             assertEquals(0, node.del(a).exitCode());

@@ -82,7 +82,7 @@ class MetricsTest {
 
         String aEgress = "ferry_endpoint_packets_total{direction=\"egress\",namespace=\"test\",pod=\"" + podA + "\",verdict=\"redirect_peer\"}";
         String bEgress = "ferry_endpoint_packets_total{direction=\"egress\",namespace=\"test\",pod=\"" + podB + "\",verdict=\"redirect_peer\"}";
-        String global = "ferry_datapath_packets_total{direction=\"egress\",reason=\"forwarded\",verdict=\"redirect_peer\"}";
+        String global = "ferry_datapath_packets_total{direction=\"egress\",family=\"ipv4\",reason=\"forwarded\",verdict=\"redirect_peer\"}";
         assertEquals(7, value(after, aEgress) - value(before, aEgress), "a's 7 echo requests");
         assertEquals(7, value(after, bEgress) - value(before, bEgress), "b's 7 echo replies");
         assertEquals(14, value(after, global) - value(before, global), "requests and replies, globally");

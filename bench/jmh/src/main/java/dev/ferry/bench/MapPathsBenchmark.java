@@ -8,6 +8,7 @@ import dev.ferry.datapath.Direction;
 import dev.ferry.datapath.EndpointCounter;
 import dev.ferry.datapath.EndpointEntry;
 import dev.ferry.datapath.MapLayouts;
+import dev.ferry.datapath.TrafficFamily;
 import dev.ferry.datapath.Verdict;
 import dev.ferry.net.MacAddress;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -130,7 +131,7 @@ public class MapPathsBenchmark {
     private void fillCounters() {
         int cpus = BpfMap.possibleCpus();
         try (Arena arena = Arena.ofConfined();
-             BpfMap global = BpfMap.openPinned(pins.resolve("ferry_metrics_v2"));
+             BpfMap global = BpfMap.openPinned(pins.resolve("ferry_metrics_v3"));
              BpfMap perEndpoint = BpfMap.openPinned(pins.resolve("ferry_endpoints_v3"))) {
             MemorySegment values = arena.allocate(global.valueSegmentSize(), 8);
             for (int cpu = 0; cpu < cpus; cpu++) {
@@ -140,7 +141,7 @@ public class MapPathsBenchmark {
             for (Direction direction : Direction.values()) {
                 for (Verdict verdict : Verdict.values()) {
                     for (int reason = 0; reason < 4; reason++) {
-                        index.set(JAVA_INT, 0, MapLayouts.metricsIndex(direction, verdict, reason));
+                        index.set(JAVA_INT, 0, MapLayouts.metricsIndex(TrafficFamily.IPV4, direction, verdict, reason));
                         global.update(index, values, BpfMap.ANY);
                     }
                 }
