@@ -124,7 +124,7 @@ public final class Agent implements AutoCloseable {
                     new MetricsOptions(config.metricsPerPod(), MetricsOptions.DEFAULT_DATAPATH_INTERVAL)));
             components.add("metrics_server", MetricsServer.start(config.metricsAddress(), metrics));
             MasqueradeWriter masquerade = components.add("masquerade",
-                    new MasqueradeWriter(new Masquerade(node), config.masquerade(), ipv4(config.clusterCidrs())));
+                    new MasqueradeWriter(new Masquerade(node), config.masquerade(), config.clusterCidrs()));
 
             BootScopedState.claim(config.stateDir());
             PeerRoutes peerRoutes = new PeerRoutes(netlink);
@@ -140,7 +140,7 @@ public final class Agent implements AutoCloseable {
             } else {
                 cluster = null;
                 routeConfiguredPeers(peerRoutes);
-                masquerade.update(new LinkedHashSet<>(ipv4(configuredPodCidrs()))).join();
+                masquerade.update(configuredPodCidrs()).join();
                 podCidrs = config.podCidrs();
             }
 
@@ -206,11 +206,6 @@ public final class Agent implements AutoCloseable {
         log.info("event=peer_routes_reconciled peers={} added={} replaced={} deleted={} unchanged={} conflicts={} failed={}",
                 config.peers().size(), routes.added(), routes.replaced(), routes.deleted(), routes.unchanged(),
                 routes.conflicts(), routes.failed());
-    }
-
-    /** The IPv4 CIDRs of {@code cidrs}: IPv6 pods are not masqueraded yet (docs/configuration.md says so). */
-    private static List<IpPrefix> ipv4(java.util.Collection<IpPrefix> cidrs) {
-        return cidrs.stream().filter(IpPrefix::isIpv4).toList();
     }
 
     /** Standalone mode's masquerade sources: this node's pod CIDRs and the peers'. */

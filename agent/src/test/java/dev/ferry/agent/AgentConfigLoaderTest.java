@@ -4,6 +4,7 @@ import dev.ferry.agent.AgentConfig.Mode;
 import dev.ferry.routes.Peer;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
+import dev.ferry.masquerade.MasqueradeFamilies;
 import dev.ferry.net.IpPrefix;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -79,10 +80,26 @@ class AgentConfigLoaderTest {
     }
 
     @Test
-    void masqueradeIsOnUnlessTheFileTurnsItOff() {
-        assertTrue(parse(MINIMAL).masquerade());
-        assertFalse(parse(MINIMAL + "masquerade: false\n").masquerade());
-        assertEquals("key 'masquerade' must be true or false, not a string", error(MINIMAL + "masquerade: \"off\"\n"));
+    void masqueradeIsOnForBothFamiliesUnlessTheFileTurnsItOff() {
+        assertEquals(MasqueradeFamilies.ALL, parse(MINIMAL).masquerade());
+        assertEquals(MasqueradeFamilies.NONE, parse(MINIMAL + "masquerade: false\n").masquerade());
+        assertEquals(MasqueradeFamilies.ALL, parse(MINIMAL + "masquerade: true\n").masquerade());
+    }
+
+    @Test
+    void masqueradeTakesAFlagPerFamilyAndAFamilyLeftOutIsMasqueraded() {
+        assertEquals(new MasqueradeFamilies(true, false), parse(MINIMAL + "masquerade: {ipv6: false}\n").masquerade());
+        assertEquals(new MasqueradeFamilies(false, true), parse(MINIMAL + "masquerade: {ipv4: false, ipv6: true}\n").masquerade());
+        assertEquals(MasqueradeFamilies.ALL, parse(MINIMAL + "masquerade: {}\n").masquerade());
+    }
+
+    @Test
+    void aBadMasqueradeValueIsRefusedNamingTheKey() {
+        assertEquals("key 'masquerade' must be true or false, not a string (or a mapping per family: {ipv4: true, ipv6: false})",
+                error(MINIMAL + "masquerade: \"off\"\n"));
+        assertEquals("key 'masquerade.ipv6' must be true or false, not a string", error(MINIMAL + "masquerade: {ipv6: \"no\"}\n"));
+        assertEquals("unknown key 'masquerade.inet6' (known keys of masquerade: ipv4, ipv6)",
+                error(MINIMAL + "masquerade: {inet6: false}\n"));
     }
 
     @Test
