@@ -1,5 +1,7 @@
 package dev.ferry.agent;
 
+import dev.ferry.masquerade.MasqueradeFamilies;
+import dev.ferry.net.IpPrefix;
 import dev.ferry.testing.FerryCni;
 import dev.ferry.testing.MetricsPort;
 import dev.ferry.testing.RequiresRoot;
@@ -148,6 +150,24 @@ class AgentWithPodNetworkTest {
 
         // nft's auto-merge lists the adjacent 10.244.1.0/24 and 10.244.2.0/24 as one range.
         assertTrue(table.contains("10.244.1.0-10.244.2.255") && table.contains("masquerade"), table);
+    }
+
+    @Test
+    void aDualStackNodesIpv6PodCidrGetsTheIpv6Table() {
+        nodes.start(nodes.config(List.of("upl0"), List.of(IpPrefix.parse("10.244.1.0/24"), IpPrefix.parse("fd00:f17:a1::/64"))));
+
+        String table = nodes.node.exec("nft", "list", "table", "ip6", "ferry").stdout();
+        assertTrue(table.contains("fd00:f17:a1::/64") && table.contains("ip6 saddr @pod_cidrs") && table.contains("masquerade"), table);
+        assertTrue(nodes.node.exec("nft", "list", "table", "ip", "ferry").stdout().contains("10.244.1.0-10.244.2.255"));
+    }
+
+    @Test
+    void ipv6MasqueradeOffLeavesTheIpv4TableAlone() {
+        AgentConfig dualStack = nodes.config(List.of("upl0"), List.of(IpPrefix.parse("10.244.1.0/24"), IpPrefix.parse("fd00:f17:a1::/64")));
+        nodes.start(TestConfigs.withMasquerade(dualStack, new MasqueradeFamilies(true, false)));
+
+        List<String> tables = nodes.node.exec("nft", "list", "tables").stdout().lines().filter(l -> l.contains("ferry")).toList();
+        assertEquals(List.of("table ip ferry"), tables);
     }
 
     @Test
