@@ -19,9 +19,9 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * Every node's pod CIDRs (this one's too): into the BPF cluster-CIDR map, unless
- * the configuration sets clusterCIDRs, and to a listener (the masquerade rules
- * follow them). Told on the whole list and on every change, never when a Node's
+ * Every node's pod CIDRs (this one's too): the IPv4 ones into the BPF cluster-CIDR
+ * map, unless the configuration sets clusterCIDRs, and those of both families to a
+ * listener (the masquerade rules follow them, a table per family). Told on the whole list and on every change, never when a Node's
  * update left its pod CIDRs as they were.
  *
  * <p>The map gets the CIDRs aggregated (two halves become their parent), which
@@ -59,7 +59,7 @@ final class ClusterCidrSync implements NodeInformer.Listener {
     @Override
     public void synced(List<Node> nodes) {
         nodeCidrs.clear();
-        nodes.forEach(n -> nodeCidrs.put(Nodes.name(n), Nodes.podCidrs(n)));
+        nodes.forEach(n -> nodeCidrs.put(Nodes.name(n), Nodes.podCidrsOfEveryFamily(n)));
         Set<IpPrefix> all = all();
         map.ifPresent(this::write);
         listener.accept(all);
@@ -67,7 +67,7 @@ final class ClusterCidrSync implements NodeInformer.Listener {
 
     @Override
     public void changed(Node node) {
-        update(Nodes.name(node), Nodes.podCidrs(node));
+        update(Nodes.name(node), Nodes.podCidrsOfEveryFamily(node));
     }
 
     @Override
@@ -86,7 +86,7 @@ final class ClusterCidrSync implements NodeInformer.Listener {
 
     /** The aggregated CIDRs, as many as fit; {@link ClusterCidrMap#replaceAll} writes only what differs. */
     private void write(ClusterCidrMap m) {
-        List<IpPrefix> aggregated = PrefixAggregation.of(all());
+        List<IpPrefix> aggregated = PrefixAggregation.of(all().stream().filter(IpPrefix::isIpv4).toList());
         if (aggregated.size() > m.capacity()) {
             log.error("event=cluster_cidrs_over_capacity prefixes={} capacity={} action=widest_kept_rest_via_stack",
                     aggregated.size(), m.capacity());
