@@ -157,7 +157,11 @@ public final class Agent implements AutoCloseable {
 
             AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason);
             socket = components.add("socket", AgentSocket.start(config.socket(), api.routes(), new DelSpool(config.spoolDir()), pods));
-            notReady.set(null);
+            // Serving (DEL, status, the reason) but not taking pods while the configuration contradicts the Node.
+            Optional<String> misconfigured = clusterCidrFamilyMissing(config.clusterCidrs(), podCidrs, config.nodeName());
+            misconfigured.ifPresent(why -> log.error("event=cluster_cidr_family_missing node={} error=\"{}\" action=not_ready",
+                    config.nodeName(), why));
+            notReady.set(misconfigured.orElse(null));
             components.add("conflist", new ConfListWriter(config,
                     cluster == null ? CompletableFuture.completedFuture(null) : cluster.whenReady(), started));
         } catch (RuntimeException | Error e) {
@@ -198,6 +202,24 @@ public final class Agent implements AutoCloseable {
                 () -> cluster.podCidrNow().isPresent() ? notReady.get() : cluster.notReadyReason().orElse(notReady.get()))) {
             return cluster.awaitPodCidrs();
         }
+    }
+
+    /**
+     * A configured cluster CIDR of a family this node has no pod CIDR of: the
+     * configuration and the Node disagree on what the cluster is (standalone mode
+     * refuses it when loading; in Kubernetes mode the Node's pod CIDRs are known
+     * only now). Empty when each family of clusterCIDRs has a pool here.
+     */
+    static Optional<String> clusterCidrFamilyMissing(List<IpPrefix> clusterCidrs, List<IpPrefix> podCidrs, String nodeName) {
+        for (int i = 0; i < clusterCidrs.size(); i++) {
+            IpPrefix c = clusterCidrs.get(i);
+            if (podCidrs.stream().noneMatch(p -> p.isIpv4() == c.isIpv4())) {
+                String family = c.isIpv4() ? "IPv4" : "IPv6";
+                return Optional.of("key 'clusterCIDRs[" + i + "]': " + c + " is " + family + " but node " + nodeName
+                        + " has no " + family + " pod CIDR (its pod CIDRs: " + podCidrs + ")");
+            }
+        }
+        return Optional.empty();
     }
 
     /** Standalone mode: the configuration's peers, routed once. */

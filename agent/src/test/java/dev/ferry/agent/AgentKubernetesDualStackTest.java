@@ -2,6 +2,7 @@ package dev.ferry.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ferry.net.IpPrefix;
 import dev.ferry.testing.FerryCni;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
@@ -11,11 +12,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -183,6 +187,28 @@ class AgentKubernetesDualStackTest {
         }
     }
 
+    @Test
+    void aConfiguredIpv6ClusterCidrOnANodeWithoutAnIpv6PodCidrKeepsTheAgentNotReadyNamingTheKey() throws Exception {
+        api.createNode("node-a", "10.241.18.0/24", "192.168.50.1");
+        Pod pod = api.createPod("default", "web-cc", "node-a");
+        Agent agent = nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofSeconds(60),
+                List.of(IpPrefix.parse("10.241.0.0/16"), IpPrefix.parse("fd00:f17:8::/48"))));
+
+        String expected = "key 'clusterCIDRs[1]': fd00:f17:8::/48 is IPv6 but node node-a has no IPv6 pod CIDR"
+                + " (its pod CIDRs: [10.241.18.0/24])";
+        assertEquals(Optional.of(expected), agent.notReadyReason());
+        JsonNode status = nodes.get("/v1/status");
+        assertFalse(status.path("ready").asBoolean(), status.toString());
+        assertEquals(expected, status.path("notReadyReason").asText());
+        TestNetns podNs = TestNetns.create("k8sdscc");
+        try {
+            FerryCni.Result add = AgentKubernetesTest.attachment("ADD", podNs, pod).stdin(netconf()).run();
+            assertTrue(add.exitCode() != 0 && add.stdout().contains(expected), add.toString());
+        } finally {
+            podNs.close();
+        }
+    }
+
     /** /v1/status: how many addresses each pool holds, IPv4 first. */
     private List<Integer> poolsUsed() throws Exception {
         List<Integer> used = new java.util.ArrayList<>();
@@ -221,18 +247,22 @@ class AgentKubernetesDualStackTest {
         }
     }
 
-    @Test
-    void aNodeWhoseOnlyPodCidrIsAnIpv6SlashOneTwentySevenIsNotReadyAndTheReasonNamesIt() throws Exception {
-        api.createNode("node-a", "fd00:f17:7::/127", "192.168.50.1");
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"fd00:f17:7::/127, too small", "fd00:f17:7::/56, too large"})
+    void aNodeWhoseOnlyPodCidrIsAnIpv6CidrOutsideSlash64ToSlash124IsNotReadyAndTheReasonNamesIt(String cidr, String why)
+            throws Exception {
+        api.createNode("node-a", cidr, "192.168.50.1");
         CompletableFuture<Agent> starting = CompletableFuture.supplyAsync(
                 () -> nodes.start(nodes.kubernetesConfig(kubeconfig, Duration.ofSeconds(60))));
         await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(nodes.socket()));
         await().atMost(Duration.ofSeconds(30)).until(() -> SocketHttp.get(nodes.socket(), "/v1/status").status() == 503
-                && SocketHttp.get(nodes.socket(), "/v1/status").json().path("error").asText().contains("fd00:f17:7::/127"));
+                && SocketHttp.get(nodes.socket(), "/v1/status").json().path("error").asText().contains(cidr));
 
         String reason = SocketHttp.get(nodes.socket(), "/v1/status").json().path("error").asText();
-        assertTrue(reason.contains("node node-a has no podCIDR yet (its spec.podCIDRs [fd00:f17:7::/127] holds no usable CIDR)"),
-                reason);
+        String length = cidr.substring(cidr.indexOf('/'));
+        assertTrue(reason.contains("node node-a has no podCIDR yet (its spec.podCIDRs [" + cidr + "] holds no usable CIDR: "
+                        + cidr + " is a " + length + "; an IPv6 pod CIDR must be a /64 to a /124)"),
+                why + ": " + reason);
 
         podCidrs("fd00:f17:7::/120");
         Agent agent = starting.get(30, TimeUnit.SECONDS);
