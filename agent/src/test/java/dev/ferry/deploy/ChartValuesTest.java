@@ -140,6 +140,9 @@ class ChartValuesTest {
             "cniVersion: 1.0                      | cniVersion",
             "metrics: {bind: pods}                | bind",
             "metrics: {perPod: sometimes}         | perPod",
+            "masquerade: {ipv6: no-nat}           | masquerade",
+            "masquerade: {inet6: false}           | masquerade",
+            "masquerade: sometimes                | masquerade",
     })
     void aBadValueIsRefusedByTheSchemaNamingTheField(String valuesYaml, String named) {
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> Chart.template(valuesYaml));
