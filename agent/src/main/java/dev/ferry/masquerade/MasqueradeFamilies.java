@@ -1,7 +1,5 @@
 package dev.ferry.masquerade;
 
-import dev.ferry.net.IpPrefix;
-
 /**
  * Which address families are masqueraded. Each has its own table ({@code table ip
  * ferry}, {@code table ip6 ferry}), so turning one off removes that table alone:
@@ -11,13 +9,9 @@ public record MasqueradeFamilies(boolean ipv4, boolean ipv6) {
     public static final MasqueradeFamilies ALL = new MasqueradeFamilies(true, true);
     public static final MasqueradeFamilies NONE = new MasqueradeFamilies(false, false);
 
-    /** Whether {@code cidr}'s family is masqueraded. */
-    public boolean covers(IpPrefix cidr) {
-        return cidr.isIpv4() ? ipv4 : ipv6;
-    }
-
-    public boolean any() {
-        return ipv4 || ipv6;
+    /** Whether the family is masqueraded: IPv4 when {@code ipv4Family}, else IPv6. */
+    boolean covers(boolean ipv4Family) {
+        return ipv4Family ? ipv4 : ipv6;
     }
 
     /** {ipv4: true, ipv6: false}: how the configuration writes it, for log lines. */

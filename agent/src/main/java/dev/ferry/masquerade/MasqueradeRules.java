@@ -35,11 +35,6 @@ public record MasqueradeRules(MasqueradeFamilies families, List<IpPrefix> podCid
         return new MasqueradeRules(MasqueradeFamilies.NONE, List.of(), List.of());
     }
 
-    /** True when any family is masqueraded. */
-    public boolean enabled() {
-        return families.any();
-    }
-
     /** The pod CIDRs of one family. */
     List<IpPrefix> podCidrs(boolean ipv4) {
         return podCidrs.stream().filter(p -> p.isIpv4() == ipv4).toList();

@@ -48,7 +48,7 @@ final class NatTable {
         StringBuilder text = new StringBuilder();
         for (Family family : Family.values()) {
             List<IpPrefix> podCidrs = rules.podCidrs(family.ipv4());
-            boolean on = family.ipv4() ? rules.families().ipv4() : rules.families().ipv6();
+            boolean on = rules.families().covers(family.ipv4());
             // No pod CIDR of the family: the rule could match nothing, and an IPv4-only cluster gets no ip6 table.
             text.append(on && !podCidrs.isEmpty()
                     ? replacement(family, podCidrs, rules.clusterCidrs(family.ipv4()))
