@@ -28,9 +28,10 @@ import java.nio.file.Path;
  * <p>In a container /proc/sys is read-only (containerd and CRI-O mount it so for every
  * unprivileged container, the DaemonSet's agent too), and a netlink devconf write is
  * refused for IPv6, so the agent cannot set it there: it checks, and when the value is
- * 0 fails naming the sysctl and what to do (set it on the node, as kubeadm's preflight
- * already asks of IPv6 nodes). Where /proc/sys is writable (standalone, on the host) it
- * sets it.
+ * 0 fails naming the sysctl and what to do (set it on the node). Where /proc/sys is
+ * writable (standalone, on the host) it sets it. Nothing privileged is added to the
+ * DaemonSet to write it: on a cluster without IPv6 pods it would turn every interface
+ * into an IPv6 router and stop router advertisements from configuring the uplink.
  */
 final class NodeIpv6Forwarding {
     private static final Logger log = LoggerFactory.getLogger(NodeIpv6Forwarding.class);
