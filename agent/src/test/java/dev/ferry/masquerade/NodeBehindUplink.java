@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
  * plays another node: {@link #OTHER_NODE_POD} (on its loopback, inside the cluster CIDR)
  * is routed from this node, and answers this node's pods by their own addresses.
  */
-final class NodeBehindUplink implements AutoCloseable {
+public final class NodeBehindUplink implements AutoCloseable {
     static final String POD_CIDR = "10.251.0.0/24";
     static final String CLUSTER_CIDR = "10.251.0.0/16";
     static final String NODE_UPLINK = "198.51.100.1";
@@ -133,7 +133,7 @@ final class NodeBehindUplink implements AutoCloseable {
      * address the receiver saw, or fails when no echo came back (the receiver could not
      * route its answer to the source it saw).
      */
-    static String sourceSeenBy(Traffic.End from, Traffic.End to, int port) throws Exception {
+    public static String sourceSeenBy(Traffic.End from, Traffic.End to, int port) throws Exception {
         DatagramSocket server = to.ns().handle().call(() -> new DatagramSocket(new InetSocketAddress(to.inet(), port)));
         DatagramSocket client = from.ns().handle().call(() -> new DatagramSocket(new InetSocketAddress(from.inet(), 0)));
         try (server; client) {
