@@ -124,7 +124,7 @@ public final class Agent implements AutoCloseable {
                     new MetricsOptions(config.metricsPerPod(), MetricsOptions.DEFAULT_DATAPATH_INTERVAL)));
             components.add("metrics_server", MetricsServer.start(config.metricsAddress(), metrics));
             MasqueradeWriter masquerade = components.add("masquerade",
-                    new MasqueradeWriter(new Masquerade(node), config.masquerade(), ipv4(config.clusterCidrs())));
+                    new MasqueradeWriter(new Masquerade(node), config.masquerade(), config.clusterCidrs()));
 
             BootScopedState.claim(config.stateDir());
             PeerRoutes peerRoutes = new PeerRoutes(netlink);
@@ -140,7 +140,7 @@ public final class Agent implements AutoCloseable {
             } else {
                 cluster = null;
                 routeConfiguredPeers(peerRoutes);
-                masquerade.update(new LinkedHashSet<>(ipv4(configuredPodCidrs()))).join();
+                masquerade.update(configuredPodCidrs()).join();
                 podCidrs = config.podCidrs();
             }
 
@@ -157,7 +157,11 @@ public final class Agent implements AutoCloseable {
 
             AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason);
             socket = components.add("socket", AgentSocket.start(config.socket(), api.routes(), new DelSpool(config.spoolDir()), pods));
-            notReady.set(null);
+            // Serving (DEL, status, the reason) but not taking pods while the configuration contradicts the Node.
+            Optional<String> misconfigured = clusterCidrFamilyMissing(config.clusterCidrs(), podCidrs, config.nodeName());
+            misconfigured.ifPresent(why -> log.error("event=cluster_cidr_family_missing node={} error=\"{}\" action=not_ready",
+                    config.nodeName(), why));
+            notReady.set(misconfigured.orElse(null));
             components.add("conflist", new ConfListWriter(config,
                     cluster == null ? CompletableFuture.completedFuture(null) : cluster.whenReady(), started));
         } catch (RuntimeException | Error e) {
@@ -200,17 +204,30 @@ public final class Agent implements AutoCloseable {
         }
     }
 
+    /**
+     * A configured cluster CIDR of a family this node has no pod CIDR of: the
+     * configuration and the Node disagree on what the cluster is (standalone mode
+     * refuses it when loading; in Kubernetes mode the Node's pod CIDRs are known
+     * only now). Empty when each family of clusterCIDRs has a pool here.
+     */
+    static Optional<String> clusterCidrFamilyMissing(List<IpPrefix> clusterCidrs, List<IpPrefix> podCidrs, String nodeName) {
+        for (int i = 0; i < clusterCidrs.size(); i++) {
+            IpPrefix c = clusterCidrs.get(i);
+            if (podCidrs.stream().noneMatch(p -> p.isIpv4() == c.isIpv4())) {
+                String family = c.isIpv4() ? "IPv4" : "IPv6";
+                return Optional.of("key 'clusterCIDRs[" + i + "]': " + c + " is " + family + " but node " + nodeName
+                        + " has no " + family + " pod CIDR (its pod CIDRs: " + podCidrs + ")");
+            }
+        }
+        return Optional.empty();
+    }
+
     /** Standalone mode: the configuration's peers, routed once. */
     private void routeConfiguredPeers(PeerRoutes peerRoutes) {
         PeerRoutes.Outcome routes = peerRoutes.reconcile(config.peers());
         log.info("event=peer_routes_reconciled peers={} added={} replaced={} deleted={} unchanged={} conflicts={} failed={}",
                 config.peers().size(), routes.added(), routes.replaced(), routes.deleted(), routes.unchanged(),
                 routes.conflicts(), routes.failed());
-    }
-
-    /** The IPv4 CIDRs of {@code cidrs}: IPv6 pods are not masqueraded yet (docs/configuration.md says so). */
-    private static List<IpPrefix> ipv4(java.util.Collection<IpPrefix> cidrs) {
-        return cidrs.stream().filter(IpPrefix::isIpv4).toList();
     }
 
     /** Standalone mode's masquerade sources: this node's pod CIDRs and the peers'. */

@@ -1,6 +1,7 @@
 package dev.ferry.agent;
 
 import dev.ferry.datapath.AttachModes;
+import dev.ferry.masquerade.MasqueradeFamilies;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.Peer;
 
@@ -21,7 +22,8 @@ import java.util.Locale;
  * @param metricsPerPod  per-pod series (labelled with the pod's namespace and name) on /metrics
  * @param attach       how to_pod is hooked to the uplinks and from_pod to the pod veths
  * @param kubernetes   kubernetes mode's settings; ignored in standalone mode
- * @param masquerade   SNAT pod traffic to outside the cluster CIDRs to the node's address (table ip ferry)
+ * @param masquerade   per family: SNAT pod traffic to outside the cluster CIDRs to the node's address of that family
+ *                     (tables ip ferry and ip6 ferry)
  * @param logLevels    the level of each logger (package) to set at start
  * @param cniVersion   the {@code cniVersion} of the conflist the agent writes: what the node's runtime reads
  *                     (docs/install.md has the runtime matrix)
@@ -40,7 +42,7 @@ public record AgentConfig(
         InetSocketAddress metricsAddress,
         AttachModes attach,
         Kubernetes kubernetes,
-        boolean masquerade,
+        MasqueradeFamilies masquerade,
         LogLevels logLevels,
         String cniVersion,
         boolean metricsPerPod) {

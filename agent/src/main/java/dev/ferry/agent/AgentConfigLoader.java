@@ -10,6 +10,7 @@ import dev.ferry.agent.AgentConfig.Mode;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
 import dev.ferry.ipam.Ipam;
+import dev.ferry.masquerade.MasqueradeFamilies;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.Peer;
 
@@ -147,7 +148,7 @@ public final class AgentConfigLoader {
                         f.string("kubeconfig").map(s -> ConfigValues.absolutePath(f.key("kubeconfig"), s)).orElse(null),
                         f.string("endpointGcGracePeriod").map(d -> ConfigValues.duration(f.key("endpointGcGracePeriod"), d))
                                 .orElse(AgentConfig.Kubernetes.DEFAULTS.endpointGcGracePeriod())),
-                f.bool("masquerade").orElse(true),
+                masquerade(f),
                 LogLevels.of(f.string("logLevel").orElse("info"), f.stringMap("logLevels").orElse(Map.of()),
                         f.key("logLevel"), f.key("logLevels")),
                 f.string("cniVersion").map(v -> ConfigValues.cniVersion(f.key("cniVersion"), v)).orElse(AgentConfig.DEFAULT_CNI_VERSION),
@@ -170,6 +171,23 @@ public final class AgentConfigLoader {
                     + ", which is not set");
         }
         return (host.contains(":") ? "[" + host + "]" : host) + m.group(2);
+    }
+
+    /**
+     * {@code masquerade: true|false} for both families, or {@code masquerade: {ipv4: true, ipv6: false}}
+     * (a family left out is masqueraded): global IPv6 pod addresses often need no NAT while IPv4 does.
+     */
+    private static MasqueradeFamilies masquerade(YamlFields f) {
+        if (f.isMapping("masquerade")) {
+            YamlFields families = f.mapping("masquerade", Set.of("ipv4", "ipv6")).orElseThrow();
+            return new MasqueradeFamilies(families.bool("ipv4").orElse(true), families.bool("ipv6").orElse(true));
+        }
+        try {
+            return f.bool("masquerade").map(on -> on ? MasqueradeFamilies.ALL : MasqueradeFamilies.NONE)
+                    .orElse(MasqueradeFamilies.ALL);
+        } catch (ConfigException e) {
+            throw new ConfigException(e.getMessage() + " (or a mapping per family: {ipv4: true, ipv6: false})");
+        }
     }
 
     /**

@@ -68,6 +68,16 @@ final class YamlFields {
         });
     }
 
+    /** True when the key holds a mapping (for a key that takes a scalar or a mapping). */
+    boolean isMapping(String key) {
+        return value(key).filter(JsonNode::isObject).isPresent();
+    }
+
+    /** A YAML mapping with the keys {@code known}. */
+    Optional<YamlFields> mapping(String key, Set<String> known) {
+        return value(key).map(v -> of(v, qualified(path, key), known));
+    }
+
     /** A YAML sequence of mappings, each with the keys {@code known}. */
     Optional<List<YamlFields>> mappings(String key, Set<String> known) {
         return sequence(key).map(items -> {

@@ -46,6 +46,11 @@ public final class EndpointManager implements AutoCloseable {
     private final Datapath datapath;
     /** One pool per family the node has, the first pool's address first (Endpoint.address). */
     private final List<Ipam> pools;
+    /**
+     * The families the node had a pool of and has no more, while pods still hold their
+     * addresses (see {@link Ipam#ofRetiredFamily}): DEL and GC free them; nothing is allocated.
+     */
+    private final List<Ipam> retired;
     private final EndpointStore store;
     private final EndpointIds ids;
     private final RtNetlink nodeNl;
@@ -84,6 +89,7 @@ public final class EndpointManager implements AutoCloseable {
         if (pools.stream().anyMatch(p -> !p.podCidr().isIpv4())) {
             NodeIpv6Forwarding.enable(node);
         }
+        this.retired = retiredFamilies(stateDir, this.pools);
         this.store = EndpointStore.open(stateDir);
         this.nodeNl = RtNetlink.open(node);
         this.nodeDeletes = new RtNetlinkPool(node);
@@ -91,10 +97,35 @@ public final class EndpointManager implements AutoCloseable {
         List<Endpoint> existing = store.all();
         this.ids = new EndpointIds(existing);
         this.adding = new EndpointAdd(node, datapath, this.pools, store, ids, plumbing, podMtu);
-        StartupReconcile.Outcome o = new StartupReconcile(store, this.pools, datapath, plumbing).run(this::remove, this::restore);
+        StartupReconcile.Outcome o = new StartupReconcile(store, this.pools, retired, datapath, plumbing).run(this::remove, this::restore);
         log.info("event=endpoints_reconciled restored={} kept_for_del={} half_made_removed={} addresses_adopted={}"
                         + " address_conflicts={} stray_veths_removed={} stray_map_entries_removed={}", o.restored(), o.kept(),
                 o.halfMadeRemoved(), o.addressesAdopted(), o.conflicts(), o.strayVeths(), o.strayMapEntries());
+    }
+
+    /** A retired pool for each family without a pool whose addresses some attachment still holds. */
+    private static List<Ipam> retiredFamilies(Path stateDir, List<Ipam> pools) {
+        List<Ipam> retired = new ArrayList<>();
+        for (boolean ipv6 : new boolean[] {false, true}) {
+            if (pools.stream().anyMatch(p -> p.podCidr().isIpv4() != ipv6)) {
+                continue;
+            }
+            Ipam family = Ipam.ofRetiredFamily(stateDir, ipv6);
+            int held = family.allocations().size();
+            if (held > 0) {
+                log.warn("event=ipam_family_retired family={} held={} action=freed_at_del_or_gc_never_handed_out",
+                        ipv6 ? "ipv6" : "ipv4", held);
+                retired.add(family);
+            }
+        }
+        return List.copyOf(retired);
+    }
+
+    /** The pools DEL, GC and the start's reconcile free addresses from: the node's and the retired families'. */
+    private List<Ipam> allPools() {
+        List<Ipam> all = new ArrayList<>(pools);
+        all.addAll(retired);
+        return all;
     }
 
     /** Every endpoint, sorted by container id then ifname. */
@@ -152,7 +183,7 @@ public final class EndpointManager implements AutoCloseable {
         Map<Ipam, Allocation> allocations = new LinkedHashMap<>();
         Set<InetAddress> addresses = new LinkedHashSet<>();
         state.ifPresent(e -> e.addresses().forEach(a -> addresses.add(a.address())));
-        for (Ipam pool : pools) {
+        for (Ipam pool : allPools()) {
             Optional<InetAddress> likely = addresses.stream().filter(a -> pool.podCidr().isIpv4() == (a instanceof Inet4Address)).findFirst();
             pool.find(key.containerId(), key.ifname(), likely).ifPresent(a -> {
                 allocations.put(pool, a);
@@ -224,7 +255,7 @@ public final class EndpointManager implements AutoCloseable {
     public Set<EndpointKey> attachments() {
         Set<EndpointKey> known = new LinkedHashSet<>();
         store.all().forEach(e -> known.add(new EndpointKey(e.containerId(), e.ifname())));
-        pools.forEach(p -> p.allocations().forEach(a -> known.add(new EndpointKey(a.containerId(), a.ifname()))));
+        allPools().forEach(p -> p.allocations().forEach(a -> known.add(new EndpointKey(a.containerId(), a.ifname()))));
         return known;
     }
 

@@ -49,12 +49,15 @@ final class StartupReconcile {
 
     private final EndpointStore store;
     private final List<Ipam> pools;
+    /** Families the node has no pool of any more: their addresses count as held, nothing is adopted into them. */
+    private final List<Ipam> retired;
     private final Datapath datapath;
     private final PodPlumbing plumbing;
 
-    StartupReconcile(EndpointStore store, List<Ipam> pools, Datapath datapath, PodPlumbing plumbing) {
+    StartupReconcile(EndpointStore store, List<Ipam> pools, List<Ipam> retired, Datapath datapath, PodPlumbing plumbing) {
         this.store = store;
         this.pools = pools;
+        this.retired = retired;
         this.datapath = datapath;
         this.plumbing = plumbing;
     }
@@ -115,7 +118,7 @@ final class StartupReconcile {
     }
 
     private List<Allocation> allocations() {
-        return pools.stream().flatMap(p -> p.allocations().stream()).toList();
+        return java.util.stream.Stream.concat(pools.stream(), retired.stream()).flatMap(p -> p.allocations().stream()).toList();
     }
 
     private Optional<Ipam> poolFor(InetAddress address) {

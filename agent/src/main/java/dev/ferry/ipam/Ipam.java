@@ -37,9 +37,13 @@ public final class Ipam {
     // Not synchronized: a virtual thread waiting here should not pin its carrier on older JDKs' monitors.
     private final ReentrantLock lock = new ReentrantLock();
 
-    private Ipam(AddressRange range, AddressFiles files) {
+    /** A family the node has no pod CIDR of any more: nothing is handed out (see {@link #ofRetiredFamily}). */
+    private final boolean retired;
+
+    private Ipam(AddressRange range, AddressFiles files, boolean retired) {
         this.range = range;
         this.files = files;
+        this.retired = retired;
     }
 
     /**
@@ -69,9 +73,29 @@ public final class Ipam {
      */
     public static Ipam open(Path stateDir, IpPrefix podCidr) {
         Ipam ipam = new Ipam(AddressRange.of(podCidr),
-                AddressFiles.open(stateDir.resolve(AddressFiles.AREA), Quarantine.of(stateDir)));
+                AddressFiles.open(stateDir.resolve(AddressFiles.AREA), Quarantine.of(stateDir)), false);
         ipam.files.scan();
         return ipam;
+    }
+
+    /**
+     * The addresses of a family the node has no pod CIDR of any more (it restarted
+     * without its IPv6 CIDR, or its Node lost one): they are found, listed and
+     * released as a pool's are, so that the DEL or GC of the pods that still hold
+     * one frees its file, and {@link #allocate} refuses. Without this the files
+     * of that family would stay forever, and a pool of the family that came back
+     * would see its addresses held by pods long gone.
+     *
+     * @param ipv6 the family: true for IPv6
+     */
+    public static Ipam ofRetiredFamily(Path stateDir, boolean ipv6) {
+        return new Ipam(AddressRange.of(ipv6 ? IpPrefix.DEFAULT_V6 : IpPrefix.DEFAULT_V4),
+                AddressFiles.open(stateDir.resolve(AddressFiles.AREA), Quarantine.of(stateDir)), true);
+    }
+
+    /** True for {@link #ofRetiredFamily}: a family whose addresses are only freed. */
+    public boolean retired() {
+        return retired;
     }
 
     /**
@@ -83,6 +107,10 @@ public final class Ipam {
      * @throws IpamException.Exhausted when every usable address is held
      */
     public Allocation allocate(String containerId, String ifname) {
+        if (retired) {
+            throw new IllegalStateException("the node has no " + (range.isIpv6() ? "IPv6" : "IPv4")
+                    + " pod CIDR: its addresses are only freed");
+        }
         Owner owner = new Owner(containerId, ifname);
         lock.lock();
         try {

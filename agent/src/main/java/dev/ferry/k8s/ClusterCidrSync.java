@@ -19,10 +19,10 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * Every node's pod CIDRs (this one's too): into the BPF cluster-CIDR map, both
- * families (the programs forward IPv6 as IPv4), unless the configuration sets
- * clusterCIDRs, and the IPv4 ones to a listener (the masquerade rules follow
- * them; masquerade is IPv4 only). Told on the whole list and on every change, never when a Node's
+ * Every node's pod CIDRs (this one's too), of both families: into the BPF
+ * cluster-CIDR map (the programs forward IPv6 as IPv4), unless the configuration
+ * sets clusterCIDRs, and to a listener (the masquerade rules follow them, a table
+ * per family). Told on the whole list and on every change, never when a Node's
  * update left its pod CIDRs as they were.
  *
  * <p>The map gets the CIDRs aggregated (two halves become their parent), which
@@ -49,7 +49,7 @@ final class ClusterCidrSync implements NodeInformer.Listener {
      * @param ownPodCidrs this node's pod CIDRs (one per family), empty until known (told before this listener of
      *                    this node's changes)
      * @param map         the BPF map to keep; empty when the configuration's clusterCIDRs fill it
-     * @param listener    told the IPv4 pod CIDRs of every node
+     * @param listener    told the pod CIDRs of every node, both families
      */
     ClusterCidrSync(String nodeName, Supplier<List<IpPrefix>> ownPodCidrs, Optional<ClusterCidrMap> map,
                     Consumer<Set<IpPrefix>> listener) {
@@ -65,7 +65,7 @@ final class ClusterCidrSync implements NodeInformer.Listener {
         nodes.forEach(n -> nodeCidrs.put(Nodes.name(n), Nodes.podCidrsOfEveryFamily(n)));
         Set<IpPrefix> all = all();
         map.ifPresent(this::write);
-        listener.accept(ipv4(all));
+        listener.accept(all);
     }
 
     @Override
@@ -83,7 +83,7 @@ final class ClusterCidrSync implements NodeInformer.Listener {
         if (Objects.equals(before, now)) {
             return;
         }
-        listener.accept(ipv4(all()));
+        listener.accept(all());
         map.ifPresent(this::write);
     }
 
@@ -105,11 +105,5 @@ final class ClusterCidrSync implements NodeInformer.Listener {
                 .filter(c -> name.equals(nodeName) || own.stream().noneMatch(o -> PeerRouteSync.overlap(c, o)))
                 .forEach(all::add));
         return all;
-    }
-
-    private static Set<IpPrefix> ipv4(Set<IpPrefix> cidrs) {
-        Set<IpPrefix> v4 = new LinkedHashSet<>();
-        cidrs.stream().filter(IpPrefix::isIpv4).forEach(v4::add);
-        return v4;
     }
 }

@@ -148,10 +148,11 @@ final class Nodes {
         for (IpPrefix cidr : all) {
             if (cidr.isIpv4() ? v4 != null : v6 != null) {
                 cidrs.add(cidr);
-            } else if (!cidr.isIpv4()) {
-                // An IPv4 CIDR without an IPv4 InternalIP was never routed, and said nothing: only the IPv6 case is new.
-                log.warn("event=peer_pod_cidr_skipped peer={} pod_cidr={} why=\"the Node has no IPv6 InternalIP to route it via\"",
-                        name(node), cidr);
+            } else if (!cidr.isIpv4() || v6 != null) {
+                // A peer with an InternalIP of one family only. (A Node with none at all, not yet reporting its
+                // status, is silent as it always was: its IPv4 CIDR waits for the address without a warning.)
+                log.warn("event=peer_pod_cidr_skipped peer={} pod_cidr={} why=\"the Node has no {} InternalIP to route it via\"",
+                        name(node), cidr, cidr.isIpv4() ? "IPv4" : "IPv6");
             }
         }
         return cidrs.isEmpty() ? Optional.empty() : Optional.of(new Peer(name(node), cidrs, addresses));

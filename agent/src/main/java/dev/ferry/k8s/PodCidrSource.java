@@ -1,6 +1,7 @@
 package dev.ferry.k8s;
 
 import dev.ferry.k8s.KubernetesObserver.Operation;
+import dev.ferry.ipam.Ipam;
 import dev.ferry.net.IpPrefix;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -76,7 +77,18 @@ final class PodCidrSource implements NodeInformer.Listener {
     private String notKnown() {
         List<String> junk = unusable;
         return "node " + nodeName + " has no podCIDR yet"
-                + (junk.isEmpty() ? "" : " (its spec.podCIDRs " + junk + " holds no usable CIDR)");
+                + (junk.isEmpty() ? "" : " (its spec.podCIDRs " + junk + " holds no usable CIDR: "
+                + String.join("; ", junk.stream().map(PodCidrSource::whyUnusable).toList()) + ")");
+    }
+
+    /** Why one of the Node's pod CIDRs cannot be a pool, in the words the configuration's errors use. */
+    private static String whyUnusable(String text) {
+        try {
+            IpPrefix cidr = IpPrefix.parse(text);
+            return Ipam.unusableAsPool(new IpPrefix(cidr.network(), cidr.length())).orElse(text + " is usable");
+        } catch (RuntimeException e) {
+            return "'" + text + "' is not a CIDR";
+        }
     }
 
     @Override

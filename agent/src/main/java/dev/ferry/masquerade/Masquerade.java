@@ -6,10 +6,10 @@ import dev.ferry.netns.NetNamespace;
  * Source NAT for pods reaching outside the cluster: the traffic the BPF programs
  * leave to the stack on purpose takes the node's address on its way out.
  *
- * <p>Ferry owns exactly one nftables table, {@code table ip ferry} (see
- * {@link NatTable}); every call replaces or deletes that table in one transaction and
- * never names another. Stateless: {@link #apply} replaces the table whole, which
- * also undoes any drift, or removes it when masquerade is off.
+ * <p>Ferry owns two nftables tables, {@code table ip ferry} and {@code table ip6 ferry}
+ * (see {@link NatTable}); every call replaces or deletes both in one transaction and
+ * never names another. Stateless: {@link #apply} replaces each table whole, which
+ * also undoes any drift, or removes it when its family's masquerade is off.
  * {@link MasqueradeWriter} is the agent's one caller.
  */
 public final class Masquerade {
@@ -27,9 +27,9 @@ public final class Masquerade {
         this.nft = new Nft(nftProgram);
     }
 
-    /** Makes the table match {@code rules}: the whole table replaced, or removed when disabled. */
+    /** Makes the tables match {@code rules}: each table replaced whole, or removed when its family is off. */
     public synchronized void apply(MasqueradeRules rules) {
-        nft.run(node, rules.enabled() ? NatTable.replacement(rules) : NatTable.removal());
+        nft.run(node, NatTable.transaction(rules));
     }
 
 }

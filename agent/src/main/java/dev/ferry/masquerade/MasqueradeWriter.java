@@ -35,7 +35,7 @@ public final class MasqueradeWriter implements AutoCloseable {
     private static final int BRIEF = 8;
 
     private final Masquerade masquerade;
-    private final boolean enabled;
+    private final MasqueradeFamilies families;
     private final List<IpPrefix> clusterCidrs;
     private final ScheduledExecutorService writer =
             Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("ferry-masquerade").daemon().factory());
@@ -49,17 +49,17 @@ public final class MasqueradeWriter implements AutoCloseable {
     /**
      * Starts the periodic rewrite; nothing is written before the first {@link #update}.
      *
-     * @param enabled      false: the table is removed, and kept removed
-     * @param clusterCidrs destinations that keep the pod's address; empty for the pod CIDRs themselves
+     * @param families     the families masqueraded; the table of one that is not is removed, and kept removed
+     * @param clusterCidrs destinations that keep the pod's address (both families); empty for the pod CIDRs themselves
      */
-    public MasqueradeWriter(Masquerade masquerade, boolean enabled, List<IpPrefix> clusterCidrs) {
-        this(masquerade, enabled, clusterCidrs, RECONCILE);
+    public MasqueradeWriter(Masquerade masquerade, MasqueradeFamilies families, List<IpPrefix> clusterCidrs) {
+        this(masquerade, families, clusterCidrs, RECONCILE);
     }
 
     /** @param period how often the table is rewritten (tests wait less than a minute) */
-    MasqueradeWriter(Masquerade masquerade, boolean enabled, List<IpPrefix> clusterCidrs, Duration period) {
+    MasqueradeWriter(Masquerade masquerade, MasqueradeFamilies families, List<IpPrefix> clusterCidrs, Duration period) {
         this.masquerade = masquerade;
-        this.enabled = enabled;
+        this.families = families;
         this.clusterCidrs = List.copyOf(clusterCidrs);
         writer.scheduleWithFixedDelay(() -> write(true), period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
     }
@@ -108,16 +108,14 @@ public final class MasqueradeWriter implements AutoCloseable {
         if (podCidrs == null) {
             return;
         }
-        MasqueradeRules rules = enabled
-                ? MasqueradeRules.enabled(podCidrs, clusterCidrs.isEmpty() ? podCidrs : clusterCidrs)
-                : MasqueradeRules.disabled();
+        MasqueradeRules rules = new MasqueradeRules(families, podCidrs, clusterCidrs.isEmpty() ? podCidrs : clusterCidrs);
         try {
             masquerade.apply(rules);
             if (periodic) {
-                log.debug("event=masquerade_reconciled enabled={}", rules.enabled());
+                log.debug("event=masquerade_reconciled ipv4={} ipv6={}", families.ipv4(), families.ipv6());
             } else {
-                log.info("event=masquerade_applied enabled={} pod_cidrs={} cluster_cidrs={}", rules.enabled(),
-                        brief(rules.podCidrs()), brief(rules.clusterCidrs()));
+                log.info("event=masquerade_applied ipv4={} ipv6={} pod_cidrs={} cluster_cidrs={}", families.ipv4(),
+                        families.ipv6(), brief(rules.podCidrs()), brief(rules.clusterCidrs()));
             }
         } catch (RuntimeException e) {
             log.error("event=masquerade_failed error=\"{}\"", e.getMessage());

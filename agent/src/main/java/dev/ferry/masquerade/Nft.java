@@ -62,8 +62,8 @@ final class Nft {
             if (process.exitValue() != 0) {
                 String err = new String(stderr.join(), StandardCharsets.UTF_8).strip();
                 String out = new String(stdout.join(), StandardCharsets.UTF_8).strip();
-                throw new MasqueradeException("nft rejected the ruleset for table " + NatTable.FAMILY + " "
-                        + NatTable.NAME + " (exit " + process.exitValue() + "): "
+                throw new MasqueradeException("nft rejected the ruleset for tables ip and ip6 " + NatTable.NAME
+                        + " (exit " + process.exitValue() + "): "
                         + (err.isEmpty() ? out : err) + "\nruleset:\n" + ruleset);
             }
             if (writeFailed != null) {

@@ -4,6 +4,7 @@ import dev.ferry.agent.AgentConfig.Mode;
 import dev.ferry.routes.Peer;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
+import dev.ferry.masquerade.MasqueradeFamilies;
 import dev.ferry.net.IpPrefix;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -79,10 +80,26 @@ class AgentConfigLoaderTest {
     }
 
     @Test
-    void masqueradeIsOnUnlessTheFileTurnsItOff() {
-        assertTrue(parse(MINIMAL).masquerade());
-        assertFalse(parse(MINIMAL + "masquerade: false\n").masquerade());
-        assertEquals("key 'masquerade' must be true or false, not a string", error(MINIMAL + "masquerade: \"off\"\n"));
+    void masqueradeIsOnForBothFamiliesUnlessTheFileTurnsItOff() {
+        assertEquals(MasqueradeFamilies.ALL, parse(MINIMAL).masquerade());
+        assertEquals(MasqueradeFamilies.NONE, parse(MINIMAL + "masquerade: false\n").masquerade());
+        assertEquals(MasqueradeFamilies.ALL, parse(MINIMAL + "masquerade: true\n").masquerade());
+    }
+
+    @Test
+    void masqueradeTakesAFlagPerFamilyAndAFamilyLeftOutIsMasqueraded() {
+        assertEquals(new MasqueradeFamilies(true, false), parse(MINIMAL + "masquerade: {ipv6: false}\n").masquerade());
+        assertEquals(new MasqueradeFamilies(false, true), parse(MINIMAL + "masquerade: {ipv4: false, ipv6: true}\n").masquerade());
+        assertEquals(MasqueradeFamilies.ALL, parse(MINIMAL + "masquerade: {}\n").masquerade());
+    }
+
+    @Test
+    void aBadMasqueradeValueIsRefusedNamingTheKey() {
+        assertEquals("key 'masquerade' must be true or false, not a string (or a mapping per family: {ipv4: true, ipv6: false})",
+                error(MINIMAL + "masquerade: \"off\"\n"));
+        assertEquals("key 'masquerade.ipv6' must be true or false, not a string", error(MINIMAL + "masquerade: {ipv6: \"no\"}\n"));
+        assertEquals("unknown key 'masquerade.inet6' (known keys of masquerade: ipv4, ipv6)",
+                error(MINIMAL + "masquerade: {inet6: false}\n"));
     }
 
     @Test
@@ -190,6 +207,12 @@ class AgentConfigLoaderTest {
     }
 
     @Test
+    void anIpv6PoolOfASlash124OrASlash64IsTakenTheBoundsThemselves() {
+        assertEquals(List.of(IpPrefix.parse("fd00:f17::/124")), parse("podCIDRs: ['fd00:f17::/124']\n").podCidrs());
+        assertEquals(List.of(IpPrefix.parse("fd00:f17::/64")), parse("podCIDRs: ['fd00:f17::/64']\n").podCidrs());
+    }
+
+    @Test
     void podCidrsTakeOneIpv6CidrForAnIpv6OnlyNode() {
         assertEquals(List.of(IpPrefix.parse("fd00:f17::/64")), parse("podCIDRs: ['fd00:f17::/64']\n").podCidrs());
     }
@@ -246,6 +269,8 @@ class AgentConfigLoaderTest {
             IPv6 pod CIDR too small   | podCIDRs: [10.244.1.0/24, 'fd00:1::/127']                   | key 'podCIDRs[1]': fd00:1::/127 is a /127; an IPv6 pod CIDR must be a /64 to a /124
             IPv6 pod CIDR a /128      | podCIDRs: ['fd00:1::5/128']                                 | key 'podCIDRs[0]': fd00:1::5/128 is a /128; an IPv6 pod CIDR must be a /64 to a /124
             IPv6 pod CIDR too large   | podCIDRs: ['fd00:1::/56']                                   | key 'podCIDRs[0]': fd00:1::/56 is a /56; an IPv6 pod CIDR must be a /64 to a /124
+            IPv6 pod CIDR a /125      | podCIDRs: [10.244.1.0/24, 'fd00:1::/125']                   | key 'podCIDRs[1]': fd00:1::/125 is a /125; an IPv6 pod CIDR must be a /64 to a /124
+            IPv6 pod CIDR a /63       | podCIDRs: ['fd00:1::/63']                                   | key 'podCIDRs[0]': fd00:1::/63 is a /63; an IPv6 pod CIDR must be a /64 to a /124
             cluster CIDR family       | podCIDRs: [10.244.1.0/24]\\nclusterCIDRs: [10.244.0.0/16, 'fd00::/48'] | key 'clusterCIDRs[1]': fd00::/48 is IPv6 but podCIDRs has no IPv6 CIDR
             no pod CIDR               | nodeName: a                                                 | key 'podCIDRs' is required in standalone mode
             peer overlaps node        | podCIDRs: [10.244.1.0/24]\\npeers: [{name: b, podCIDRs: [10.244.0.0/16], address: 10.0.0.2}] | key 'peers[0].podCIDRs[0]': 10.244.0.0/16 overlaps this node's pod CIDR 10.244.1.0/24

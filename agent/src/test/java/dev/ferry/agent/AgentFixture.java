@@ -111,7 +111,12 @@ final class AgentFixture implements AutoCloseable {
 
     /** node-a in kubernetes mode: everything else comes from the API server the kubeconfig names. */
     AgentConfig kubernetesConfig(Path kubeconfig, Duration endpointGcGracePeriod) {
-        return TestConfigs.of("node-a", Mode.KUBERNETES, List.of(), List.of(), List.of("upl0"), List.of(),
+        return kubernetesConfig(kubeconfig, endpointGcGracePeriod, List.of());
+    }
+
+    /** node-a in kubernetes mode with the configuration's clusterCIDRs (empty: every Node's pod CIDRs). */
+    AgentConfig kubernetesConfig(Path kubeconfig, Duration endpointGcGracePeriod, List<IpPrefix> clusterCidrs) {
+        return TestConfigs.of("node-a", Mode.KUBERNETES, List.of(), clusterCidrs, List.of("upl0"), List.of(),
                 socket(), dir.resolve("state"), pins.root(), dir.resolve("cni"),
                 new InetSocketAddress(IpPrefix.literal("127.0.0.1"), metricsPort), AttachMode.TCX,
                 new AgentConfig.Kubernetes(kubeconfig, endpointGcGracePeriod));

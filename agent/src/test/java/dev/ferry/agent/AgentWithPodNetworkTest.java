@@ -1,14 +1,19 @@
 package dev.ferry.agent;
 
+import dev.ferry.masquerade.MasqueradeFamilies;
+import dev.ferry.masquerade.NodeBehindUplink;
+import dev.ferry.net.IpPrefix;
 import dev.ferry.testing.FerryCni;
 import dev.ferry.testing.MetricsPort;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
+import dev.ferry.testing.Traffic;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -148,6 +153,49 @@ class AgentWithPodNetworkTest {
 
         // nft's auto-merge lists the adjacent 10.244.1.0/24 and 10.244.2.0/24 as one range.
         assertTrue(table.contains("10.244.1.0-10.244.2.255") && table.contains("masquerade"), table);
+    }
+
+    @Test
+    void aDualStackNodesIpv6PodCidrGetsTheIpv6Table() {
+        nodes.start(nodes.config(List.of("upl0"), List.of(IpPrefix.parse("10.244.1.0/24"), IpPrefix.parse("fd00:f17:a1::/64"))));
+
+        String table = nodes.node.exec("nft", "list", "table", "ip6", "ferry").stdout();
+        assertTrue(table.contains("fd00:f17:a1::/64") && table.contains("ip6 saddr @pod_cidrs") && table.contains("masquerade"), table);
+        assertTrue(nodes.node.exec("nft", "list", "table", "ip", "ferry").stdout().contains("10.244.1.0-10.244.2.255"));
+    }
+
+    @Test
+    void aDualStackPodReachingOutsideOverIpv6ThroughTheAgentAppearsAsTheNodesIpv6Address() throws Exception {
+        // The peer plays "outside": it has no route back to the pod CIDR, so only a translated source gets an answer.
+        nodes.node.ip("-6", "addr", "add", "fd00:f17:d::1/64", "dev", "upl0", "nodad");
+        nodes.peer.ip("-6", "addr", "add", "fd00:f17:d::2/64", "dev", "upl0p", "nodad");
+        nodes.start(nodes.config(List.of("upl0"), List.of(IpPrefix.parse("10.244.1.0/24"), IpPrefix.parse("fd00:f17:a1::/64"))));
+        TestNetns pod = TestNetns.create("agentpod6");
+        try {
+            String config = "{\"cniVersion\":\"1.1.0\",\"name\":\"ferry\",\"type\":\"ferry-cni\",\"agentSocket\":\""
+                    + nodes.socket() + "\",\"spoolDir\":\"" + dir.resolve("state/cni-spool") + "\"}";
+            FerryCni.Result add = attachment("ADD", pod).stdin(config).run();
+            assertEquals(0, add.exitCode(), add.toString());
+            InetAddress pod6 = IpPrefix.parse(new com.fasterxml.jackson.databind.ObjectMapper().readTree(add.stdout())
+                    .path("ips").path(1).path("address").asText()).address();
+
+            String seen = NodeBehindUplink.sourceSeenBy(new Traffic.End(pod, pod6),
+                    new Traffic.End(nodes.peer, IpPrefix.literal("fd00:f17:d::2")), 42001);
+
+            assertEquals("fd00:f17:d::1", seen);
+            assertEquals(0, attachment("DEL", pod).stdin(config).run().exitCode());
+        } finally {
+            pod.close();
+        }
+    }
+
+    @Test
+    void ipv6MasqueradeOffLeavesTheIpv4TableAlone() {
+        AgentConfig dualStack = nodes.config(List.of("upl0"), List.of(IpPrefix.parse("10.244.1.0/24"), IpPrefix.parse("fd00:f17:a1::/64")));
+        nodes.start(TestConfigs.withMasquerade(dualStack, new MasqueradeFamilies(true, false)));
+
+        List<String> tables = nodes.node.exec("nft", "list", "tables").stdout().lines().filter(l -> l.contains("ferry")).toList();
+        assertEquals(List.of("table ip ferry"), tables);
     }
 
     @Test

@@ -4,6 +4,7 @@ import dev.ferry.agent.AgentConfig.Kubernetes;
 import dev.ferry.agent.AgentConfig.Mode;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
+import dev.ferry.masquerade.MasqueradeFamilies;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.Peer;
 
@@ -31,13 +32,17 @@ final class TestConfigs {
                           List<String> uplinks, List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot,
                           Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach, Kubernetes kubernetes) {
         return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
-                cniConfDir, metricsAddress, new AttachModes(attach, AttachModes.DEFAULT_PODS), kubernetes, true,
+                cniConfDir, metricsAddress, new AttachModes(attach, AttachModes.DEFAULT_PODS), kubernetes, MasqueradeFamilies.ALL,
                 new LogLevels(Map.of(LogLevels.FERRY, "info")), AgentConfig.DEFAULT_CNI_VERSION, true);
     }
 
     static AgentConfig withMasquerade(AgentConfig c, boolean on) {
+        return withMasquerade(c, on ? MasqueradeFamilies.ALL : MasqueradeFamilies.NONE);
+    }
+
+    static AgentConfig withMasquerade(AgentConfig c, MasqueradeFamilies families) {
         return new AgentConfig(c.nodeName(), c.mode(), c.podCidrs(), c.clusterCidrs(), c.uplinks(), c.peers(), c.socket(),
-                c.stateDir(), c.bpffsRoot(), c.cniConfDir(), c.metricsAddress(), c.attach(), c.kubernetes(), on,
+                c.stateDir(), c.bpffsRoot(), c.cniConfDir(), c.metricsAddress(), c.attach(), c.kubernetes(), families,
                 c.logLevels(), c.cniVersion(), c.metricsPerPod());
     }
 

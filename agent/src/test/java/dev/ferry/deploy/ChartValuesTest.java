@@ -4,6 +4,7 @@ import com.marcnuri.helm.LintResult;
 import dev.ferry.agent.AgentConfig;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
+import dev.ferry.masquerade.MasqueradeFamilies;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -34,6 +35,14 @@ class ChartValuesTest {
     }
 
     @Test
+    void aPlainMasqueradeFlagSetsBothFamilies(@TempDir Path dir) {
+        ConfigMap off = Manifests.only(Chart.render("masquerade: false\n"), ConfigMap.class);
+        assertEquals(MasqueradeFamilies.NONE, AgentFiles.load(off, dir).masquerade());
+        ConfigMap on = Manifests.only(Chart.render("masquerade: true\n"), ConfigMap.class);
+        assertEquals(MasqueradeFamilies.ALL, AgentFiles.load(on, dir).masquerade());
+    }
+
+    @Test
     void nonDefaultValuesReachTheAgentConfigTheMountsAndThePorts(@TempDir Path dir) {
         List<HasMetadata> objects = Chart.render("""
                 attach: tc
@@ -41,7 +50,7 @@ class ChartValuesTest {
                 uplinks: [eth1, bond0]
                 clusterCIDRs: [10.32.0.0/12, "fd00:10::/56"]
                 metricsPort: 9100
-                masquerade: false
+                masquerade: {ipv6: false}
                 cniVersion: 1.1.0
                 logLevel: debug
                 logLevels: {dev.ferry.cni: trace}
@@ -60,7 +69,7 @@ class ChartValuesTest {
         assertEquals(List.of("eth1", "bond0"), config.uplinks());
         assertEquals("[10.32.0.0/12, fd00:10::/56]", config.clusterCidrs().toString());
         assertEquals(9100, config.metricsAddress().getPort());
-        assertFalse(config.masquerade());
+        assertEquals(new MasqueradeFamilies(true, false), config.masquerade(), "ipv4 keeps the chart's default");
         assertEquals("1.1.0", config.cniVersion());
         assertTrue(cm.getData().get(AgentFiles.CONFLIST).contains("\"cniVersion\": \"1.1.0\""), "the reference conflist follows");
         assertEquals(Path.of("/var/run/ferry-x/ferry.sock"), config.socket());
@@ -131,6 +140,9 @@ class ChartValuesTest {
             "cniVersion: 1.0                      | cniVersion",
             "metrics: {bind: pods}                | bind",
             "metrics: {perPod: sometimes}         | perPod",
+            "masquerade: {ipv6: no-nat}           | masquerade",
+            "masquerade: {inet6: false}           | masquerade",
+            "masquerade: sometimes                | masquerade",
     })
     void aBadValueIsRefusedByTheSchemaNamingTheField(String valuesYaml, String named) {
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> Chart.template(valuesYaml));

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ferry.agent.AgentConfig;
+import dev.ferry.masquerade.MasqueradeFamilies;
 import dev.ferry.agent.CniConfList;
 import dev.ferry.cni.NetworkConfig;
 import dev.ferry.datapath.AttachMode;
@@ -36,7 +37,7 @@ class ConfigMapTest {
         assertEquals(9962, c.metricsAddress().getPort());
         assertEquals(new AttachModes(AttachMode.TCX, AttachMode.TC), c.attach());
         assertEquals(List.of(), c.clusterCidrs());
-        assertTrue(c.masquerade());
+        assertEquals(MasqueradeFamilies.ALL, c.masquerade());
     }
 
     @Test

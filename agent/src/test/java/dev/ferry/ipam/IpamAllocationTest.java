@@ -30,6 +30,18 @@ class IpamAllocationTest {
     }
 
     @Test
+    void aRetiredFamilyFindsListsAndFreesItsAddressesButHandsOutNone() {
+        Allocation held = open("fd00:f17:b2::/120").allocate("c0ffee", "eth0");
+        Ipam retired = Ipam.ofRetiredFamily(state, true);
+
+        var e = assertThrows(IllegalStateException.class, () -> retired.allocate("c0ffee2", "eth0"));
+        assertEquals("the node has no IPv6 pod CIDR: its addresses are only freed", e.getMessage());
+        assertEquals(List.of(held), retired.allocations());
+        assertEquals(held, retired.release("c0ffee", "eth0").orElseThrow());
+        assertEquals(List.of(), retired.allocations());
+    }
+
+    @Test
     void firstAllocationSkipsTheNetworkAddress() {
         Allocation a = open("10.244.1.0/24").allocate("c1", "eth0");
         assertEquals(ip("10.244.1.1"), a.address());

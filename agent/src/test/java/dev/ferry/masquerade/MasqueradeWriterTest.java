@@ -40,7 +40,7 @@ class MasqueradeWriterTest {
     }
 
     private MasqueradeWriter writer(boolean enabled) {
-        writer = new MasqueradeWriter(new Masquerade(node.handle()), enabled, List.of(), PERIOD);
+        writer = new MasqueradeWriter(new Masquerade(node.handle()), enabled ? MasqueradeFamilies.ALL : MasqueradeFamilies.NONE, List.of(), PERIOD);
         return writer;
     }
 

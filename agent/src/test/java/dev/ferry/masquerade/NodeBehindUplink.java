@@ -1,5 +1,6 @@
 package dev.ferry.masquerade;
 
+import dev.ferry.net.IpText;
 import dev.ferry.testing.TestNetns;
 import dev.ferry.testing.Traffic;
 
@@ -24,13 +25,19 @@ import java.util.concurrent.TimeUnit;
  * plays another node: {@link #OTHER_NODE_POD} (on its loopback, inside the cluster CIDR)
  * is routed from this node, and answers this node's pods by their own addresses.
  */
-final class NodeBehindUplink implements AutoCloseable {
+public final class NodeBehindUplink implements AutoCloseable {
     static final String POD_CIDR = "10.251.0.0/24";
     static final String CLUSTER_CIDR = "10.251.0.0/16";
     static final String NODE_UPLINK = "198.51.100.1";
     static final String OUTSIDE = "198.51.100.2";
     static final String OTHER_NODE_POD = "10.251.1.1";
+    static final String POD_CIDR6 = "fd00:f17:a0::/64";
+    static final String CLUSTER_CIDR6 = "fd00:f17:a0::/48";
+    static final String NODE_UPLINK6 = "2001:db8:f17:a::1";
+    static final String OUTSIDE6 = "2001:db8:f17:a::2";
+    static final String OTHER_NODE_POD6 = "fd00:f17:a0:1::1";
     private static final String GATEWAY = "169.254.1.1";
+    private static final String GATEWAY6 = "fe80::1";
 
     final TestNetns node;
     final TestNetns outside;
@@ -64,6 +71,14 @@ final class NodeBehindUplink implements AutoCloseable {
             // address); the outside address itself has no route to the pod CIDR.
             outside.ip("route", "add", POD_CIDR, "via", NODE_UPLINK, "table", "100");
             outside.ip("rule", "add", "from", OTHER_NODE_POD, "lookup", "100");
+            // The same for IPv6 (nodad: a tentative address cannot be a source yet).
+            node.sysctl("net.ipv6.conf.all.forwarding", "1");
+            node.ip("-6", "addr", "add", NODE_UPLINK6 + "/64", "dev", "uplink0", "nodad");
+            outside.ip("-6", "addr", "add", OUTSIDE6 + "/64", "dev", "eth0", "nodad");
+            outside.ip("-6", "addr", "add", OTHER_NODE_POD6 + "/128", "dev", "lo");
+            node.ip("-6", "route", "add", "fd00:f17:a0:1::/64", "via", OUTSIDE6);
+            outside.ip("-6", "route", "add", POD_CIDR6, "via", NODE_UPLINK6, "table", "100");
+            outside.ip("-6", "rule", "add", "from", OTHER_NODE_POD6, "lookup", "100");
             return n;
         } catch (RuntimeException e) {
             n.close();
@@ -71,7 +86,11 @@ final class NodeBehindUplink implements AutoCloseable {
         }
     }
 
-    /** A pod at {@code address} (inside {@link #POD_CIDR}); its host side is named like Ferry's (fer...). */
+    /**
+     * A pod at {@code address} (inside {@link #POD_CIDR}, or {@link #POD_CIDR6}: then its /128,
+     * a default route via fe80::1 with a permanent neighbour, as Ferry plumbs IPv6); its host side
+     * is named like Ferry's (fer...).
+     */
     Traffic.End addPod(String address) {
         int n = pods.size() + 1;
         TestNetns ns = TestNetns.create("msqp" + n);
@@ -80,6 +99,16 @@ final class NodeBehindUplink implements AutoCloseable {
         node.ip("link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns.name());
         String hostMac = macOf(node, host);
         String podMac = macOf(ns, "eth0");
+        if (address.contains(":")) {
+            ns.ip("-6", "addr", "add", address + "/128", "dev", "eth0", "nodad");
+            ns.ip("link", "set", "eth0", "up");
+            ns.ip("-6", "route", "add", "default", "via", GATEWAY6, "dev", "eth0");
+            ns.ip("-6", "neigh", "add", GATEWAY6, "lladdr", hostMac, "dev", "eth0", "nud", "permanent");
+            node.ip("link", "set", host, "up");
+            node.ip("-6", "route", "add", address + "/128", "dev", host);
+            node.ip("-6", "neigh", "add", address, "lladdr", podMac, "dev", host, "nud", "permanent");
+            return new Traffic.End(ns, InetAddress.ofLiteral(address));
+        }
         ns.ip("addr", "add", address + "/32", "dev", "eth0");
         ns.ip("link", "set", "eth0", "up");
         ns.ip("route", "add", GATEWAY, "dev", "eth0", "scope", "link");
@@ -104,7 +133,7 @@ final class NodeBehindUplink implements AutoCloseable {
      * address the receiver saw, or fails when no echo came back (the receiver could not
      * route its answer to the source it saw).
      */
-    static String sourceSeenBy(Traffic.End from, Traffic.End to, int port) throws Exception {
+    public static String sourceSeenBy(Traffic.End from, Traffic.End to, int port) throws Exception {
         DatagramSocket server = to.ns().handle().call(() -> new DatagramSocket(new InetSocketAddress(to.inet(), port)));
         DatagramSocket client = from.ns().handle().call(() -> new DatagramSocket(new InetSocketAddress(from.inet(), 0)));
         try (server; client) {
@@ -119,7 +148,7 @@ final class NodeBehindUplink implements AutoCloseable {
                     } catch (IOException noRouteBack) {
                         // the sender then times out, with the source this side saw in its message
                     }
-                    return p.getAddress().getHostAddress();
+                    return IpText.format(p.getAddress());
                 } catch (IOException e) {
                     throw new IllegalStateException("the receiver got nothing: " + e, e);
                 }

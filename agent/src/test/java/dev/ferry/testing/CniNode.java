@@ -56,7 +56,8 @@ public final class CniNode implements AutoCloseable {
     private final Path socket;
     private final IpPrefix podCidr;
     /** Every pool's CIDR, {@code podCidr} first: a second one (of the other family) makes the node dual-stack. */
-    private final List<IpPrefix> podCidrs;
+    /** The pools the next {@link #startAgent} opens ({@link #startAgent(List)} changes them, as a new config would). */
+    private List<IpPrefix> podCidrs;
     private final AttachModes modes;
     private final InetAddress hostAddress;
     private final List<TestNetns> podNamespaces = new ArrayList<>();
@@ -119,6 +120,12 @@ public final class CniNode implements AutoCloseable {
             n.close();
             throw e;
         }
+    }
+
+    /** A fresh agent started with other pod CIDRs (a changed configuration, a Node that lost or gained one). */
+    public void startAgent(List<String> cidrs) {
+        podCidrs = cidrs.stream().map(IpPrefix::parse).toList();
+        startAgent();
     }
 
     /** What a fresh agent process does at start, in-process. */
