@@ -25,6 +25,7 @@
 #include "lib/local.h"
 #include "lib/fib.h"
 #include "lib/source.h"
+#include "lib/monitor.h"
 
 static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
 {
@@ -74,7 +75,7 @@ static __always_inline __be16 eth_proto(struct __sk_buff *ctx)
 	return ((struct ethhdr *)head)->h_proto;
 }
 
-/* Both programs: classify by ethertype, decide, count, hand the action back.
+/* Both programs: classify by ethertype, decide, report (lib/monitor.h), count, hand the action back.
  * direction is a constant at each call site, so each program keeps one branch. */
 static __always_inline int handle(struct __sk_buff *ctx, __u8 direction)
 {
@@ -94,6 +95,7 @@ static __always_inline int handle(struct __sk_buff *ctx, __u8 direction)
 	default:
 		d = pass(FERRY_REASON_NOT_IP);
 	}
+	monitor(ctx, direction, &d, len);
 	return account(direction, &d, len);
 }
 
