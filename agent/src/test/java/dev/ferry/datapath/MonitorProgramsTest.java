@@ -72,6 +72,38 @@ class MonitorProgramsTest extends ProgramTestBench {
     }
 
     @Test
+    void spoofedIpv6PacketEmitsItsIpv6AddressesAndPorts() throws Exception {
+        datapath.monitor().configure(ON);
+
+        run(DatapathProgram.FROM_POD, Packets.ipv6("2001:db8::9", "2001:db8::2"), hostA)
+                .assertDroppedUnchanged(Direction.EGRESS, Reason.SPOOFED_SOURCE);
+
+        List<MonitorEvent> seen = drained();
+        assertEquals(1, seen.size(), "one event: " + seen);
+        MonitorEvent e = seen.getFirst();
+        assertEquals(Optional.of(InetAddress.getByName("2001:db8::9")), e.source());
+        assertEquals(Optional.of(InetAddress.getByName("2001:db8::2")), e.destination());
+        assertEquals(17, e.protocol());
+        assertEquals(1, e.sourcePort());
+        assertEquals(2, e.destinationPort());
+        assertEquals(1, e.sourceEndpoint());
+    }
+
+    @Test
+    void uplinkDecisionIsAnIngressEvent() throws Exception {
+        datapath.monitor().configure(ON);
+
+        run(DatapathProgram.TO_POD, Ipv4.udp(REMOTE_POD, POD_B).ttl(1).frame(), uplink)
+                .assertPassedUnchanged(Direction.INGRESS, Reason.TTL_EXPIRED);
+
+        List<MonitorEvent> seen = drained();
+        assertEquals(1, seen.size(), "one event: " + seen);
+        assertEquals(Direction.INGRESS, seen.getFirst().direction());
+        assertEquals(uplink, seen.getFirst().ifindex());
+        assertEquals(Optional.of(InetAddress.getByName(REMOTE_POD)), seen.getFirst().source());
+    }
+
+    @Test
     void nothingIsEmittedWhileTheMonitorIsOff() throws Exception {
         MonitorMaps.Counts before = datapath.monitor().counts();
 
