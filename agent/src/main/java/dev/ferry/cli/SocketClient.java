@@ -61,12 +61,25 @@ public final class SocketClient {
                 return new Response(code, new String(in.readAllBytes(), StandardCharsets.UTF_8));
             }
             ByteArrayOutputStream line = new ByteArrayOutputStream();
-            for (String size = readLine(in); size != null; size = readLine(in)) {
-                int n = Integer.parseInt(size.split(";", 2)[0].strip(), 16);
+            while (true) {
+                String size = readLine(in);
+                if (size == null) {
+                    // No last chunk: the agent went away (stopped, restarted) rather than ending the stream.
+                    throw new IOException("the agent closed the connection");
+                }
+                int n;
+                try {
+                    n = Integer.parseInt(size.split(";", 2)[0].strip(), 16);
+                } catch (NumberFormatException e) {
+                    throw new IOException("the agent sent a bad chunk size '" + size + "'");
+                }
                 if (n == 0) {
                     break;
                 }
                 byte[] chunk = in.readNBytes(n);
+                if (chunk.length < n) {
+                    throw new IOException("the agent closed the connection");
+                }
                 readLine(in); // the CRLF after the chunk
                 for (byte b : chunk) {
                     if (b == '\n') {

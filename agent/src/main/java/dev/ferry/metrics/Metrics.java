@@ -124,10 +124,12 @@ public final class Metrics implements AutoCloseable {
         new FileDescriptorMetrics().bindTo(registry);
     }
 
-    /** Exposes how many monitor clients are attached ({@code ferry_monitor_clients}). */
+    /** Exposes how many monitor clients are attached and what the slow ones were not sent. */
     public void bindMonitor(Monitor monitor) {
         Gauge.builder("ferry.monitor.clients", monitor, Monitor::clients).strongReference(true)
                 .description("ferry monitor clients attached; while 0 the datapath builds no events").register(registry);
+        FunctionCounter.builder("ferry.monitor.events.dropped", monitor, Monitor::dropped)
+                .description("Decision events not sent to a ferry monitor client that read too slowly").register(registry);
     }
 
     /** Counts and times every CNI command by its result ("ok" or the error code). */

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
@@ -59,6 +60,8 @@ public final class Monitor implements AutoCloseable {
     private final List<Subscriber> subscribers = new ArrayList<>();
     private Thread reader;
     private boolean running;
+    /** Events clients were too slow to take, over every client since the agent started. */
+    private final AtomicLong dropped = new AtomicLong();
     private boolean closed;
     /** Reader thread only. */
     private Map<Integer, String> names; // null until first needed
@@ -91,7 +94,7 @@ public final class Monitor implements AutoCloseable {
         final Sink sink;
         final MonitorMaps.Counts baseline;
         /** Reader thread only. */
-        long dropped;
+        volatile long dropped; // written by the reader thread only
         MonitorUpdate.Missed lastMissed = new MonitorUpdate.Missed(0, 0, 0);
 
         Subscriber(MonitorFilter filter, int sampleRedirects, Sink sink, MonitorMaps.Counts baseline) {
@@ -167,6 +170,11 @@ public final class Monitor implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Events clients were too slow to take, summed over every client since the agent started. */
+    public long dropped() {
+        return dropped.get();
     }
 
     /** Whether the reader thread (and its ring buffer reader) is alive. */
@@ -264,6 +272,7 @@ public final class Monitor implements AutoCloseable {
                 }
                 if (!s.sink.offer(update)) {
                     s.dropped++;
+                    dropped.incrementAndGet();
                 }
             }
         }

@@ -8,6 +8,7 @@ import dev.ferry.bpf.TestRun;
 import dev.ferry.cli.Main;
 import dev.ferry.testing.CniNode;
 import dev.ferry.testing.FerryCni;
+import dev.ferry.testing.MetricsPort;
 import dev.ferry.testing.RequiresRoot;
 import dev.ferry.testing.TestNetns;
 import dev.ferry.testing.Traffic;
@@ -26,7 +27,10 @@ import java.lang.foreign.MemorySegment;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
 import java.nio.channels.DatagramChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -135,34 +139,7 @@ class MonitorAgentTest {
     @Test
     void floodIsRateLimitedWithTheSuppressedCountReportedWhilePodsStillTalk() throws Exception {
         Cli cli = monitor("--verdict", "drop", "-o", "json");
-        AtomicBoolean flooding = new AtomicBoolean(true);
-        AtomicLong sent = new AtomicLong();
-        List<Thread> flood = new ArrayList<>();
-        long start = System.nanoTime();
-        for (int i = 0; i < FLOOD_SENDERS; i++) {
-            // A socket belongs to the namespace it was made in, whichever thread sends on it.
-            DatagramChannel channel = podA.handle().call(() -> {
-                DatagramChannel c = DatagramChannel.open();
-                c.bind(new InetSocketAddress(InetAddress.getByName(SPOOFED), 0));
-                return c;
-            });
-            flood.add(Thread.ofPlatform().name("monitor-test-flood-" + i).start(() -> {
-                ByteBuffer payload = ByteBuffer.allocate(16);
-                InetSocketAddress to = new InetSocketAddress(addressB, PORT);
-                long n = 0;
-                try (channel) {
-                    while (flooding.get()) {
-                        payload.clear();
-                        channel.send(payload, to);
-                        n++;
-                    }
-                } catch (IOException e) {
-                    throw new IllegalStateException(e);
-                } finally {
-                    sent.addAndGet(n);
-                }
-            }));
-        }
+        Flood flood = flood();
         try {
             // Beside the senders, which this machine keeps well under 100,000 a second: 100,000 runs of the agent's
             // from_pod on a spoofed frame from pod A's veth, through the agent's own maps, in a few milliseconds.
@@ -175,15 +152,89 @@ class MonitorAgentTest {
             Traffic.ping(new Traffic.End(podB, addressB), new Traffic.End(podA, addressA), 3);
             Traffic.tcpTransfer(new Traffic.End(podB, addressB), new Traffic.End(podA, addressA), PORT + 1, 1 << 20);
         } finally {
+            flood.close();
+        }
+        long events = cli.lines.stream().filter(l -> l.contains("\"event\"")).count();
+        assertTrue(events < flood.sent.get(), events + " events for " + flood.sent.get() + " drops");
+    }
+
+    @Test
+    void clientThatDoesNotReadIsSkippedAndCountedWhileTheAgentAndOtherClientsGoOn() throws Exception {
+        try (SocketChannel slow = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            slow.connect(UnixDomainSocketAddress.of(nodes.socket()));
+            byte[] body = "{\"verdict\":\"drop\"}".getBytes(StandardCharsets.UTF_8);
+            slow.write(ByteBuffer.wrap(("POST /v1/monitor HTTP/1.1\r\nHost: ferry\r\nContent-Length: " + body.length
+                    + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII)));
+            slow.write(ByteBuffer.wrap(body));
+            await().atMost(WAIT).until(() -> metric("ferry_monitor_clients") == 1);
+            Cli reading = monitor("--verdict", "drop", "-o", "json");
+
+            try (Flood flood = flood()) {
+                // The slow client's socket buffer and its connection's 64 KiB fill; then its events are dropped.
+                await().atMost(WAIT).until(() -> metric("ferry_monitor_events_dropped_total") > 0);
+                assertEquals(200, SocketHttp.get(nodes.socket(), "/v1/status").status(), "the agent still answers");
+                reading.lines.clear();
+                reading.awaitLine(l -> l.contains("\"event\"")); // the other client is still sent events
+            }
+
+            // Once it reads again, the slow client is told what it was not sent.
+            BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+            Thread.ofPlatform().daemon().start(() -> pump(java.nio.channels.Channels.newInputStream(slow), lines));
+            JsonNode missed = JSON.readTree(new Cli(null, lines).awaitLine(l -> l.contains("\"missed\"") && !l.contains("\"dropped\":0}")));
+            assertTrue(missed.path("dropped").asLong() > 0, missed.toString());
+        }
+    }
+
+    /** Spoofed UDP from pod A as fast as {@link #FLOOD_SENDERS} threads send it, until closed. */
+    private final class Flood implements AutoCloseable {
+        final AtomicBoolean flooding = new AtomicBoolean(true);
+        final AtomicLong sent = new AtomicLong();
+        final List<Thread> senders = new ArrayList<>();
+        final long start = System.nanoTime();
+
+        @Override
+        public void close() throws InterruptedException {
             flooding.set(false);
-            for (Thread t : flood) {
+            for (Thread t : senders) {
                 t.join();
             }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            System.out.printf("monitor flood: %d spoofed packets in %.1f s (%.0f/s)%n", sent.get(), seconds,
+                    sent.get() / seconds);
         }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        System.out.printf("monitor flood: %d spoofed packets in %.1f s (%.0f/s)%n", sent.get(), seconds, sent.get() / seconds);
-        long events = cli.lines.stream().filter(l -> l.contains("\"event\"")).count();
-        assertTrue(events < sent.get(), events + " events for " + sent.get() + " drops");
+    }
+
+    private Flood flood() throws Exception {
+        Flood flood = new Flood();
+        for (int i = 0; i < FLOOD_SENDERS; i++) {
+            // A socket belongs to the namespace it was made in, whichever thread sends on it.
+            DatagramChannel channel = podA.handle().call(() -> {
+                DatagramChannel c = DatagramChannel.open();
+                c.bind(new InetSocketAddress(InetAddress.getByName(SPOOFED), 0));
+                return c;
+            });
+            flood.senders.add(Thread.ofPlatform().name("monitor-test-flood-" + i).start(() -> {
+                ByteBuffer payload = ByteBuffer.allocate(16);
+                InetSocketAddress to = new InetSocketAddress(addressB, PORT);
+                long n = 0;
+                try (channel) {
+                    while (flood.flooding.get()) {
+                        payload.clear();
+                        channel.send(payload, to);
+                        n++;
+                    }
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                } finally {
+                    flood.sent.addAndGet(n);
+                }
+            }));
+        }
+        return flood;
+    }
+
+    private double metric(String series) {
+        return MetricsPort.value(MetricsPort.scrape(nodes.metricsPort()), series);
     }
 
     @Test
