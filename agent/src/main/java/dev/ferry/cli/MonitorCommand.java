@@ -11,9 +11,10 @@ import java.io.PrintWriter;
 /** {@code ferry monitor}: the datapath's decisions, live, one line each, until Ctrl-C. */
 @Command(name = "monitor", mixinStandardHelpOptions = true,
         description = {"The datapath's decisions as they happen, one line each, until Ctrl-C:",
-                "every drop, every pass but the expected high-volume ones (outside_cluster, nat_flow,",
-                "not_local_endpoint, not_ip, ipv6, stack_only), and redirects when sampled.",
-                "Events beyond 1000 a second per CPU are suppressed and counted: a '--' line says how many."})
+                "every drop; every pass but the expected high-volume ones (outside_cluster,",
+                "nat_flow, not_local_endpoint, not_ip, ipv6, stack_only); redirects when",
+                "sampled. Beyond 1000 events a second per CPU the rest are suppressed and",
+                "counted: a '--' line says how many. With -o json, the agent's JSON lines."})
 final class MonitorCommand extends AgentCommand {
     @Option(names = "--pod", paramLabel = "NS/NAME", description = "only this pod's packets (sent or received)")
     String pod;

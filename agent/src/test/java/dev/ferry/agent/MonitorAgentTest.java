@@ -137,6 +137,18 @@ class MonitorAgentTest {
     }
 
     @Test
+    void sampledRedirectsShowBothPodsOfASameNodeDelivery() throws Exception {
+        Cli cli = monitor("--pod", "shop/cart-1", "--sample-redirects", "1", "-o", "json");
+
+        Traffic.ping(new Traffic.End(podB, addressB), new Traffic.End(podA, addressA), 1);
+
+        JsonNode event = JSON.readTree(cli.awaitLine(l -> l.contains("redirect_peer")));
+        assertEquals("shop/cart-1", event.path("sourcePod").asText(), event.toString());
+        assertEquals("shop/cart-0", event.path("destinationPod").asText(), event.toString());
+        assertEquals("icmp", event.path("protocol").asText());
+    }
+
+    @Test
     void floodIsRateLimitedWithTheSuppressedCountReportedWhilePodsStillTalk() throws Exception {
         Cli cli = monitor("--verdict", "drop", "-o", "json");
         Flood flood = flood();
