@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
@@ -180,9 +181,9 @@ final class MonitorRoute implements Routes.Handler {
         return node;
     }
 
-    /** bpf_ktime_get_ns and System.nanoTime are both CLOCK_MONOTONIC on Linux. */
+    /** bpf_ktime_get_ns and System.nanoTime are both CLOCK_MONOTONIC on Linux; microseconds are all a log needs. */
     private static Instant wallClock(long monotonicNanos) {
-        return Instant.now().minusNanos(System.nanoTime() - monotonicNanos);
+        return Instant.now().minusNanos(System.nanoTime() - monotonicNanos).truncatedTo(ChronoUnit.MICROS);
     }
 
     private static String protocol(int number) {
