@@ -70,6 +70,7 @@ class MonitorAgentTest {
     @TempDir
     Path dir;
     private AgentFixture nodes;
+    private Agent agent;
     private TestNetns podA;
     private TestNetns podB;
     private InetAddress addressA;
@@ -79,7 +80,7 @@ class MonitorAgentTest {
     @BeforeEach
     void agentWithTwoPods() throws Exception {
         nodes = AgentFixture.create(dir);
-        nodes.start(nodes.config(List.of("upl0")));
+        agent = nodes.start(nodes.config(List.of("upl0")));
         podA = TestNetns.create("monpa");
         podB = TestNetns.create("monpb");
         addressA = add(podA, "c0ffee0a", "cart-0");
@@ -269,6 +270,20 @@ class MonitorAgentTest {
     }
 
     @Test
+    void agentStoppingEndsTheCliWithExitOneAndLeavesNoReader() throws Exception {
+        Cli cli = monitor("--verdict", "drop");
+
+        agent.close();
+
+        assertTrue(cli.process.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS), "the CLI ended with the agent");
+        assertEquals(1, cli.process.exitValue());
+        String err = cli.awaitError(l -> l.contains("the agent closed the connection"));
+        assertTrue(err.startsWith("ferry: "), err);
+        assertTrue(!readerThreadAlive(), "the monitor stopped with the agent");
+        assertEquals(0, monitorEnabled(), "and turned the programs' events off");
+    }
+
+    @Test
     void unknownPodIsExitOneNamingIt() {
         Run r = cli("monitor", "--pod", "shop/nosuch");
 
@@ -359,7 +374,11 @@ class MonitorAgentTest {
     }
 
     /** A CLI process, its stdout lines collected as they come. */
-    private record Cli(Process process, BlockingQueue<String> lines) {
+    private record Cli(Process process, BlockingQueue<String> lines, BlockingQueue<String> errors) {
+        Cli(Process process, BlockingQueue<String> lines) {
+            this(process, lines, new LinkedBlockingQueue<>());
+        }
+
         String awaitLine(java.util.function.Predicate<String> wanted) throws InterruptedException {
             long deadline = System.nanoTime() + WAIT.toNanos();
             List<String> seen = new ArrayList<>();
@@ -374,6 +393,10 @@ class MonitorAgentTest {
                 }
             }
             throw new AssertionError("no such line from ferry monitor; it printed " + seen);
+        }
+
+        String awaitError(java.util.function.Predicate<String> wanted) throws InterruptedException {
+            return new Cli(process, errors).awaitLine(wanted);
         }
     }
 
@@ -394,7 +417,7 @@ class MonitorAgentTest {
         } else {
             new Cli(process, errors).awaitLine(l -> l.startsWith("ferry: monitoring"));
         }
-        return new Cli(process, lines);
+        return new Cli(process, lines, errors);
     }
 
     private static void pump(java.io.InputStream in, BlockingQueue<String> lines) {
