@@ -109,6 +109,15 @@ class MonitorAgentTest {
             podA.close();
             podB.close();
         }
+        // Nothing of the test's left: CLI processes, the agent's reader, flood senders, namespaces, pins.
+        assertTrue(clis.stream().noneMatch(Process::isAlive), "a ferry monitor process outlived its test");
+        assertTrue(!readerThreadAlive(), "the monitor's reader outlived the agent");
+        assertTrue(Thread.getAllStackTraces().keySet().stream().noneMatch(t -> t.getName().startsWith("monitor-test-flood")
+                && t.isAlive()), "a flood sender outlived its test");
+        String namespaces = new String(new ProcessBuilder("ip", "netns", "list").start().getInputStream().readAllBytes(),
+                StandardCharsets.UTF_8);
+        assertTrue(!namespaces.contains(podA.name()) && !namespaces.contains(podB.name()), namespaces);
+        assertTrue(!Files.exists(nodes.pins.root()), "pins left at " + nodes.pins.root());
     }
 
     @Test
