@@ -26,6 +26,7 @@
 #include "lib/local.h"
 #include "lib/fib.h"
 #include "lib/source.h"
+#include "lib/monitor.h"
 
 static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
 {
@@ -129,8 +130,9 @@ static __always_inline __be16 eth_proto(struct __sk_buff *ctx)
 	return ((struct ethhdr *)head)->h_proto;
 }
 
-/* Both programs: classify by ethertype, decide, count (by family), hand the action
- * back. direction is a constant at each call site, so each program keeps one branch. */
+/* Both programs: classify by ethertype, decide, report (lib/monitor.h), count (by
+ * family), hand the action back. direction is a constant at each call site, so each
+ * program keeps one branch. */
 static __always_inline int handle(struct __sk_buff *ctx, __u8 direction)
 {
 	__u8 family = FERRY_METRICS_FAMILY_OTHER;
@@ -152,6 +154,7 @@ static __always_inline int handle(struct __sk_buff *ctx, __u8 direction)
 	default:
 		d = pass(FERRY_REASON_NOT_IP);
 	}
+	monitor(ctx, direction, &d, len);
 	return account(family, direction, &d, len);
 }
 

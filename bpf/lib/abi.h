@@ -86,4 +86,46 @@ struct endpoint_value {
 	struct metrics_value counters[FERRY_DIR_COUNT][FERRY_VERDICT_COUNT];  /* [direction seen from the pod][verdict] */
 };
 
+/* ferry_events (a ring buffer, lib/monitor.h): one datapath decision worth
+ * seeing. Read by dev.ferry.monitor.MonitorEvents through MapLayouts.MONITOR_EVENT.
+ * Built only once the event is known to be emitted, from the packet as the
+ * program leaves it (after a redirect's MAC and TTL rewrite). */
+struct monitor_event {
+	__u64 timestamp;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 saddr[4];       /* network byte order; IPv4 uses saddr[0]; zero when not IP */
+	__u32 daddr[4];
+	__u32 ifindex;        /* the device the program ran on */
+	__u32 src_endpoint;   /* endpoint id of the sending local pod, 0 when none */
+	__u32 dst_endpoint;   /* endpoint id of the local pod delivered into, 0 when none */
+	__u32 len;            /* skb->len when the program was entered */
+	__u16 reason;         /* enum ferry_reason */
+	__u8  direction;      /* enum ferry_direction */
+	__u8  verdict;        /* enum ferry_verdict */
+	__u8  family;         /* FERRY_FAMILY_*, 0 when not IP */
+	__u8  protocol;       /* IP protocol / IPv6 next header, 0 when not IP */
+	__u16 sport;          /* TCP/UDP ports, network byte order; 0 otherwise */
+	__u16 dport;
+	__u8  pad[6];
+};
+
+/* ferry_monitor_config, an array of one, written by the agent
+ * (dev.ferry.monitor.MonitorMaps). All zero: nothing is emitted. */
+struct monitor_config {
+	__u32 enabled;            /* 1 while a monitor client is attached */
+	__u32 sample_redirects;   /* 0: no redirect events; N: one redirect in N (per CPU) */
+	__u64 event_cost_ns;      /* token bucket: 1e9 / events per second per CPU */
+	__u64 burst_ns;           /* bucket depth: burst events x event_cost_ns */
+};
+
+/* ferry_monitor_state, per CPU, slot 0: this CPU's token bucket and counts.
+ * The agent reads emitted and suppressed at scrape time (summed over CPUs). */
+struct monitor_state {
+	__u64 tokens_ns;          /* credit left, in nanoseconds of rate */
+	__u64 last_ns;            /* when credit was last added */
+	__u64 emitted;            /* events written into ferry_events */
+	__u64 suppressed;         /* events the rate limit held back */
+	__u64 lost;               /* events the ring buffer had no room for */
+	__u64 redirects_seen;     /* redirects counted towards the 1-in-N sample */
+};
+
 #endif /* FERRY_ABI_H */

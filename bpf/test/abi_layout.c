@@ -44,6 +44,37 @@ int main(void)
 	FIELD(endpoint_value, info);
 	FIELD(endpoint_value, counters);
 
+	SIZE(monitor_event);
+	FIELD(monitor_event, timestamp);
+	FIELD(monitor_event, saddr);
+	FIELD(monitor_event, daddr);
+	FIELD(monitor_event, ifindex);
+	FIELD(monitor_event, src_endpoint);
+	FIELD(monitor_event, dst_endpoint);
+	FIELD(monitor_event, len);
+	FIELD(monitor_event, reason);
+	FIELD(monitor_event, direction);
+	FIELD(monitor_event, verdict);
+	FIELD(monitor_event, family);
+	FIELD(monitor_event, protocol);
+	FIELD(monitor_event, sport);
+	FIELD(monitor_event, dport);
+	FIELD(monitor_event, pad);
+
+	SIZE(monitor_config);
+	FIELD(monitor_config, enabled);
+	FIELD(monitor_config, sample_redirects);
+	FIELD(monitor_config, event_cost_ns);
+	FIELD(monitor_config, burst_ns);
+
+	SIZE(monitor_state);
+	FIELD(monitor_state, tokens_ns);
+	FIELD(monitor_state, last_ns);
+	FIELD(monitor_state, emitted);
+	FIELD(monitor_state, suppressed);
+	FIELD(monitor_state, lost);
+	FIELD(monitor_state, redirects_seen);
+
 	/* The reason numbers are ABI too: the Java enum must agree. */
 	printf("reason.max %d\n", FERRY_REASON_MAX);
 	/* So are the counter arrays' dimensions and ferry_metrics_v3's index. */

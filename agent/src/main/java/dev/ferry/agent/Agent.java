@@ -6,6 +6,7 @@ import dev.ferry.cni.PodNetwork;
 import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.Attachment;
 import dev.ferry.datapath.Datapath;
+import dev.ferry.monitor.Monitor;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointManager;
 import dev.ferry.ipam.Ipam;
@@ -155,7 +156,12 @@ public final class Agent implements AutoCloseable {
                 components.add("endpoint_gc", cluster.collectEndpoints(pods, config.kubernetes().endpointGcGracePeriod()));
             }
 
-            AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason);
+            // Closed after the socket (components close in reverse): its streams end first.
+            Monitor monitor = components.add("monitor", new Monitor(datapath.monitor(), this::endpoints,
+                    Monitor.DEFAULT_EVENTS_PER_SECOND, Monitor.DEFAULT_BURST));
+            metrics.bindMonitor(monitor);
+            AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason,
+                    monitor);
             socket = components.add("socket", AgentSocket.start(config.socket(), api.routes(), new DelSpool(config.spoolDir()), pods));
             // Serving (DEL, status, the reason) but not taking pods while the configuration contradicts the Node.
             Optional<String> misconfigured = clusterCidrFamilyMissing(config.clusterCidrs(), podCidrs, config.nodeName());

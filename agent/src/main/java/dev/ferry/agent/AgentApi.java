@@ -15,6 +15,7 @@ import dev.ferry.datapath.KernelFeatures;
 import dev.ferry.datapath.DatapathCounter;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.ipam.Ipam;
+import dev.ferry.monitor.Monitor;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.Link;
 
@@ -61,10 +62,11 @@ final class AgentApi {
     private final PodNetwork pods;
     private final Supplier<Optional<String>> notReadyReason;
     private final KernelFeatures kernel = KernelFeatures.probe();
+    private final MonitorRoute monitor;
 
     /** @param pools the node's IPAM pools, the first one's figures reported as {@code podCIDR} and {@code ipam} */
     AgentApi(AgentConfig config, List<Link> uplinks, List<Ipam> pools, CounterMaps counters, PodNetwork pods,
-             Supplier<Optional<String>> notReadyReason) {
+             Supplier<Optional<String>> notReadyReason, Monitor monitor) {
         this.config = config;
         this.uplinks = List.copyOf(uplinks);
         this.ipam = pools.getFirst();
@@ -72,6 +74,7 @@ final class AgentApi {
         this.counters = counters;
         this.pods = pods;
         this.notReadyReason = notReadyReason;
+        this.monitor = new MonitorRoute(monitor);
     }
 
     ApiRouter routes() {
@@ -81,6 +84,7 @@ final class AgentApi {
                 .get("/v1/endpoints", (request, vars) -> json(new Endpoints(endpoints(Optional.empty()))))
                 .get("/v1/endpoints/{containerId}", (request, vars) -> endpoint(vars.get("containerId")))
                 .get("/v1/datapath/stats", (request, vars) -> json(new Counters(counters())))
+                .post(MonitorRoute.PATH, monitor)
                 .build();
     }
 

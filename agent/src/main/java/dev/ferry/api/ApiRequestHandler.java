@@ -56,7 +56,12 @@ final class ApiRequestHandler extends SimpleChannelInboundHandler<FullHttpReques
         // The slot goes back when the work ends, not when the answer reaches the client: it may be gone.
         Runnable task = () -> {
             try (slot) {
-                HttpResponses.write(ctx, answer(request), keepAlive);
+                ApiResponse response = answer(request);
+                if (response.stream() != null) {
+                    HttpStreams.start(ctx, response);
+                } else {
+                    HttpResponses.write(ctx, response, keepAlive);
+                }
             }
         };
         try {

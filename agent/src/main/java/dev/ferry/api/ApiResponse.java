@@ -2,9 +2,15 @@ package dev.ferry.api;
 
 import java.nio.charset.StandardCharsets;
 
-/** What a route handler answers: written with a Content-Length, never chunked (ferry-cni reads no chunks). */
-public record ApiResponse(int status, String contentType, byte[] body) {
+/**
+ * What a route handler answers: a body written with a Content-Length (ferry-cni
+ * reads no chunks), or, with a {@code stream}, a body written chunked as it is
+ * produced ({@link ApiStream}); {@code body} is empty then.
+ */
+public record ApiResponse(int status, String contentType, byte[] body, ApiStream stream) {
     public static final String JSON = "application/json";
+    /** One JSON document per line, as streams send them. */
+    public static final String JSON_LINES = "application/jsonl";
 
     public ApiResponse {
         if (status < 100 || status > 599) {
@@ -13,9 +19,22 @@ public record ApiResponse(int status, String contentType, byte[] body) {
         body = body.clone();
     }
 
+    /** A whole answer. */
+    public ApiResponse(int status, String contentType, byte[] body) {
+        this(status, contentType, body, null);
+    }
+
     /** A JSON answer; {@code json} is sent as it is. */
     public static ApiResponse json(int status, String json) {
         return new ApiResponse(status, JSON, json.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** A 200 whose body {@code stream} writes, one JSON document per line. */
+    public static ApiResponse jsonLines(ApiStream stream) {
+        if (stream == null) {
+            throw new IllegalArgumentException("a streamed answer needs its stream");
+        }
+        return new ApiResponse(200, JSON_LINES, new byte[0], stream);
     }
 
     @Override

@@ -19,6 +19,7 @@ import java.nio.file.NoSuchFileException;
  * ferry [--socket PATH] endpoint list [-o json]
  * ferry [--socket PATH] endpoint get CONTAINER_ID [-o json]
  * ferry [--socket PATH] datapath stats [--interval SECONDS] [-o json]
+ * ferry [--socket PATH] monitor [--pod NS/NAME] [--verdict V] [--reason R] [--sample-redirects N] [-o json]
  * ferry completion
  * </pre>
  * Every command has its own {@code --help}. Exit status: 0 done, 1 the agent

@@ -1,10 +1,13 @@
 package dev.ferry.cli;
 
+import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -33,14 +36,96 @@ public final class SocketClient {
         return send("POST", path, json);
     }
 
+    /**
+     * POSTs {@code json} and hands each line of a streamed (chunked) 200 answer
+     * to {@code lines} as it arrives, until the agent ends the stream; any other
+     * answer is returned whole without calling {@code lines}. Ends when the
+     * process does (Ctrl-C), which closes the connection: the agent stops then.
+     */
+    public Response stream(String path, String json, LineHandler lines) throws IOException {
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+            request(ch, "POST", path, json);
+            InputStream in = new BufferedInputStream(Channels.newInputStream(ch));
+            String status = readLine(in);
+            if (status == null || !status.startsWith("HTTP/1.1 ") || status.length() < 12) {
+                throw new IOException("the agent answered something that is not HTTP/1.1");
+            }
+            int code = Integer.parseInt(status.substring(9, 12));
+            boolean chunked = false;
+            for (String header = readLine(in); header != null && !header.isEmpty(); header = readLine(in)) {
+                String lower = header.toLowerCase(java.util.Locale.ROOT);
+                chunked |= lower.startsWith("transfer-encoding:") && lower.contains("chunked");
+            }
+            if (code != 200 || !chunked) {
+                return new Response(code, new String(in.readAllBytes(), StandardCharsets.UTF_8));
+            }
+            ByteArrayOutputStream line = new ByteArrayOutputStream();
+            while (true) {
+                String size = readLine(in);
+                if (size == null) {
+                    // No last chunk: the agent went away (stopped, restarted) rather than ending the stream.
+                    throw new IOException("the agent closed the connection");
+                }
+                int n;
+                try {
+                    n = Integer.parseInt(size.split(";", 2)[0].strip(), 16);
+                } catch (NumberFormatException e) {
+                    throw new IOException("the agent sent a bad chunk size '" + size + "'");
+                }
+                if (n == 0) {
+                    break;
+                }
+                byte[] chunk = in.readNBytes(n);
+                if (chunk.length < n) {
+                    throw new IOException("the agent closed the connection");
+                }
+                readLine(in); // the CRLF after the chunk
+                for (byte b : chunk) {
+                    if (b == '\n') {
+                        lines.line(line.toString(StandardCharsets.UTF_8));
+                        line.reset();
+                    } else {
+                        line.write(b);
+                    }
+                }
+            }
+            return new Response(200, "");
+        }
+    }
+
+    /** Takes one line of a streamed answer. */
+    @FunctionalInterface
+    public interface LineHandler {
+        void line(String line) throws IOException;
+    }
+
+    /** A CRLF- (or LF-) terminated line of ASCII, without its end; null at end of stream. */
+    private static String readLine(InputStream in) throws IOException {
+        StringBuilder b = new StringBuilder();
+        int c;
+        while ((c = in.read()) >= 0) {
+            if (c == '\n') {
+                int end = b.length();
+                return end > 0 && b.charAt(end - 1) == '\r' ? b.substring(0, end - 1) : b.toString();
+            }
+            b.append((char) c);
+        }
+        return b.isEmpty() ? null : b.toString();
+    }
+
+    private static void request(SocketChannel ch, String method, String path, String body) throws IOException {
+        byte[] content = body.getBytes(StandardCharsets.UTF_8);
+        String head = method + " " + path + " HTTP/1.1\r\nHost: ferry\r\nAccept: application/json\r\nContent-Length: "
+                + content.length + "\r\nConnection: close\r\n\r\n";
+        ch.write(ByteBuffer.wrap(head.getBytes(StandardCharsets.US_ASCII)));
+        ch.write(ByteBuffer.wrap(content));
+    }
+
     private Response send(String method, String path, String body) throws IOException {
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
-            byte[] content = body.getBytes(StandardCharsets.UTF_8);
-            String head = method + " " + path + " HTTP/1.1\r\nHost: ferry\r\nAccept: application/json\r\nContent-Length: "
-                    + content.length + "\r\nConnection: close\r\n\r\n";
-            ch.write(ByteBuffer.wrap(head.getBytes(StandardCharsets.US_ASCII)));
-            ch.write(ByteBuffer.wrap(content));
+            request(ch, method, path, body);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
             while (ch.read(buf) >= 0) {

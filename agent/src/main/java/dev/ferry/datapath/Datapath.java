@@ -51,6 +51,7 @@ public final class Datapath implements AutoCloseable {
     private final EndpointMap endpoints;
     private final ClusterCidrMap clusterCidrs;
     private final CounterMaps counters;
+    private final MonitorMaps monitor;
 
     private Datapath(BpfObject object, Path bpffsRoot, AttachModes modes) {
         this.object = object;
@@ -59,6 +60,8 @@ public final class Datapath implements AutoCloseable {
         this.endpoints = new EndpointMap(object.map(EndpointMap.NAME), object.map(EndpointMap.VETHS));
         this.clusterCidrs = new ClusterCidrMap(object.map(ClusterCidrMap.NAME));
         this.counters = new CounterMaps(object.map(CounterMaps.GLOBAL), object.map(EndpointMap.NAME));
+        this.monitor = new MonitorMaps(object.map(MonitorMaps.EVENTS), object.map(MonitorMaps.CONFIG),
+                object.map(MonitorMaps.STATE));
     }
 
     /** {@link #load(Path, AttachModes)} with every program hooked in {@code mode}. */
@@ -75,6 +78,8 @@ public final class Datapath implements AutoCloseable {
         BpfObject object = BpfObject.load("ferry", objectBytes(), bpffsRoot);
         try {
             Datapath datapath = new Datapath(object, bpffsRoot, modes);
+            // A pinned config outlives the agent: one that died with a monitor attached left it on.
+            datapath.monitor.configure(MonitorMaps.Config.OFF);
             unpinRetiredMaps(bpffsRoot);
             return datapath;
         } catch (RuntimeException e) {
@@ -118,6 +123,10 @@ public final class Datapath implements AutoCloseable {
 
     public CounterMaps counters() {
         return counters;
+    }
+
+    public MonitorMaps monitor() {
+        return monitor;
     }
 
     public Path bpffsRoot() {

@@ -7,6 +7,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
  * The structs of bpf/lib/abi.h, field by field with the C names. A change there
@@ -72,9 +73,47 @@ public final class MapLayouts {
                     MemoryLayout.sequenceLayout(VERDICT_COUNT, METRICS_VALUE)).withName("counters")
     ).withName("endpoint_value");
 
+    /** One record of the ferry_events ring buffer (lib/monitor.h). */
+    public static final StructLayout MONITOR_EVENT = MemoryLayout.structLayout(
+            JAVA_LONG.withName("timestamp"),
+            MemoryLayout.sequenceLayout(16, JAVA_BYTE).withName("saddr"),
+            MemoryLayout.sequenceLayout(16, JAVA_BYTE).withName("daddr"),
+            JAVA_INT.withName("ifindex"),
+            JAVA_INT.withName("src_endpoint"),
+            JAVA_INT.withName("dst_endpoint"),
+            JAVA_INT.withName("len"),
+            JAVA_SHORT.withName("reason"),
+            JAVA_BYTE.withName("direction"),
+            JAVA_BYTE.withName("verdict"),
+            JAVA_BYTE.withName("family"),
+            JAVA_BYTE.withName("protocol"),
+            JAVA_SHORT.withName("sport"),
+            JAVA_SHORT.withName("dport"),
+            MemoryLayout.sequenceLayout(6, JAVA_BYTE).withName("pad")
+    ).withName("monitor_event");
+
+    /** The one value of ferry_monitor_config. */
+    public static final StructLayout MONITOR_CONFIG = MemoryLayout.structLayout(
+            JAVA_INT.withName("enabled"),
+            JAVA_INT.withName("sample_redirects"),
+            JAVA_LONG.withName("event_cost_ns"),
+            JAVA_LONG.withName("burst_ns")
+    ).withName("monitor_config");
+
+    /** The one value of ferry_monitor_state, per CPU. */
+    public static final StructLayout MONITOR_STATE = MemoryLayout.structLayout(
+            JAVA_LONG.withName("tokens_ns"),
+            JAVA_LONG.withName("last_ns"),
+            JAVA_LONG.withName("emitted"),
+            JAVA_LONG.withName("suppressed"),
+            JAVA_LONG.withName("lost"),
+            JAVA_LONG.withName("redirects_seen")
+    ).withName("monitor_state");
+
     /** Every layout, for tests and diagnostics. */
     public static final java.util.List<StructLayout> ALL = java.util.List.of(
-            ENDPOINT_KEY, ENDPOINT_INFO, CIDR_KEY, CIDR_INFO, METRICS_VALUE, ENDPOINT_VALUE);
+            ENDPOINT_KEY, ENDPOINT_INFO, CIDR_KEY, CIDR_INFO, METRICS_VALUE, ENDPOINT_VALUE,
+            MONITOR_EVENT, MONITOR_CONFIG, MONITOR_STATE);
 
     /** The ferry_metrics_v3 slot of a counter: metrics_index() in bpf/lib/metrics.h. */
     public static int metricsIndex(TrafficFamily family, Direction direction, Verdict verdict, int reason) {

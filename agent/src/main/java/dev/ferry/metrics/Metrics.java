@@ -4,6 +4,8 @@ import dev.ferry.cni.CniObserver;
 import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.ClusterCidrMap;
 import dev.ferry.datapath.Datapath;
+import dev.ferry.datapath.MonitorMaps;
+import dev.ferry.monitor.Monitor;
 import dev.ferry.datapath.KernelFeatures;
 import dev.ferry.datapath.KernelFix;
 import dev.ferry.datapath.EndpointMap;
@@ -15,6 +17,7 @@ import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
 import io.github.resilience4j.retry.RetryRegistry;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.config.MeterFilter;
@@ -102,6 +105,14 @@ public final class Metrics implements AutoCloseable {
                 .description("max_entries of a BPF map").tag("map", EndpointMap.NAME).register(registry);
         Gauge.builder("ferry.bpf.map.entries", datapath, d -> d.clusterCidrs().cidrs().size()).strongReference(true)
                 .description("Entries in a BPF map").tag("map", ClusterCidrMap.NAME).register(registry);
+        // The monitor's counts since its maps were made, read at scrape time (one per-CPU slot).
+        MonitorMaps monitor = datapath.monitor();
+        FunctionCounter.builder("ferry.monitor.events.emitted", monitor, m -> m.counts().emitted())
+                .description("Decision events the datapath wrote for ferry monitor").register(registry);
+        FunctionCounter.builder("ferry.monitor.events.suppressed", monitor, m -> m.counts().suppressed())
+                .description("Decision events the datapath's per-CPU rate limit held back").register(registry);
+        FunctionCounter.builder("ferry.monitor.events.lost", monitor, m -> m.counts().lost())
+                .description("Decision events lost because the ring buffer was full").register(registry);
         Gauge.builder("ferry.agent.ready", readiness, r -> r.notReadyReason().isEmpty() ? 1 : 0).strongReference(true)
                 .description("1 when the agent takes CNI ADDs").register(registry);
         new JvmMemoryMetrics().bindTo(registry);
@@ -111,6 +122,14 @@ public final class Metrics implements AutoCloseable {
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
         new FileDescriptorMetrics().bindTo(registry);
+    }
+
+    /** Exposes how many monitor clients are attached and what the slow ones were not sent. */
+    public void bindMonitor(Monitor monitor) {
+        Gauge.builder("ferry.monitor.clients", monitor, Monitor::clients).strongReference(true)
+                .description("ferry monitor clients attached; while 0 the datapath builds no events").register(registry);
+        FunctionCounter.builder("ferry.monitor.events.dropped", monitor, Monitor::dropped)
+                .description("Decision events not sent to a ferry monitor client that read too slowly").register(registry);
     }
 
     /** Counts and times every CNI command by its result ("ok" or the error code). */

@@ -3,6 +3,7 @@ package dev.ferry.metrics;
 import dev.ferry.cni.CniCommand;
 import dev.ferry.cni.Readiness;
 import dev.ferry.k8s.KubernetesObserver;
+import dev.ferry.monitor.Monitor;
 import dev.ferry.state.Quarantine;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.retry.RetryRegistry;
@@ -254,7 +255,10 @@ class MetricsTest {
     void everyMetricFerryExposesIsInTheMetricsReferenceAndEveryReferencedOneIsExposed() throws Exception {
         // A registry of its own, with the Kubernetes side's meters made to appear (they appear with their first event).
         CniNode.Pod pod = node.addPod("metdoc");
-        try (Metrics all = new Metrics(node.datapath(), () -> node.endpoints().list(), notReady::get, notLive::get, Quarantine.of(node.stateDir()))) {
+        try (Metrics all = new Metrics(node.datapath(), () -> node.endpoints().list(), notReady::get, notLive::get, Quarantine.of(node.stateDir()));
+             Monitor monitor = new Monitor(node.datapath().monitor(), List::of, Monitor.DEFAULT_EVENTS_PER_SECOND,
+                     Monitor.DEFAULT_BURST)) {
+            all.bindMonitor(monitor);
             KubernetesObserver k8s = all.kubernetesObserver();
             k8s.watchEvent(KubernetesObserver.Resource.NODE, KubernetesObserver.Action.ADD);
             k8s.apiError(KubernetesObserver.Operation.PROBE_VERSION);

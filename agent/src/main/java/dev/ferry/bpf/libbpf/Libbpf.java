@@ -305,4 +305,57 @@ public final class Libbpf {
             throw new AssertionError(t);
         }
     }
+
+    // typedef int (*ring_buffer_sample_fn)(void *ctx, void *data, size_t size);
+    public static final FunctionDescriptor ring_buffer_sample_fn = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
+
+    // struct ring_buffer *ring_buffer__new(int map_fd, ring_buffer_sample_fn sample_cb, void *ctx,
+    //                                      const struct ring_buffer_opts *opts);
+    private static final MethodHandle ring_buffer__new = capturingErrno("ring_buffer__new",
+            FunctionDescriptor.of(ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+
+    public static MemorySegment ring_buffer__new(MemorySegment state, int mapFd, MemorySegment sampleCb, MemorySegment ctx,
+                                                 MemorySegment opts) {
+        try {
+            return (MemorySegment) ring_buffer__new.invokeExact(state, mapFd, sampleCb, ctx, opts);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    // int ring_buffer__poll(struct ring_buffer *rb, int timeout_ms);
+    private static final MethodHandle ring_buffer__poll = downcall("ring_buffer__poll",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+
+    public static int ring_buffer__poll(MemorySegment rb, int timeoutMs) {
+        try {
+            return (int) ring_buffer__poll.invokeExact(rb, timeoutMs);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    // int ring_buffer__consume(struct ring_buffer *rb);
+    private static final MethodHandle ring_buffer__consume = downcall("ring_buffer__consume",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS));
+
+    public static int ring_buffer__consume(MemorySegment rb) {
+        try {
+            return (int) ring_buffer__consume.invokeExact(rb);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    // void ring_buffer__free(struct ring_buffer *rb);
+    private static final MethodHandle ring_buffer__free = downcall("ring_buffer__free",
+            FunctionDescriptor.ofVoid(ADDRESS));
+
+    public static void ring_buffer__free(MemorySegment rb) {
+        try {
+            ring_buffer__free.invokeExact(rb);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
 }
