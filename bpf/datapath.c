@@ -15,7 +15,8 @@
  * A pod speaks only for itself: from_pod drops what a pod sends from an
  * address that is not its own (lib/source.h). Local pods are reached with
  * bpf_redirect_peer, pods on other nodes with bpf_fib_lookup +
- * bpf_redirect_neigh; everything else is left to the next program and the
+ * bpf_redirect_neigh, the next hops of a pod's egress route (lib/egress.h) with
+ * bpf_redirect_neigh too; everything else is left to the next program and the
  * kernel stack (FERRY_ACT_NEXT), counted with its reason (lib/reasons.h).
  */
 #include "lib/common.h"
@@ -25,6 +26,7 @@
 #include "lib/local.h"
 #include "lib/fib.h"
 #include "lib/source.h"
+#include "lib/egress.h"
 
 static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
 {
@@ -44,7 +46,7 @@ static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
 	else if ((dst = endpoint_lookup_ipv4(flow.daddr)))
 		d = ipv4_redirect_peer(ctx, &flow, dst);
 	else if (!cluster_contains_ipv4(flow.daddr))
-		d = pass(FERRY_REASON_OUTSIDE_CLUSTER);
+		d = ipv4_egress(ctx, &flow, src);
 	else
 		d = ipv4_redirect_neigh(ctx, &flow);
 	d.src = src;

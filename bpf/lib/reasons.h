@@ -43,7 +43,13 @@ enum ferry_reason {
 	                                        * the sending pod's own (lib/source.h): dropped */
 	FERRY_REASON_NAT_CLASH          = 16,  /* a new flow whose reverse tuple a NATed flow's conntrack entry
 	                                        * holds (source port reuse): the stack moves its port aside */
-	FERRY_REASON_MAX,
+	/* 17..22: IPv6 forwarding; 23: unassigned */
+	FERRY_REASON_EGRESS_ROUTE       = 24,  /* redirect_neigh to a next hop of the pod's egress route */
+	FERRY_REASON_EGRESS_FALLBACK    = 25,  /* the egress route has no live next hop: its fallback
+	                                        * (the node's normal path, or drop) */
+	FERRY_REASON_EGRESS_MASQUERADE  = 26,  /* marked for Ferry's policy rule: the stack SNATs it to the
+	                                        * route's next hops */
+	FERRY_REASON_MAX                = 28,  /* 27 kept for egress routes */
 };
 
 #endif /* FERRY_REASONS_H */

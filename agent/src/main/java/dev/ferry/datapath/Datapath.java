@@ -50,6 +50,7 @@ public final class Datapath implements AutoCloseable {
     private final EndpointMap endpoints;
     private final ClusterCidrMap clusterCidrs;
     private final CounterMaps counters;
+    private final EgressMaps egress;
 
     private Datapath(BpfObject object, Path bpffsRoot, AttachModes modes) {
         this.object = object;
@@ -58,6 +59,8 @@ public final class Datapath implements AutoCloseable {
         this.endpoints = new EndpointMap(object.map(EndpointMap.NAME), object.map(EndpointMap.VETHS));
         this.clusterCidrs = new ClusterCidrMap(object.map(ClusterCidrMap.NAME));
         this.counters = new CounterMaps(object.map(CounterMaps.GLOBAL), object.map(EndpointMap.NAME));
+        this.egress = new EgressMaps(object.map(EgressMaps.DESTINATIONS), object.map(EgressMaps.NEXTHOPS),
+                object.map(EgressMaps.COUNTERS));
     }
 
     /** {@link #load(Path, AttachModes)} with every program hooked in {@code mode}. */
@@ -117,6 +120,10 @@ public final class Datapath implements AutoCloseable {
 
     public CounterMaps counters() {
         return counters;
+    }
+
+    public EgressMaps egress() {
+        return egress;
     }
 
     public Path bpffsRoot() {

@@ -21,10 +21,14 @@ public enum Reason {
     STACK_ONLY(13, "stack_only"),
     REDIRECT_FAILED(14, "redirect_failed"),
     SPOOFED_SOURCE(15, "spoofed_source"),
-    NAT_CLASH(16, "nat_clash");
+    NAT_CLASH(16, "nat_clash"),
+    // 17..22: IPv6 forwarding; 23 unassigned
+    EGRESS_ROUTE(24, "egress_route"),
+    EGRESS_FALLBACK(25, "egress_fallback"),
+    EGRESS_MASQUERADE(26, "egress_masquerade");
 
-    /** FERRY_REASON_MAX: one past the highest number; MapLayoutsTest checks it against the C header. */
-    public static final int MAX = 17;
+    /** FERRY_REASON_MAX: one past the highest number (27 is kept for egress routes); MapLayoutsTest checks it against the C header. */
+    public static final int MAX = 28;
 
     private final int code;
     private final String label;
