@@ -6,6 +6,7 @@ import dev.ferry.cni.PodNetwork;
 import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.Attachment;
 import dev.ferry.datapath.Datapath;
+import dev.ferry.egress.EgressRoutes;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointManager;
 import dev.ferry.ipam.Ipam;
@@ -67,6 +68,9 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class Agent implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Agent.class);
+
+    /** How often egress routes look at their next hops' neighbour entries: a dead one leaves within ~4 s. */
+    static final java.time.Duration EGRESS_TICK = java.time.Duration.ofMillis(500);
 
     private final AgentConfig config;
     /** The agent's own reason not to take ADDs (starting, waiting for the pod CIDR, stopping); null when none. */
@@ -155,7 +159,14 @@ public final class Agent implements AutoCloseable {
                 components.add("endpoint_gc", cluster.collectEndpoints(pods, config.kubernetes().endpointGcGracePeriod()));
             }
 
-            AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason);
+            // Also with no route configured: a start after routes were removed takes them out of the pinned maps.
+            RtNetlink egressNetlink = components.add("egress_netlink", RtNetlink.open(node));
+            EgressRoutes egress = components.add("egress_routes", EgressRoutes.start(config.egressRoutes(), uplinks.links(),
+                    egressNetlink, datapath.egress(), datapath.endpoints(), this::endpoints, EGRESS_TICK));
+            metrics.egress(egress::status);
+
+            AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason,
+                    egress::status);
             socket = components.add("socket", AgentSocket.start(config.socket(), api.routes(), new DelSpool(config.spoolDir()), pods));
             notReady.set(null);
             components.add("conflist", new ConfListWriter(config,

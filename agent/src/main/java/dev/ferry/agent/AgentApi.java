@@ -13,6 +13,7 @@ import dev.ferry.cni.PodNetwork;
 import dev.ferry.datapath.CounterMaps;
 import dev.ferry.datapath.KernelFeatures;
 import dev.ferry.datapath.DatapathCounter;
+import dev.ferry.egress.EgressStatus;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.ipam.Ipam;
 import dev.ferry.net.IpPrefix;
@@ -61,10 +62,18 @@ final class AgentApi {
     private final PodNetwork pods;
     private final Supplier<Optional<String>> notReadyReason;
     private final KernelFeatures kernel = KernelFeatures.probe();
+    private final Supplier<EgressStatus> egress;
 
     /** @param pools the node's IPAM pools, the first one's figures reported as {@code podCIDR} and {@code ipam} */
     AgentApi(AgentConfig config, List<Link> uplinks, List<Ipam> pools, CounterMaps counters, PodNetwork pods,
              Supplier<Optional<String>> notReadyReason) {
+        this(config, uplinks, pools, counters, pods, notReadyReason, () -> new EgressStatus(List.of(), List.of()));
+    }
+
+    /** @param egress the egress routes as of their last tick */
+    AgentApi(AgentConfig config, List<Link> uplinks, List<Ipam> pools, CounterMaps counters, PodNetwork pods,
+             Supplier<Optional<String>> notReadyReason, Supplier<EgressStatus> egress) {
+        this.egress = egress;
         this.config = config;
         this.uplinks = List.copyOf(uplinks);
         this.ipam = pools.getFirst();
@@ -81,6 +90,7 @@ final class AgentApi {
                 .get("/v1/endpoints", (request, vars) -> json(new Endpoints(endpoints(Optional.empty()))))
                 .get("/v1/endpoints/{containerId}", (request, vars) -> endpoint(vars.get("containerId")))
                 .get("/v1/datapath/stats", (request, vars) -> json(new Counters(counters())))
+                .get("/v1/egress", (request, vars) -> json(egress.get()))
                 .build();
     }
 

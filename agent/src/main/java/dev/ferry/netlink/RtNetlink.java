@@ -245,6 +245,28 @@ public final class RtNetlink implements AutoCloseable {
         socket.request(NeighbourMessages.add(neighbour, false), () -> "failed to add " + describe(neighbour), 0);
     }
 
+    /** Starts resolving the neighbour (an ARP/ND request) unless its entry is valid already; creates it when absent. */
+    public void resolveNeighbour(int index, InetAddress address) {
+        socket.request(NeighbourMessages.use(index, address),
+                () -> "failed to resolve neighbour " + address.getHostAddress() + " dev " + linkName(index), 0);
+    }
+
+    /**
+     * Sets an existing entry's state; {@link Neighbour#NUD_PROBE} makes the kernel
+     * confirm the neighbour now (unicast probes, FAILED when none is answered).
+     * Returns false when there is no entry.
+     */
+    public boolean setNeighbourState(int index, InetAddress address, int state) {
+        try {
+            socket.request(NeighbourMessages.changeState(index, address, state),
+                    () -> "failed to set the state of neighbour " + address.getHostAddress() + " dev " + linkName(index),
+                    Errno.ENOENT);
+            return true;
+        } catch (NetlinkException.NotFound e) {
+            return false;
+        }
+    }
+
     public void deleteNeighbour(int index, InetAddress address) {
         socket.request(NeighbourMessages.delete(index, address),
                 () -> "failed to delete neighbour " + address.getHostAddress() + " dev " + linkName(index), Errno.ENOENT);

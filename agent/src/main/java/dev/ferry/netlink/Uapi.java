@@ -97,6 +97,7 @@ final class Uapi {
     // linux/neighbour.h
     static final int NDA_DST = 1;
     static final int NDA_LLADDR = 2;
+    static final int NTF_USE = 1;
     static final int NTF_PROXY = 1 << 3;
     static final int NDMSG_LEN = 12;
 
