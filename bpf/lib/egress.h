@@ -57,6 +57,30 @@ static __always_inline void egress_count(__u32 route, __u32 slot, __u32 bytes)
 	}
 }
 
+/*
+ * The flow's hash, from its addresses, ports and protocol only. Not
+ * bpf_get_hash_recalc(): a pod's packets arrive with skb->hash already set from
+ * its socket's sk_txhash, which is random per socket (a new connection from a
+ * reused source port, or a retransmission timeout, which draws it again:
+ * sk_rethink_txhash) and so moves a 4-tuple to another next hop (EgressRoutingTest
+ * saw 12 of 1000 source ports in the conntrack tables of both routers).
+ * The mixing is murmur3's finalizer: every input bit moves every output bit.
+ */
+static __always_inline __u32 egress_flow_hash(const struct ipv4_flow *flow)
+{
+	__u32 h = flow->saddr;
+
+	h = h * 0xcc9e2d51 ^ flow->daddr;
+	h = h * 0x1b873593 ^ (((__u32)flow->sport << 16) | flow->dport);
+	h = h * 0xcc9e2d51 ^ flow->proto;
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
 static __always_inline struct decision egress_fallback(const struct egress_route_value *r, __u32 route, __u32 bytes)
 {
 	egress_count(route, FERRY_EGRESS_FALLBACK_SLOT, bytes);
@@ -106,7 +130,7 @@ static __always_inline struct decision ipv4_egress(struct __sk_buff *ctx, const 
 		return pass(reason);
 
 	/* One flow, one hash, one slot: every packet of a flow takes the same next hop. */
-	index = r->slots[bpf_get_hash_recalc(ctx) & (FERRY_EGRESS_SLOTS - 1)];
+	index = r->slots[egress_flow_hash(flow) & (FERRY_EGRESS_SLOTS - 1)];
 	if (index >= FERRY_EGRESS_NEXTHOPS)
 		return egress_fallback(r, route, bytes);
 	nh.ipv4_nh = r->nexthops[index].addr[0];
