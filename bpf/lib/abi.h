@@ -132,7 +132,7 @@ struct egress_nexthop {
  * is the fallback. */
 struct egress_route_value {
 	__u32 flags;                               /* FERRY_EGRESS_F_* */
-	__u32 mark;                                /* skb->mark of masqueraded packets */
+	__u32 mark;                                /* masquerade: skb->mark is this | next hop index */
 	__u8  live;                                /* live next hops; 0: fallback */
 	__u8  pad[7];
 	__u8  slots[FERRY_EGRESS_SLOTS];           /* flow hash bucket -> index into nexthops */

@@ -120,19 +120,21 @@ static __always_inline struct decision ipv4_egress(struct __sk_buff *ctx, const 
 		return pass(FERRY_REASON_OUTSIDE_CLUSTER);
 	if (r->live == 0)
 		return egress_fallback(r, route, bytes);
-	/* Every packet of the flow, NATed or not: the mark is what routes it by Ferry's rule. */
+	/* One flow, one hash, one slot: every packet of a flow takes the same next hop. */
+	index = r->slots[egress_flow_hash(flow) & (FERRY_EGRESS_SLOTS - 1)];
+	if (index >= FERRY_EGRESS_NEXTHOPS)
+		return egress_fallback(r, route, bytes);
+	/* Every packet of the flow, NATed or not: the mark is what routes it, by Ferry's
+	 * rule for this route and next hop, to the same next hop as without masquerade. */
 	if (r->flags & FERRY_EGRESS_F_MASQUERADE) {
-		ctx->mark = r->mark;
+		ctx->mark = r->mark | index;
+		egress_count(route, index, bytes);
 		return pass(FERRY_REASON_EGRESS_MASQUERADE);
 	}
 	reason = ipv4_forwardable(ctx, flow);
 	if (reason != FERRY_REASON_FORWARDED)
 		return pass(reason);
 
-	/* One flow, one hash, one slot: every packet of a flow takes the same next hop. */
-	index = r->slots[egress_flow_hash(flow) & (FERRY_EGRESS_SLOTS - 1)];
-	if (index >= FERRY_EGRESS_NEXTHOPS)
-		return egress_fallback(r, route, bytes);
 	nh.ipv4_nh = r->nexthops[index].addr[0];
 	if (ipv4_l2_l3_rewrite(ctx, NULL, NULL) < 0)
 		return pass(FERRY_REASON_TRUNCATED);

@@ -130,8 +130,9 @@ public final class AgentConfigLoader {
                     + MAX_SOCKET_PATH_BYTES + " bytes)");
         }
         List<String> uplinks = f.list("uplinks", ConfigValues::ifname).orElse(List.of());
+        boolean masquerade = f.bool("masquerade").orElse(true);
         List<EgressRoute> egressRoutes = mode == Mode.KUBERNETES ? List.of()
-                : ConfiguredEgressRoutes.parse(f, clusterCidrs, uplinks);
+                : ConfiguredEgressRoutes.parse(f, clusterCidrs, uplinks, masquerade);
         return new AgentConfig(
                 nodeName,
                 mode,
@@ -152,7 +153,7 @@ public final class AgentConfigLoader {
                         f.string("kubeconfig").map(s -> ConfigValues.absolutePath(f.key("kubeconfig"), s)).orElse(null),
                         f.string("endpointGcGracePeriod").map(d -> ConfigValues.duration(f.key("endpointGcGracePeriod"), d))
                                 .orElse(AgentConfig.Kubernetes.DEFAULTS.endpointGcGracePeriod())),
-                f.bool("masquerade").orElse(true),
+                masquerade,
                 LogLevels.of(f.string("logLevel").orElse("info"), f.stringMap("logLevels").orElse(Map.of()),
                         f.key("logLevel"), f.key("logLevels")),
                 f.string("cniVersion").map(v -> ConfigValues.cniVersion(f.key("cniVersion"), v)).orElse(AgentConfig.DEFAULT_CNI_VERSION),

@@ -34,8 +34,9 @@ final class ConfiguredEgressRoutes {
     /**
      * @param uplinks the configured uplinks; empty when the default route's device is the uplink, which only the
      *                start knows (a named device is checked there)
+     * @param nodeMasquerade the node's {@code masquerade}: a route's masquerade is done by its table
      */
-    static List<EgressRoute> parse(YamlFields f, List<IpPrefix> clusterCidrs, List<String> uplinks) {
+    static List<EgressRoute> parse(YamlFields f, List<IpPrefix> clusterCidrs, List<String> uplinks, boolean nodeMasquerade) {
         List<YamlFields> entries = f.mappings("egressRoutes", KEYS).orElse(List.of());
         if (entries.size() > MAX_ROUTES) {
             throw new ConfigException("key 'egressRoutes' lists " + entries.size() + " routes; at most " + MAX_ROUTES);
@@ -78,6 +79,10 @@ final class ConfiguredEgressRoutes {
             }
             List<NextHop> nextHops = nextHops(r, clusterCidrs, uplinks);
             boolean masquerade = r.bool("masquerade").orElse(false);
+            if (masquerade && !nodeMasquerade) {
+                throw new ConfigException("key '" + r.key("masquerade") + "': needs the node's masquerade (masquerade: true,"
+                        + " the default), whose table SNATs the route's packets");
+            }
             Fallback fallback = r.string("fallback").map(v -> fallback(r.key("fallback"), v)).orElse(Fallback.STACK);
             routes.add(new EgressRoute(name, sources, destinations, nextHops, masquerade, fallback));
         }

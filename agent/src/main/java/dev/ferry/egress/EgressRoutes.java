@@ -8,6 +8,10 @@ import dev.ferry.datapath.EndpointMap;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.Address;
+import dev.ferry.netlink.Family;
+import dev.ferry.netlink.Route;
+import dev.ferry.netlink.Rule;
+import dev.ferry.netlink.Scope;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.Neighbour;
 import dev.ferry.netlink.RtNetlink;
@@ -39,8 +43,15 @@ import java.util.function.Supplier;
  */
 public final class EgressRoutes implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EgressRoutes.class);
-    /** skb->mark of a masqueraded route's packets: MARK_BASE | route id, read by Ferry's policy rule. */
+    /**
+     * skb->mark of a masqueraded route's packets: MARK_BASE | route id << 8 | next hop
+     * index, set by from_pod. Ferry's rule for that mark looks the packet up in the
+     * table of the same number, whose one route is the next hop.
+     */
     public static final int MARK_BASE = 0xfe770000;
+    private static final int MARK_MASK = 0xffff0000;
+    /** Before the main table's rule (32766): a marked packet never sees the default route. */
+    public static final int RULE_PRIORITY = 1770;
 
     /** A configured next hop with the uplink it goes out of. */
     record ResolvedHop(NextHop hop, Link device, NextHopHealth health) {}
@@ -90,6 +101,7 @@ public final class EgressRoutes implements AutoCloseable {
             resolved.add(new Resolved(r, i + 1, hops));
         }
         EgressRoutes egress = new EgressRoutes(resolved, netlink, maps, endpoints, pods, tick);
+        egress.writeMasqueradeRules();
         egress.reconcile();
         egress.thread.start();
         log.info("event=egress_routes_started routes={} tick_ms={}", routes.size(), tick.toMillis());
@@ -113,6 +125,45 @@ public final class EgressRoutes implements AutoCloseable {
         }
         throw new IllegalArgumentException("key '" + key + ".via': " + hop.via().getHostAddress()
                 + " is in the subnet of no uplink (" + names + "); name the device");
+    }
+
+    static int mark(int route, int hop) {
+        return MARK_BASE | route << 8 | hop;
+    }
+
+    /**
+     * A masqueraded route's packets go to the stack marked with their next hop
+     * (from_pod chose it, as for the others); one rule and table per next hop
+     * send them there, and the node's masquerade table SNATs them to the uplink's
+     * address. Rules of routes that are gone (an earlier agent's) are deleted.
+     */
+    private void writeMasqueradeRules() {
+        Set<Integer> wanted = new HashSet<>();
+        for (Resolved r : routes) {
+            if (!r.route().masquerade()) {
+                continue;
+            }
+            for (int j = 0; j < r.hops().size(); j++) {
+                ResolvedHop h = r.hops().get(j);
+                int mark = mark(r.id(), j);
+                wanted.add(mark);
+                netlink.replaceRoute(new Route(IpPrefix.DEFAULT_V4, h.hop().via(), h.device().index(), Scope.UNIVERSE,
+                        Route.PROTO_FERRY, mark, 0, false));
+                netlink.addRule(rule(mark));
+            }
+        }
+        for (Rule rule : netlink.rules(Family.V4)) {
+            if (rule.protocol() == Route.PROTO_FERRY && (rule.fwmark() & MARK_MASK) == MARK_BASE
+                    && !wanted.contains(rule.fwmark())) {
+                netlink.deleteRule(rule);
+                netlink.deleteRoute(new Route(IpPrefix.DEFAULT_V4, null, 0, Scope.UNIVERSE, Route.PROTO_FERRY, rule.table(), 0, false));
+                log.info("event=egress_rule_deleted mark=0x{} why=route_gone", Integer.toHexString(rule.fwmark()));
+            }
+        }
+    }
+
+    private static Rule rule(int mark) {
+        return new Rule(Family.V4, mark, -1, mark, RULE_PRIORITY, Route.PROTO_FERRY);
     }
 
     private void run() {
@@ -174,7 +225,7 @@ public final class EgressRoutes implements AutoCloseable {
     private static EgressRouteEntry entry(Resolved r) {
         List<EgressNextHop> hops = r.hops().stream()
                 .map(h -> new EgressNextHop(h.device().index(), h.hop().via(), h.health().live())).toList();
-        return new EgressRouteEntry(r.route().masquerade(), r.route().fallback() == Fallback.DROP, MARK_BASE | r.id(), hops);
+        return new EgressRouteEntry(r.route().masquerade(), r.route().fallback() == Fallback.DROP, mark(r.id(), 0), hops);
     }
 
     /**

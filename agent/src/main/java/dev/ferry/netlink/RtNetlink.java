@@ -233,6 +233,33 @@ public final class RtNetlink implements AutoCloseable {
         return route.describe(this::linkName);
     }
 
+    // Policy rules
+
+    /** Adds an fwmark rule; one already there (the same fields) is fine. */
+    public void addRule(Rule rule) {
+        try {
+            socket.request(RuleMessages.add(rule), () -> "failed to add " + rule, 0);
+        } catch (NetlinkException e) {
+            if (e.errno() != Errno.EEXIST) {
+                throw e;
+            }
+        }
+    }
+
+    /** Deletes a rule; one not there is fine. */
+    public void deleteRule(Rule rule) {
+        try {
+            socket.request(RuleMessages.delete(rule), () -> "failed to delete " + rule, Errno.ENOENT);
+        } catch (NetlinkException.NotFound e) {
+            // gone already
+        }
+    }
+
+    /** The fwmark rules of one family. */
+    public List<Rule> rules(Family family) {
+        return dump(RuleMessages.dump(family), () -> "failed to list rules", RuleMessages::parse);
+    }
+
     // Neighbours
 
     /** Adds or overwrites a neighbour entry; with {@link Neighbour#permanent} this is idempotent. */

@@ -104,6 +104,12 @@ class ConfiguredEgressRoutesTest {
     }
 
     @Test
+    void aMasqueradingRouteNeedsTheNodesMasquerade() {
+        assertTrue(error("masquerade: false\negressRoutes:\n- {name: a, sources: [10.244.1.0/28], nextHops: [{via: 192.168.10.1}],"
+                + " masquerade: true}\n").startsWith("key 'egressRoutes[0].masquerade': needs the node's masquerade"));
+    }
+
+    @Test
     void kubernetesModeRefusesEgressRoutesInTheFile() {
         String message = assertThrows(ConfigException.class, () -> new AgentConfigLoader(Map.of(), () -> "n1")
                 .parse("mode: kubernetes\negressRoutes: []\n")).getMessage();

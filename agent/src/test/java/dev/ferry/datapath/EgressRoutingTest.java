@@ -6,6 +6,8 @@ import dev.ferry.egress.EgressStatus;
 import dev.ferry.egress.Fallback;
 import dev.ferry.egress.NextHop;
 import dev.ferry.endpoint.Endpoint;
+import dev.ferry.masquerade.Masquerade;
+import dev.ferry.masquerade.MasqueradeWriter;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.RtNetlink;
@@ -31,6 +33,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -43,8 +46,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Issue 18's acceptance with real namespaces and packets: a node with three
  * uplinks to three routers, each routing to one outside server. Pod A is
  * selected by an egress route whose next hops are router 2 and router 3; pod B
- * is not and takes the node's default route (router 1). The server routes every
- * reply back through router 1, whose to_pod delivery reaches both pods. Which
+ * is not and takes the node's default route (router 1), masqueraded by the node's
+ * table as on a real node; pod C's route masquerades. The server routes every
+ * reply to a pod back through router 1, whose to_pod delivery reaches the pods. Which
  * router a flow took is read from the routers' own conntrack tables, the
  * capture every packet of a flow leaves behind. The routes are kept by the
  * agent's reconciler, {@link EgressRoutes}, ticking as in the agent.
@@ -54,7 +58,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 class EgressRoutingTest {
     static final String POD_A = "10.214.1.2";
     static final String POD_B = "10.214.1.3";
+    static final String POD_C = "10.214.1.4";
     static final String SERVER = "198.18.214.1";
+    static final String NODE_ON_R1 = "172.27.1.1";
     static final int PORT = 8214;
     static final String[] ROUTER_ON_UPLINK = {"172.27.1.2", "172.27.2.2", "172.27.3.2"};
 
@@ -65,10 +71,13 @@ class EgressRoutingTest {
     Thread echo;
     RtNetlink netlink;
     EgressRoutes egress;
+    MasqueradeWriter masquerade;
+    /** The client addresses the server saw. */
+    final Set<InetAddress> seenByServer = ConcurrentHashMap.newKeySet();
 
     @BeforeAll
     void build() throws Exception {
-        node = AttachedNode.create("egr", AttachMode.TC, List.of(POD_A, POD_B));
+        node = AttachedNode.create("egr", AttachMode.TC, List.of(POD_A, POD_B, POD_C));
         TestNetns n = node.topology.node;
         server = TestNetns.create("egrs");
         server.sysctl("net.ipv4.conf.all.rp_filter", "0");
@@ -102,6 +111,12 @@ class EgressRoutingTest {
         n.ip("route", "add", "default", "via", ROUTER_ON_UPLINK[0]);
         // Every reply goes back through router 1: both pods' replies arrive on an uplink, as from any router.
         server.ip("route", "add", "10.214.1.0/24", "via", "172.26.1.1");
+        for (int i = 1; i <= 3; i++) {
+            server.ip("route", "add", "172.27." + i + ".0/24", "via", "172.26." + i + ".1");
+        }
+        // The node's masquerade table, as the agent writes it: it SNATs what a masquerading route marks.
+        masquerade = new MasqueradeWriter(new Masquerade(n.handle()), true, List.of(IpPrefix.parse("10.214.0.0/16")));
+        masquerade.update(List.of(IpPrefix.parse("10.214.1.0/24"))).join();
 
         listener = server.handle().call(() -> new ServerSocket(PORT, 512, InetAddress.getByName(SERVER)));
         echo = Thread.ofPlatform().daemon().name("egr-echo").start(this::serveEcho);
@@ -114,7 +129,9 @@ class EgressRoutingTest {
                         new NextHop(IpPrefix.literal(ROUTER_ON_UPLINK[2]), Optional.of("egr-u3"))),
                 false, Fallback.STACK);
         node.datapath.clusterCidrs().add(IpPrefix.parse("10.214.0.0/16"));
-        egress = EgressRoutes.start(List.of(route), uplinks, netlink, node.datapath.egress(), node.datapath.endpoints(),
+        EgressRoute masquerading = new EgressRoute("masq-r2-r3", List.of(IpPrefix.parse(POD_C + "/32")),
+                EgressRoute.OUTSIDE_THE_CLUSTER, route.nextHops(), true, Fallback.STACK);
+        egress = EgressRoutes.start(List.of(route, masquerading), uplinks, netlink, node.datapath.egress(), node.datapath.endpoints(),
                 this::endpoints, Duration.ofMillis(500));
     }
 
@@ -127,6 +144,7 @@ class EgressRoutingTest {
     private void serveEcho() {
         while (!listener.isClosed()) {
             try (Socket s = listener.accept()) {
+                seenByServer.add(s.getInetAddress());
                 s.getOutputStream().write(s.getInputStream().read());
             } catch (Exception e) {
                 // closed at tear-down, or a client gone: the next accept decides
@@ -145,6 +163,11 @@ class EgressRoutingTest {
         steps.add(() -> {
             if (netlink != null) {
                 netlink.close();
+            }
+        });
+        steps.add(() -> {
+            if (masquerade != null) {
+                masquerade.close();
             }
         });
         steps.add(() -> {
@@ -184,13 +207,19 @@ class EgressRoutingTest {
     @Test
     void aSelectedPodLeavesThroughItsRoutesRoutersAndAnotherPodThroughTheDefaultRoute() throws Exception {
         Set<Integer> a = connect(POD_A, 20);
-        Set<Integer> b = connect(POD_B, 20);
 
         assertEquals(Set.of(), flowsFrom(0, POD_A), "router 1 (the default route) saw none of pod A's flows");
-        assertEquals(a, union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)), "pod A's flows went by routers 2 and 3");
-        assertEquals(b, flowsFrom(0, POD_B), "pod B's flows all went by router 1");
+        assertEquals(Set.of(), flowsFrom(0, NODE_ON_R1));
+        assertEquals(a, union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)), "pod A's flows went by routers 2 and 3, unmasqueraded");
+
+        connect(POD_B, 20);
+
+        // The node's masquerade table SNATs the default route's traffic to its address on router 1's link.
+        assertEquals(20, flowsFrom(0, NODE_ON_R1).size(), "pod B's flows all went by router 1");
         assertEquals(Set.of(), flowsFrom(1, POD_B));
         assertEquals(Set.of(), flowsFrom(2, POD_B));
+        assertEquals(Set.of(), flowsFrom(1, "172.27.2.1"));
+        assertEquals(Set.of(), flowsFrom(2, "172.27.3.1"));
     }
 
     @Test
@@ -238,10 +267,25 @@ class EgressRoutingTest {
         awaitLive(2, false);
         routers.forEach(r -> r.exec("conntrack", "-F"));
 
-        Set<Integer> flows = connect(POD_A, 10);
+        connect(POD_A, 10);
 
-        assertEquals(flows, flowsFrom(0, POD_A), "pod A's flows went by the default route");
+        assertEquals(10, flowsFrom(0, NODE_ON_R1).size(), "pod A's flows went by the default route (and its masquerade)");
         assertTrue(status().fallbackPackets() > fallbackBefore, "counted as the route's fallback");
+    }
+
+    @Test
+    void aMasqueradingRouteLeavesByItsRoutersAndTheServerSeesTheNodesAddressOnTheChosenOne() throws Exception {
+        seenByServer.clear();
+        connect(POD_C, 50);
+
+        assertEquals(Set.of(IpPrefix.literal("172.27.2.1"), IpPrefix.literal("172.27.3.1")), seenByServer,
+                "the node's address on router 2's and on router 3's uplink, never the pod's");
+        assertTrue(!flowsFrom(1, "172.27.2.1").isEmpty() && !flowsFrom(2, "172.27.3.1").isEmpty(),
+                "each router carried flows SNATed to the node's address on its own link");
+        assertEquals(Set.of(), flowsFrom(0, "172.27.1.1"), "none by the default route");
+        assertEquals(Set.of(), flowsFrom(0, POD_C));
+        EgressStatus.Route route = egress.status().routes().get(1);
+        assertTrue(route.nextHops().get(0).packets() > 0 && route.nextHops().get(1).packets() > 0, "counted by next hop: " + route);
     }
 
     // ---- harness --------------------------------------------------------------------------------
