@@ -31,6 +31,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -71,6 +72,8 @@ class EgressRoutingTest {
     Thread echo;
     RtNetlink netlink;
     EgressRoutes egress;
+    List<EgressRoute> routes;
+    List<Link> uplinks;
     MasqueradeWriter masquerade;
     /** The client addresses the server saw. */
     final Set<InetAddress> seenByServer = ConcurrentHashMap.newKeySet();
@@ -122,7 +125,7 @@ class EgressRoutingTest {
         echo = Thread.ofPlatform().daemon().name("egr-echo").start(this::serveEcho);
 
         netlink = RtNetlink.open(n.handle());
-        List<Link> uplinks = List.of(netlink.link("egr-u1").orElseThrow(), netlink.link("egr-u2").orElseThrow(),
+        uplinks = List.of(netlink.link("egr-u1").orElseThrow(), netlink.link("egr-u2").orElseThrow(),
                 netlink.link("egr-u3").orElseThrow());
         EgressRoute route = new EgressRoute("via-r2-r3", List.of(IpPrefix.parse(POD_A + "/32")), EgressRoute.OUTSIDE_THE_CLUSTER,
                 List.of(new NextHop(IpPrefix.literal(ROUTER_ON_UPLINK[1]), Optional.empty()),
@@ -131,7 +134,12 @@ class EgressRoutingTest {
         node.datapath.clusterCidrs().add(IpPrefix.parse("10.214.0.0/16"));
         EgressRoute masquerading = new EgressRoute("masq-r2-r3", List.of(IpPrefix.parse(POD_C + "/32")),
                 EgressRoute.OUTSIDE_THE_CLUSTER, route.nextHops(), true, Fallback.STACK);
-        egress = EgressRoutes.start(List.of(route, masquerading), uplinks, netlink, node.datapath.egress(), node.datapath.endpoints(),
+        routes = List.of(route, masquerading);
+        egress = startEgress();
+    }
+
+    private EgressRoutes startEgress() {
+        return EgressRoutes.start(routes, uplinks, netlink, node.datapath.egress(), node.datapath.endpoints(),
                 this::endpoints, Duration.ofMillis(500));
     }
 
@@ -220,6 +228,23 @@ class EgressRoutingTest {
         assertEquals(Set.of(), flowsFrom(2, POD_B));
         assertEquals(Set.of(), flowsFrom(1, "172.27.2.1"));
         assertEquals(Set.of(), flowsFrom(2, "172.27.3.1"));
+    }
+
+    @Test
+    void theRoutesStayInForceWhileNoAgentRunsAndTheNextOneTakesThemOver() throws Exception {
+        Map<EgressMaps.Destination, Integer> before = node.datapath.egress().destinations();
+        egress.close();
+        try {
+            Set<Integer> flows = connect(POD_A, 20);
+            assertEquals(flows, union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)), "still by routers 2 and 3");
+            assertEquals(Set.of(), flowsFrom(0, POD_A));
+        } finally {
+            egress = startEgress();
+        }
+        assertEquals(before, node.datapath.egress().destinations(), "the next reconciler writes the same tables");
+        routers.forEach(r -> r.exec("conntrack", "-F"));
+        Set<Integer> flows = connect(POD_A, 20);
+        assertEquals(flows, union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)));
     }
 
     @Test
