@@ -69,7 +69,8 @@ public final class EgressRoutes implements AutoCloseable {
     private volatile boolean stopped;
     /** Guarded by lock. */
     private EgressPlan plan = EgressPlan.of(List.of(), List.of(), Map.of());
-    private Set<InetAddress> plannedPods = null;
+    /** The pods the plan was made for, by container and address: a new pod on a freed address is a change. */
+    private Set<String> plannedPods = null;
     private final Map<Integer, EgressRouteEntry> written = new HashMap<>();
 
     private EgressRoutes(List<Resolved> routes, RtNetlink netlink, EgressMaps maps, EndpointMap endpoints,
@@ -188,10 +189,14 @@ public final class EgressRoutes implements AutoCloseable {
             checkHealth();
             List<Endpoint> now = pods.get();
             Set<InetAddress> addresses = new HashSet<>();
-            now.forEach(e -> e.addresses().forEach(a -> addresses.add(a.address())));
-            if (!addresses.equals(plannedPods)) {
+            Set<String> identities = new HashSet<>();
+            now.forEach(e -> e.addresses().forEach(a -> {
+                addresses.add(a.address());
+                identities.add(e.containerId() + "/" + e.ifname() + "/" + a.address().getHostAddress());
+            }));
+            if (!identities.equals(plannedPods)) {
                 apply(EgressPlan.of(routes.stream().map(Resolved::route).toList(), addresses, plan.tableIds()));
-                plannedPods = addresses;
+                plannedPods = identities;
             }
         }
     }

@@ -73,6 +73,8 @@ class EgressRoutingTest {
     RtNetlink netlink;
     EgressRoutes egress;
     List<EgressRoute> routes;
+    /** Part of every container id: a new one stands for pods recreated on the same addresses. */
+    volatile int generation;
     List<Link> uplinks;
     MasqueradeWriter masquerade;
     /** The client addresses the server saw. */
@@ -144,7 +146,7 @@ class EgressRoutingTest {
     }
 
     private List<Endpoint> endpoints() {
-        return node.topology.pods.stream().map(p -> new Endpoint("c-" + p.endpointId(), "eth0", p.ns().name(), p.hostIfname(),
+        return node.topology.pods.stream().map(p -> new Endpoint("c-" + p.endpointId() + "-" + generation, "eth0", p.ns().name(), p.hostIfname(),
                 p.hostIfindex(), IpPrefix.parse(p.address() + "/32"), p.podMac(), p.hostMac(), p.endpointId(), 1500,
                 Optional.of("egr"), Optional.of("pod-" + p.endpointId()), Optional.empty(), Instant.EPOCH)).toList();
     }
@@ -245,6 +247,26 @@ class EgressRoutingTest {
         routers.forEach(r -> r.exec("conntrack", "-F"));
         Set<Integer> flows = connect(POD_A, 20);
         assertEquals(flows, union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)));
+    }
+
+    @Test
+    void aPodRecreatedOnTheAddressOfADeletedOneGetsItsRouteToo() throws Exception {
+        NodeWithPods.Pod a = node.pod(0);
+        int table = node.datapath.endpoints().egressRoute(a.inet()).orElseThrow();
+        assertTrue(table != 0, "pod A has a table");
+
+        generation++;
+        node.datapath.endpoints().delete(a.inet());
+        node.datapath.endpoints().put(a.inet(), a.entry()); // as a new pod's CNI ADD writes it: no table yet
+        assertEquals(0, node.datapath.endpoints().egressRoute(a.inet()).orElseThrow());
+
+        Instant deadline = Instant.now().plusSeconds(10);
+        while (node.datapath.endpoints().egressRoute(a.inet()).orElseThrow() != table) {
+            if (Instant.now().isAfter(deadline)) {
+                fail("the new pod never got its table " + table);
+            }
+            Thread.sleep(50);
+        }
     }
 
     @Test
