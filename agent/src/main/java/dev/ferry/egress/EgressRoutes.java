@@ -286,7 +286,7 @@ public final class EgressRoutes implements AutoCloseable {
                         r.route().masquerade(), r.route().fallback().label(), selected, hops,
                         fallback == null ? 0 : fallback.packets(), fallback == null ? 0 : fallback.bytes()));
             }
-            return new EgressStatus(out, plan.conflicts());
+            return new EgressStatus(out, plan.conflicts().stream().map(EgressStatus.ConflictView::of).toList());
         }
     }
 

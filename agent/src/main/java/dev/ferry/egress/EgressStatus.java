@@ -7,7 +7,7 @@ import java.util.List;
  * with the pods it selects on this node, its next hops and their health, and
  * the conflicts between routes.
  */
-public record EgressStatus(List<Route> routes, List<Conflict> conflicts) {
+public record EgressStatus(List<Route> routes, List<ConflictView> conflicts) {
     public EgressStatus {
         routes = List.copyOf(routes);
         conflicts = List.copyOf(conflicts);
@@ -22,6 +22,13 @@ public record EgressStatus(List<Route> routes, List<Conflict> conflicts) {
             destinations = List.copyOf(destinations);
             pods = List.copyOf(pods);
             nextHops = List.copyOf(nextHops);
+        }
+    }
+
+    /** A {@link Conflict} as text: the destination as a CIDR. */
+    public record ConflictView(String destination, String winner, String loser, String rule) {
+        static ConflictView of(Conflict c) {
+            return new ConflictView(c.destination().toString(), c.winner(), c.loser(), c.rule());
         }
     }
 

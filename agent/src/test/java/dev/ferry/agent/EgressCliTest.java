@@ -31,8 +31,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * {@code ferry egress list} and {@code GET /v1/egress} against a running agent
- * whose configuration routes its pod CIDR's first /28 through the peer on the
- * uplink (192.168.50.2), with one pod added through ferry-cni.
+ * whose configuration routes its pod CIDR to everything outside ({@code all-out},
+ * listed first) and to 203.0.113.0/24 ({@code via-peer}, more specific: a
+ * conflict it wins) through the peer on the uplink (192.168.50.2), with one pod
+ * added through ferry-cni.
  */
 @RequiresRoot
 class EgressCliTest {
@@ -55,7 +57,9 @@ class EgressCliTest {
     @BeforeEach
     void agentWithARouteAndOnePod() throws Exception {
         nodes = AgentFixture.create(dir);
-        nodes.start(TestConfigs.withEgressRoutes(nodes.config(List.of("upl0")), List.of(route("192.168.50.2"))));
+        EgressRoute wider = new EgressRoute("all-out", List.of(IpPrefix.parse("10.244.1.0/24")), EgressRoute.OUTSIDE_THE_CLUSTER,
+                List.of(new NextHop(IpPrefix.literal("192.168.50.2"), Optional.of("upl0"))), false, Fallback.STACK);
+        nodes.start(TestConfigs.withEgressRoutes(nodes.config(List.of("upl0")), List.of(wider, route("192.168.50.2"))));
         pod = TestNetns.create("egrpod");
         String config = "{\"cniVersion\":\"1.1.0\",\"name\":\"ferry\",\"type\":\"ferry-cni\",\"agentSocket\":\"" + nodes.socket() + "\"}";
         FerryCni.Result add = FerryCni.command("ADD").env("CNI_CONTAINERID", CONTAINER)
@@ -85,6 +89,7 @@ class EgressCliTest {
         assertTrue(r.out().contains("via-peer") && r.out().contains("shop/cart-0(10.244.1.") && r.out().contains("203.0.113.0/24")
                 && r.out().contains("192.168.50.2") && r.out().contains("upl0") && r.out().contains("yes")
                 && r.out().contains("drop:0"), r.out());
+        assertTrue(r.out().contains("conflict: 203.0.113.0/24 goes by via-peer, not all-out (more specific)"), r.out());
     }
 
     @Test
@@ -92,11 +97,13 @@ class EgressCliTest {
         Run r = cli("egress", "list", "-o", "json");
 
         assertEquals(0, r.exit(), r.err());
-        JsonNode route = JSON.readTree(r.out()).path("routes").path(0);
+        JsonNode route = JSON.readTree(r.out()).path("routes").path(1);
         assertEquals("via-peer", route.path("name").asText());
         assertEquals("drop", route.path("fallback").asText());
         assertEquals("203.0.113.0/24", route.path("destinations").path(0).asText());
-        assertEquals(0, JSON.readTree(r.out()).path("conflicts").size());
+        JsonNode conflict = JSON.readTree(r.out()).path("conflicts").path(0);
+        assertEquals("via-peer", conflict.path("winner").asText());
+        assertEquals("more_specific", conflict.path("rule").asText());
     }
 
     @Test
@@ -118,7 +125,7 @@ class EgressCliTest {
         Instant deadline = Instant.now().plusSeconds(10);
         while (true) {
             Run r = cli("egress", "list", "-o", "json");
-            JsonNode route = JSON.readTree(r.out()).path("routes").path(0);
+            JsonNode route = JSON.readTree(r.out()).path("routes").path(1);
             if (condition.test(route)) {
                 return route;
             }
