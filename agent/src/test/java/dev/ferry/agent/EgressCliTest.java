@@ -93,7 +93,8 @@ class EgressCliTest {
     }
 
     @Test
-    void egressListAsJsonNamesTheRouteFallbackAndDestinations() throws Exception {
+    void egressListAsJsonNamesTheRouteFallbackDestinationsAndTheConflict() throws Exception {
+        awaitRoute(r -> r.path("pods").size() == 1); // the conflict is between routes that select the same pod
         Run r = cli("egress", "list", "-o", "json");
 
         assertEquals(0, r.exit(), r.err());

@@ -263,6 +263,8 @@ class MetricsTest {
             CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
             breakers.circuitBreaker("kubernetes-api");
             k8s.guards(retries, breakers);
+            // Egress route series appear with a route's first packet; EgressRoutingTest makes real ones.
+            all.egress(() -> EgressMetersTest.status(5, 1));
             // Per-endpoint series appear once the endpoint's counters move.
             assertEquals(0, pod.ns().exec("ping", "-c", "1", "-W", "2", node.hostAddress().getHostAddress()).exitCode());
             all.cniObserver().observed(CniCommand.ADD, "ok", Duration.ofMillis(3));
