@@ -58,7 +58,9 @@ public final class EgressRoutes implements AutoCloseable {
 
     private record Resolved(EgressRoute route, int id, List<ResolvedHop> hops) {}
 
-    private final List<Resolved> routes;
+    /** Guarded by lock. */
+    private List<Resolved> routes;
+    private final List<Link> uplinks;
     private final RtNetlink netlink;
     private final EgressMaps maps;
     private final EndpointMap endpoints;
@@ -73,9 +75,10 @@ public final class EgressRoutes implements AutoCloseable {
     private Set<String> plannedPods = null;
     private final Map<Integer, EgressRouteEntry> written = new HashMap<>();
 
-    private EgressRoutes(List<Resolved> routes, RtNetlink netlink, EgressMaps maps, EndpointMap endpoints,
+    private EgressRoutes(List<Resolved> routes, List<Link> uplinks, RtNetlink netlink, EgressMaps maps, EndpointMap endpoints,
                          Supplier<List<Endpoint>> pods, Duration tick) {
         this.routes = routes;
+        this.uplinks = List.copyOf(uplinks);
         this.netlink = netlink;
         this.maps = maps;
         this.endpoints = endpoints;
@@ -101,7 +104,7 @@ public final class EgressRoutes implements AutoCloseable {
             }
             resolved.add(new Resolved(r, i + 1, hops));
         }
-        EgressRoutes egress = new EgressRoutes(resolved, netlink, maps, endpoints, pods, tick);
+        EgressRoutes egress = new EgressRoutes(resolved, uplinks, netlink, maps, endpoints, pods, tick);
         egress.writeMasqueradeRules();
         egress.reconcile();
         egress.thread.start();
@@ -126,6 +129,71 @@ public final class EgressRoutes implements AutoCloseable {
         }
         throw new IllegalArgumentException("key '" + key + ".via': " + hop.via().getHostAddress()
                 + " is in the subnet of no uplink (" + names + "); name the device");
+    }
+
+    /**
+     * Replaces the routes (Kubernetes mode's EgressRoute objects changed; the
+     * configuration's are fixed). A route keeps its id, counters and next hops'
+     * health while its name stays; a new one gets an id no route had before this
+     * call. The plan is made again at once, and a deleted route's id is cleared
+     * only once no table names it. A next hop on no uplink refuses the whole
+     * update, naming the route, before anything changes.
+     */
+    public void update(List<EgressRoute> next) {
+        if (next.size() >= dev.ferry.datapath.MapLayouts.EGRESS_ROUTES_MAX) {
+            throw new IllegalArgumentException(next.size() + " egress routes; at most "
+                    + (dev.ferry.datapath.MapLayouts.EGRESS_ROUTES_MAX - 1));
+        }
+        synchronized (lock) {
+            Map<String, Resolved> old = new HashMap<>();
+            routes.forEach(r -> old.put(r.route().name(), r));
+            Set<Integer> taken = new HashSet<>();
+            routes.forEach(r -> taken.add(r.id()));
+            List<Resolved> resolved = new ArrayList<>();
+            for (EgressRoute r : next) {
+                Resolved before = old.get(r.name());
+                int id;
+                if (before != null) {
+                    id = before.id();
+                } else {
+                    id = 1;
+                    while (taken.contains(id)) {
+                        id++;
+                    }
+                    taken.add(id);
+                }
+                List<ResolvedHop> hops = new ArrayList<>();
+                for (int j = 0; j < r.nextHops().size(); j++) {
+                    NextHop hop = r.nextHops().get(j);
+                    Optional<ResolvedHop> kept = before == null ? Optional.empty()
+                            : before.hops().stream().filter(h -> h.hop().equals(hop)).findFirst();
+                    hops.add(kept.orElseGet(() -> new ResolvedHop(hop, device(hop,
+                            "egress route '" + r.name() + "' nextHops[" + hops.size() + "]", uplinks, netlink),
+                            new NextHopHealth())));
+                }
+                resolved.add(new Resolved(r, id, hops));
+            }
+            Set<Integer> kept = new HashSet<>();
+            resolved.forEach(r -> kept.add(r.id()));
+            for (Resolved r : resolved) {
+                if (!old.containsKey(r.route().name())) {
+                    maps.resetCounters(r.id()); // an id a route before this agent had: its counts are not this route's
+                }
+            }
+            routes = resolved;
+            writeMasqueradeRules();
+            plannedPods = null;
+            reconcile();
+            for (Resolved gone : old.values()) {
+                if (!kept.contains(gone.id())) {
+                    maps.clearRoute(gone.id());
+                    written.remove(gone.id());
+                }
+            }
+            log.info("event=egress_routes_updated routes={} added={} removed={}", resolved.size(),
+                    resolved.stream().filter(r -> !old.containsKey(r.route().name())).count(),
+                    old.values().stream().filter(r -> !kept.contains(r.id())).count());
+        }
     }
 
     static int mark(int route, int hop) {

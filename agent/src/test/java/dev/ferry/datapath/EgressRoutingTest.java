@@ -270,6 +270,32 @@ class EgressRoutingTest {
     }
 
     @Test
+    void changingThenDeletingARouteMovesItsPodsTrafficAtOnce() throws Exception {
+        EgressRoute original = routes.get(0);
+        EgressRoute onlyR3 = new EgressRoute(original.name(), original.sources(), original.destinations(),
+                List.of(original.nextHops().get(1)), false, Fallback.STACK);
+        try {
+            egress.update(List.of(onlyR3, routes.get(1)));
+            Set<Integer> flows = connect(POD_A, 20);
+            assertEquals(flows, flowsFrom(2, POD_A), "every flow by router 3, the route's one next hop now");
+            assertEquals(Set.of(), flowsFrom(1, POD_A));
+
+            egress.update(List.of(routes.get(1)));
+            routers.forEach(r -> r.exec("conntrack", "-F"));
+            connect(POD_A, 10);
+            assertEquals(10, flowsFrom(0, NODE_ON_R1).size(), "without its route pod A takes the default route");
+            assertEquals(Set.of(), union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)));
+            assertEquals(0, node.datapath.endpoints().egressRoute(node.pod(0).inet()).orElseThrow(), "pod A has no table");
+            assertEquals(List.of("masq-r2-r3"), egress.status().routes().stream().map(EgressStatus.Route::name).toList());
+        } finally {
+            egress.update(routes);
+        }
+        routers.forEach(r -> r.exec("conntrack", "-F"));
+        Set<Integer> flows = connect(POD_A, 20);
+        assertEquals(flows, union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)), "back on its routers");
+    }
+
+    @Test
     void aThousandFlowsSplitWithinFortySixtyAndEachFlowKeepsOneRouter() throws Exception {
         Set<Integer> flows = connect(POD_A, 1000);
 
