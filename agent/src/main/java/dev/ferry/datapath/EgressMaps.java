@@ -123,6 +123,16 @@ public final class EgressMaps {
         }
     }
 
+    /** Whether the route's slot holds nothing (no route ever had the id, or it was cleared). */
+    public boolean isClear(int route) {
+        checkRoute(route);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment value = arena.allocate(EGRESS_ROUTE_VALUE);
+            nextHops.lookup(arena.allocateFrom(JAVA_INT, route), value);
+            return value.mismatch(arena.allocate(EGRESS_ROUTE_VALUE)) == -1;
+        }
+    }
+
     /** The flow bucket assignment of a route as the datapath has it ({@link EgressSlots#NONE} for none). */
     public int[] slots(int route) {
         checkRoute(route);

@@ -107,6 +107,7 @@ public final class EgressRoutes implements AutoCloseable {
         EgressRoutes egress = new EgressRoutes(resolved, uplinks, netlink, maps, endpoints, pods, tick);
         egress.writeMasqueradeRules();
         egress.reconcile();
+        egress.clearUnusedIds();
         egress.thread.start();
         log.info("event=egress_routes_started routes={} tick_ms={}", routes.size(), tick.toMillis());
         return egress;
@@ -193,6 +194,24 @@ public final class EgressRoutes implements AutoCloseable {
             log.info("event=egress_routes_updated routes={} added={} removed={}", resolved.size(),
                     resolved.stream().filter(r -> !old.containsKey(r.route().name())).count(),
                     old.values().stream().filter(r -> !kept.contains(r.id())).count());
+        }
+    }
+
+    /**
+     * An earlier agent's routes that this one does not have: their ids are
+     * cleared once the first plan has taken every table off them (their
+     * counters stay until another route takes the id).
+     */
+    private void clearUnusedIds() {
+        synchronized (lock) {
+            Set<Integer> used = new HashSet<>();
+            routes.forEach(r -> used.add(r.id()));
+            for (int id = 1; id < dev.ferry.datapath.MapLayouts.EGRESS_ROUTES_MAX; id++) {
+                if (!used.contains(id) && !maps.isClear(id)) {
+                    maps.clearRoute(id);
+                    log.info("event=egress_route_id_cleared id={} why=not_configured", id);
+                }
+            }
         }
     }
 

@@ -40,6 +40,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -236,6 +237,10 @@ class EgressRoutingTest {
     void theRoutesStayInForceWhileNoAgentRunsAndTheNextOneTakesThemOver() throws Exception {
         Map<EgressMaps.Destination, Integer> before = node.datapath.egress().destinations();
         egress.close();
+        // What an earlier agent with more routes leaves behind: a route 7 this configuration does not have.
+        node.datapath.egress().putRoute(7, new EgressRouteEntry(false, false, 0,
+                List.of(new EgressNextHop(uplinks.get(1).index(), IpPrefix.literal(ROUTER_ON_UPLINK[1]), true))));
+        assertFalse(node.datapath.egress().isClear(7));
         try {
             Set<Integer> flows = connect(POD_A, 20);
             assertEquals(flows, union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)), "still by routers 2 and 3");
@@ -244,6 +249,7 @@ class EgressRoutingTest {
             egress = startEgress();
         }
         assertEquals(before, node.datapath.egress().destinations(), "the next reconciler writes the same tables");
+        assertTrue(node.datapath.egress().isClear(7), "an id no route has is clear");
         routers.forEach(r -> r.exec("conntrack", "-F"));
         Set<Integer> flows = connect(POD_A, 20);
         assertEquals(flows, union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)));
