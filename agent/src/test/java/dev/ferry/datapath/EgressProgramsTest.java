@@ -137,6 +137,23 @@ class EgressProgramsTest extends ProgramTestBench {
     }
 
     @Test
+    void aFlowConntrackNatsStaysInTheStack() throws Exception {
+        // Pod B talks to a Service address outside the cluster CIDRs, which its table routes.
+        assertTrue(datapath.endpoints().setEgressRoute(ip(POD_B), TABLE));
+        egress.putDestination(new EgressMaps.Destination(TABLE, IpPrefix.parse("10.96.0.0/16")), ROUTE);
+        egress.putRoute(ROUTE, route(false, true));
+        try {
+            clientTalksToService(40011);
+
+            run(DatapathProgram.FROM_POD, Ipv4.udp(POD_B, SERVICE_VIP).ports(40011, 53).frame(), hostB)
+                    .assertPassedUnchanged(Direction.EGRESS, Reason.NAT_FLOW);
+            assertEquals(Map.of(), counted(ROUTE));
+        } finally {
+            datapath.endpoints().setEgressRoute(ip(POD_B), 0);
+        }
+    }
+
+    @Test
     void noLiveNextHopFallsBackToTheNodesPathAndIsCountedAsTheRoutesFallback() throws Exception {
         egress.putRoute(ROUTE, route(false, false, false));
 
