@@ -55,6 +55,9 @@ class MetricsTest {
         // The once-per-interval read is MetricsServerTest's.
         metrics = new Metrics(node.datapath(), () -> node.endpoints().list(), readiness, notLive::get, Quarantine.of(node.stateDir()),
                 new MetricsOptions(true, Duration.ZERO));
+        // A route with packets on a next hop and in its fallback, as the dashboard's egress row queries
+        // (EgressRoutingTest counts real ones).
+        metrics.egress(() -> EgressMetersTest.status(5, 1));
         server = MetricsServer.start(new InetSocketAddress("127.0.0.1", 0), metrics);
     }
 
