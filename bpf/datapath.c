@@ -16,7 +16,8 @@
  * address that is not its own (lib/source.h). IPv4 and IPv6 take the same
  * paths (lib/ipv4.h, lib/ipv6.h). Local pods are reached with
  * bpf_redirect_peer, pods on other nodes with bpf_fib_lookup +
- * bpf_redirect_neigh; everything else is left to the next program and the
+ * bpf_redirect_neigh, the next hops of a pod's egress route (lib/egress.h) with
+ * bpf_redirect_neigh too; everything else is left to the next program and the
  * kernel stack (FERRY_ACT_NEXT), counted with its reason (lib/reasons.h).
  */
 #include "lib/common.h"
@@ -27,6 +28,7 @@
 #include "lib/fib.h"
 #include "lib/source.h"
 #include "lib/monitor.h"
+#include "lib/egress.h"
 
 static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
 {
@@ -46,7 +48,7 @@ static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
 	else if ((dst = endpoint_lookup_ipv4(flow.daddr)))
 		d = ipv4_redirect_peer(ctx, &flow, dst, true);
 	else if (!cluster_contains_ipv4(flow.daddr))
-		d = pass(FERRY_REASON_OUTSIDE_CLUSTER);
+		d = ipv4_egress(ctx, &flow, src);
 	else
 		d = ipv4_redirect_neigh(ctx, &flow);
 	d.src = src;

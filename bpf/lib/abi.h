@@ -23,6 +23,12 @@
 /* Map sizes; the agent opens the pinned maps by their names. */
 #define FERRY_ENDPOINTS_MAX        16384
 #define FERRY_CLUSTER_CIDRS_MAX    1024
+#define FERRY_EGRESS_ROUTES_MAX    256    /* route ids 1..255; 0 is "none" */
+#define FERRY_EGRESS_DESTS_MAX     4096   /* (table, destination) prefixes over all tables */
+#define FERRY_EGRESS_NEXTHOPS      8      /* next hops per route */
+#define FERRY_EGRESS_SLOTS         64     /* flow hash buckets per route: a power of two */
+#define FERRY_EGRESS_FALLBACK_SLOT FERRY_EGRESS_NEXTHOPS  /* per-route counter of fallbacks */
+#define FERRY_EGRESS_COUNTERS      (FERRY_EGRESS_ROUTES_MAX * (FERRY_EGRESS_NEXTHOPS + 1))
 
 /* ferry_metrics_v3 has a slot for every (family, direction, verdict, reason slot);
  * the spare reason slots let new reasons arrive without a layout change. */
@@ -48,7 +54,8 @@ struct endpoint_info {
 	__u32 flags;                     /* FERRY_ENDPOINT_F_* */
 	__u8  pod_mac[FERRY_ETH_ALEN];   /* destination MAC of packets delivered into the pod */
 	__u8  host_mac[FERRY_ETH_ALEN];  /* source MAC: the host-side veth, the pod's gateway */
-	__u32 egress_route;              /* the egress route the pod's traffic follows; 0: none */
+	__u32 egress_route;              /* the egress table the pod's traffic follows (the routes that select
+	                                  * it, ferry_egress_routes); 0: none */
 	__u32 mirror;                    /* the mirrors that copy the pod's packets; 0: none (zero cost) */
 };
 
@@ -126,6 +133,53 @@ struct monitor_state {
 	__u64 suppressed;         /* events the rate limit held back */
 	__u64 lost;               /* events the ring buffer had no room for */
 	__u64 redirects_seen;     /* redirects counted towards the 1-in-N sample */
+};
+
+/*
+ * Egress routes (lib/egress.h, mirrored by dev.ferry.datapath.EgressMaps).
+ *
+ * ferry_egress_routes key (LPM trie): an egress table (endpoint_info.egress_route:
+ * one per distinct set of routes that select pods of this node), then a
+ * destination. prefixlen counts the table and family words: an IPv4 /8 of table
+ * 3 is stored with prefixlen 64 + 8. The agent resolves conflicts when it writes
+ * a table: each prefix names one route, the older one's when two give the same.
+ */
+struct egress_dest_key {
+	__u32 prefixlen;
+	__u32 table;
+	__u8  family;      /* FERRY_FAMILY_* */
+	__u8  pad[3];
+	__u32 addr[4];     /* network byte order */
+};
+
+struct egress_dest_value {
+	__u32 route;       /* the route id (ferry_egress_nexthops index) that serves the prefix */
+};
+
+/* Where one next hop is: bpf_redirect_neigh's device and neighbour. */
+struct egress_nexthop {
+	__u32 ifindex;     /* an uplink of this node */
+	__u8  family;      /* FERRY_FAMILY_* */
+	__u8  pad[3];
+	__u32 addr[4];     /* network byte order */
+};
+
+/* Leave the packet to the stack marked with .mark (the stack SNATs and routes it by Ferry's rule). */
+#define FERRY_EGRESS_F_MASQUERADE    (1U << 0)
+/* No live next hop: drop instead of leaving the packet to the node's normal path. */
+#define FERRY_EGRESS_F_FALLBACK_DROP (1U << 1)
+
+/* ferry_egress_nexthops value (an array indexed by route id). The agent writes
+ * every slot with the index of a live next hop, keeping a slot on its next hop
+ * while that one lives (a failure moves only the failed hop's flows); live == 0
+ * is the fallback. */
+struct egress_route_value {
+	__u32 flags;                               /* FERRY_EGRESS_F_* */
+	__u32 mark;                                /* masquerade: skb->mark is this | next hop index */
+	__u8  live;                                /* live next hops; 0: fallback */
+	__u8  pad[7];
+	__u8  slots[FERRY_EGRESS_SLOTS];           /* flow hash bucket -> index into nexthops */
+	struct egress_nexthop nexthops[FERRY_EGRESS_NEXTHOPS];
 };
 
 #endif /* FERRY_ABI_H */

@@ -65,6 +65,12 @@ enum ferry_reason {
 	FERRY_REASON_IPV6_MLD           = 21,  /* ICMPv6 multicast listener discovery (130-132, 143) */
 	FERRY_REASON_IPV6_LINK_SCOPE    = 22,  /* a link-local or unspecified source, or a link-local or
 	                                        * multicast destination: never routed by Ferry */
+	/* 23: unassigned */
+	FERRY_REASON_EGRESS_ROUTE       = 24,  /* redirect_neigh to a next hop of the pod's egress route */
+	FERRY_REASON_EGRESS_FALLBACK    = 25,  /* the egress route has no live next hop: its fallback
+	                                        * (the node's normal path, or drop) */
+	FERRY_REASON_EGRESS_MASQUERADE  = 26,  /* marked for Ferry's policy rule: the stack SNATs it to the
+	                                        * route's next hops */
 	FERRY_REASON_MAX,
 };
 

@@ -74,6 +74,29 @@ int main(void)
 	FIELD(monitor_state, suppressed);
 	FIELD(monitor_state, lost);
 	FIELD(monitor_state, redirects_seen);
+	SIZE(egress_dest_key);
+	FIELD(egress_dest_key, prefixlen);
+	FIELD(egress_dest_key, table);
+	FIELD(egress_dest_key, family);
+	FIELD(egress_dest_key, pad);
+	FIELD(egress_dest_key, addr);
+
+	SIZE(egress_dest_value);
+	FIELD(egress_dest_value, route);
+
+	SIZE(egress_nexthop);
+	FIELD(egress_nexthop, ifindex);
+	FIELD(egress_nexthop, family);
+	FIELD(egress_nexthop, pad);
+	FIELD(egress_nexthop, addr);
+
+	SIZE(egress_route_value);
+	FIELD(egress_route_value, flags);
+	FIELD(egress_route_value, mark);
+	FIELD(egress_route_value, live);
+	FIELD(egress_route_value, pad);
+	FIELD(egress_route_value, slots);
+	FIELD(egress_route_value, nexthops);
 
 	/* The reason numbers are ABI too: the Java enum must agree. */
 	printf("reason.max %d\n", FERRY_REASON_MAX);
@@ -83,5 +106,8 @@ int main(void)
 	printf("verdict.count %d\n", FERRY_VERDICT_COUNT);
 	printf("metrics.reason_slots %d\n", FERRY_METRICS_REASON_SLOTS);
 	printf("metrics.slots %d\n", FERRY_METRICS_SLOTS);
+	printf("egress.routes_max %d\n", FERRY_EGRESS_ROUTES_MAX);
+	printf("egress.nexthops %d\n", FERRY_EGRESS_NEXTHOPS);
+	printf("egress.slots %d\n", FERRY_EGRESS_SLOTS);
 	return 0;
 }

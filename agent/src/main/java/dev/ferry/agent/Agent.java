@@ -7,6 +7,7 @@ import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.Attachment;
 import dev.ferry.datapath.Datapath;
 import dev.ferry.monitor.Monitor;
+import dev.ferry.egress.EgressRoutes;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointManager;
 import dev.ferry.ipam.Ipam;
@@ -68,6 +69,9 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class Agent implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Agent.class);
+
+    /** How often egress routes look at their next hops' neighbour entries: a dead one leaves within ~4 s. */
+    static final java.time.Duration EGRESS_TICK = java.time.Duration.ofMillis(500);
 
     private final AgentConfig config;
     /** The agent's own reason not to take ADDs (starting, waiting for the pod CIDR, stopping); null when none. */
@@ -156,12 +160,18 @@ public final class Agent implements AutoCloseable {
                 components.add("endpoint_gc", cluster.collectEndpoints(pods, config.kubernetes().endpointGcGracePeriod()));
             }
 
+            // Also with no route configured: a start after routes were removed takes them out of the pinned maps.
+            RtNetlink egressNetlink = components.add("egress_netlink", RtNetlink.open(node));
+            EgressRoutes egress = components.add("egress_routes", EgressRoutes.start(config.egressRoutes(), uplinks.links(),
+                    egressNetlink, datapath.egress(), datapath.endpoints(), this::endpoints, EGRESS_TICK));
+            metrics.egress(egress::status);
+
             // Closed after the socket (components close in reverse): its streams end first.
             Monitor monitor = components.add("monitor", new Monitor(datapath.monitor(), this::endpoints,
                     Monitor.DEFAULT_EVENTS_PER_SECOND, Monitor.DEFAULT_BURST));
             metrics.bindMonitor(monitor);
             AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason,
-                    monitor);
+                    monitor, egress::status);
             socket = components.add("socket", AgentSocket.start(config.socket(), api.routes(), new DelSpool(config.spoolDir()), pods));
             // Serving (DEL, status, the reason) but not taking pods while the configuration contradicts the Node.
             Optional<String> misconfigured = clusterCidrFamilyMissing(config.clusterCidrs(), podCidrs, config.nodeName());

@@ -13,6 +13,7 @@ import dev.ferry.cni.PodNetwork;
 import dev.ferry.datapath.CounterMaps;
 import dev.ferry.datapath.KernelFeatures;
 import dev.ferry.datapath.DatapathCounter;
+import dev.ferry.egress.EgressStatus;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.ipam.Ipam;
 import dev.ferry.monitor.Monitor;
@@ -63,10 +64,15 @@ final class AgentApi {
     private final Supplier<Optional<String>> notReadyReason;
     private final KernelFeatures kernel = KernelFeatures.probe();
     private final MonitorRoute monitor;
+    private final Supplier<EgressStatus> egress;
 
-    /** @param pools the node's IPAM pools, the first one's figures reported as {@code podCIDR} and {@code ipam} */
+    /**
+     * @param pools  the node's IPAM pools, the first one's figures reported as {@code podCIDR} and {@code ipam}
+     * @param egress the egress routes as of their last tick
+     */
     AgentApi(AgentConfig config, List<Link> uplinks, List<Ipam> pools, CounterMaps counters, PodNetwork pods,
-             Supplier<Optional<String>> notReadyReason, Monitor monitor) {
+             Supplier<Optional<String>> notReadyReason, Monitor monitor, Supplier<EgressStatus> egress) {
+        this.egress = egress;
         this.config = config;
         this.uplinks = List.copyOf(uplinks);
         this.ipam = pools.getFirst();
@@ -85,6 +91,7 @@ final class AgentApi {
                 .get("/v1/endpoints/{containerId}", (request, vars) -> endpoint(vars.get("containerId")))
                 .get("/v1/datapath/stats", (request, vars) -> json(new Counters(counters())))
                 .post(MonitorRoute.PATH, monitor)
+                .get("/v1/egress", (request, vars) -> json(egress.get()))
                 .build();
     }
 

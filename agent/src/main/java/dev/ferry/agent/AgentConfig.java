@@ -2,6 +2,7 @@ package dev.ferry.agent;
 
 import dev.ferry.datapath.AttachModes;
 import dev.ferry.masquerade.MasqueradeFamilies;
+import dev.ferry.egress.EgressRoute;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.Peer;
 
@@ -25,6 +26,7 @@ import java.util.Locale;
  * @param masquerade   per family: SNAT pod traffic to outside the cluster CIDRs to the node's address of that family
  *                     (tables ip ferry and ip6 ferry)
  * @param logLevels    the level of each logger (package) to set at start
+ * @param egressRoutes standalone mode's egress routes, oldest first (kubernetes mode reads them from the API)
  * @param cniVersion   the {@code cniVersion} of the conflist the agent writes: what the node's runtime reads
  *                     (docs/install.md has the runtime matrix)
  */
@@ -45,7 +47,8 @@ public record AgentConfig(
         MasqueradeFamilies masquerade,
         LogLevels logLevels,
         String cniVersion,
-        boolean metricsPerPod) {
+        boolean metricsPerPod,
+        List<EgressRoute> egressRoutes) {
 
     /** Where ferry-cni spools DELs while the agent is down: its default, /var/lib/ferry/cni-spool, for the default stateDir. */
     public static final String SPOOL_DIR_NAME = "cni-spool";
@@ -80,6 +83,7 @@ public record AgentConfig(
         clusterCidrs = List.copyOf(clusterCidrs);
         uplinks = List.copyOf(uplinks);
         peers = List.copyOf(peers);
+        egressRoutes = List.copyOf(egressRoutes);
     }
 
     /** The CIDR this node's IPAM hands out, in standalone mode (kubernetes mode reads the Node). */

@@ -11,6 +11,7 @@ import dev.ferry.datapath.AttachMode;
 import dev.ferry.datapath.AttachModes;
 import dev.ferry.ipam.Ipam;
 import dev.ferry.masquerade.MasqueradeFamilies;
+import dev.ferry.egress.EgressRoute;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.Peer;
 
@@ -37,7 +38,8 @@ import java.util.regex.Pattern;
 public final class AgentConfigLoader {
     static final Set<String> KEYS = Set.of("nodeName", "mode", "podCIDRs", "clusterCIDRs", "uplinks", "peers",
             "socket", "stateDir", "bpffsRoot", "cniConfDir", "metricsAddress", "attach", "podAttach",
-            "kubeconfig", "endpointGcGracePeriod", "masquerade", "logLevel", "logLevels", "cniVersion", "metricsPerPod");
+            "kubeconfig", "endpointGcGracePeriod", "masquerade", "logLevel", "logLevels", "cniVersion", "metricsPerPod",
+            "egressRoutes");
 
     /** {@code ${NAME}:port}: metricsAddress with its host from the environment. */
     private static final Pattern HOST_FROM_ENV = Pattern.compile("^\\$\\{([A-Za-z_][A-Za-z0-9_]*)}(:.*)$");
@@ -101,7 +103,7 @@ public final class AgentConfigLoader {
         List<IpPrefix> clusterCidrs;
         if (mode == Mode.KUBERNETES) {
             // The Node gives the pod CIDRs and the other nodes; an explicit clusterCIDRs still wins over them.
-            for (String standaloneOnly : List.of("podCIDRs", "peers")) {
+            for (String standaloneOnly : List.of("podCIDRs", "peers", "egressRoutes")) {
                 if (root.has(standaloneOnly)) {
                     throw new ConfigException("key '" + standaloneOnly + "' is for standalone mode; kubernetes mode reads the Nodes"
                             + (f.string("mode").isPresent() ? "" : " (the mode defaulted to kubernetes because "
@@ -128,12 +130,17 @@ public final class AgentConfigLoader {
             throw new ConfigException("key 'socket': '" + socket + "' is longer than a unix socket path may be ("
                     + MAX_SOCKET_PATH_BYTES + " bytes)");
         }
+        List<String> uplinks = f.list("uplinks", ConfigValues::ifname).orElse(List.of());
+        MasqueradeFamilies masquerade = masquerade(f);
+        // Egress routes are IPv4: a route that masquerades needs the node's IPv4 masquerade table.
+        List<EgressRoute> egressRoutes = mode == Mode.KUBERNETES ? List.of()
+                : ConfiguredEgressRoutes.parse(f, clusterCidrs, uplinks, masquerade.ipv4());
         return new AgentConfig(
                 nodeName,
                 mode,
                 podCidrs,
                 clusterCidrs,
-                f.list("uplinks", ConfigValues::ifname).orElse(List.of()),
+                uplinks,
                 peers,
                 socket,
                 f.string("stateDir").map(s -> ConfigValues.absolutePath(f.key("stateDir"), s)).orElse(Path.of("/var/lib/ferry")),
@@ -148,11 +155,12 @@ public final class AgentConfigLoader {
                         f.string("kubeconfig").map(s -> ConfigValues.absolutePath(f.key("kubeconfig"), s)).orElse(null),
                         f.string("endpointGcGracePeriod").map(d -> ConfigValues.duration(f.key("endpointGcGracePeriod"), d))
                                 .orElse(AgentConfig.Kubernetes.DEFAULTS.endpointGcGracePeriod())),
-                masquerade(f),
+                masquerade,
                 LogLevels.of(f.string("logLevel").orElse("info"), f.stringMap("logLevels").orElse(Map.of()),
                         f.key("logLevel"), f.key("logLevels")),
                 f.string("cniVersion").map(v -> ConfigValues.cniVersion(f.key("cniVersion"), v)).orElse(AgentConfig.DEFAULT_CNI_VERSION),
-                f.bool("metricsPerPod").orElse(true));
+                f.bool("metricsPerPod").orElse(true),
+                egressRoutes);
     }
 
     /**

@@ -52,6 +52,7 @@ public final class Datapath implements AutoCloseable {
     private final ClusterCidrMap clusterCidrs;
     private final CounterMaps counters;
     private final MonitorMaps monitor;
+    private final EgressMaps egress;
 
     private Datapath(BpfObject object, Path bpffsRoot, AttachModes modes) {
         this.object = object;
@@ -62,6 +63,8 @@ public final class Datapath implements AutoCloseable {
         this.counters = new CounterMaps(object.map(CounterMaps.GLOBAL), object.map(EndpointMap.NAME));
         this.monitor = new MonitorMaps(object.map(MonitorMaps.EVENTS), object.map(MonitorMaps.CONFIG),
                 object.map(MonitorMaps.STATE));
+        this.egress = new EgressMaps(object.map(EgressMaps.DESTINATIONS), object.map(EgressMaps.NEXTHOPS),
+                object.map(EgressMaps.COUNTERS));
     }
 
     /** {@link #load(Path, AttachModes)} with every program hooked in {@code mode}. */
@@ -127,6 +130,10 @@ public final class Datapath implements AutoCloseable {
 
     public MonitorMaps monitor() {
         return monitor;
+    }
+
+    public EgressMaps egress() {
+        return egress;
     }
 
     public Path bpffsRoot() {

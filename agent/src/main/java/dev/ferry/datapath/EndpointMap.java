@@ -45,6 +45,8 @@ public final class EndpointMap {
     private static final long FLAGS = offset(ENDPOINT_INFO, "flags");
     private static final long POD_MAC = offset(ENDPOINT_INFO, "pod_mac");
     private static final long HOST_MAC = offset(ENDPOINT_INFO, "host_mac");
+    private static final long EGRESS_ROUTE = offset(ENDPOINT_INFO, "egress_route");
+    private static final long MIRROR = offset(ENDPOINT_INFO, "mirror");
 
     private static final int ENOMEM_ATTEMPTS = 8;
 
@@ -77,6 +79,10 @@ public final class EndpointMap {
             MemorySegment info = info(arena, entry);
             MemorySegment values = arena.allocate(map.valueSegmentSize(), 8); // zeroed: a new key's counters start at 0
             if (map.lookup(key, values)) {
+                // The egress route and the mirror are written by their own setters, not by the endpoint's owner.
+                MemorySegment kept = infoOf(values, 0, stride);
+                info.set(JAVA_INT, EGRESS_ROUTE, kept.get(JAVA_INT, EGRESS_ROUTE));
+                info.set(JAVA_INT, MIRROR, kept.get(JAVA_INT, MIRROR));
                 if (onEveryCpu(values, cpus, stride, info)) {
                     update(veths, ifindexKey(arena, entry.ifindex()), key);
                     return;
@@ -120,6 +126,45 @@ public final class EndpointMap {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while the kernel refilled its allocation pool", e);
             }
+        }
+    }
+
+    /**
+     * Sets the egress table the endpoint's traffic follows (0: none) on every
+     * CPU, keeping the rest of its info and its counters (read, modify, write:
+     * the increments of the microseconds between are lost, as in {@link #put}).
+     * Returns false when there is no such endpoint.
+     */
+    public boolean setEgressRoute(InetAddress address, int table) {
+        int cpus = BpfMap.possibleCpus();
+        long stride = map.perCpuValueStride();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment key = key(arena, address);
+            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
+            if (!map.lookup(key, values)) {
+                return false;
+            }
+            boolean same = true;
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                same &= infoOf(values, cpu, stride).get(JAVA_INT, EGRESS_ROUTE) == table;
+            }
+            if (same) {
+                return true;
+            }
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                infoOf(values, cpu, stride).set(JAVA_INT, EGRESS_ROUTE, table);
+            }
+            update(map, key, values);
+            return true;
+        }
+    }
+
+    /** The egress table of the endpoint at {@code address} (0: none), empty when there is no such endpoint. */
+    public java.util.OptionalInt egressRoute(InetAddress address) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
+            return map.lookup(key(arena, address), values)
+                    ? java.util.OptionalInt.of(infoOf(values, 0, 0).get(JAVA_INT, EGRESS_ROUTE)) : java.util.OptionalInt.empty();
         }
     }
 

@@ -109,11 +109,48 @@ public final class MapLayouts {
             JAVA_LONG.withName("lost"),
             JAVA_LONG.withName("redirects_seen")
     ).withName("monitor_state");
+    /** FERRY_EGRESS_ROUTES_MAX: route ids are 1 up to this, exclusive. */
+    public static final int EGRESS_ROUTES_MAX = 256;
+    /** FERRY_EGRESS_NEXTHOPS: next hops per route. */
+    public static final int EGRESS_NEXTHOPS = 8;
+    /** FERRY_EGRESS_SLOTS: flow hash buckets per route. */
+    public static final int EGRESS_SLOTS = 64;
+    /** The table and family words of an egress_dest_key prefix. */
+    public static final int EGRESS_KEY_BITS = 64;
+
+    public static final StructLayout EGRESS_DEST_KEY = MemoryLayout.structLayout(
+            JAVA_INT.withName("prefixlen"),
+            JAVA_INT.withName("table"),
+            JAVA_BYTE.withName("family"),
+            MemoryLayout.sequenceLayout(3, JAVA_BYTE).withName("pad"),
+            MemoryLayout.sequenceLayout(16, JAVA_BYTE).withName("addr")
+    ).withName("egress_dest_key");
+
+    public static final StructLayout EGRESS_DEST_VALUE = MemoryLayout.structLayout(
+            JAVA_INT.withName("route")
+    ).withName("egress_dest_value");
+
+    public static final StructLayout EGRESS_NEXTHOP = MemoryLayout.structLayout(
+            JAVA_INT.withName("ifindex"),
+            JAVA_BYTE.withName("family"),
+            MemoryLayout.sequenceLayout(3, JAVA_BYTE).withName("pad"),
+            MemoryLayout.sequenceLayout(16, JAVA_BYTE).withName("addr")
+    ).withName("egress_nexthop");
+
+    public static final StructLayout EGRESS_ROUTE_VALUE = MemoryLayout.structLayout(
+            JAVA_INT.withName("flags"),
+            JAVA_INT.withName("mark"),
+            JAVA_BYTE.withName("live"),
+            MemoryLayout.sequenceLayout(7, JAVA_BYTE).withName("pad"),
+            MemoryLayout.sequenceLayout(EGRESS_SLOTS, JAVA_BYTE).withName("slots"),
+            MemoryLayout.sequenceLayout(EGRESS_NEXTHOPS, EGRESS_NEXTHOP).withName("nexthops")
+    ).withName("egress_route_value");
 
     /** Every layout, for tests and diagnostics. */
     public static final java.util.List<StructLayout> ALL = java.util.List.of(
             ENDPOINT_KEY, ENDPOINT_INFO, CIDR_KEY, CIDR_INFO, METRICS_VALUE, ENDPOINT_VALUE,
-            MONITOR_EVENT, MONITOR_CONFIG, MONITOR_STATE);
+            MONITOR_EVENT, MONITOR_CONFIG, MONITOR_STATE,
+            EGRESS_DEST_KEY, EGRESS_DEST_VALUE, EGRESS_NEXTHOP, EGRESS_ROUTE_VALUE);
 
     /** The ferry_metrics_v3 slot of a counter: metrics_index() in bpf/lib/metrics.h. */
     public static int metricsIndex(TrafficFamily family, Direction direction, Verdict verdict, int reason) {

@@ -28,10 +28,14 @@ public enum Reason {
     IPV6_EXT_HEADER(19, "ipv6_ext_header"),
     IPV6_NDP(20, "ipv6_ndp"),
     IPV6_MLD(21, "ipv6_mld"),
-    IPV6_LINK_SCOPE(22, "ipv6_link_scope");
+    IPV6_LINK_SCOPE(22, "ipv6_link_scope"),
+    // 23: unassigned
+    EGRESS_ROUTE(24, "egress_route"),
+    EGRESS_FALLBACK(25, "egress_fallback"),
+    EGRESS_MASQUERADE(26, "egress_masquerade");
 
     /** FERRY_REASON_MAX: one past the highest number; MapLayoutsTest checks it against the C header. */
-    public static final int MAX = 23;
+    public static final int MAX = 27;
 
     private final int code;
     private final String label;

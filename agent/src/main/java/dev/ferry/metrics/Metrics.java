@@ -9,6 +9,7 @@ import dev.ferry.monitor.Monitor;
 import dev.ferry.datapath.KernelFeatures;
 import dev.ferry.datapath.KernelFix;
 import dev.ferry.datapath.EndpointMap;
+import dev.ferry.egress.EgressStatus;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.k8s.KubernetesObserver;
 import dev.ferry.state.Quarantine;
@@ -60,6 +61,7 @@ public final class Metrics implements AutoCloseable {
     private final Liveness liveness;
     private final JvmGcMetrics gc = new JvmGcMetrics();
     private final Counter refusedConnections;
+    private volatile EgressMeters egress;
 
     /** With {@link MetricsOptions#DEFAULTS}: per-pod series, the datapath read at most once a second. */
     public Metrics(Datapath datapath, Supplier<List<Endpoint>> endpoints, Readiness readiness, Liveness liveness,
@@ -187,8 +189,17 @@ public final class Metrics implements AutoCloseable {
         return render(Format.of(accept));
     }
 
+    /** Exposes the egress routes' counters, read from their per-CPU map at every scrape. */
+    public void egress(Supplier<EgressStatus> status) {
+        egress = new EgressMeters(registry, status);
+    }
+
     Exposition render(Format format) {
         datapath.refresh();
+        EgressMeters routes = egress;
+        if (routes != null) {
+            routes.refresh();
+        }
         return new Exposition(format.contentType(), registry.scrape(format.contentType()).getBytes(StandardCharsets.UTF_8));
     }
 

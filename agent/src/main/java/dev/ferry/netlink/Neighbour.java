@@ -15,6 +15,8 @@ public record Neighbour(int index, InetAddress address, MacAddress mac, int stat
     public static final int NUD_INCOMPLETE = 0x01;
     public static final int NUD_REACHABLE = 0x02;
     public static final int NUD_STALE = 0x04;
+    public static final int NUD_DELAY = 0x08;
+    public static final int NUD_PROBE = 0x10;
     public static final int NUD_FAILED = 0x20;
     public static final int NUD_NOARP = 0x40;
     public static final int NUD_PERMANENT = 0x80;

@@ -18,6 +18,22 @@ final class NeighbourMessages {
         return m.build();
     }
 
+    /**
+     * Asks the kernel to resolve the neighbour as if a packet were waiting for it
+     * (NTF_USE: neigh_event_send), creating the entry when there is none.
+     */
+    static byte[] use(int index, java.net.InetAddress address) {
+        return new MessageBuilder(RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE)
+                .u8(Family.of(address).af).u8(0).u16(0).u32(index).u16(0).u8(NTF_USE).u8(0)
+                .attr(NDA_DST, address.getAddress()).build();
+    }
+
+    /** Changes an existing entry's state (no lladdr: the kernel keeps the one it has); ENOENT when there is none. */
+    static byte[] changeState(int index, java.net.InetAddress address, int state) {
+        return ndmsg(new MessageBuilder(RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE), Family.of(address), index, state)
+                .attr(NDA_DST, address.getAddress()).build();
+    }
+
     static byte[] delete(int index, java.net.InetAddress address) {
         return ndmsg(new MessageBuilder(RTM_DELNEIGH, NLM_F_REQUEST | NLM_F_ACK), Family.of(address), index, 0)
                 .attr(NDA_DST, address.getAddress()).build();

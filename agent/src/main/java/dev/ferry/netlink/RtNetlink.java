@@ -233,6 +233,33 @@ public final class RtNetlink implements AutoCloseable {
         return route.describe(this::linkName);
     }
 
+    // Policy rules
+
+    /** Adds an fwmark rule; one already there (the same fields) is fine. */
+    public void addRule(Rule rule) {
+        try {
+            socket.request(RuleMessages.add(rule), () -> "failed to add " + rule, 0);
+        } catch (NetlinkException e) {
+            if (e.errno() != Errno.EEXIST) {
+                throw e;
+            }
+        }
+    }
+
+    /** Deletes a rule; one not there is fine. */
+    public void deleteRule(Rule rule) {
+        try {
+            socket.request(RuleMessages.delete(rule), () -> "failed to delete " + rule, Errno.ENOENT);
+        } catch (NetlinkException.NotFound e) {
+            // gone already
+        }
+    }
+
+    /** The fwmark rules of one family. */
+    public List<Rule> rules(Family family) {
+        return dump(RuleMessages.dump(family), () -> "failed to list rules", RuleMessages::parse);
+    }
+
     // Neighbours
 
     /** Adds or overwrites a neighbour entry; with {@link Neighbour#permanent} this is idempotent. */
@@ -243,6 +270,28 @@ public final class RtNetlink implements AutoCloseable {
     /** Adds a neighbour entry; one for the same address on the same link fails with EEXIST. */
     public void addNeighbour(Neighbour neighbour) {
         socket.request(NeighbourMessages.add(neighbour, false), () -> "failed to add " + describe(neighbour), 0);
+    }
+
+    /** Starts resolving the neighbour (an ARP/ND request) unless its entry is valid already; creates it when absent. */
+    public void resolveNeighbour(int index, InetAddress address) {
+        socket.request(NeighbourMessages.use(index, address),
+                () -> "failed to resolve neighbour " + address.getHostAddress() + " dev " + linkName(index), 0);
+    }
+
+    /**
+     * Sets an existing entry's state; {@link Neighbour#NUD_PROBE} makes the kernel
+     * confirm the neighbour now (unicast probes, FAILED when none is answered).
+     * Returns false when there is no entry.
+     */
+    public boolean setNeighbourState(int index, InetAddress address, int state) {
+        try {
+            socket.request(NeighbourMessages.changeState(index, address, state),
+                    () -> "failed to set the state of neighbour " + address.getHostAddress() + " dev " + linkName(index),
+                    Errno.ENOENT);
+            return true;
+        } catch (NetlinkException.NotFound e) {
+            return false;
+        }
     }
 
     public void deleteNeighbour(int index, InetAddress address) {

@@ -53,6 +53,17 @@ final class Uapi {
     static final int RTM_NEWNEIGH = 28;
     static final int RTM_DELNEIGH = 29;
     static final int RTM_GETNEIGH = 30;
+    static final int RTM_NEWRULE = 32;
+    static final int RTM_DELRULE = 33;
+    static final int RTM_GETRULE = 34;
+    /** struct fib_rule_hdr, and what egress routes' rules use of it (linux/fib_rules.h). */
+    static final int FIB_RULE_HDR_LEN = 12;
+    static final int FR_ACT_TO_TBL = 1;
+    static final int FRA_PRIORITY = 6;
+    static final int FRA_FWMARK = 10;
+    static final int FRA_TABLE = 15;
+    static final int FRA_FWMASK = 16;
+    static final int FRA_PROTOCOL = 21;
 
     // linux/if_link.h
     static final int IFLA_ADDRESS = 1;
@@ -97,6 +108,7 @@ final class Uapi {
     // linux/neighbour.h
     static final int NDA_DST = 1;
     static final int NDA_LLADDR = 2;
+    static final int NTF_USE = 1;
     static final int NTF_PROXY = 1 << 3;
     static final int NDMSG_LEN = 12;
 

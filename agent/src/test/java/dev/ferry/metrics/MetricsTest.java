@@ -56,6 +56,9 @@ class MetricsTest {
         // The once-per-interval read is MetricsServerTest's.
         metrics = new Metrics(node.datapath(), () -> node.endpoints().list(), readiness, notLive::get, Quarantine.of(node.stateDir()),
                 new MetricsOptions(true, Duration.ZERO));
+        // A route with packets on a next hop and in its fallback, as the dashboard's egress row queries
+        // (EgressRoutingTest counts real ones).
+        metrics.egress(() -> EgressMetersTest.status(5, 1));
         server = MetricsServer.start(new InetSocketAddress("127.0.0.1", 0), metrics);
     }
 
@@ -267,6 +270,8 @@ class MetricsTest {
             CircuitBreakerRegistry breakers = CircuitBreakerRegistry.ofDefaults();
             breakers.circuitBreaker("kubernetes-api");
             k8s.guards(retries, breakers);
+            // Egress route series appear with a route's first packet; EgressRoutingTest makes real ones.
+            all.egress(() -> EgressMetersTest.status(5, 1));
             // Per-endpoint series appear once the endpoint's counters move.
             assertEquals(0, pod.ns().exec("ping", "-c", "1", "-W", "2", node.hostAddress().getHostAddress()).exitCode());
             all.cniObserver().observed(CniCommand.ADD, "ok", Duration.ofMillis(3));

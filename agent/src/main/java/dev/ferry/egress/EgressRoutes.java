@@ -1,0 +1,390 @@
+package dev.ferry.egress;
+
+import dev.ferry.datapath.EgressCounter;
+import dev.ferry.datapath.EgressMaps;
+import dev.ferry.datapath.EgressNextHop;
+import dev.ferry.datapath.EgressRouteEntry;
+import dev.ferry.datapath.EndpointMap;
+import dev.ferry.endpoint.Endpoint;
+import dev.ferry.net.IpPrefix;
+import dev.ferry.netlink.Address;
+import dev.ferry.netlink.Family;
+import dev.ferry.netlink.Route;
+import dev.ferry.netlink.Rule;
+import dev.ferry.netlink.Scope;
+import dev.ferry.netlink.Link;
+import dev.ferry.netlink.Neighbour;
+import dev.ferry.netlink.RtNetlink;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * The entry point of egress routes: keeps the datapath's tables in line with the
+ * routes, this node's pods and the next hops' health. One platform thread ticks
+ * every {@code tick}: the neighbour entries of the next hops are looked at (and
+ * probed, {@link NextHopHealth}); a route whose live set changed is rewritten;
+ * when the pods changed, the plan ({@link EgressPlan}) is made again and written
+ * in an order that never points a pod at a table before the table is there.
+ *
+ * <p>Closing stops the thread only: the pinned maps keep the routes in force while
+ * no agent runs, and the next agent's first tick takes them over.
+ */
+public final class EgressRoutes implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EgressRoutes.class);
+    /**
+     * skb->mark of a masqueraded route's packets: MARK_BASE | route id << 8 | next hop
+     * index, set by from_pod. Ferry's rule for that mark looks the packet up in the
+     * table of the same number, whose one route is the next hop.
+     */
+    public static final int MARK_BASE = 0xfe770000;
+    private static final int MARK_MASK = 0xffff0000;
+    /** Before the main table's rule (32766): a marked packet never sees the default route. */
+    public static final int RULE_PRIORITY = 1770;
+
+    /** A configured next hop with the uplink it goes out of. */
+    record ResolvedHop(NextHop hop, Link device, NextHopHealth health) {}
+
+    private record Resolved(EgressRoute route, int id, List<ResolvedHop> hops) {}
+
+    /** Guarded by lock. */
+    private List<Resolved> routes;
+    private final List<Link> uplinks;
+    private final RtNetlink netlink;
+    private final EgressMaps maps;
+    private final EndpointMap endpoints;
+    private final Supplier<List<Endpoint>> pods;
+    private final Duration tick;
+    private final Thread thread;
+    private final Object lock = new Object();
+    private volatile boolean stopped;
+    /** Guarded by lock. */
+    private EgressPlan plan = EgressPlan.of(List.of(), List.of(), Map.of());
+    /** The pods the plan was made for, by container and address: a new pod on a freed address is a change. */
+    private Set<String> plannedPods = null;
+    private final Map<Integer, EgressRouteEntry> written = new HashMap<>();
+
+    private EgressRoutes(List<Resolved> routes, List<Link> uplinks, RtNetlink netlink, EgressMaps maps, EndpointMap endpoints,
+                         Supplier<List<Endpoint>> pods, Duration tick) {
+        this.routes = routes;
+        this.uplinks = List.copyOf(uplinks);
+        this.netlink = netlink;
+        this.maps = maps;
+        this.endpoints = endpoints;
+        this.pods = pods;
+        this.tick = tick;
+        this.thread = Thread.ofPlatform().name("egress-routes").daemon().unstarted(this::run);
+    }
+
+    /**
+     * Resolves every next hop to its uplink (the named one, or the one whose
+     * subnet holds the address), writes the datapath once and starts the ticks.
+     * A next hop on no uplink fails the start, naming the key.
+     */
+    public static EgressRoutes start(List<EgressRoute> routes, List<Link> uplinks, RtNetlink netlink, EgressMaps maps,
+                                     EndpointMap endpoints, Supplier<List<Endpoint>> pods, Duration tick) {
+        List<Resolved> resolved = new ArrayList<>();
+        for (int i = 0; i < routes.size(); i++) {
+            EgressRoute r = routes.get(i);
+            List<ResolvedHop> hops = new ArrayList<>();
+            for (int j = 0; j < r.nextHops().size(); j++) {
+                hops.add(new ResolvedHop(r.nextHops().get(j), device(r.nextHops().get(j),
+                        "egressRoutes[" + i + "].nextHops[" + j + "]", uplinks, netlink), new NextHopHealth()));
+            }
+            resolved.add(new Resolved(r, i + 1, hops));
+        }
+        EgressRoutes egress = new EgressRoutes(resolved, uplinks, netlink, maps, endpoints, pods, tick);
+        egress.writeMasqueradeRules();
+        egress.reconcile();
+        egress.clearUnusedIds();
+        egress.thread.start();
+        log.info("event=egress_routes_started routes={} tick_ms={}", routes.size(), tick.toMillis());
+        return egress;
+    }
+
+    private static Link device(NextHop hop, String key, List<Link> uplinks, RtNetlink netlink) {
+        String names = String.join(", ", uplinks.stream().map(Link::name).toList());
+        if (hop.device().isPresent()) {
+            return uplinks.stream().filter(l -> l.name().equals(hop.device().get())).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("key '" + key + ".device': '" + hop.device().get()
+                            + "' is not an uplink (" + names + "); replies reach pods only through the uplinks"));
+        }
+        for (Link uplink : uplinks) {
+            for (Address a : netlink.addresses(uplink.index())) {
+                if (a.prefix().isIpv4() == (hop.via() instanceof java.net.Inet4Address)
+                        && new IpPrefix(a.prefix().network(), a.prefix().length()).contains(hop.via())) {
+                    return uplink;
+                }
+            }
+        }
+        throw new IllegalArgumentException("key '" + key + ".via': " + hop.via().getHostAddress()
+                + " is in the subnet of no uplink (" + names + "); name the device");
+    }
+
+    /**
+     * Replaces the routes (Kubernetes mode's EgressRoute objects changed; the
+     * configuration's are fixed). A route keeps its id, counters and next hops'
+     * health while its name stays; a new one gets an id no route had before this
+     * call. The plan is made again at once, and a deleted route's id is cleared
+     * only once no table names it. A next hop on no uplink refuses the whole
+     * update, naming the route, before anything changes.
+     */
+    public void update(List<EgressRoute> next) {
+        if (next.size() >= dev.ferry.datapath.MapLayouts.EGRESS_ROUTES_MAX) {
+            throw new IllegalArgumentException(next.size() + " egress routes; at most "
+                    + (dev.ferry.datapath.MapLayouts.EGRESS_ROUTES_MAX - 1));
+        }
+        synchronized (lock) {
+            Map<String, Resolved> old = new HashMap<>();
+            routes.forEach(r -> old.put(r.route().name(), r));
+            Set<Integer> taken = new HashSet<>();
+            routes.forEach(r -> taken.add(r.id()));
+            List<Resolved> resolved = new ArrayList<>();
+            for (EgressRoute r : next) {
+                Resolved before = old.get(r.name());
+                int id;
+                if (before != null) {
+                    id = before.id();
+                } else {
+                    id = 1;
+                    while (taken.contains(id)) {
+                        id++;
+                    }
+                    taken.add(id);
+                }
+                List<ResolvedHop> hops = new ArrayList<>();
+                for (int j = 0; j < r.nextHops().size(); j++) {
+                    NextHop hop = r.nextHops().get(j);
+                    Optional<ResolvedHop> kept = before == null ? Optional.empty()
+                            : before.hops().stream().filter(h -> h.hop().equals(hop)).findFirst();
+                    hops.add(kept.orElseGet(() -> new ResolvedHop(hop, device(hop,
+                            "egress route '" + r.name() + "' nextHops[" + hops.size() + "]", uplinks, netlink),
+                            new NextHopHealth())));
+                }
+                resolved.add(new Resolved(r, id, hops));
+            }
+            Set<Integer> kept = new HashSet<>();
+            resolved.forEach(r -> kept.add(r.id()));
+            for (Resolved r : resolved) {
+                if (!old.containsKey(r.route().name())) {
+                    maps.resetCounters(r.id()); // an id a route before this agent had: its counts are not this route's
+                }
+            }
+            routes = resolved;
+            writeMasqueradeRules();
+            plannedPods = null;
+            reconcile();
+            for (Resolved gone : old.values()) {
+                if (!kept.contains(gone.id())) {
+                    maps.clearRoute(gone.id());
+                    written.remove(gone.id());
+                }
+            }
+            log.info("event=egress_routes_updated routes={} added={} removed={}", resolved.size(),
+                    resolved.stream().filter(r -> !old.containsKey(r.route().name())).count(),
+                    old.values().stream().filter(r -> !kept.contains(r.id())).count());
+        }
+    }
+
+    /**
+     * An earlier agent's routes that this one does not have: their ids are
+     * cleared once the first plan has taken every table off them (their
+     * counters stay until another route takes the id).
+     */
+    private void clearUnusedIds() {
+        synchronized (lock) {
+            Set<Integer> used = new HashSet<>();
+            routes.forEach(r -> used.add(r.id()));
+            for (int id = 1; id < dev.ferry.datapath.MapLayouts.EGRESS_ROUTES_MAX; id++) {
+                if (!used.contains(id) && !maps.isClear(id)) {
+                    maps.clearRoute(id);
+                    log.info("event=egress_route_id_cleared id={} why=not_configured", id);
+                }
+            }
+        }
+    }
+
+    static int mark(int route, int hop) {
+        return MARK_BASE | route << 8 | hop;
+    }
+
+    /**
+     * A masqueraded route's packets go to the stack marked with their next hop
+     * (from_pod chose it, as for the others); one rule and table per next hop
+     * send them there, and the node's masquerade table SNATs them to the uplink's
+     * address. Rules of routes that are gone (an earlier agent's) are deleted.
+     */
+    private void writeMasqueradeRules() {
+        Set<Integer> wanted = new HashSet<>();
+        for (Resolved r : routes) {
+            if (!r.route().masquerade()) {
+                continue;
+            }
+            for (int j = 0; j < r.hops().size(); j++) {
+                ResolvedHop h = r.hops().get(j);
+                int mark = mark(r.id(), j);
+                wanted.add(mark);
+                netlink.replaceRoute(new Route(IpPrefix.DEFAULT_V4, h.hop().via(), h.device().index(), Scope.UNIVERSE,
+                        Route.PROTO_FERRY, mark, 0, false));
+                netlink.addRule(rule(mark));
+            }
+        }
+        for (Rule rule : netlink.rules(Family.V4)) {
+            if (rule.protocol() == Route.PROTO_FERRY && (rule.fwmark() & MARK_MASK) == MARK_BASE
+                    && !wanted.contains(rule.fwmark())) {
+                netlink.deleteRule(rule);
+                netlink.deleteRoute(new Route(IpPrefix.DEFAULT_V4, null, 0, Scope.UNIVERSE, Route.PROTO_FERRY, rule.table(), 0, false));
+                log.info("event=egress_rule_deleted mark=0x{} why=route_gone", Integer.toHexString(rule.fwmark()));
+            }
+        }
+    }
+
+    private static Rule rule(int mark) {
+        return new Rule(Family.V4, mark, -1, mark, RULE_PRIORITY, Route.PROTO_FERRY);
+    }
+
+    private void run() {
+        while (!stopped) {
+            try {
+                Thread.sleep(tick);
+            } catch (InterruptedException e) {
+                return;
+            }
+            try {
+                reconcile();
+            } catch (RuntimeException e) {
+                // The next tick tries again; the datapath keeps what it has meanwhile.
+                log.warn("event=egress_reconcile_failed cause={}", e.toString());
+            }
+        }
+    }
+
+    /** One tick: next hop health, then the plan if this node's pods changed. Safe to call from any thread. */
+    public void reconcile() {
+        synchronized (lock) {
+            checkHealth();
+            List<Endpoint> now = pods.get();
+            Set<InetAddress> addresses = new HashSet<>();
+            Set<String> identities = new HashSet<>();
+            now.forEach(e -> e.addresses().forEach(a -> {
+                addresses.add(a.address());
+                identities.add(e.containerId() + "/" + e.ifname() + "/" + a.address().getHostAddress());
+            }));
+            if (!identities.equals(plannedPods)) {
+                apply(EgressPlan.of(routes.stream().map(Resolved::route).toList(), addresses, plan.tableIds()));
+                plannedPods = identities;
+            }
+        }
+    }
+
+    private void checkHealth() {
+        Map<Integer, List<Neighbour>> byDevice = new HashMap<>();
+        for (Resolved r : routes) {
+            for (ResolvedHop h : r.hops()) {
+                List<Neighbour> entries = byDevice.computeIfAbsent(h.device().index(), netlink::neighbours);
+                Optional<Neighbour> entry = entries.stream().filter(n -> n.address().equals(h.hop().via())).findFirst();
+                boolean before = h.health().live();
+                switch (h.health().observe(entry)) {
+                    case CONFIRM -> netlink.setNeighbourState(h.device().index(), h.hop().via(), Neighbour.NUD_PROBE);
+                    case RESOLVE -> netlink.resolveNeighbour(h.device().index(), h.hop().via());
+                    case NONE -> { }
+                }
+                if (before != h.health().live()) {
+                    log.info("event=egress_next_hop_{} route={} via={} dev={} neighbour={}",
+                            h.health().live() ? "up" : "down", r.route().name(), h.hop().via().getHostAddress(),
+                            h.device().name(), h.health().state());
+                }
+            }
+            EgressRouteEntry entry = entry(r);
+            if (!entry.equals(written.get(r.id()))) {
+                maps.putRoute(r.id(), entry);
+                written.put(r.id(), entry);
+            }
+        }
+    }
+
+    private static EgressRouteEntry entry(Resolved r) {
+        List<EgressNextHop> hops = r.hops().stream()
+                .map(h -> new EgressNextHop(h.device().index(), h.hop().via(), h.health().live())).toList();
+        return new EgressRouteEntry(r.route().masquerade(), r.route().fallback() == Fallback.DROP, mark(r.id(), 0), hops);
+    }
+
+    /**
+     * Tables first, then the pods' words, then what no table holds any more: a
+     * pod never names a table whose prefixes are not written yet.
+     */
+    private void apply(EgressPlan next) {
+        Map<String, Integer> ids = new HashMap<>();
+        routes.forEach(r -> ids.put(r.route().name(), r.id()));
+        Map<EgressMaps.Destination, Integer> wanted = new LinkedHashMap<>();
+        next.tables().forEach((table, prefixes) -> prefixes.forEach((prefix, route) ->
+                wanted.put(new EgressMaps.Destination(table, prefix), ids.get(route))));
+        Map<EgressMaps.Destination, Integer> current = maps.destinations();
+        wanted.forEach((d, route) -> {
+            if (!route.equals(current.get(d))) {
+                maps.putDestination(d, route);
+            }
+        });
+        next.tableOfPod().forEach(endpoints::setEgressRoute);
+        current.keySet().stream().filter(d -> !wanted.containsKey(d)).forEach(maps::removeDestination);
+        if (!next.conflicts().equals(plan.conflicts())) {
+            next.conflicts().forEach(c -> log.warn("event=egress_route_conflict destination={} winner={} loser={} rule={}",
+                    c.destination(), c.winner(), c.loser(), c.rule()));
+        }
+        log.info("event=egress_plan_applied pods={} tables={} destinations={} conflicts={}",
+                next.tableOfPod().size(), next.tables().size(), wanted.size(), next.conflicts().size());
+        plan = next;
+    }
+
+    /** Routes, selected pods, next hops with their health and counters, conflicts: as of the last tick. */
+    public EgressStatus status() {
+        Map<InetAddress, String> names = new HashMap<>();
+        pods.get().forEach(e -> e.addresses().forEach(a -> names.put(a.address(),
+                e.podNamespace().map(ns -> ns + "/" + e.podName().orElse("")).orElse(e.containerId()))));
+        synchronized (lock) {
+            List<EgressStatus.Route> out = new ArrayList<>();
+            for (Resolved r : routes) {
+                Map<Integer, EgressCounter> counted = new HashMap<>();
+                maps.counters(r.id()).forEach(c -> counted.put(c.nextHop(), c));
+                List<EgressStatus.Hop> hops = new ArrayList<>();
+                for (int j = 0; j < r.hops().size(); j++) {
+                    ResolvedHop h = r.hops().get(j);
+                    EgressCounter c = counted.get(j);
+                    hops.add(new EgressStatus.Hop(h.hop().via().getHostAddress(), h.device().name(), h.health().live(),
+                            h.health().state(), c == null ? 0 : c.packets(), c == null ? 0 : c.bytes()));
+                }
+                EgressCounter fallback = counted.get(EgressCounter.FALLBACK);
+                List<EgressStatus.Pod> selected = plan.selected().getOrDefault(r.route().name(), List.of()).stream()
+                        .map(a -> new EgressStatus.Pod(a.getHostAddress(), names.getOrDefault(a, ""))).toList();
+                out.add(new EgressStatus.Route(r.route().name(), r.id(),
+                        r.route().sources().stream().map(IpPrefix::toString).toList(),
+                        r.route().destinations().stream().map(IpPrefix::toString).toList(),
+                        r.route().masquerade(), r.route().fallback().label(), selected, hops,
+                        fallback == null ? 0 : fallback.packets(), fallback == null ? 0 : fallback.bytes()));
+            }
+            return new EgressStatus(out, plan.conflicts().stream().map(EgressStatus.ConflictView::of).toList());
+        }
+    }
+
+    @Override
+    public void close() {
+        stopped = true;
+        thread.interrupt();
+        try {
+            thread.join(Duration.ofSeconds(5));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
