@@ -17,6 +17,8 @@
  * bpf_redirect_peer, pods on other nodes with bpf_fib_lookup +
  * bpf_redirect_neigh; everything else is left to the next program and the
  * kernel stack (FERRY_ACT_NEXT), counted with its reason (lib/reasons.h).
+ * Mirrored pods' packets are copied to capture devices (lib/mirror.h, which
+ * also holds the two small programs of captures).
  */
 #include "lib/common.h"
 #include "lib/endpoint.h"
@@ -25,6 +27,7 @@
 #include "lib/local.h"
 #include "lib/fib.h"
 #include "lib/source.h"
+#include "lib/mirror.h"
 
 static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
 {
@@ -94,6 +97,7 @@ static __always_inline int handle(struct __sk_buff *ctx, __u8 direction)
 	default:
 		d = pass(FERRY_REASON_NOT_IP);
 	}
+	mirror_decision(ctx, &d);
 	return account(direction, &d, len);
 }
 

@@ -44,6 +44,19 @@ int main(void)
 	FIELD(endpoint_value, info);
 	FIELD(endpoint_value, counters);
 
+	SIZE(mirror_slot);
+	FIELD(mirror_slot, ifindex);
+	FIELD(mirror_slot, directions);
+	FIELD(mirror_slot, protocol);
+	FIELD(mirror_slot, port);
+	FIELD(mirror_slot, peer_family);
+	FIELD(mirror_slot, pad);
+	FIELD(mirror_slot, peer);
+
+	SIZE(mirror_counters);
+	FIELD(mirror_counters, cloned);
+	FIELD(mirror_counters, failed);
+
 	/* The reason numbers are ABI too: the Java enum must agree. */
 	printf("reason.max %d\n", FERRY_REASON_MAX);
 	/* So are the counter arrays' dimensions and ferry_metrics_v2's index. */
@@ -51,5 +64,6 @@ int main(void)
 	printf("verdict.count %d\n", FERRY_VERDICT_COUNT);
 	printf("metrics.reason_slots %d\n", FERRY_METRICS_REASON_SLOTS);
 	printf("metrics.slots %d\n", FERRY_METRICS_SLOTS);
+	printf("mirror.slots %d\n", FERRY_MIRROR_SLOTS);
 	return 0;
 }

@@ -54,6 +54,24 @@ public final class MapLayouts {
             JAVA_LONG.withName("bytes")
     ).withName("metrics_value");
 
+    /** FERRY_MIRROR_SLOTS: capture slots in ferry_mirrors, the bits of an endpoint's mirror word. */
+    public static final int MIRROR_SLOTS = 32;
+
+    public static final StructLayout MIRROR_SLOT = MemoryLayout.structLayout(
+            JAVA_INT.withName("ifindex"),
+            JAVA_BYTE.withName("directions"),
+            JAVA_BYTE.withName("protocol"),
+            MemoryLayout.sequenceLayout(2, JAVA_BYTE).withName("port"),
+            JAVA_BYTE.withName("peer_family"),
+            MemoryLayout.sequenceLayout(3, JAVA_BYTE).withName("pad"),
+            MemoryLayout.sequenceLayout(16, JAVA_BYTE).withName("peer")
+    ).withName("mirror_slot");
+
+    public static final StructLayout MIRROR_COUNTERS = MemoryLayout.structLayout(
+            JAVA_LONG.withName("cloned"),
+            JAVA_LONG.withName("failed")
+    ).withName("mirror_counters");
+
     /** FERRY_DIR_COUNT and FERRY_VERDICT_COUNT: the dimensions of an endpoint's counters. */
     public static final int DIRECTION_COUNT = Direction.values().length;
     public static final int VERDICT_COUNT = Verdict.values().length;
@@ -72,7 +90,8 @@ public final class MapLayouts {
 
     /** Every layout, for tests and diagnostics. */
     public static final java.util.List<StructLayout> ALL = java.util.List.of(
-            ENDPOINT_KEY, ENDPOINT_INFO, CIDR_KEY, CIDR_INFO, METRICS_VALUE, ENDPOINT_VALUE);
+            ENDPOINT_KEY, ENDPOINT_INFO, CIDR_KEY, CIDR_INFO, METRICS_VALUE, ENDPOINT_VALUE,
+            MIRROR_SLOT, MIRROR_COUNTERS);
 
     /** The ferry_metrics_v2 slot of a counter: metrics_index() in bpf/lib/metrics.h. */
     public static int metricsIndex(Direction direction, Verdict verdict, int reason) {

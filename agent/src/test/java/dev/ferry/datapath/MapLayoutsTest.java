@@ -34,6 +34,7 @@ class MapLayoutsTest {
         java.put("verdict.count", String.valueOf(MapLayouts.VERDICT_COUNT));
         java.put("metrics.reason_slots", String.valueOf(MapLayouts.METRICS_REASON_SLOTS));
         java.put("metrics.slots", String.valueOf(MapLayouts.METRICS_SLOTS));
+        java.put("mirror.slots", String.valueOf(MapLayouts.MIRROR_SLOTS));
         assertEquals(c, java);
     }
 
