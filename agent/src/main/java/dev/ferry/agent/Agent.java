@@ -1,5 +1,7 @@
 package dev.ferry.agent;
 
+import dev.ferry.capture.Captures;
+import dev.ferry.capture.MirrorSlots;
 import dev.ferry.cni.CniObserver;
 import dev.ferry.cni.CniService;
 import dev.ferry.cni.PodNetwork;
@@ -155,7 +157,12 @@ public final class Agent implements AutoCloseable {
                 components.add("endpoint_gc", cluster.collectEndpoints(pods, config.kubernetes().endpointGcGracePeriod()));
             }
 
-            AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason);
+            // Before the socket that starts captures: what a killed agent left turned on goes first.
+            MirrorSlots mirrorSlots = MirrorSlots.reset(node, datapath);
+            Captures captures = components.add("captures",
+                    new Captures(node, netlink, datapath, mirrorSlots, this::endpoints, config.nodeName()));
+            AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason,
+                    captures);
             socket = components.add("socket", AgentSocket.start(config.socket(), api.routes(), new DelSpool(config.spoolDir()), pods));
             notReady.set(null);
             components.add("conflist", new ConfListWriter(config,

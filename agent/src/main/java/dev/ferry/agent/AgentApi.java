@@ -9,6 +9,9 @@ import dev.ferry.api.ApiResponse;
 import dev.ferry.api.ApiRouter;
 import dev.ferry.api.CniRoute;
 import dev.ferry.api.Routes;
+import dev.ferry.capture.CaptureException;
+import dev.ferry.capture.CaptureRequest;
+import dev.ferry.capture.Captures;
 import dev.ferry.cni.PodNetwork;
 import dev.ferry.datapath.CounterMaps;
 import dev.ferry.datapath.KernelFeatures;
@@ -61,10 +64,12 @@ final class AgentApi {
     private final PodNetwork pods;
     private final Supplier<Optional<String>> notReadyReason;
     private final KernelFeatures kernel = KernelFeatures.probe();
+    private final Captures captures;
 
     /** @param pools the node's IPAM pools, the first one's figures reported as {@code podCIDR} and {@code ipam} */
     AgentApi(AgentConfig config, List<Link> uplinks, List<Ipam> pools, CounterMaps counters, PodNetwork pods,
-             Supplier<Optional<String>> notReadyReason) {
+             Supplier<Optional<String>> notReadyReason, Captures captures) {
+        this.captures = captures;
         this.config = config;
         this.uplinks = List.copyOf(uplinks);
         this.ipam = pools.getFirst();
@@ -81,10 +86,22 @@ final class AgentApi {
                 .get("/v1/endpoints", (request, vars) -> json(new Endpoints(endpoints(Optional.empty()))))
                 .get("/v1/endpoints/{containerId}", (request, vars) -> endpoint(vars.get("containerId")))
                 .get("/v1/datapath/stats", (request, vars) -> json(new Counters(counters())))
+                .post("/v1/capture", (request, vars) -> capture(request.body()))
                 .build();
     }
 
     record Endpoints(List<EndpointView> endpoints) {}
+
+    /** {@code POST /v1/capture}: the pod's packets as pcap, streamed until the capture ends (docs/operations.md). */
+    private ApiResponse capture(byte[] body) {
+        try {
+            return ApiResponse.stream(CAPTURE_CONTENT_TYPE, captures.start(CaptureRequest.parse(body)));
+        } catch (CaptureException e) {
+            return ApiErrors.error(e.status(), e.getMessage());
+        }
+    }
+
+    static final String CAPTURE_CONTENT_TYPE = "application/vnd.tcpdump.pcap";
 
     record Counters(List<CounterView> counters) {}
 

@@ -55,9 +55,16 @@ final class ApiRequestHandler extends SimpleChannelInboundHandler<FullHttpReques
         CompletableFuture<Void> previous = ctx.channel().attr(LAST).get();
         // The slot goes back when the work ends, not when the answer reaches the client: it may be gone.
         Runnable task = () -> {
+            ApiResponse response;
             try (slot) {
-                HttpResponses.write(ctx, answer(request), keepAlive);
+                response = answer(request);
+                if (response.stream() == null) {
+                    HttpResponses.write(ctx, response, keepAlive);
+                    return;
+                }
             }
+            // Outside the slot: a stream lasts as long as its client wants, and must not hold up CNI requests.
+            HttpResponses.stream(ctx, response);
         };
         try {
             CompletableFuture<Void> next = previous == null
