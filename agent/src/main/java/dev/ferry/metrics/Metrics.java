@@ -15,6 +15,7 @@ import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
 import io.github.resilience4j.retry.RetryRegistry;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.config.MeterFilter;
@@ -102,6 +103,11 @@ public final class Metrics implements AutoCloseable {
                 .description("max_entries of a BPF map").tag("map", EndpointMap.NAME).register(registry);
         Gauge.builder("ferry.bpf.map.entries", datapath, d -> d.clusterCidrs().cidrs().size()).strongReference(true)
                 .description("Entries in a BPF map").tag("map", ClusterCidrMap.NAME).register(registry);
+        // Copies of mirrored pods' packets (ferry capture, persistent mirrors), summed over slots and CPUs at scrape time.
+        FunctionCounter.builder("ferry.capture.packets", datapath, d -> d.mirrors().totalClones().cloned())
+                .description("Packets bpf_clone_redirect copied to a capture or mirror device").register(registry);
+        FunctionCounter.builder("ferry.capture.clone.failures", datapath, d -> d.mirrors().totalClones().failed())
+                .description("Copies bpf_clone_redirect could not make (device gone, no memory)").register(registry);
         Gauge.builder("ferry.agent.ready", readiness, r -> r.notReadyReason().isEmpty() ? 1 : 0).strongReference(true)
                 .description("1 when the agent takes CNI ADDs").register(registry);
         new JvmMemoryMetrics().bindTo(registry);
