@@ -43,7 +43,9 @@ final class PacketSocket implements AutoCloseable {
                 MemorySegment state = Libc.callState(arena);
                 int fd = Libc.socket(state, AF_PACKET, SOCK_RAW | Libc.SOCK_CLOEXEC, Short.toUnsignedInt(ETH_P_ALL_BE));
                 if (fd < 0) {
-                    throw new Errno("failed to open a packet socket", Libc.errno(state));
+                    int errno = Libc.errno(state);
+                    throw new Errno("failed to open a packet socket to read the capture", errno,
+                            errno == Errno.EPERM ? "needs CAP_NET_RAW" : null);
                 }
                 PacketSocket socket = new PacketSocket(fd);
                 try {
