@@ -2,6 +2,7 @@ package dev.ferry.agent;
 
 import dev.ferry.capture.Captures;
 import dev.ferry.capture.MirrorSlots;
+import dev.ferry.capture.PersistentMirrors;
 import dev.ferry.cni.CniObserver;
 import dev.ferry.cni.CniService;
 import dev.ferry.cni.PodNetwork;
@@ -159,6 +160,7 @@ public final class Agent implements AutoCloseable {
 
             // Before the socket that starts captures: what a killed agent left turned on goes first.
             MirrorSlots mirrorSlots = MirrorSlots.reset(node, datapath);
+            components.add("mirrors", new PersistentMirrors(netlink, mirrorSlots, this::endpoints, config.mirrors()));
             Captures captures = components.add("captures",
                     new Captures(node, netlink, datapath, mirrorSlots, this::endpoints, config.nodeName()));
             AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason,

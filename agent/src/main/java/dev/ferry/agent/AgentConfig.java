@@ -1,5 +1,7 @@
 package dev.ferry.agent;
 
+import dev.ferry.capture.MirrorConfig;
+
 import dev.ferry.datapath.AttachModes;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.Peer;
@@ -43,7 +45,8 @@ public record AgentConfig(
         boolean masquerade,
         LogLevels logLevels,
         String cniVersion,
-        boolean metricsPerPod) {
+        boolean metricsPerPod,
+        List<MirrorConfig> mirrors) {
 
     /** Where ferry-cni spools DELs while the agent is down: its default, /var/lib/ferry/cni-spool, for the default stateDir. */
     public static final String SPOOL_DIR_NAME = "cni-spool";
@@ -73,7 +76,23 @@ public record AgentConfig(
         public static final Kubernetes DEFAULTS = new Kubernetes(null, Duration.ofSeconds(60));
     }
 
+    /** Without persistent mirrors. */
+    public AgentConfig(String nodeName, Mode mode, List<IpPrefix> podCidrs, List<IpPrefix> clusterCidrs, List<String> uplinks,
+                       List<Peer> peers, Path socket, Path stateDir, Path bpffsRoot, Path cniConfDir,
+                       InetSocketAddress metricsAddress, AttachModes attach, Kubernetes kubernetes, boolean masquerade,
+                       LogLevels logLevels, String cniVersion, boolean metricsPerPod) {
+        this(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir, metricsAddress,
+                attach, kubernetes, masquerade, logLevels, cniVersion, metricsPerPod, List.of());
+    }
+
+    /** The same agent with these persistent mirrors. */
+    public AgentConfig withMirrors(List<MirrorConfig> mirrors) {
+        return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
+                metricsAddress, attach, kubernetes, masquerade, logLevels, cniVersion, metricsPerPod, mirrors);
+    }
+
     public AgentConfig {
+        mirrors = List.copyOf(mirrors);
         podCidrs = List.copyOf(podCidrs);
         clusterCidrs = List.copyOf(clusterCidrs);
         uplinks = List.copyOf(uplinks);

@@ -97,6 +97,12 @@ public final class MirrorSlots {
      * (a pod deleted meanwhile has no entry and no veth).
      */
     synchronized void release(Collection<InetAddress> addresses, int hostIfindex, int slot) {
+        unmirror(addresses, hostIfindex, slot);
+        free(slot);
+    }
+
+    /** Takes the slot out of the pod's words, and unhooks its veth when none is left; the slot stays taken. */
+    synchronized void unmirror(Collection<InetAddress> addresses, int hostIfindex, int slot) {
         boolean stillMirrored = false;
         for (InetAddress address : addresses) {
             Optional<Integer> word = datapath.endpoints().mirror(address);
@@ -109,7 +115,16 @@ public final class MirrorSlots {
         if (!stillMirrored && hostIfindex > 0) {
             quietly("unhook_mirror", () -> node.execute(() -> datapath.unhookMirror(hostIfindex)));
         }
-        free(slot);
+    }
+
+    /** Takes a slot that {@link #free} cleared back, pointing nowhere, for its holder to configure again. */
+    synchronized void hold(int slot) {
+        taken.set(slot);
+    }
+
+    /** The endpoint's mirror word, when it has an entry. */
+    Optional<Integer> word(InetAddress address) {
+        return datapath.endpoints().mirror(address);
     }
 
     /** Clears and frees a slot no pod's word names. */
