@@ -162,7 +162,10 @@ public final class Agent implements AutoCloseable {
             MirrorSlots mirrorSlots = MirrorSlots.reset(node, datapath);
             components.add("mirrors", new PersistentMirrors(netlink, mirrorSlots, this::endpoints, config.mirrors()));
             Captures captures = components.add("captures",
-                    new Captures(node, netlink, datapath, mirrorSlots, this::endpoints, config.nodeName()));
+                    new Captures(node, netlink, datapath, mirrorSlots, this::endpoints, config.nodeName(),
+                            address -> config.peers().stream()
+                                    .filter(p -> p.podCidrs().stream().anyMatch(c -> c.contains(address)))
+                                    .map(p -> p.name()).findFirst()));
             AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason,
                     captures);
             socket = components.add("socket", AgentSocket.start(config.socket(), api.routes(), new DelSpool(config.spoolDir()), pods));

@@ -35,12 +35,16 @@ public final class Captures implements AutoCloseable {
     private final MirrorSlots slots;
     private final Supplier<List<Endpoint>> endpoints;
     private final String nodeName;
+    /** The node whose pod CIDR holds an address, when the agent knows the other nodes' (standalone peers). */
+    private final java.util.function.Function<InetAddress, Optional<String>> nodeOf;
     private final Set<Capture> active = ConcurrentHashMap.newKeySet();
     private final AtomicInteger ids = new AtomicInteger();
     private volatile boolean closed;
 
     public Captures(NetNamespace node, RtNetlink netlink, Datapath datapath, MirrorSlots slots,
-                    Supplier<List<Endpoint>> endpoints, String nodeName) {
+                    Supplier<List<Endpoint>> endpoints, String nodeName,
+                    java.util.function.Function<InetAddress, Optional<String>> nodeOf) {
+        this.nodeOf = nodeOf;
         this.node = node;
         this.netlink = netlink;
         this.datapath = datapath;
@@ -123,6 +127,13 @@ public final class Captures implements AutoCloseable {
         }).toList();
         if (found.size() > 1 && !pod.contains("/")) {
             throw new CaptureException(400, "'" + pod + "' names " + found.size() + " endpoints; give the whole container id");
+        }
+        if (found.isEmpty() && address.isPresent()) {
+            Optional<String> other = nodeOf.apply(address.get());
+            if (other.isPresent()) {
+                throw new CaptureException(404, pod + " is in the pod CIDR of node " + other.get()
+                        + ", not of node " + nodeName + ": run ferry capture on " + other.get());
+            }
         }
         if (found.isEmpty()) {
             String what = address.isPresent() ? "no pod has address " + pod : pod.contains("/")

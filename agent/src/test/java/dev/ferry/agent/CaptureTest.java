@@ -245,12 +245,22 @@ class CaptureTest {
     // ---- bad input turns nothing on ------------------------------------------------------------
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"no-such-container", "shop/no-such-pod", "10.244.1.200", REMOTE})
-    void anUnknownPodOrOneOnAnotherNodeIsExitOneAndTurnsNothingOn(String pod) throws Exception {
+    @ValueSource(strings = {"no-such-container", "shop/no-such-pod", "10.244.1.200"})
+    void anUnknownPodIsExitOneAndTurnsNothingOn(String pod) throws Exception {
         Run run = cli("capture", pod, "--count", "1");
 
         assertEquals(1, run.exit(), run.err());
         assertTrue(run.err().startsWith("ferry: no pod") && run.err().contains("on node node-a"), run.err());
+        assertNothingTurnedOn();
+    }
+
+    @Test
+    void anAddressOfAnotherNodesPodCidrIsExitOneNamingThatNodeAndTurnsNothingOn() throws Exception {
+        Run run = cli("capture", REMOTE, "--count", "1");
+
+        assertEquals(1, run.exit(), run.err());
+        assertEquals("ferry: " + REMOTE + " is in the pod CIDR of node node-b, not of node node-a: run ferry capture on node-b\n",
+                run.err());
         assertNothingTurnedOn();
     }
 
