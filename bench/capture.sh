@@ -130,10 +130,17 @@ if [ -n "$PREVIOUS" ]; then
   teardown
 fi
 setup "$PWD/dist"
+run_case() {   # CASE ROUND
+  case $1 in
+    off) throughput off "$2" ;;
+    filtered) with_capture filtered "$2" --port 1 ;;
+    capture) with_capture capture "$2" ;;
+  esac
+}
+# The order rotates from round to round: no case always runs first or last, when the machine's load drifts.
+CASES=(off filtered capture)
 for r in $(seq "$ROUNDS"); do
-  throughput off "$r"
-  with_capture filtered "$r" --port 1
-  with_capture capture "$r"
+  for i in 0 1 2; do run_case "${CASES[$(( (i + r - 1) % 3 ))]}" "$r"; done
 done
 
 python3 - "$RUN_DIR/samples" <<'PY'
