@@ -19,6 +19,8 @@
  * bpf_redirect_neigh, the next hops of a pod's egress route (lib/egress.h) with
  * bpf_redirect_neigh too; everything else is left to the next program and the
  * kernel stack (FERRY_ACT_NEXT), counted with its reason (lib/reasons.h).
+ * Mirrored pods' packets are copied to capture devices (lib/mirror.h, which
+ * also holds the two small programs of captures).
  */
 #include "lib/common.h"
 #include "lib/endpoint.h"
@@ -29,6 +31,7 @@
 #include "lib/source.h"
 #include "lib/monitor.h"
 #include "lib/egress.h"
+#include "lib/mirror.h"
 
 static __always_inline struct decision ipv4_from_pod(struct __sk_buff *ctx)
 {
@@ -156,6 +159,7 @@ static __always_inline int handle(struct __sk_buff *ctx, __u8 direction)
 	default:
 		d = pass(FERRY_REASON_NOT_IP);
 	}
+	mirror_decision(ctx, &d);
 	monitor(ctx, direction, &d, len);
 	return account(family, direction, &d, len);
 }

@@ -34,6 +34,7 @@ FERRY_PACKAGES=(
   bpftool                       # the tests' footprint check lists the BPF links a test left (tests only)
   nftables conntrack            # NAT flows in the datapath tests
   iperf3                        # demo traffic
+  tcpdump                       # reads back the pcap of ferry capture (tests only)
   curl jq                       # the demo asks the agents over their sockets
   prometheus                    # promtool and a real Prometheus scraping the agent in the metrics tests
   maven

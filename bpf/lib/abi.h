@@ -182,4 +182,33 @@ struct egress_route_value {
 	struct egress_nexthop nexthops[FERRY_EGRESS_NEXTHOPS];
 };
 
+/* ferry_mirrors: the capture slots (lib/mirror.h). An endpoint's mirror word is
+ * a bitmask of them: bit i set copies the pod's packets that slot i's filter
+ * matches to slot i's device. 32 slots: one __u32 word, no more captures at
+ * once than an operator can follow. */
+#define FERRY_MIRROR_SLOTS 32
+
+/* Directions of a mirror slot, seen from the pod. */
+#define FERRY_MIRROR_DIR_IN  (1U << 0)   /* delivered into the pod */
+#define FERRY_MIRROR_DIR_OUT (1U << 1)   /* sent by the pod */
+
+/* ferry_mirrors value (an array indexed by slot): where clones go and which packets are cloned.
+ * Every filter field that is 0 matches any packet. */
+struct mirror_slot {
+	__u32 ifindex;     /* the device clones are sent out of (bpf_clone_redirect, egress); 0: slot free */
+	__u8  directions;  /* FERRY_MIRROR_DIR_* */
+	__u8  protocol;    /* IPPROTO_* of the IPv4 header or the IPv6 next header; 0: any */
+	__be16 port;       /* a TCP/UDP port, source or destination, network order; 0: any */
+	__u8  peer_family; /* FERRY_FAMILY_* of peer; 0: any peer */
+	__u8  pad[3];
+	__u32 peer[4];     /* the other end: destination of what the pod sends, source of what it receives */
+};
+
+/* ferry_mirror_counters value (per CPU, indexed by slot): clones sent, and clones
+ * bpf_clone_redirect refused (device gone, no memory). */
+struct mirror_counters {
+	__u64 cloned;
+	__u64 failed;
+};
+
 #endif /* FERRY_ABI_H */

@@ -98,6 +98,19 @@ int main(void)
 	FIELD(egress_route_value, slots);
 	FIELD(egress_route_value, nexthops);
 
+	SIZE(mirror_slot);
+	FIELD(mirror_slot, ifindex);
+	FIELD(mirror_slot, directions);
+	FIELD(mirror_slot, protocol);
+	FIELD(mirror_slot, port);
+	FIELD(mirror_slot, peer_family);
+	FIELD(mirror_slot, pad);
+	FIELD(mirror_slot, peer);
+
+	SIZE(mirror_counters);
+	FIELD(mirror_counters, cloned);
+	FIELD(mirror_counters, failed);
+
 	/* The reason numbers are ABI too: the Java enum must agree. */
 	printf("reason.max %d\n", FERRY_REASON_MAX);
 	/* So are the counter arrays' dimensions and ferry_metrics_v3's index. */
@@ -109,5 +122,7 @@ int main(void)
 	printf("egress.routes_max %d\n", FERRY_EGRESS_ROUTES_MAX);
 	printf("egress.nexthops %d\n", FERRY_EGRESS_NEXTHOPS);
 	printf("egress.slots %d\n", FERRY_EGRESS_SLOTS);
+
+	printf("mirror.slots %d\n", FERRY_MIRROR_SLOTS);
 	return 0;
 }

@@ -1,5 +1,8 @@
 package dev.ferry.agent;
 
+import dev.ferry.capture.Captures;
+import dev.ferry.capture.MirrorSlots;
+import dev.ferry.capture.PersistentMirrors;
 import dev.ferry.cni.CniObserver;
 import dev.ferry.cni.CniService;
 import dev.ferry.cni.PodNetwork;
@@ -160,6 +163,15 @@ public final class Agent implements AutoCloseable {
                 components.add("endpoint_gc", cluster.collectEndpoints(pods, config.kubernetes().endpointGcGracePeriod()));
             }
 
+            // Before the socket that starts captures: what a killed agent left turned on goes first.
+            MirrorSlots mirrorSlots = MirrorSlots.reset(node, datapath);
+            components.add("mirrors", new PersistentMirrors(netlink, mirrorSlots, this::endpoints, config.mirrors()));
+            Captures captures = components.add("captures",
+                    new Captures(node, netlink, datapath, mirrorSlots, this::endpoints, config.nodeName(),
+                            address -> config.peers().stream()
+                                    .filter(p -> p.podCidrs().stream().anyMatch(c -> c.contains(address)))
+                                    .map(p -> p.name()).findFirst()));
+
             // Also with no route configured: a start after routes were removed takes them out of the pinned maps.
             RtNetlink egressNetlink = components.add("egress_netlink", RtNetlink.open(node));
             EgressRoutes egress = components.add("egress_routes", EgressRoutes.start(config.egressRoutes(), uplinks.links(),
@@ -171,7 +183,7 @@ public final class Agent implements AutoCloseable {
                     Monitor.DEFAULT_EVENTS_PER_SECOND, Monitor.DEFAULT_BURST));
             metrics.bindMonitor(monitor);
             AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason,
-                    monitor, egress::status);
+                    monitor, egress::status, captures);
             socket = components.add("socket", AgentSocket.start(config.socket(), api.routes(), new DelSpool(config.spoolDir()), pods));
             // Serving (DEL, status, the reason) but not taking pods while the configuration contradicts the Node.
             Optional<String> misconfigured = clusterCidrFamilyMissing(config.clusterCidrs(), podCidrs, config.nodeName());

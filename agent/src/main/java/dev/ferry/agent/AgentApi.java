@@ -9,6 +9,9 @@ import dev.ferry.api.ApiResponse;
 import dev.ferry.api.ApiRouter;
 import dev.ferry.api.CniRoute;
 import dev.ferry.api.Routes;
+import dev.ferry.capture.CaptureException;
+import dev.ferry.capture.CaptureRequest;
+import dev.ferry.capture.Captures;
 import dev.ferry.cni.PodNetwork;
 import dev.ferry.datapath.CounterMaps;
 import dev.ferry.datapath.KernelFeatures;
@@ -65,14 +68,17 @@ final class AgentApi {
     private final KernelFeatures kernel = KernelFeatures.probe();
     private final MonitorRoute monitor;
     private final Supplier<EgressStatus> egress;
+    private final Captures captures;
 
     /**
      * @param pools  the node's IPAM pools, the first one's figures reported as {@code podCIDR} and {@code ipam}
      * @param egress the egress routes as of their last tick
      */
     AgentApi(AgentConfig config, List<Link> uplinks, List<Ipam> pools, CounterMaps counters, PodNetwork pods,
-             Supplier<Optional<String>> notReadyReason, Monitor monitor, Supplier<EgressStatus> egress) {
+             Supplier<Optional<String>> notReadyReason, Monitor monitor, Supplier<EgressStatus> egress,
+             Captures captures) {
         this.egress = egress;
+        this.captures = captures;
         this.config = config;
         this.uplinks = List.copyOf(uplinks);
         this.ipam = pools.getFirst();
@@ -92,10 +98,22 @@ final class AgentApi {
                 .get("/v1/datapath/stats", (request, vars) -> json(new Counters(counters())))
                 .post(MonitorRoute.PATH, monitor)
                 .get("/v1/egress", (request, vars) -> json(egress.get()))
+                .post("/v1/capture", (request, vars) -> capture(request.body()))
                 .build();
     }
 
     record Endpoints(List<EndpointView> endpoints) {}
+
+    /** {@code POST /v1/capture}: the pod's packets as pcap, streamed until the capture ends (docs/operations.md). */
+    private ApiResponse capture(byte[] body) {
+        try {
+            return ApiResponse.stream(CAPTURE_CONTENT_TYPE, captures.start(CaptureRequest.parse(body)));
+        } catch (CaptureException e) {
+            return ApiErrors.error(e.status(), e.getMessage());
+        }
+    }
+
+    static final String CAPTURE_CONTENT_TYPE = "application/vnd.tcpdump.pcap";
 
     record Counters(List<CounterView> counters) {}
 

@@ -1,5 +1,7 @@
 package dev.ferry.agent;
 
+import dev.ferry.capture.MirrorConfig;
+
 import dev.ferry.datapath.AttachModes;
 import dev.ferry.masquerade.MasqueradeFamilies;
 import dev.ferry.egress.EgressRoute;
@@ -26,7 +28,8 @@ import java.util.Locale;
  * @param masquerade   per family: SNAT pod traffic to outside the cluster CIDRs to the node's address of that family
  *                     (tables ip ferry and ip6 ferry)
  * @param logLevels    the level of each logger (package) to set at start
- * @param egressRoutes standalone mode's egress routes, oldest first (kubernetes mode reads them from the API)
+ * @param egressRoutes standalone mode's egress routes, oldest first
+ * @param mirrors      persistent mirrors: pods whose packets are copied to an analyzer's device
  * @param cniVersion   the {@code cniVersion} of the conflist the agent writes: what the node's runtime reads
  *                     (docs/install.md has the runtime matrix)
  */
@@ -48,7 +51,8 @@ public record AgentConfig(
         LogLevels logLevels,
         String cniVersion,
         boolean metricsPerPod,
-        List<EgressRoute> egressRoutes) {
+        List<EgressRoute> egressRoutes,
+        List<MirrorConfig> mirrors) {
 
     /** Where ferry-cni spools DELs while the agent is down: its default, /var/lib/ferry/cni-spool, for the default stateDir. */
     public static final String SPOOL_DIR_NAME = "cni-spool";
@@ -78,7 +82,14 @@ public record AgentConfig(
         public static final Kubernetes DEFAULTS = new Kubernetes(null, Duration.ofSeconds(60));
     }
 
+    /** The same agent with these persistent mirrors. */
+    public AgentConfig withMirrors(List<MirrorConfig> mirrors) {
+        return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot, cniConfDir,
+                metricsAddress, attach, kubernetes, masquerade, logLevels, cniVersion, metricsPerPod, egressRoutes, mirrors);
+    }
+
     public AgentConfig {
+        mirrors = List.copyOf(mirrors);
         podCidrs = List.copyOf(podCidrs);
         clusterCidrs = List.copyOf(clusterCidrs);
         uplinks = List.copyOf(uplinks);

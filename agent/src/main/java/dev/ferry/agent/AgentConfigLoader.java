@@ -36,7 +36,7 @@ import java.util.regex.Pattern;
  * and the key: a mistake is found at start, in one line, not at the first pod.
  */
 public final class AgentConfigLoader {
-    static final Set<String> KEYS = Set.of("nodeName", "mode", "podCIDRs", "clusterCIDRs", "uplinks", "peers",
+    static final Set<String> KEYS = Set.of("nodeName", "mode", "podCIDRs", "clusterCIDRs", "uplinks", "peers", "mirrors",
             "socket", "stateDir", "bpffsRoot", "cniConfDir", "metricsAddress", "attach", "podAttach",
             "kubeconfig", "endpointGcGracePeriod", "masquerade", "logLevel", "logLevels", "cniVersion", "metricsPerPod",
             "egressRoutes");
@@ -160,7 +160,8 @@ public final class AgentConfigLoader {
                         f.key("logLevel"), f.key("logLevels")),
                 f.string("cniVersion").map(v -> ConfigValues.cniVersion(f.key("cniVersion"), v)).orElse(AgentConfig.DEFAULT_CNI_VERSION),
                 f.bool("metricsPerPod").orElse(true),
-                egressRoutes);
+                egressRoutes,
+                ConfiguredMirrors.parse(f));
     }
 
     /**

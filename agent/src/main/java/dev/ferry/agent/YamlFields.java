@@ -119,6 +119,11 @@ final class YamlFields {
         });
     }
 
+    /** A string or a whole number, as text: a port may be written either way. */
+    Optional<String> scalar(String key) {
+        return value(key).map(v -> v.isIntegralNumber() ? v.asText() : text(v, qualified(path, key)));
+    }
+
     private Optional<JsonNode> value(String key) {
         JsonNode v = node.get(key);
         return v == null || v.isNull() ? Optional.empty() : Optional.of(v);

@@ -24,6 +24,11 @@ public record ApiResponse(int status, String contentType, byte[] body, ApiStream
         this(status, contentType, body, null);
     }
 
+    /** A 200 whose body {@code stream} writes as it goes. */
+    public static ApiResponse stream(String contentType, ApiStream stream) {
+        return new ApiResponse(200, contentType, new byte[0], java.util.Objects.requireNonNull(stream, "a streamed answer needs its stream"));
+    }
+
     /** A JSON answer; {@code json} is sent as it is. */
     public static ApiResponse json(int status, String json) {
         return new ApiResponse(status, JSON, json.getBytes(StandardCharsets.UTF_8));
@@ -31,10 +36,7 @@ public record ApiResponse(int status, String contentType, byte[] body, ApiStream
 
     /** A 200 whose body {@code stream} writes, one JSON document per line. */
     public static ApiResponse jsonLines(ApiStream stream) {
-        if (stream == null) {
-            throw new IllegalArgumentException("a streamed answer needs its stream");
-        }
-        return new ApiResponse(200, JSON_LINES, new byte[0], stream);
+        return stream(JSON_LINES, stream);
     }
 
     @Override

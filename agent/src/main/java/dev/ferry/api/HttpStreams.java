@@ -31,6 +31,7 @@ final class HttpStreams {
                 .set(HttpHeaderNames.CONTENT_TYPE, response.contentType())
                 .set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED)
                 .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        response.stream().headers().forEach(head.headers()::set);
         ctx.writeAndFlush(head).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
         Sink sink = new Sink(ctx);
         ctx.channel().closeFuture().addListener(f -> sink.ended());

@@ -20,6 +20,8 @@ import java.nio.file.NoSuchFileException;
  * ferry [--socket PATH] endpoint get CONTAINER_ID [-o json]
  * ferry [--socket PATH] datapath stats [--interval SECONDS] [-o json]
  * ferry [--socket PATH] monitor [--pod NS/NAME] [--verdict V] [--reason R] [--sample-redirects N] [-o json]
+ * ferry [--socket PATH] capture POD [-w FILE|-] [--count N] [--duration TIME] [--direction in|out|both]
+ *                                 [--proto tcp|udp|icmp|icmpv6] [--peer ADDR] [--port N]
  * ferry completion
  * </pre>
  * Every command has its own {@code --help}. Exit status: 0 done, 1 the agent
@@ -108,7 +110,8 @@ public final class Main {
     }
 
     private static String describe(Exception e, Object command) {
-        String socket = command instanceof AgentCommand a ? a.socket().toString() : DEFAULT_SOCKET;
+        String socket = command instanceof AgentCommand a ? a.socket().toString()
+                : command instanceof CaptureCommand c && c.socket != null ? c.socket.toString() : DEFAULT_SOCKET;
         return switch (e) {
             case AgentCall.AgentError a -> a.getMessage();
             case NoSuchFileException n -> "cannot reach the agent at " + socket + ": " + n.getMessage()

@@ -137,6 +137,109 @@ public final class SocketClient {
         }
     }
 
+    /** The head of a streamed answer, and its body as it arrives (chunked decoding done). */
+    public record Stream(int status, java.util.Map<String, String> headers, java.io.InputStream body) implements AutoCloseable {
+        @Override
+        public void close() throws IOException {
+            body.close();
+        }
+    }
+
+    /**
+     * POSTs {@code json} and returns as soon as the head has arrived: the body is
+     * read as the agent writes it. Closing the stream closes the connection,
+     * which is how the agent learns the client is gone.
+     */
+    public Stream postStreaming(String path, String json) throws IOException {
+        SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+            byte[] content = json.getBytes(StandardCharsets.UTF_8);
+            String head = "POST " + path + " HTTP/1.1\r\nHost: ferry\r\nContent-Type: application/json\r\nContent-Length: "
+                    + content.length + "\r\nConnection: close\r\n\r\n";
+            ch.write(ByteBuffer.wrap(head.getBytes(StandardCharsets.US_ASCII)));
+            ch.write(ByteBuffer.wrap(content));
+            java.io.InputStream in = new java.io.BufferedInputStream(java.nio.channels.Channels.newInputStream(ch), 64 * 1024);
+            String status = line(in);
+            if (!status.startsWith("HTTP/1.1 ") || status.length() < 12) {
+                throw new IOException("the agent answered something that is not HTTP/1.1");
+            }
+            java.util.Map<String, String> headers = new java.util.TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+            for (String h = line(in); !h.isEmpty(); h = line(in)) {
+                int colon = h.indexOf(':');
+                if (colon > 0) {
+                    headers.put(h.substring(0, colon).strip(), h.substring(colon + 1).strip());
+                }
+            }
+            java.io.InputStream body = "chunked".equalsIgnoreCase(headers.get("Transfer-Encoding"))
+                    ? new Chunked(in) : in;
+            return new Stream(Integer.parseInt(status.substring(9, 12)), headers, body);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    private static String line(java.io.InputStream in) throws IOException {
+        StringBuilder b = new StringBuilder();
+        for (int c = in.read(); c != '\n'; c = in.read()) {
+            if (c < 0) {
+                throw new IOException("the agent closed the connection in the middle of its answer's head");
+            }
+            if (c != '\r') {
+                b.append((char) c);
+            }
+        }
+        return b.toString();
+    }
+
+    /** HTTP/1.1 chunked transfer coding, decoded; ends at the last (empty) chunk. */
+    private static final class Chunked extends java.io.InputStream {
+        private final java.io.InputStream in;
+        private long left;
+        private boolean done;
+
+        Chunked(java.io.InputStream in) {
+            this.in = in;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (done) {
+                return -1;
+            }
+            if (left == 0) {
+                String size = line(in);
+                int semicolon = size.indexOf(';');
+                left = Long.parseLong((semicolon < 0 ? size : size.substring(0, semicolon)).strip(), 16);
+                if (left == 0) {
+                    done = true;
+                    return -1;
+                }
+            }
+            int n = in.read(b, off, (int) Math.min(len, left));
+            if (n < 0) {
+                throw new IOException("the agent closed the connection in the middle of a chunk");
+            }
+            left -= n;
+            if (left == 0) {
+                line(in); // the CRLF after the chunk
+            }
+            return n;
+        }
+
+        @Override
+        public void close() throws IOException {
+            in.close();
+        }
+    }
+
     private static Response parse(String raw) throws IOException {
         int headerEnd = raw.indexOf("\r\n\r\n");
         if (!raw.startsWith("HTTP/1.1 ") || headerEnd < 0) {

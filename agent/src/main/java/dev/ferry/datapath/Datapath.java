@@ -45,6 +45,10 @@ public final class Datapath implements AutoCloseable {
     static final List<String> RETIRED_MAPS = List.of("ferry_endpoints", "ferry_metrics", "ferry_endpoint_metrics", "ferry_endpoints_v2",
             "ferry_metrics_v2");
 
+    /** The programs of captures (bpf/lib/mirror.h), hooked by tc to devices of the moment, never pinned. */
+    static final String MIRROR_TO_POD = "mirror_to_pod";
+    static final String CAPTURE_SINK = "capture_sink";
+
     private final BpfObject object;
     private final Path bpffsRoot;
     private final AttachModes modes;
@@ -53,6 +57,7 @@ public final class Datapath implements AutoCloseable {
     private final CounterMaps counters;
     private final MonitorMaps monitor;
     private final EgressMaps egress;
+    private final MirrorMap mirrors;
 
     private Datapath(BpfObject object, Path bpffsRoot, AttachModes modes) {
         this.object = object;
@@ -65,6 +70,7 @@ public final class Datapath implements AutoCloseable {
                 object.map(MonitorMaps.STATE));
         this.egress = new EgressMaps(object.map(EgressMaps.DESTINATIONS), object.map(EgressMaps.NEXTHOPS),
                 object.map(EgressMaps.COUNTERS));
+        this.mirrors = new MirrorMap(object.map(MirrorMap.NAME), object.map(MirrorMap.COUNTERS));
     }
 
     /** {@link #load(Path, AttachModes)} with every program hooked in {@code mode}. */
@@ -136,8 +142,17 @@ public final class Datapath implements AutoCloseable {
         return egress;
     }
 
+    public MirrorMap mirrors() {
+        return mirrors;
+    }
+
     public Path bpffsRoot() {
         return bpffsRoot;
+    }
+
+    /** A program of the object by its C name; the capture programs have no {@link DatapathProgram}. */
+    BpfProgram program(String name) {
+        return object.program(name);
     }
 
     public BpfProgram program(DatapathProgram program) {
@@ -244,6 +259,46 @@ public final class Datapath implements AutoCloseable {
                 tc.detach();
             }
         });
+    }
+
+    /**
+     * Hooks mirror_to_pod to the host veth's tc egress (what the stack delivers
+     * into a mirrored pod; bpf/lib/mirror.h), or moves it onto this object's
+     * program. Only while the endpoint is mirrored: unmirrored pods pay nothing
+     * there. tc, whatever the attach mode: the hook comes and goes with captures
+     * and must not outlive the agent as a pinned link would.
+     */
+    public void hookMirror(int ifindex) {
+        try (TcAttachment tc = TcAttachment.attach(object.program(MIRROR_TO_POD), ifindex, TcHook.EGRESS,
+                TC_HANDLE, TC_PRIORITY)) {
+            log.debug("event=mirror_hooked ifindex={} prog_id={}", ifindex, tc.programId());
+        }
+    }
+
+    /** Removes {@link #hookMirror}'s filter; none there is fine. */
+    public void unhookMirror(int ifindex) {
+        TcAttachment.find(ifindex, TcHook.EGRESS, TC_HANDLE, TC_PRIORITY).ifPresent(tc -> {
+            try (tc) {
+                tc.detach();
+            }
+        });
+    }
+
+    /** Whether {@link #hookMirror}'s filter is on the device. */
+    public boolean mirrorHooked(int ifindex) {
+        return TcAttachment.find(ifindex, TcHook.EGRESS, TC_HANDLE, TC_PRIORITY).map(tc -> {
+            try (tc) {
+                return true;
+            }
+        }).orElse(false);
+    }
+
+    /** Drops everything arriving at the device after its packet taps (capture_sink): the reading end of a capture device. */
+    public void hookCaptureSink(int ifindex) {
+        try (TcAttachment tc = TcAttachment.attach(object.program(CAPTURE_SINK), ifindex, TcHook.INGRESS,
+                TC_HANDLE, TC_PRIORITY)) {
+            log.debug("event=capture_sink_hooked ifindex={} prog_id={}", ifindex, tc.programId());
+        }
     }
 
     /**

@@ -67,11 +67,16 @@ public final class EndpointMap {
      * by another endpoint id starts from zero: the counters were the other
      * endpoint's, and would otherwise be reported as the new pod's.
      *
+     * <p>The words {@link EndpointEntry} does not carry, egress_route and mirror,
+     * are others' to set (egress routes, captures): a rewrite of the same
+     * endpoint keeps them as they are. A new endpoint id on the address starts
+     * with both 0, as with its counters: they were set for the other pod.
+     *
      * <p>The veth's entry in ferry_veth_endpoints is written every time, changed
      * or not: a restart's restore fills it for endpoints made by an agent that
      * had no such map.
      */
-    public void put(InetAddress address, EndpointEntry entry) {
+    public synchronized void put(InetAddress address, EndpointEntry entry) {
         int cpus = BpfMap.possibleCpus();
         long stride = map.perCpuValueStride();
         try (Arena arena = Arena.ofConfined()) {
@@ -79,10 +84,13 @@ public final class EndpointMap {
             MemorySegment info = info(arena, entry);
             MemorySegment values = arena.allocate(map.valueSegmentSize(), 8); // zeroed: a new key's counters start at 0
             if (map.lookup(key, values)) {
-                // The egress route and the mirror are written by their own setters, not by the endpoint's owner.
-                MemorySegment kept = infoOf(values, 0, stride);
-                info.set(JAVA_INT, EGRESS_ROUTE, kept.get(JAVA_INT, EGRESS_ROUTE));
-                info.set(JAVA_INT, MIRROR, kept.get(JAVA_INT, MIRROR));
+                // The egress route and the mirror are written by their own setters, not by the endpoint's owner;
+                // a new endpoint on the address starts without them.
+                MemorySegment current = infoOf(values, 0, stride);
+                if (current.get(JAVA_INT, ENDPOINT_ID) == entry.endpointId()) {
+                    info.set(JAVA_INT, EGRESS_ROUTE, current.get(JAVA_INT, EGRESS_ROUTE));
+                    info.set(JAVA_INT, MIRROR, current.get(JAVA_INT, MIRROR));
+                }
                 if (onEveryCpu(values, cpus, stride, info)) {
                     update(veths, ifindexKey(arena, entry.ifindex()), key);
                     return;
@@ -131,11 +139,58 @@ public final class EndpointMap {
 
     /**
      * Sets the egress table the endpoint's traffic follows (0: none) on every
-     * CPU, keeping the rest of its info and its counters (read, modify, write:
-     * the increments of the microseconds between are lost, as in {@link #put}).
-     * Returns false when there is no such endpoint.
+     * CPU, keeping the rest of its info and its counters. Returns false when
+     * there is no such endpoint.
      */
-    public boolean setEgressRoute(InetAddress address, int table) {
+    public synchronized boolean setEgressRoute(InetAddress address, int table) {
+        return setWord(address, EGRESS_ROUTE, table);
+    }
+
+    /**
+     * Sets the endpoint's mirror word (bits of ferry_mirrors slots; 0: not
+     * mirrored) on every CPU, keeping the rest of its info and its counters.
+     * Returns false when no endpoint has the address.
+     */
+    public synchronized boolean setMirror(InetAddress address, int mirror) {
+        return setWord(address, MIRROR, mirror);
+    }
+
+    /** The endpoint's mirror word, when it has an entry. */
+    public Optional<Integer> mirror(InetAddress address) {
+        return word(address, MIRROR);
+    }
+
+    /** The endpoint's egress_route word (0: none), when it has an entry. */
+    public Optional<Integer> egressRoute(InetAddress address) {
+        return word(address, EGRESS_ROUTE);
+    }
+
+    /** Every endpoint's non-zero mirror word, by address. */
+    public Map<InetAddress, Integer> mirrors() {
+        Map<InetAddress, Integer> mirrors = new LinkedHashMap<>();
+        map.forEach((key, values) -> {
+            int mirror = infoOf(values, 0, 0).get(JAVA_INT, MIRROR);
+            if (mirror != 0) {
+                mirrors.put(address(key), mirror);
+            }
+        });
+        return mirrors;
+    }
+
+    private Optional<Integer> word(InetAddress address, long offset) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
+            return map.lookup(key(arena, address), values)
+                    ? Optional.of(infoOf(values, 0, 0).get(JAVA_INT, offset)) : Optional.empty();
+        }
+    }
+
+    /**
+     * Read-modify-write of one info word on every CPU. Counter increments the
+     * programs make between the read and the write are lost, as in {@link #put};
+     * BPF_EXIST: an endpoint deleted meanwhile is not brought back.
+     */
+    private boolean setWord(InetAddress address, long offset, int value) {
         int cpus = BpfMap.possibleCpus();
         long stride = map.perCpuValueStride();
         try (Arena arena = Arena.ofConfined()) {
@@ -146,25 +201,24 @@ public final class EndpointMap {
             }
             boolean same = true;
             for (int cpu = 0; cpu < cpus; cpu++) {
-                same &= infoOf(values, cpu, stride).get(JAVA_INT, EGRESS_ROUTE) == table;
+                same &= infoOf(values, cpu, stride).get(JAVA_INT, offset) == value;
             }
+            // Reconcilers set words on every tick: a word already so is not written, so no count is lost.
             if (same) {
                 return true;
             }
             for (int cpu = 0; cpu < cpus; cpu++) {
-                infoOf(values, cpu, stride).set(JAVA_INT, EGRESS_ROUTE, table);
+                infoOf(values, cpu, stride).set(JAVA_INT, offset, value);
             }
-            update(map, key, values);
+            try {
+                map.update(key, values, BpfMap.EXIST);
+            } catch (BpfException e) {
+                if (e.errno() == Errno.ENOENT) {
+                    return false;
+                }
+                throw e;
+            }
             return true;
-        }
-    }
-
-    /** The egress table of the endpoint at {@code address} (0: none), empty when there is no such endpoint. */
-    public java.util.OptionalInt egressRoute(InetAddress address) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
-            return map.lookup(key(arena, address), values)
-                    ? java.util.OptionalInt.of(infoOf(values, 0, 0).get(JAVA_INT, EGRESS_ROUTE)) : java.util.OptionalInt.empty();
         }
     }
 

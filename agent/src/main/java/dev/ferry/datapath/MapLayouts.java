@@ -55,6 +55,24 @@ public final class MapLayouts {
             JAVA_LONG.withName("bytes")
     ).withName("metrics_value");
 
+    /** FERRY_MIRROR_SLOTS: capture slots in ferry_mirrors, the bits of an endpoint's mirror word. */
+    public static final int MIRROR_SLOTS = 32;
+
+    public static final StructLayout MIRROR_SLOT = MemoryLayout.structLayout(
+            JAVA_INT.withName("ifindex"),
+            JAVA_BYTE.withName("directions"),
+            JAVA_BYTE.withName("protocol"),
+            MemoryLayout.sequenceLayout(2, JAVA_BYTE).withName("port"),
+            JAVA_BYTE.withName("peer_family"),
+            MemoryLayout.sequenceLayout(3, JAVA_BYTE).withName("pad"),
+            MemoryLayout.sequenceLayout(16, JAVA_BYTE).withName("peer")
+    ).withName("mirror_slot");
+
+    public static final StructLayout MIRROR_COUNTERS = MemoryLayout.structLayout(
+            JAVA_LONG.withName("cloned"),
+            JAVA_LONG.withName("failed")
+    ).withName("mirror_counters");
+
     /** FERRY_DIR_COUNT and FERRY_VERDICT_COUNT: the dimensions of an endpoint's counters. */
     public static final int DIRECTION_COUNT = Direction.values().length;
     public static final int VERDICT_COUNT = Verdict.values().length;
@@ -150,7 +168,8 @@ public final class MapLayouts {
     public static final java.util.List<StructLayout> ALL = java.util.List.of(
             ENDPOINT_KEY, ENDPOINT_INFO, CIDR_KEY, CIDR_INFO, METRICS_VALUE, ENDPOINT_VALUE,
             MONITOR_EVENT, MONITOR_CONFIG, MONITOR_STATE,
-            EGRESS_DEST_KEY, EGRESS_DEST_VALUE, EGRESS_NEXTHOP, EGRESS_ROUTE_VALUE);
+            EGRESS_DEST_KEY, EGRESS_DEST_VALUE, EGRESS_NEXTHOP, EGRESS_ROUTE_VALUE,
+            MIRROR_SLOT, MIRROR_COUNTERS);
 
     /** The ferry_metrics_v3 slot of a counter: metrics_index() in bpf/lib/metrics.h. */
     public static int metricsIndex(TrafficFamily family, Direction direction, Verdict verdict, int reason) {

@@ -115,6 +115,11 @@ public final class Metrics implements AutoCloseable {
                 .description("Decision events the datapath's per-CPU rate limit held back").register(registry);
         FunctionCounter.builder("ferry.monitor.events.lost", monitor, m -> m.counts().lost())
                 .description("Decision events lost because the ring buffer was full").register(registry);
+        // Copies of mirrored pods' packets (ferry capture, persistent mirrors), summed over slots and CPUs at scrape time.
+        FunctionCounter.builder("ferry.capture.packets", datapath, d -> d.mirrors().totalClones().cloned())
+                .description("Packets bpf_clone_redirect copied to a capture or mirror device").register(registry);
+        FunctionCounter.builder("ferry.capture.clone.failures", datapath, d -> d.mirrors().totalClones().failed())
+                .description("Copies bpf_clone_redirect could not make (device gone, no memory)").register(registry);
         Gauge.builder("ferry.agent.ready", readiness, r -> r.notReadyReason().isEmpty() ? 1 : 0).strongReference(true)
                 .description("1 when the agent takes CNI ADDs").register(registry);
         new JvmMemoryMetrics().bindTo(registry);

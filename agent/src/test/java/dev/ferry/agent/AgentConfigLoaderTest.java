@@ -156,6 +156,27 @@ class AgentConfigLoaderTest {
     }
 
     @Test
+    void mirrorsNameTheirPodsDeviceAndFilter() {
+        var mirrors = parse(MINIMAL + "mirrors:\n  - {name: ids, pods: [10.244.1.0/28], device: ids0, proto: tcp, port: 443, direction: out}\n").mirrors();
+
+        assertEquals(1, mirrors.size());
+        assertEquals("ids", mirrors.getFirst().name());
+        assertEquals(List.of(dev.ferry.net.IpPrefix.parse("10.244.1.0/28")), mirrors.getFirst().pods());
+        assertEquals("ids0", mirrors.getFirst().device());
+        assertEquals(new dev.ferry.capture.CaptureRequest.Filter(dev.ferry.datapath.MirrorSlot.OUT, 6, java.util.Optional.empty(), 443),
+                mirrors.getFirst().filter());
+        assertEquals(List.of(), parse(MINIMAL).mirrors(), "none unless configured");
+    }
+
+    @Test
+    void aMirrorsBadFilterIsRefusedNamingItsKey() {
+        assertEquals("key 'mirrors[0].proto': proto must be tcp, udp, icmp or icmpv6, not 'sctp'",
+                error(MINIMAL + "mirrors: [{name: m, pods: [10.244.1.0/24], device: ids0, proto: sctp}]\n"));
+        assertEquals("key 'mirrors[0].device' is required (the device copies go to)",
+                error(MINIMAL + "mirrors: [{name: m, pods: [10.244.1.0/24]}]\n"));
+    }
+
+    @Test
     void metricsPerPodCanBeTurnedOff() {
         assertFalse(parse(MINIMAL + "metricsPerPod: false\n").metricsPerPod());
         assertTrue(error(MINIMAL + "metricsPerPod: sometimes\n").startsWith("key 'metricsPerPod'"));

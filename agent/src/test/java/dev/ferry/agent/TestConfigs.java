@@ -33,7 +33,7 @@ final class TestConfigs {
                           Path cniConfDir, InetSocketAddress metricsAddress, AttachMode attach, Kubernetes kubernetes) {
         return new AgentConfig(nodeName, mode, podCidrs, clusterCidrs, uplinks, peers, socket, stateDir, bpffsRoot,
                 cniConfDir, metricsAddress, new AttachModes(attach, AttachModes.DEFAULT_PODS), kubernetes, MasqueradeFamilies.ALL,
-                new LogLevels(Map.of(LogLevels.FERRY, "info")), AgentConfig.DEFAULT_CNI_VERSION, true, List.of());
+                new LogLevels(Map.of(LogLevels.FERRY, "info")), AgentConfig.DEFAULT_CNI_VERSION, true, List.of(), List.of());
     }
 
     static AgentConfig withMasquerade(AgentConfig c, boolean on) {
@@ -43,18 +43,18 @@ final class TestConfigs {
     static AgentConfig withMasquerade(AgentConfig c, MasqueradeFamilies families) {
         return new AgentConfig(c.nodeName(), c.mode(), c.podCidrs(), c.clusterCidrs(), c.uplinks(), c.peers(), c.socket(),
                 c.stateDir(), c.bpffsRoot(), c.cniConfDir(), c.metricsAddress(), c.attach(), c.kubernetes(), families,
-                c.logLevels(), c.cniVersion(), c.metricsPerPod(), c.egressRoutes());
+                c.logLevels(), c.cniVersion(), c.metricsPerPod(), c.egressRoutes(), c.mirrors());
     }
 
     static AgentConfig withEgressRoutes(AgentConfig c, List<dev.ferry.egress.EgressRoute> routes) {
         return new AgentConfig(c.nodeName(), c.mode(), c.podCidrs(), c.clusterCidrs(), c.uplinks(), c.peers(), c.socket(),
                 c.stateDir(), c.bpffsRoot(), c.cniConfDir(), c.metricsAddress(), c.attach(), c.kubernetes(), c.masquerade(),
-                c.logLevels(), c.cniVersion(), c.metricsPerPod(), routes);
+                c.logLevels(), c.cniVersion(), c.metricsPerPod(), routes, c.mirrors());
     }
 
     static AgentConfig withCniVersion(AgentConfig c, String version) {
         return new AgentConfig(c.nodeName(), c.mode(), c.podCidrs(), c.clusterCidrs(), c.uplinks(), c.peers(), c.socket(),
                 c.stateDir(), c.bpffsRoot(), c.cniConfDir(), c.metricsAddress(), c.attach(), c.kubernetes(), c.masquerade(),
-                c.logLevels(), version, c.metricsPerPod(), c.egressRoutes());
+                c.logLevels(), version, c.metricsPerPod(), c.egressRoutes(), c.mirrors());
     }
 }

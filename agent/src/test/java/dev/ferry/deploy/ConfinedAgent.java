@@ -160,6 +160,11 @@ final class ConfinedAgent implements AutoCloseable {
         return process.pid();
     }
 
+    /** The agent socket, for the CLI. */
+    Path socket() {
+        return dir.resolve("run/ferry.sock");
+    }
+
     TestNetns node() {
         return node;
     }

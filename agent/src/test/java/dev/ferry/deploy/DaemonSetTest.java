@@ -159,7 +159,7 @@ class DaemonSetTest {
         var sc = agent().getSecurityContext();
         assertEquals(Boolean.FALSE, sc.getPrivileged());
         assertEquals(List.of("ALL"), sc.getCapabilities().getDrop());
-        assertEquals(List.of("NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"), AgentCapabilities.ofPlainManifests());
+        assertEquals(List.of("NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE", "NET_RAW"), AgentCapabilities.ofPlainManifests());
     }
 
     @Test

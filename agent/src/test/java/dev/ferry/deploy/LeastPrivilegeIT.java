@@ -38,7 +38,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class LeastPrivilegeIT {
     private static final List<String> DAEMONSET = AgentCapabilities.ofPlainManifests();
     /** The capabilities each "without" case below removes: every one the DaemonSet adds has one. */
-    private static final Set<String> SHOWN_NEEDED = Set.of("NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE");
+    private static final Set<String> SHOWN_NEEDED = Set.of("NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE", "NET_RAW");
 
     private TestNetns podA;
     private TestNetns podB;
@@ -155,6 +155,23 @@ class LeastPrivilegeIT {
         assertEquals(0, agent.cni("DEL", "capb", netnsB()).exitCode(), "DEL of what was never added succeeds");
     }
 
+    @Test
+    void withoutNetRawACaptureIsRefusedInOneLineAndTurnsNothingOn() throws Exception {
+        agent = ConfinedAgent.start(without("NET_RAW"), ConfinedAgent.Limits.DAEMONSET);
+        assertTrue(agent.awaitReady(), agent::output);
+        assertEquals(0, agent.cni("ADD", "capa", netnsA()).exitCode());
+
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int exit = new dev.ferry.cli.Main(new java.io.PrintStream(new java.io.ByteArrayOutputStream()),
+                new java.io.PrintStream(err, true)).run(new String[] {"--socket", agent.socket().toString(), "capture", "capa", "--count", "1"});
+
+        assertEquals(1, exit, err::toString);
+        assertEquals(List.of("ferry: failed to open a packet socket to read the capture: Operation not permitted (errno 1; needs CAP_NET_RAW)"),
+                err.toString().lines().toList());
+        assertTrue(agent.node().ip("-o", "link", "show").lines().noneMatch(l -> l.contains(": fcap")), "no capture device left");
+        assertEquals(0, agent.cni("DEL", "capa", netnsA()).exitCode());
+    }
+
     /** Maps are charged to the memory cgroup (Linux >= 5.11): libbpf leaves RLIMIT_MEMLOCK alone, which needs SYS_RESOURCE to raise. */
     @Test
     void withoutSysResourceAndNoLockableMemoryAtAllTheDatapathLoads() throws Exception {
@@ -255,7 +272,7 @@ class LeastPrivilegeIT {
     }
 
     private static long mask(List<String> capabilities) {
-        Map<String, Integer> numbers = Map.of("NET_ADMIN", 12, "SYS_PTRACE", 19, "SYS_ADMIN", 21, "SYS_RESOURCE", 24,
+        Map<String, Integer> numbers = Map.of("NET_ADMIN", 12, "NET_RAW", 13, "SYS_PTRACE", 19, "SYS_ADMIN", 21, "SYS_RESOURCE", 24,
                 "PERFMON", 38, "BPF", 39);
         long mask = 0;
         for (String c : capabilities) {
