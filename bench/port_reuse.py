@@ -19,6 +19,7 @@ the same backend directly (headless Services do this routinely).
 Python standard library only; bench/run.sh starts it under nsenter.
 """
 import argparse
+import errno
 import json
 import socket
 import socketserver
@@ -64,8 +65,21 @@ def bound(kind, source, port):
     return s
 
 
+class PortTaken(Exception):
+    """The client's own port is not free (a socket of an earlier exchange still holds it): not a datapath's failure."""
+
+
+def bound_or_taken(kind, source, port):
+    try:
+        return bound(kind, source, port)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise PortTaken() from e
+        raise
+
+
 def tcp_exchange(source, port, dst):
-    s = bound(socket.SOCK_STREAM, source, port)
+    s = bound_or_taken(socket.SOCK_STREAM, source, port)
     try:
         s.connect(dst)
         s.sendall(b"ping\n")
@@ -77,7 +91,7 @@ def tcp_exchange(source, port, dst):
 
 
 def udp_exchange(source, port, dst):
-    s = bound(socket.SOCK_DGRAM, source, port)
+    s = bound_or_taken(socket.SOCK_DGRAM, source, port)
     try:
         s.sendto(b"ping", dst)
         data, peer = s.recvfrom(64)
@@ -91,18 +105,22 @@ def udp_exchange(source, port, dst):
 def client(args):
     exchange = tcp_exchange if args.proto == "tcp" else udp_exchange
     service, backend = addr(args.service), addr(args.backend)
-    attempts = failed = service_failed = 0
+    attempts = failed = service_failed = taken = 0
     port = args.first_port
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline and port < min(args.first_port + args.ports, 65536):
-        if not exchange(args.source, port, service):
-            service_failed += 1
-        else:
-            attempts += 1
-            if not exchange(args.source, port, backend):
-                failed += 1
+        try:
+            if not exchange(args.source, port, service):
+                service_failed += 1
+            else:
+                direct = exchange(args.source, port, backend)
+                attempts += 1
+                failed += not direct
+        except PortTaken:
+            taken += 1
         port += 1
-    json.dump({"proto": args.proto, "direct": attempts, "failed": failed, "service_failed": service_failed}, sys.stdout)
+    json.dump({"proto": args.proto, "direct": attempts, "failed": failed, "service_failed": service_failed,
+               "port_taken": taken}, sys.stdout)
     print()
 
 

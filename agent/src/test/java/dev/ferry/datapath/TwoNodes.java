@@ -51,6 +51,12 @@ final class TwoNodes implements AutoCloseable {
         TestNetns nsA = a.topology.node;
         TestNetns nsB = b.topology.node;
         nsA.ip("link", "add", upA, "type", "veth", "peer", "name", upB, "netns", nsB.name());
+        // No duplicate address detection on the wire's link-local addresses either: until it ends, the
+        // kernel sends no neighbour solicitation for forwarded packets (ndisc_send_ns wants a non-tentative
+        // link-local source), and the first packets across, queued on an unresolved neighbour, are lost
+        // when the node is slow to finish it (a loaded machine).
+        nsA.sysctl("net.ipv6.conf." + upA + ".accept_dad", "0");
+        nsB.sysctl("net.ipv6.conf." + upB + ".accept_dad", "0");
         for (Family f : families) {
             boolean v6 = f.wireA().contains(":");
             if (v6) {
