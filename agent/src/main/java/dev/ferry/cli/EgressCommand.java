@@ -49,6 +49,12 @@ final class EgressCommand implements Runnable {
                 }
             });
             t.print(out());
+            if (!e.path("known").asBoolean(true)) {
+                out().println("waiting for the API server's list of EgressRoutes; the routes pinned before stay in force");
+            }
+            for (JsonNode x : e.path("refused")) {
+                out().println("refused: " + x.path("name").asText() + ": " + x.path("reason").asText());
+            }
             for (JsonNode c : e.path("conflicts")) {
                 out().println("conflict: " + c.path("destination").asText() + " goes by " + c.path("winner").asText()
                         + ", not " + c.path("loser").asText() + " (" + c.path("rule").asText().replace('_', ' ') + ")");

@@ -33,25 +33,25 @@ public record EgressPlan(Map<InetAddress, Integer> tableOfPod, Map<Integer, Map<
 
     /**
      * @param routes   oldest first: the order conflicts of equal prefixes are settled in
-     * @param pods     the addresses of this node's pods (IPv6 ones are not routed yet and get no table)
+     * @param pods     this node's pods, one per address (IPv6 ones are not routed yet and get no table)
      * @param previous the table ids of the plan before: a set of routes keeps its table
      */
-    public static EgressPlan of(List<EgressRoute> routes, Collection<InetAddress> pods, Map<List<String>, Integer> previous) {
+    public static EgressPlan of(List<EgressRoute> routes, Collection<EgressPod> pods, Map<List<String>, Integer> previous) {
         Map<InetAddress, List<String>> routesOfPod = new LinkedHashMap<>();
         Map<String, List<InetAddress>> selected = new LinkedHashMap<>();
         routes.forEach(r -> selected.put(r.name(), new ArrayList<>()));
-        for (InetAddress pod : pods) {
-            if (!(pod instanceof Inet4Address)) {
+        for (EgressPod pod : pods) {
+            if (!(pod.address() instanceof Inet4Address)) {
                 continue;
             }
             List<String> names = new ArrayList<>();
             for (EgressRoute r : routes) {
                 if (r.selects(pod)) {
                     names.add(r.name());
-                    selected.get(r.name()).add(pod);
+                    selected.get(r.name()).add(pod.address());
                 }
             }
-            routesOfPod.put(pod, names);
+            routesOfPod.put(pod.address(), names);
         }
 
         Set<List<String>> wanted = new LinkedHashSet<>();

@@ -39,7 +39,12 @@ import java.util.function.Supplier;
  * in an order that never points a pod at a table before the table is there.
  *
  * <p>Closing stops the thread only: the pinned maps keep the routes in force while
- * no agent runs, and the next agent's first tick takes them over.
+ * no agent runs, and the next agent's first tick takes them over. In Kubernetes
+ * mode ({@link #awaitRoutes}) the routes come from the API server: until its first
+ * full list arrives ({@link #update}) nothing is written or cleared, so an agent
+ * that starts while the API server is away leaves the routes in force; route ids
+ * are kept in a file of the state directory, so the next agent gives every route
+ * the id its tables already name.
  */
 public final class EgressRoutes implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EgressRoutes.class);
@@ -60,6 +65,12 @@ public final class EgressRoutes implements AutoCloseable {
 
     /** Guarded by lock. */
     private List<Resolved> routes;
+    /** False until the routes are known: Kubernetes mode before the first list. Guarded by lock. */
+    private boolean known;
+    /** Objects the API server holds that the agent cannot use, with why. Guarded by lock. */
+    private List<EgressStatus.Refused> refused = List.of();
+    private final PodLabels labels;
+    private final Optional<RouteIds> ids;
     private final List<Link> uplinks;
     private final RtNetlink netlink;
     private final EgressMaps maps;
@@ -75,9 +86,13 @@ public final class EgressRoutes implements AutoCloseable {
     private Set<String> plannedPods = null;
     private final Map<Integer, EgressRouteEntry> written = new HashMap<>();
 
-    private EgressRoutes(List<Resolved> routes, List<Link> uplinks, RtNetlink netlink, EgressMaps maps, EndpointMap endpoints,
-                         Supplier<List<Endpoint>> pods, Duration tick) {
+    private EgressRoutes(List<Resolved> routes, boolean known, List<Link> uplinks, RtNetlink netlink, EgressMaps maps,
+                         EndpointMap endpoints, Supplier<List<Endpoint>> pods, PodLabels labels, Optional<RouteIds> ids,
+                         Duration tick) {
         this.routes = routes;
+        this.known = known;
+        this.labels = labels;
+        this.ids = ids;
         this.uplinks = List.copyOf(uplinks);
         this.netlink = netlink;
         this.maps = maps;
@@ -104,12 +119,30 @@ public final class EgressRoutes implements AutoCloseable {
             }
             resolved.add(new Resolved(r, i + 1, hops));
         }
-        EgressRoutes egress = new EgressRoutes(resolved, uplinks, netlink, maps, endpoints, pods, tick);
+        EgressRoutes egress = new EgressRoutes(resolved, true, uplinks, netlink, maps, endpoints, pods, PodLabels.NONE,
+                Optional.empty(), tick);
         egress.writeMasqueradeRules();
         egress.reconcile();
         egress.clearUnusedIds();
         egress.thread.start();
         log.info("event=egress_routes_started routes={} tick_ms={}", routes.size(), tick.toMillis());
+        return egress;
+    }
+
+    /**
+     * Kubernetes mode: starts with the routes unknown and touches nothing until
+     * the first {@link #update}, which takes the ids {@code idsFile} kept for
+     * routes of the same name and clears what no route holds any more.
+     *
+     * @param labels the labels of this node's pods and their namespaces, which the routes select by
+     */
+    public static EgressRoutes awaitRoutes(List<Link> uplinks, RtNetlink netlink, EgressMaps maps, EndpointMap endpoints,
+                                           Supplier<List<Endpoint>> pods, PodLabels labels, java.nio.file.Path idsFile,
+                                           Duration tick) {
+        EgressRoutes egress = new EgressRoutes(List.of(), false, uplinks, netlink, maps, endpoints, pods, labels,
+                Optional.of(new RouteIds(idsFile)), tick);
+        egress.thread.start();
+        log.info("event=egress_routes_awaiting source=kubernetes tick_ms={}", tick.toMillis());
         return egress;
     }
 
@@ -141,21 +174,45 @@ public final class EgressRoutes implements AutoCloseable {
      * update, naming the route, before anything changes.
      */
     public void update(List<EgressRoute> next) {
+        update(next, List.of());
+    }
+
+    /**
+     * As {@link #update(List)}, with the objects the caller could not use (shown
+     * by {@link #status}). A route whose next hop is on no uplink is refused here
+     * and joins them; the others are applied.
+     */
+    public void update(List<EgressRoute> next, List<EgressStatus.Refused> refusedObjects) {
         if (next.size() >= dev.ferry.datapath.MapLayouts.EGRESS_ROUTES_MAX) {
             throw new IllegalArgumentException(next.size() + " egress routes; at most "
                     + (dev.ferry.datapath.MapLayouts.EGRESS_ROUTES_MAX - 1));
         }
         synchronized (lock) {
+            boolean first = !known;
             Map<String, Resolved> old = new HashMap<>();
             routes.forEach(r -> old.put(r.route().name(), r));
             Set<Integer> taken = new HashSet<>();
             routes.forEach(r -> taken.add(r.id()));
+            // The first list after a start: each route takes the id the earlier agent gave it, when valid and unique.
+            Map<String, Integer> kept = new HashMap<>();
+            if (first) {
+                ids.map(RouteIds::read).orElse(Map.of()).forEach((name, id) -> {
+                    if (id > 0 && id < dev.ferry.datapath.MapLayouts.EGRESS_ROUTES_MAX && !taken.contains(id)
+                            && next.stream().anyMatch(r -> r.name().equals(name))) {
+                        kept.put(name, id);
+                        taken.add(id);
+                    }
+                });
+            }
+            List<EgressStatus.Refused> refusedNow = new ArrayList<>(refusedObjects);
             List<Resolved> resolved = new ArrayList<>();
             for (EgressRoute r : next) {
                 Resolved before = old.get(r.name());
                 int id;
                 if (before != null) {
                     id = before.id();
+                } else if (kept.containsKey(r.name())) {
+                    id = kept.get(r.name());
                 } else {
                     id = 1;
                     while (taken.contains(id)) {
@@ -164,36 +221,51 @@ public final class EgressRoutes implements AutoCloseable {
                     taken.add(id);
                 }
                 List<ResolvedHop> hops = new ArrayList<>();
-                for (int j = 0; j < r.nextHops().size(); j++) {
-                    NextHop hop = r.nextHops().get(j);
-                    Optional<ResolvedHop> kept = before == null ? Optional.empty()
-                            : before.hops().stream().filter(h -> h.hop().equals(hop)).findFirst();
-                    hops.add(kept.orElseGet(() -> new ResolvedHop(hop, device(hop,
-                            "egress route '" + r.name() + "' nextHops[" + hops.size() + "]", uplinks, netlink),
-                            new NextHopHealth())));
+                try {
+                    for (int j = 0; j < r.nextHops().size(); j++) {
+                        NextHop hop = r.nextHops().get(j);
+                        Optional<ResolvedHop> same = before == null ? Optional.empty()
+                                : before.hops().stream().filter(h -> h.hop().equals(hop)).findFirst();
+                        hops.add(same.orElseGet(() -> new ResolvedHop(hop, device(hop,
+                                "egress route '" + r.name() + "' nextHops[" + hops.size() + "]", uplinks, netlink),
+                                new NextHopHealth())));
+                    }
+                } catch (IllegalArgumentException e) {
+                    refusedNow.add(new EgressStatus.Refused(r.name(), e.getMessage()));
+                    continue;
                 }
                 resolved.add(new Resolved(r, id, hops));
             }
-            Set<Integer> kept = new HashSet<>();
-            resolved.forEach(r -> kept.add(r.id()));
+            Set<Integer> inUse = new HashSet<>();
+            resolved.forEach(r -> inUse.add(r.id()));
             for (Resolved r : resolved) {
-                if (!old.containsKey(r.route().name())) {
+                if (!old.containsKey(r.route().name()) && !(first && kept.containsKey(r.route().name()))) {
                     maps.resetCounters(r.id()); // an id a route before this agent had: its counts are not this route's
                 }
             }
             routes = resolved;
+            known = true;
+            if (!refusedNow.equals(refused)) {
+                refusedNow.forEach(x -> log.warn("event=egress_route_refused route={} error=\"{}\"", x.name(), x.reason()));
+            }
+            refused = List.copyOf(refusedNow);
+            ids.ifPresent(f -> f.write(resolved.stream().collect(java.util.stream.Collectors.toMap(
+                    r -> r.route().name(), Resolved::id))));
             writeMasqueradeRules();
             plannedPods = null;
             reconcile();
             for (Resolved gone : old.values()) {
-                if (!kept.contains(gone.id())) {
+                if (!inUse.contains(gone.id())) {
                     maps.clearRoute(gone.id());
                     written.remove(gone.id());
                 }
             }
-            log.info("event=egress_routes_updated routes={} added={} removed={}", resolved.size(),
+            if (first) {
+                clearUnusedIds();
+            }
+            log.info("event=egress_routes_updated routes={} added={} removed={} refused={}", resolved.size(),
                     resolved.stream().filter(r -> !old.containsKey(r.route().name())).count(),
-                    old.values().stream().filter(r -> !kept.contains(r.id())).count());
+                    old.values().stream().filter(r -> !inUse.contains(r.id())).count(), refusedNow.size());
         }
     }
 
@@ -273,16 +345,24 @@ public final class EgressRoutes implements AutoCloseable {
     /** One tick: next hop health, then the plan if this node's pods changed. Safe to call from any thread. */
     public void reconcile() {
         synchronized (lock) {
+            if (!known) {
+                return; // the routes in force are the earlier agent's until the API server has listed them
+            }
             checkHealth();
             List<Endpoint> now = pods.get();
-            Set<InetAddress> addresses = new HashSet<>();
+            List<EgressPod> selectable = new ArrayList<>();
             Set<String> identities = new HashSet<>();
-            now.forEach(e -> e.addresses().forEach(a -> {
-                addresses.add(a.address());
-                identities.add(e.containerId() + "/" + e.ifname() + "/" + a.address().getHostAddress());
-            }));
+            for (Endpoint e : now) {
+                Optional<PodLabels.Labels> podLabels = e.podNamespace().isPresent() && e.podName().isPresent()
+                        ? labels.of(e.podNamespace().get(), e.podName().get()) : Optional.empty();
+                e.addresses().forEach(a -> {
+                    selectable.add(new EgressPod(a.address(), podLabels));
+                    // Labels are part of who a pod is to the plan: relabelling a pod or its namespace re-plans.
+                    identities.add(e.containerId() + "/" + e.ifname() + "/" + a.address().getHostAddress() + "/" + podLabels);
+                });
+            }
             if (!identities.equals(plannedPods)) {
-                apply(EgressPlan.of(routes.stream().map(Resolved::route).toList(), addresses, plan.tableIds()));
+                apply(EgressPlan.of(routes.stream().map(Resolved::route).toList(), selectable, plan.tableIds()));
                 plannedPods = identities;
             }
         }
@@ -367,13 +447,12 @@ public final class EgressRoutes implements AutoCloseable {
                 EgressCounter fallback = counted.get(EgressCounter.FALLBACK);
                 List<EgressStatus.Pod> selected = plan.selected().getOrDefault(r.route().name(), List.of()).stream()
                         .map(a -> new EgressStatus.Pod(a.getHostAddress(), names.getOrDefault(a, ""))).toList();
-                out.add(new EgressStatus.Route(r.route().name(), r.id(),
-                        r.route().sources().stream().map(IpPrefix::toString).toList(),
+                out.add(new EgressStatus.Route(r.route().name(), r.id(), r.route().pods().toString(),
                         r.route().destinations().stream().map(IpPrefix::toString).toList(),
                         r.route().masquerade(), r.route().fallback().label(), selected, hops,
                         fallback == null ? 0 : fallback.packets(), fallback == null ? 0 : fallback.bytes()));
             }
-            return new EgressStatus(out, plan.conflicts().stream().map(EgressStatus.ConflictView::of).toList());
+            return new EgressStatus(known, out, plan.conflicts().stream().map(EgressStatus.ConflictView::of).toList(), refused);
         }
     }
 

@@ -279,7 +279,7 @@ class EgressRoutingTest {
     @Test
     void changingThenDeletingARouteMovesItsPodsTrafficAtOnce() throws Exception {
         EgressRoute original = routes.get(0);
-        EgressRoute onlyR3 = new EgressRoute(original.name(), original.sources(), original.destinations(),
+        EgressRoute onlyR3 = new EgressRoute(original.name(), original.pods(), original.destinations(),
                 List.of(original.nextHops().get(1)), false, Fallback.STACK);
         try {
             egress.update(List.of(onlyR3, routes.get(1)));

@@ -23,9 +23,13 @@ class EgressPlanTest {
                 List.of(new NextHop(IpPrefix.literal("192.168.10.1"), Optional.empty())), false, Fallback.STACK);
     }
 
+    static List<EgressPod> pods(InetAddress... addresses) {
+        return java.util.Arrays.stream(addresses).map(EgressPod::unlabelled).toList();
+    }
+
     @Test
     void podsSelectedByTheSameRoutesShareATableAndUnselectedPodsHaveNone() {
-        EgressPlan plan = EgressPlan.of(List.of(route("r1", "10.244.1.0/27")), List.of(POD_A, POD_B, POD_C), Map.of());
+        EgressPlan plan = EgressPlan.of(List.of(route("r1", "10.244.1.0/27")), pods(POD_A, POD_B, POD_C), Map.of());
 
         assertEquals(plan.tableOfPod().get(POD_A), plan.tableOfPod().get(POD_B));
         assertNotEquals(0, plan.tableOfPod().get(POD_A));
@@ -38,7 +42,7 @@ class EgressPlanTest {
     @Test
     void theOlderRouteWinsTheSamePrefixAndTheConflictIsReported() {
         EgressPlan plan = EgressPlan.of(List.of(route("old", "10.244.1.0/24"), route("new", "10.244.1.0/28")),
-                List.of(POD_A, POD_B), Map.of());
+                pods(POD_A, POD_B), Map.of());
 
         Map<IpPrefix, String> tableOfA = plan.tables().get(plan.tableOfPod().get(POD_A));
         assertEquals(Map.of(IpPrefix.parse("0.0.0.0/0"), "old"), tableOfA);
@@ -49,7 +53,7 @@ class EgressPlanTest {
     @Test
     void theMoreSpecificDestinationWinsWhateverTheAgeAndTheConflictIsReported() {
         EgressPlan plan = EgressPlan.of(List.of(route("old", "10.244.1.0/24"), route("new", "10.244.1.0/24", "203.0.113.0/24")),
-                List.of(POD_A), Map.of());
+                pods(POD_A), Map.of());
 
         assertEquals(Map.of(IpPrefix.parse("0.0.0.0/0"), "old", IpPrefix.parse("203.0.113.0/24"), "new"),
                 plan.tables().get(plan.tableOfPod().get(POD_A)));
@@ -60,8 +64,8 @@ class EgressPlanTest {
     @Test
     void aSetOfRoutesKeepsItsTableIdFromOnePlanToTheNext() {
         List<EgressRoute> routes = List.of(route("r1", "10.244.1.0/28"), route("r2", "10.244.1.16/28"));
-        EgressPlan first = EgressPlan.of(routes, List.of(POD_B), Map.of());
-        EgressPlan second = EgressPlan.of(routes, List.of(POD_A, POD_B), first.tableIds());
+        EgressPlan first = EgressPlan.of(routes, pods(POD_B), Map.of());
+        EgressPlan second = EgressPlan.of(routes, pods(POD_A, POD_B), first.tableIds());
 
         assertEquals(first.tableOfPod().get(POD_B), second.tableOfPod().get(POD_B));
         assertNotEquals(second.tableOfPod().get(POD_A), second.tableOfPod().get(POD_B));
@@ -69,7 +73,32 @@ class EgressPlanTest {
 
     @Test
     void ipv6PodsGetNoTable() {
-        EgressPlan plan = EgressPlan.of(List.of(route("r1", "10.244.1.0/24")), List.of(POD_V6), Map.of());
+        EgressPlan plan = EgressPlan.of(List.of(route("r1", "10.244.1.0/24")), pods(POD_V6), Map.of());
         assertEquals(Map.of(), plan.tableOfPod());
+    }
+
+    static EgressRoute labelled(String name, LabelSelector namespaces, LabelSelector pods) {
+        return new EgressRoute(name, new PodSelection.Labels(namespaces, pods), EgressRoute.OUTSIDE_THE_CLUSTER,
+                List.of(new NextHop(IpPrefix.literal("192.168.10.1"), Optional.empty())), false, Fallback.STACK);
+    }
+
+    @Test
+    void aLabelledRouteSelectsThePodsWhoseLabelsAndNamespaceLabelsMatch() {
+        EgressRoute r = labelled("web-out", new LabelSelector(Map.of("team", "shop"), List.of()),
+                new LabelSelector(Map.of("app", "web"), List.of()));
+        EgressPlan plan = EgressPlan.of(List.of(r), List.of(
+                EgressPod.labelled(POD_A, Map.of("team", "shop"), Map.of("app", "web")),
+                EgressPod.labelled(POD_B, Map.of("team", "bank"), Map.of("app", "web")),
+                EgressPod.labelled(POD_C, Map.of("team", "shop"), Map.of("app", "db"))), Map.of());
+
+        assertEquals(List.of(POD_A), plan.selected().get("web-out"));
+    }
+
+    @Test
+    void aPodWhoseLabelsAreNotKnownIsNotSelectedByALabelledRoute() {
+        EgressRoute everything = labelled("all", LabelSelector.EVERYTHING, LabelSelector.EVERYTHING);
+        EgressPlan plan = EgressPlan.of(List.of(everything), pods(POD_A), Map.of());
+
+        assertEquals(0, plan.tableOfPod().get(POD_A));
     }
 }

@@ -15,11 +15,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class EgressMetersTest {
 
     static EgressStatus status(long hopPackets, long fallbackPackets) {
-        return new EgressStatus(List.of(new EgressStatus.Route("via-fw", 1, List.of("10.244.1.0/28"), List.of("0.0.0.0/0"),
+        return new EgressStatus(true, List.of(new EgressStatus.Route("via-fw", 1, "10.244.1.0/28", List.of("0.0.0.0/0"),
                 false, "stack", List.of(), List.of(new EgressStatus.Hop("192.168.20.1", "eth1", true, "reachable",
                         hopPackets, hopPackets * 100),
                 new EgressStatus.Hop("192.168.30.1", "eth2", false, "failed", 0, 0)),
-                fallbackPackets, fallbackPackets * 60)), List.of());
+                fallbackPackets, fallbackPackets * 60)), List.of(), List.of());
     }
 
     @Test
