@@ -15,6 +15,7 @@ import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointManager;
 import dev.ferry.ipam.Ipam;
 import dev.ferry.k8s.ClusterWatch;
+import dev.ferry.k8s.EgressRouteWatch;
 import dev.ferry.k8s.KubernetesClients;
 import dev.ferry.masquerade.Masquerade;
 import dev.ferry.masquerade.MasqueradeWriter;
@@ -75,6 +76,8 @@ public final class Agent implements AutoCloseable {
 
     /** How often egress routes look at their next hops' neighbour entries: a dead one leaves within ~4 s. */
     static final java.time.Duration EGRESS_TICK = java.time.Duration.ofMillis(500);
+    /** In the state directory: each EgressRoute's id in the pinned tables, for the next agent (Kubernetes mode). */
+    static final String EGRESS_ROUTE_IDS = "egress-route-ids";
 
     private final AgentConfig config;
     /** The agent's own reason not to take ADDs (starting, waiting for the pod CIDR, stopping); null when none. */
@@ -172,10 +175,20 @@ public final class Agent implements AutoCloseable {
                                     .filter(p -> p.podCidrs().stream().anyMatch(c -> c.contains(address)))
                                     .map(p -> p.name()).findFirst()));
 
-            // Also with no route configured: a start after routes were removed takes them out of the pinned maps.
             RtNetlink egressNetlink = components.add("egress_netlink", RtNetlink.open(node));
-            EgressRoutes egress = components.add("egress_routes", EgressRoutes.start(config.egressRoutes(), uplinks.links(),
-                    egressNetlink, datapath.egress(), datapath.endpoints(), this::endpoints, EGRESS_TICK));
+            EgressRoutes egress;
+            if (cluster != null) {
+                // The EgressRoute objects: until their first list the routes pinned before stay in force.
+                EgressRouteWatch egressWatch = components.add("egress_route_watch", cluster.watchEgressRoutes(config.clusterCidrs()));
+                egress = components.add("egress_routes", EgressRoutes.awaitRoutes(uplinks.links(), egressNetlink,
+                        datapath.egress(), datapath.endpoints(), this::endpoints, egressWatch.labels(),
+                        config.stateDir().resolve(EGRESS_ROUTE_IDS), EGRESS_TICK));
+                egressWatch.start(egress::update);
+            } else {
+                // Also with no route configured: a start after routes were removed takes them out of the pinned maps.
+                egress = components.add("egress_routes", EgressRoutes.start(config.egressRoutes(), uplinks.links(),
+                        egressNetlink, datapath.egress(), datapath.endpoints(), this::endpoints, EGRESS_TICK));
+            }
             metrics.egress(egress::status);
 
             // Closed after the socket (components close in reverse): its streams end first.

@@ -188,6 +188,9 @@ public final class EgressRoutes implements AutoCloseable {
                     + (dev.ferry.datapath.MapLayouts.EGRESS_ROUTES_MAX - 1));
         }
         synchronized (lock) {
+            if (stopped) {
+                return; // the agent is stopping: the next one takes the routes over
+            }
             boolean first = !known;
             Map<String, Resolved> old = new HashMap<>();
             routes.forEach(r -> old.put(r.route().name(), r));

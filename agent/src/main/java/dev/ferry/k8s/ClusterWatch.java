@@ -28,6 +28,7 @@ import java.util.function.Consumer;
  *   <li>{@link ClusterCidrSync}: every node's pod CIDRs in the BPF cluster-CIDR map and the masquerade rules;</li>
  *   </ul></li>
  * <li>{@link EndpointGc}: this node's Pods, and the collection of endpoints whose pod is gone, once the pod network runs;</li>
+ * <li>{@link EgressRouteWatch}: the EgressRoute objects and the Namespaces' labels, for the egress routes;</li>
  * <li>{@link ApiProbe}: outage detection; when the API server is back, both informers list anew.</li>
  * </ul>
  * An API outage changes nothing: the informers retry and re-list, and only what
@@ -100,6 +101,20 @@ public final class ClusterWatch implements AutoCloseable {
         endpointGc = gc;
         recheckReadiness();
         return gc;
+    }
+
+    /**
+     * The EgressRoute objects and the Namespaces' labels (start it with
+     * {@link EgressRouteWatch#start}); call after {@link #collectEndpoints}, whose
+     * Pod cache gives the pods' labels. Not part of readiness: pods start without
+     * egress routes. The caller closes it.
+     */
+    public EgressRouteWatch watchEgressRoutes(List<IpPrefix> clusterCidrs) {
+        EndpointGc gc = endpointGc;
+        if (gc == null) {
+            throw new IllegalStateException("egress routes select pods of this node: collectEndpoints first");
+        }
+        return new EgressRouteWatch(client, clusterCidrs, gc::podLabels, gc::synced, observer);
     }
 
     /** Empty when ready: the pod CIDR known, the API server reachable, and every informer synced and watching. */

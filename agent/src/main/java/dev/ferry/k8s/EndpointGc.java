@@ -104,6 +104,20 @@ public final class EndpointGc implements AutoCloseable {
         old.close();
     }
 
+    /** Whether the Pod cache has listed every pod of this node. */
+    boolean synced() {
+        return pods.hasSynced();
+    }
+
+    /** The labels of this node's pod by namespace and name, when the cache holds it. */
+    Optional<Map<String, String>> podLabels(String namespace, String name) {
+        Pod pod = pods.getStore().getByKey(namespace + "/" + name);
+        if (pod == null || pod.getSpec() == null || !nodeName.equals(pod.getSpec().getNodeName())) {
+            return Optional.empty();
+        }
+        return Optional.of(pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels());
+    }
+
     Optional<String> notReadyReason() {
         if (!pods.hasSynced()) {
             return Optional.of("the Pod cache is not synced with the API server yet");

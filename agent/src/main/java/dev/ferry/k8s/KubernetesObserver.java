@@ -10,7 +10,7 @@ import io.github.resilience4j.retry.RetryRegistry;
  * for the CNI service.
  */
 public interface KubernetesObserver {
-    enum Resource { POD, NODE }
+    enum Resource { POD, NODE, NAMESPACE, EGRESS_ROUTE }
 
     enum Action { ADD, UPDATE, DELETE }
 
@@ -22,6 +22,10 @@ public interface KubernetesObserver {
         WATCH_NODES,
         /** The Pod informer's list or watch. */
         WATCH_PODS,
+        /** The Namespace informer's list or watch (egress routes select by namespace labels). */
+        WATCH_NAMESPACES,
+        /** The EgressRoute informer's list or watch. */
+        WATCH_EGRESS_ROUTES,
         /** The reachability probe (GET /version). */
         PROBE_VERSION
     }

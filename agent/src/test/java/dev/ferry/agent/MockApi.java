@@ -4,13 +4,20 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Status;
+import io.fabric8.kubernetes.api.model.StatusBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.CustomResourceDefinitionContext;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.http.Buffer;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
+
+import dev.ferry.testing.CrdSchema;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -43,7 +50,7 @@ final class MockApi implements AutoCloseable {
 
     private void boot() {
         server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-                new NodeNameSelectorIgnored(), false);
+                new Dispatcher(List.of(EGRESS_ROUTES)), false);
         if (port == 0) {
             server.init();
             port = server.getPort();
@@ -53,18 +60,66 @@ final class MockApi implements AutoCloseable {
         client = server.createClient();
     }
 
+    /** The EgressRoute CRD as deploy/crds/ installs it: the server stores only what its schema admits. */
+    static final CrdSchema EGRESS_ROUTES = CrdSchema.load(CrdSchema.repoFile("deploy/crds/egressroutes.ferry.dev.yaml"));
+
     /**
-     * The CRUD mock indexes only metadata.name and metadata.namespace for field
+     * The CRUD dispatcher with two corrections towards a real API server.
+     * <ul>
+     * <li>The CRUD mock indexes only metadata.name and metadata.namespace for field
      * selectors, and answers an empty list to {@code spec.nodeName=...}, where the
      * real API server answers this node's pods. Dropping the selector gives every
      * pod instead, a superset the agent filters by node again, so the agent's pod
-     * cache holds what a real server would give it.
+     * cache holds what a real server would give it.</li>
+     * <li>A custom resource's create and replace are validated against its CRD's
+     * schema ({@link CrdSchema}) and refused with 422 Invalid as the API server does;
+     * the CRUD mock would store anything.</li>
+     * </ul>
      */
-    private static final class NodeNameSelectorIgnored extends KubernetesCrudDispatcher {
+    private static final class Dispatcher extends KubernetesCrudDispatcher {
         private static final Pattern NODE_NAME_SELECTOR = Pattern.compile("fieldSelector=spec\\.nodeName%3D[^&]*&?");
+        private final List<CrdSchema> schemas;
 
-        NodeNameSelectorIgnored() {
-            super(List.of());
+        Dispatcher(List<CrdSchema> schemas) {
+            super(schemas.stream().map(s -> CustomResourceDefinitionContext.fromCrd(s.crd())).toList());
+            this.schemas = schemas;
+        }
+
+        @Override
+        public MockResponse handleCreate(RecordedRequest request) {
+            RecordedRequest again = reread(request);
+            return refusal(again).orElseGet(() -> super.handleCreate(reread(again)));
+        }
+
+        @Override
+        public MockResponse handleUpdate(RecordedRequest request) {
+            RecordedRequest again = reread(request);
+            return refusal(again).orElseGet(() -> super.handleUpdate(reread(again)));
+        }
+
+        /** The same request with a body that can be read once more: reading a Buffer drains it. */
+        private static RecordedRequest reread(RecordedRequest request) {
+            byte[] body = request.getBody() == null ? new byte[0] : request.getBody().getBytes();
+            return new RecordedRequest(request.getHttpVersion(), request.method(), request.getPath(), request.getHeaders(),
+                    new Buffer(body));
+        }
+
+        private java.util.Optional<MockResponse> refusal(RecordedRequest request) {
+            for (CrdSchema schema : schemas) {
+                String prefix = "/apis/" + schema.crd().getSpec().getGroup() + "/";
+                if (request.getPath() != null && request.getPath().startsWith(prefix)
+                        && request.getPath().contains("/" + schema.crd().getSpec().getNames().getPlural())) {
+                    List<String> errors = schema.validate(new String(request.getBody().getBytes(), java.nio.charset.StandardCharsets.UTF_8));
+                    if (!errors.isEmpty()) {
+                        Status status = new StatusBuilder().withStatus("Failure").withCode(422).withReason("Invalid")
+                                .withMessage(schema.crd().getSpec().getNames().getKind() + " is invalid: "
+                                        + String.join(", ", errors)).build();
+                        return java.util.Optional.of(new MockResponse().setResponseCode(422)
+                                .setBody(Serialization.asJson(status)));
+                    }
+                }
+            }
+            return java.util.Optional.empty();
         }
 
         @Override

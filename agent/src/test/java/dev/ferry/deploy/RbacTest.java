@@ -16,15 +16,20 @@ class RbacTest {
     private static final List<HasMetadata> OBJECTS = PlainManifests.applied();
 
     @Test
-    void theClusterRoleOnlyGetsListsAndWatchesPodsAndNodes() {
+    void theClusterRoleOnlyGetsListsAndWatchesPodsNodesNamespacesAndEgressRoutes() {
         List<PolicyRule> rules = Manifests.only(OBJECTS, ClusterRole.class).getRules();
-        assertEquals(1, rules.size());
-        PolicyRule r = rules.getFirst();
-        assertEquals(List.of(""), r.getApiGroups());
-        assertEquals(Set.of("pods", "nodes"), Set.copyOf(r.getResources()));
-        assertEquals(Set.of("get", "list", "watch"), Set.copyOf(r.getVerbs()));
-        assertEquals(List.of(), r.getResourceNames());
-        assertEquals(List.of(), r.getNonResourceURLs());
+        assertEquals(2, rules.size());
+        PolicyRule core = rules.get(0);
+        assertEquals(List.of(""), core.getApiGroups());
+        assertEquals(Set.of("pods", "nodes", "namespaces"), Set.copyOf(core.getResources()));
+        PolicyRule ferry = rules.get(1);
+        assertEquals(List.of("ferry.dev"), ferry.getApiGroups());
+        assertEquals(List.of("egressroutes"), ferry.getResources());
+        for (PolicyRule r : rules) {
+            assertEquals(Set.of("get", "list", "watch"), Set.copyOf(r.getVerbs()));
+            assertEquals(List.of(), r.getResourceNames());
+            assertEquals(List.of(), r.getNonResourceURLs());
+        }
     }
 
     @Test
