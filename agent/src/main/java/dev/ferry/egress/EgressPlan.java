@@ -1,5 +1,6 @@
 package dev.ferry.egress;
 
+import dev.ferry.selection.SelectablePod;
 import dev.ferry.net.IpPrefix;
 
 import java.net.Inet4Address;
@@ -36,11 +37,11 @@ public record EgressPlan(Map<InetAddress, Integer> tableOfPod, Map<Integer, Map<
      * @param pods     this node's pods, one per address (IPv6 ones are not routed yet and get no table)
      * @param previous the table ids of the plan before: a set of routes keeps its table
      */
-    public static EgressPlan of(List<EgressRoute> routes, Collection<EgressPod> pods, Map<List<String>, Integer> previous) {
+    public static EgressPlan of(List<EgressRoute> routes, Collection<SelectablePod> pods, Map<List<String>, Integer> previous) {
         Map<InetAddress, List<String>> routesOfPod = new LinkedHashMap<>();
         Map<String, List<InetAddress>> selected = new LinkedHashMap<>();
         routes.forEach(r -> selected.put(r.name(), new ArrayList<>()));
-        for (EgressPod pod : pods) {
+        for (SelectablePod pod : pods) {
             if (!(pod.address() instanceof Inet4Address)) {
                 continue;
             }

@@ -1,5 +1,7 @@
 package dev.ferry.egress;
 
+import dev.ferry.selection.PodSelection;
+import dev.ferry.selection.SelectablePod;
 import dev.ferry.net.IpPrefix;
 
 import java.util.List;
@@ -33,7 +35,7 @@ public record EgressRoute(String name, PodSelection pods, List<IpPrefix> destina
         this(name, new PodSelection.SourceCidrs(sources), destinations, nextHops, masquerade, fallback);
     }
 
-    public boolean selects(EgressPod pod) {
+    public boolean selects(SelectablePod pod) {
         return pods.selects(pod);
     }
 }

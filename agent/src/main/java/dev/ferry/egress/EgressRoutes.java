@@ -1,5 +1,7 @@
 package dev.ferry.egress;
 
+import dev.ferry.selection.PodLabels;
+import dev.ferry.selection.SelectablePod;
 import dev.ferry.datapath.EgressCounter;
 import dev.ferry.datapath.EgressMaps;
 import dev.ferry.datapath.EgressNextHop;
@@ -353,13 +355,13 @@ public final class EgressRoutes implements AutoCloseable {
             }
             checkHealth();
             List<Endpoint> now = pods.get();
-            List<EgressPod> selectable = new ArrayList<>();
+            List<SelectablePod> selectable = new ArrayList<>();
             Set<String> identities = new HashSet<>();
             for (Endpoint e : now) {
                 Optional<PodLabels.Labels> podLabels = e.podNamespace().isPresent() && e.podName().isPresent()
                         ? labels.of(e.podNamespace().get(), e.podName().get()) : Optional.empty();
                 e.addresses().forEach(a -> {
-                    selectable.add(new EgressPod(a.address(), podLabels));
+                    selectable.add(new SelectablePod(a.address(), podLabels));
                     // Labels are part of who a pod is to the plan: relabelling a pod or its namespace re-plans.
                     identities.add(e.containerId() + "/" + e.ifname() + "/" + a.address().getHostAddress() + "/" + podLabels);
                 });

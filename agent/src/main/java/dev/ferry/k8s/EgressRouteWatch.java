@@ -2,7 +2,7 @@ package dev.ferry.k8s;
 
 import dev.ferry.egress.EgressRoute;
 import dev.ferry.egress.EgressStatus;
-import dev.ferry.egress.PodLabels;
+import dev.ferry.selection.PodLabels;
 import dev.ferry.k8s.KubernetesObserver.Action;
 import dev.ferry.k8s.KubernetesObserver.Operation;
 import dev.ferry.k8s.KubernetesObserver.Resource;

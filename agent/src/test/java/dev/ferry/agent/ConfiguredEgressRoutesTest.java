@@ -47,7 +47,7 @@ class ConfiguredEgressRoutesTest {
                 + "  destinations: [203.0.113.0/24]\n  nextHops: [{via: 192.168.20.1, device: up2}, {via: 192.168.20.2}]\n"
                 + "  masquerade: true\n  fallback: drop\n").egressRoutes().getFirst();
 
-        assertEquals(2, ((dev.ferry.egress.PodSelection.SourceCidrs) r.pods()).cidrs().size());
+        assertEquals(2, ((dev.ferry.selection.PodSelection.SourceCidrs) r.pods()).cidrs().size());
         assertEquals(List.of(IpPrefix.parse("203.0.113.0/24")), r.destinations());
         assertEquals(Optional.of("up2"), r.nextHops().getFirst().device());
         assertTrue(r.masquerade());

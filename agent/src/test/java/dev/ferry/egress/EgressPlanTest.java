@@ -1,5 +1,8 @@
 package dev.ferry.egress;
 
+import dev.ferry.selection.LabelSelector;
+import dev.ferry.selection.PodSelection;
+import dev.ferry.selection.SelectablePod;
 import dev.ferry.net.IpPrefix;
 import org.junit.jupiter.api.Test;
 
@@ -23,8 +26,8 @@ class EgressPlanTest {
                 List.of(new NextHop(IpPrefix.literal("192.168.10.1"), Optional.empty())), false, Fallback.STACK);
     }
 
-    static List<EgressPod> pods(InetAddress... addresses) {
-        return java.util.Arrays.stream(addresses).map(EgressPod::unlabelled).toList();
+    static List<SelectablePod> pods(InetAddress... addresses) {
+        return java.util.Arrays.stream(addresses).map(SelectablePod::unlabelled).toList();
     }
 
     @Test
@@ -87,9 +90,9 @@ class EgressPlanTest {
         EgressRoute r = labelled("web-out", new LabelSelector(Map.of("team", "shop"), List.of()),
                 new LabelSelector(Map.of("app", "web"), List.of()));
         EgressPlan plan = EgressPlan.of(List.of(r), List.of(
-                EgressPod.labelled(POD_A, Map.of("team", "shop"), Map.of("app", "web")),
-                EgressPod.labelled(POD_B, Map.of("team", "bank"), Map.of("app", "web")),
-                EgressPod.labelled(POD_C, Map.of("team", "shop"), Map.of("app", "db"))), Map.of());
+                SelectablePod.labelled(POD_A, Map.of("team", "shop"), Map.of("app", "web")),
+                SelectablePod.labelled(POD_B, Map.of("team", "bank"), Map.of("app", "web")),
+                SelectablePod.labelled(POD_C, Map.of("team", "shop"), Map.of("app", "db"))), Map.of());
 
         assertEquals(List.of(POD_A), plan.selected().get("web-out"));
     }

@@ -1,4 +1,4 @@
-package dev.ferry.egress;
+package dev.ferry.selection;
 
 import dev.ferry.net.IpPrefix;
 
@@ -11,7 +11,7 @@ import java.util.stream.Collectors;
  * selectors).
  */
 public sealed interface PodSelection {
-    boolean selects(EgressPod pod);
+    boolean selects(SelectablePod pod);
 
     /** Pods whose address is in one of the prefixes. */
     record SourceCidrs(List<IpPrefix> cidrs) implements PodSelection {
@@ -20,7 +20,7 @@ public sealed interface PodSelection {
         }
 
         @Override
-        public boolean selects(EgressPod pod) {
+        public boolean selects(SelectablePod pod) {
             return cidrs.stream().anyMatch(c -> c.contains(pod.address()));
         }
 
@@ -37,7 +37,7 @@ public sealed interface PodSelection {
      */
     record Labels(LabelSelector namespaces, LabelSelector pods) implements PodSelection {
         @Override
-        public boolean selects(EgressPod pod) {
+        public boolean selects(SelectablePod pod) {
             return pod.labels().isPresent() && namespaces.matches(pod.labels().get().namespace())
                     && pods.matches(pod.labels().get().pod());
         }

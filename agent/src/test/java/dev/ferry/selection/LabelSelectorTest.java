@@ -1,7 +1,7 @@
-package dev.ferry.egress;
+package dev.ferry.selection;
 
-import dev.ferry.egress.LabelSelector.Operator;
-import dev.ferry.egress.LabelSelector.Requirement;
+import dev.ferry.selection.LabelSelector.Operator;
+import dev.ferry.selection.LabelSelector.Requirement;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;

@@ -1,4 +1,4 @@
-package dev.ferry.egress;
+package dev.ferry.selection;
 
 import java.util.Map;
 import java.util.Optional;
