@@ -2,6 +2,7 @@ package dev.ferry.agent;
 
 import dev.ferry.capture.Captures;
 import dev.ferry.capture.MirrorSlots;
+import dev.ferry.capture.MirrorConfig;
 import dev.ferry.capture.PersistentMirrors;
 import dev.ferry.cni.CniObserver;
 import dev.ferry.cni.CniService;
@@ -10,12 +11,14 @@ import dev.ferry.cni.Readiness;
 import dev.ferry.datapath.Attachment;
 import dev.ferry.datapath.Datapath;
 import dev.ferry.monitor.Monitor;
+import dev.ferry.egress.EgressRoute;
 import dev.ferry.egress.EgressRoutes;
+import dev.ferry.egress.EgressStatus;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointManager;
 import dev.ferry.ipam.Ipam;
 import dev.ferry.k8s.ClusterWatch;
-import dev.ferry.k8s.EgressRouteWatch;
+import dev.ferry.k8s.ObjectWatch;
 import dev.ferry.k8s.KubernetesClients;
 import dev.ferry.masquerade.Masquerade;
 import dev.ferry.masquerade.MasqueradeWriter;
@@ -168,6 +171,14 @@ public final class Agent implements AutoCloseable {
 
             // Before the socket that starts captures: what a killed agent left turned on goes first.
             MirrorSlots mirrorSlots = MirrorSlots.reset(node, datapath);
+            if (cluster != null) {
+                // The configuration's mirrors and the TrafficMirror objects' side by side: each holds its own slots.
+                ObjectWatch<MirrorConfig> mirrorWatch = components.add("traffic_mirror_watch", cluster.watchTrafficMirrors());
+                PersistentMirrors objects = components.add("mirror_objects", PersistentMirrors.ofObjects(netlink, mirrorSlots,
+                        this::endpoints, cluster.podLabels()));
+                mirrorWatch.start((mirrors, refused) -> objects.update(mirrors,
+                        refused.stream().map(r -> new PersistentMirrors.Refused(r.name(), r.reason())).toList()));
+            }
             components.add("mirrors", new PersistentMirrors(netlink, mirrorSlots, this::endpoints, config.mirrors()));
             Captures captures = components.add("captures",
                     new Captures(node, netlink, datapath, mirrorSlots, this::endpoints, config.nodeName(),
@@ -179,11 +190,14 @@ public final class Agent implements AutoCloseable {
             EgressRoutes egress;
             if (cluster != null) {
                 // The EgressRoute objects: until their first list the routes pinned before stay in force.
-                EgressRouteWatch egressWatch = components.add("egress_route_watch", cluster.watchEgressRoutes(config.clusterCidrs()));
-                egress = components.add("egress_routes", EgressRoutes.awaitRoutes(uplinks.links(), egressNetlink,
-                        datapath.egress(), datapath.endpoints(), this::endpoints, egressWatch.labels(),
+                ObjectWatch<EgressRoute> egressWatch = components.add("egress_route_watch",
+                        cluster.watchEgressRoutes(config.clusterCidrs()));
+                EgressRoutes routes = components.add("egress_routes", EgressRoutes.awaitRoutes(uplinks.links(), egressNetlink,
+                        datapath.egress(), datapath.endpoints(), this::endpoints, cluster.podLabels(),
                         config.stateDir().resolve(EGRESS_ROUTE_IDS), EGRESS_TICK));
-                egressWatch.start(egress::update);
+                egressWatch.start((inForce, refused) -> routes.update(inForce,
+                        refused.stream().map(r -> new EgressStatus.Refused(r.name(), r.reason())).toList()));
+                egress = routes;
             } else {
                 // Also with no route configured: a start after routes were removed takes them out of the pinned maps.
                 egress = components.add("egress_routes", EgressRoutes.start(config.egressRoutes(), uplinks.links(),

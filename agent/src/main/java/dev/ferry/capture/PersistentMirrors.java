@@ -4,6 +4,7 @@ import dev.ferry.endpoint.Endpoint;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.RtNetlink;
+import dev.ferry.selection.PodLabels;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,11 +21,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * The configuration's persistent mirrors: each holds a slot for as long as the
- * agent runs, pointed at its device, and its bit is set in the word of every
- * endpoint its CIDRs select. Endpoints come and go, and a device may appear (or
- * be made again) after the agent started, so this is a reconcile, every
- * {@link #INTERVAL}: a new pod is mirrored within that interval of its ADD.
+ * The persistent mirrors (the configuration's, or Kubernetes mode's TrafficMirror
+ * objects, which {@link #update} replaces): each holds a slot for as long as it
+ * exists, pointed at its device, and its bit is set in the word of every
+ * endpoint it selects. Endpoints come and go, pods are relabelled, and a device
+ * may appear (or be made again) after the agent started, so this is a
+ * reconcile, every {@link #INTERVAL}: a new pod is mirrored within that interval
+ * of its ADD, a relabelled one stops or starts being mirrored within it.
  * Turned off when the agent stops; the next agent's reset clears what a killed
  * one left, and this sets it again.
  */
@@ -35,8 +38,15 @@ public final class PersistentMirrors implements AutoCloseable {
     private final RtNetlink netlink;
     private final MirrorSlots slots;
     private final Supplier<List<Endpoint>> endpoints;
+    private final PodLabels labels;
+    /** Guarded by this. */
     private final List<Held> held = new ArrayList<>();
+    /** Mirrors that hold no slot (all taken), with why. Guarded by this. */
+    private List<Refused> refused = List.of();
     private final ScheduledExecutorService reconciler;
+
+    /** A mirror that is not in force, and why. */
+    public record Refused(String name, String reason) {}
 
     /** A mirror's slot and the device ifindex it points at now (0: the device is missing). */
     private static final class Held {
@@ -52,19 +62,77 @@ public final class PersistentMirrors implements AutoCloseable {
         }
     }
 
+    /** The configuration's mirrors, selecting by address. */
     public PersistentMirrors(RtNetlink netlink, MirrorSlots slots, Supplier<List<Endpoint>> endpoints, List<MirrorConfig> mirrors) {
+        this(netlink, slots, endpoints, PodLabels.NONE, mirrors, !mirrors.isEmpty());
+    }
+
+    /** Kubernetes mode's: none until {@link #update}, selecting by the labels {@code labels} gives. */
+    public static PersistentMirrors ofObjects(RtNetlink netlink, MirrorSlots slots, Supplier<List<Endpoint>> endpoints,
+                                              PodLabels labels) {
+        return new PersistentMirrors(netlink, slots, endpoints, labels, List.of(), true);
+    }
+
+    private PersistentMirrors(RtNetlink netlink, MirrorSlots slots, Supplier<List<Endpoint>> endpoints, PodLabels labels,
+                              List<MirrorConfig> mirrors, boolean reconciling) {
         this.netlink = netlink;
         this.slots = slots;
         this.endpoints = endpoints;
+        this.labels = labels;
         for (MirrorConfig config : mirrors) {
             held.add(new Held(config, slots.take()));
         }
         reconcile();
-        this.reconciler = mirrors.isEmpty() ? null : Executors.newSingleThreadScheduledExecutor(
+        this.reconciler = !reconciling ? null : Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("ferry-mirrors").factory());
         if (reconciler != null) {
             reconciler.scheduleWithFixedDelay(this::reconcileQuietly, INTERVAL.toMillis(), INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
         }
+    }
+
+    /**
+     * Replaces the mirrors (TrafficMirror objects changed). A mirror whose name
+     * and settings stay keeps its slot and what it set; a gone or changed one is
+     * turned off first, so a slot freed here can serve a new one at once. A new
+     * mirror when every slot is taken (by captures too) is refused, named in
+     * {@link #refused}, and tried again on the next update.
+     */
+    public synchronized void update(List<MirrorConfig> next, List<Refused> refusedObjects) {
+        List<Refused> notInForce = new ArrayList<>(refusedObjects);
+        for (java.util.Iterator<Held> it = held.iterator(); it.hasNext(); ) {
+            Held h = it.next();
+            if (!next.contains(h.config)) {
+                turnOff(h);
+                it.remove();
+                log.info("event=mirror_off mirror={} why=object_changed_or_deleted", h.config.name());
+            }
+        }
+        for (MirrorConfig config : next) {
+            if (held.stream().anyMatch(h -> h.config.equals(config))) {
+                continue;
+            }
+            try {
+                held.add(new Held(config, slots.take()));
+            } catch (CaptureException e) {
+                notInForce.add(new Refused(config.name(), e.getMessage()));
+            }
+        }
+        if (!notInForce.equals(refused)) {
+            notInForce.forEach(r -> log.warn("event=mirror_refused mirror={} error=\"{}\"", r.name(), r.reason()));
+        }
+        refused = List.copyOf(notInForce);
+        reconcile();
+    }
+
+    /** The mirrors not in force, with why: refused objects, and mirrors that found every slot taken. */
+    public synchronized List<Refused> refused() {
+        return refused;
+    }
+
+    private void turnOff(Held h) {
+        h.mirrored.forEach((ifindex, addresses) -> slots.unmirror(addresses, ifindex, h.slot));
+        h.mirrored.clear();
+        slots.free(h.slot);
     }
 
     private void reconcileQuietly() {
@@ -93,12 +161,26 @@ public final class PersistentMirrors implements AutoCloseable {
                 h.ifindex = ifindex;
             }
             Map<Integer, Endpoint> current = new HashMap<>();
+            Map<Integer, Endpoint> existing = new HashMap<>();
             for (Endpoint e : all) {
-                if (h.config.selects(e.addresses())) {
+                existing.put(e.hostIfindex(), e);
+                Optional<PodLabels.Labels> podLabels = e.podNamespace().isPresent() && e.podName().isPresent()
+                        ? labels.of(e.podNamespace().get(), e.podName().get()) : Optional.empty();
+                if (h.config.selects(e.addresses(), podLabels)) {
                     current.put(e.hostIfindex(), e);
                 }
             }
-            h.mirrored.keySet().retainAll(current.keySet()); // gone with their DEL: entry and veth deleted
+            for (var it = h.mirrored.entrySet().iterator(); it.hasNext(); ) {
+                var m = it.next();
+                if (current.containsKey(m.getKey())) {
+                    continue;
+                }
+                // Not selected any more (relabelled): its bit goes. Gone with its DEL: entry and veth went with it.
+                if (existing.containsKey(m.getKey())) {
+                    slots.unmirror(m.getValue(), m.getKey(), h.slot);
+                }
+                it.remove();
+            }
             for (Endpoint e : current.values()) {
                 List<InetAddress> addresses = e.addresses().stream().map(IpPrefix::address).toList();
                 boolean set = addresses.stream().allMatch(a ->
@@ -112,7 +194,7 @@ public final class PersistentMirrors implements AutoCloseable {
     }
 
     /** The slot of the named mirror, while it holds one. */
-    public Optional<Integer> slotOf(String name) {
+    public synchronized Optional<Integer> slotOf(String name) {
         return held.stream().filter(h -> h.config.name().equals(name)).map(h -> h.slot).findFirst();
     }
 
@@ -121,10 +203,7 @@ public final class PersistentMirrors implements AutoCloseable {
         if (reconciler != null) {
             reconciler.shutdownNow();
         }
-        for (Held h : held) {
-            h.mirrored.forEach((ifindex, addresses) -> slots.unmirror(addresses, ifindex, h.slot));
-            slots.free(h.slot);
-        }
+        held.forEach(this::turnOff);
         held.clear();
     }
 }

@@ -1,9 +1,14 @@
 package dev.ferry.k8s;
 
 import dev.ferry.cni.PodNetwork;
+import dev.ferry.capture.MirrorConfig;
 import dev.ferry.datapath.ClusterCidrMap;
+import dev.ferry.egress.EgressRoute;
+import dev.ferry.k8s.KubernetesObserver.Operation;
+import dev.ferry.k8s.KubernetesObserver.Resource;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.PeerRoutes;
+import dev.ferry.selection.PodLabels;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,7 +33,8 @@ import java.util.function.Consumer;
  *   <li>{@link ClusterCidrSync}: every node's pod CIDRs in the BPF cluster-CIDR map and the masquerade rules;</li>
  *   </ul></li>
  * <li>{@link EndpointGc}: this node's Pods, and the collection of endpoints whose pod is gone, once the pod network runs;</li>
- * <li>{@link EgressRouteWatch}: the EgressRoute objects and the Namespaces' labels, for the egress routes;</li>
+ * <li>{@link ObjectWatch}: Ferry's own objects (EgressRoute, TrafficMirror), and {@link ClusterLabels}, the pods' and
+ *   namespaces' labels they select by;</li>
  * <li>{@link ApiProbe}: outage detection; when the API server is back, both informers list anew.</li>
  * </ul>
  * An API outage changes nothing: the informers retry and re-list, and only what
@@ -51,6 +57,8 @@ public final class ClusterWatch implements AutoCloseable {
     private final ApiProbe probe;
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
     private volatile EndpointGc endpointGc;
+    /** Made by the first {@link #podLabels}. Guarded by this. */
+    private ClusterLabels labels;
     /** The reason last logged while waiting to be ready. Guarded by this. */
     private Optional<String> waitingFor = Optional.empty();
 
@@ -104,17 +112,38 @@ public final class ClusterWatch implements AutoCloseable {
     }
 
     /**
-     * The EgressRoute objects and the Namespaces' labels (start it with
-     * {@link EgressRouteWatch#start}); call after {@link #collectEndpoints}, whose
-     * Pod cache gives the pods' labels. Not part of readiness: pods start without
-     * egress routes. The caller closes it.
+     * The labels of this node's pods and their namespaces, which EgressRoute and
+     * TrafficMirror objects select by; call after {@link #collectEndpoints}, whose
+     * Pod cache has the pods'. One Namespace informer serves every caller.
      */
-    public EgressRouteWatch watchEgressRoutes(List<IpPrefix> clusterCidrs) {
-        EndpointGc gc = endpointGc;
-        if (gc == null) {
-            throw new IllegalStateException("egress routes select pods of this node: collectEndpoints first");
+    public synchronized PodLabels podLabels() {
+        if (labels == null) {
+            EndpointGc gc = endpointGc;
+            if (gc == null) {
+                throw new IllegalStateException("objects select pods of this node: collectEndpoints first");
+            }
+            labels = new ClusterLabels(client, gc, observer);
         }
-        return new EgressRouteWatch(client, clusterCidrs, gc::podLabels, gc::synced, observer);
+        return labels;
+    }
+
+    /**
+     * The EgressRoute objects (start the watch with the egress routes' update).
+     * Not part of readiness: pods start without egress routes. The caller closes it.
+     *
+     * @param clusterCidrs the configured cluster CIDRs (empty when they come from the Nodes): no route may send them away
+     */
+    public ObjectWatch<EgressRoute> watchEgressRoutes(List<IpPrefix> clusterCidrs) {
+        ClusterLabels l = (ClusterLabels) podLabels();
+        return new ObjectWatch<>(client, EgressRouteObjects.CONTEXT, o -> EgressRouteObjects.read(o, clusterCidrs),
+                l::synced, observer, Resource.EGRESS_ROUTE, Operation.WATCH_EGRESS_ROUTES);
+    }
+
+    /** The TrafficMirror objects (start the watch with the persistent mirrors' update). The caller closes it. */
+    public ObjectWatch<MirrorConfig> watchTrafficMirrors() {
+        ClusterLabels l = (ClusterLabels) podLabels();
+        return new ObjectWatch<>(client, TrafficMirrorObjects.CONTEXT, TrafficMirrorObjects::read,
+                l::synced, observer, Resource.TRAFFIC_MIRROR, Operation.WATCH_TRAFFIC_MIRRORS);
     }
 
     /** Empty when ready: the pod CIDR known, the API server reachable, and every informer synced and watching. */
@@ -167,6 +196,11 @@ public final class ClusterWatch implements AutoCloseable {
     /** Stops the probe and the Node informer and closes the client; routes, maps and the pod CIDR file stay. */
     @Override
     public void close() {
+        synchronized (this) {
+            if (labels != null) {
+                labels.close();
+            }
+        }
         probe.close();
         nodes.close();
         client.close();

@@ -10,7 +10,7 @@ import io.github.resilience4j.retry.RetryRegistry;
  * for the CNI service.
  */
 public interface KubernetesObserver {
-    enum Resource { POD, NODE, NAMESPACE, EGRESS_ROUTE }
+    enum Resource { POD, NODE, NAMESPACE, EGRESS_ROUTE, TRAFFIC_MIRROR }
 
     enum Action { ADD, UPDATE, DELETE }
 
@@ -26,6 +26,8 @@ public interface KubernetesObserver {
         WATCH_NAMESPACES,
         /** The EgressRoute informer's list or watch. */
         WATCH_EGRESS_ROUTES,
+        /** The TrafficMirror informer's list or watch. */
+        WATCH_TRAFFIC_MIRRORS,
         /** The reachability probe (GET /version). */
         PROBE_VERSION
     }

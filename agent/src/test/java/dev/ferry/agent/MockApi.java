@@ -50,7 +50,7 @@ final class MockApi implements AutoCloseable {
 
     private void boot() {
         server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-                new Dispatcher(List.of(EGRESS_ROUTES)), false);
+                new Dispatcher(List.of(EGRESS_ROUTES, TRAFFIC_MIRRORS)), false);
         if (port == 0) {
             server.init();
             port = server.getPort();
@@ -62,6 +62,8 @@ final class MockApi implements AutoCloseable {
 
     /** The EgressRoute CRD as deploy/crds/ installs it: the server stores only what its schema admits. */
     static final CrdSchema EGRESS_ROUTES = CrdSchema.load(CrdSchema.repoFile("deploy/crds/egressroutes.ferry.dev.yaml"));
+    /** The TrafficMirror CRD, likewise. */
+    static final CrdSchema TRAFFIC_MIRRORS = CrdSchema.load(CrdSchema.repoFile("deploy/crds/trafficmirrors.ferry.dev.yaml"));
 
     /**
      * The CRUD dispatcher with two corrections towards a real API server.

@@ -16,7 +16,7 @@ class RbacTest {
     private static final List<HasMetadata> OBJECTS = PlainManifests.applied();
 
     @Test
-    void theClusterRoleOnlyGetsListsAndWatchesPodsNodesNamespacesAndEgressRoutes() {
+    void theClusterRoleOnlyGetsListsAndWatchesPodsNodesNamespacesAndFerrysObjects() {
         List<PolicyRule> rules = Manifests.only(OBJECTS, ClusterRole.class).getRules();
         assertEquals(2, rules.size());
         PolicyRule core = rules.get(0);
@@ -24,7 +24,7 @@ class RbacTest {
         assertEquals(Set.of("pods", "nodes", "namespaces"), Set.copyOf(core.getResources()));
         PolicyRule ferry = rules.get(1);
         assertEquals(List.of("ferry.dev"), ferry.getApiGroups());
-        assertEquals(List.of("egressroutes"), ferry.getResources());
+        assertEquals(List.of("egressroutes", "trafficmirrors"), ferry.getResources());
         for (PolicyRule r : rules) {
             assertEquals(Set.of("get", "list", "watch"), Set.copyOf(r.getVerbs()));
             assertEquals(List.of(), r.getResourceNames());

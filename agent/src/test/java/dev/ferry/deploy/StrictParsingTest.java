@@ -45,7 +45,7 @@ class StrictParsingTest {
         List<Path> files = Repo.allDeployYamlFiles();
         assertTrue(files.size() >= 7, "deploy/ YAML files: " + files);
         List<HasMetadata> objects = PlainManifests.parseAll(files);
-        assertEquals(List.of("ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "CustomResourceDefinition", "DaemonSet", "Service",
+        assertEquals(List.of("ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "CustomResourceDefinition", "CustomResourceDefinition", "DaemonSet", "Service",
                         "ServiceAccount", "ServiceMonitor"),
                 objects.stream().map(HasMetadata::getKind).sorted().toList());
     }

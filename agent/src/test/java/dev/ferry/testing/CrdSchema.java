@@ -25,8 +25,8 @@ import java.util.regex.Pattern;
 /**
  * What the API server does with a CRD's {@code openAPIV3Schema} before it stores
  * an object, for the keywords Ferry's CRDs use: type, properties, required,
- * items, additionalProperties, enum, pattern, min/max items, length and
- * properties, anyOf, the ipv4/ipv6/cidr formats, set lists; unknown fields are
+ * items, additionalProperties, enum, pattern, minimum/maximum, min/max items,
+ * length and properties, anyOf, the ipv4/ipv6/cidr formats, set lists; unknown fields are
  * refused, as {@code kubectl}'s default strict field validation does. There is no
  * API server here, so the mock API server runs this where the real one runs its
  * validation. A schema using a keyword this does not implement fails loudly
@@ -106,6 +106,14 @@ public final class CrdSchema {
             }
             if (s.getFormat() != null && !formatMatches(s.getFormat(), text)) {
                 errors.add(at + ": Invalid value: must be of format " + s.getFormat());
+            }
+        }
+        if (value instanceof Number n && !(value instanceof Double || value instanceof Float)) {
+            if (s.getMinimum() != null && n.longValue() < s.getMinimum()) {
+                errors.add(at + ": Invalid value: " + n + ": should be greater than or equal to " + s.getMinimum().longValue());
+            }
+            if (s.getMaximum() != null && n.longValue() > s.getMaximum()) {
+                errors.add(at + ": Invalid value: " + n + ": should be less than or equal to " + s.getMaximum().longValue());
             }
         }
         if (value instanceof List<?> list) {
@@ -208,8 +216,8 @@ public final class CrdSchema {
         unsupported.put("allOf", s.getAllOf());
         unsupported.put("oneOf", s.getOneOf());
         unsupported.put("not", s.getNot());
-        unsupported.put("minimum", s.getMinimum());
-        unsupported.put("maximum", s.getMaximum());
+        unsupported.put("exclusiveMinimum", s.getExclusiveMinimum());
+        unsupported.put("exclusiveMaximum", s.getExclusiveMaximum());
         unsupported.put("multipleOf", s.getMultipleOf());
         unsupported.put("minProperties", s.getMinProperties());
         unsupported.put("uniqueItems", s.getUniqueItems());
