@@ -2,7 +2,6 @@ package dev.ferry.egress;
 
 import dev.ferry.net.IpPrefix;
 
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -33,7 +32,8 @@ public record EgressPlan(Map<InetAddress, Integer> tableOfPod, Map<Integer, Map<
 
     /**
      * @param routes   oldest first: the order conflicts of equal prefixes are settled in
-     * @param pods     the addresses of this node's pods (IPv6 ones are not routed yet and get no table)
+     * @param pods     the addresses of this node's pods, of either family (a dual-stack pod's two addresses are
+     *                 selected each by the sources of its family)
      * @param previous the table ids of the plan before: a set of routes keeps its table
      */
     public static EgressPlan of(List<EgressRoute> routes, Collection<InetAddress> pods, Map<List<String>, Integer> previous) {
@@ -41,9 +41,6 @@ public record EgressPlan(Map<InetAddress, Integer> tableOfPod, Map<Integer, Map<
         Map<String, List<InetAddress>> selected = new LinkedHashMap<>();
         routes.forEach(r -> selected.put(r.name(), new ArrayList<>()));
         for (InetAddress pod : pods) {
-            if (!(pod instanceof Inet4Address)) {
-                continue;
-            }
             List<String> names = new ArrayList<>();
             for (EgressRoute r : routes) {
                 if (r.selects(pod)) {
