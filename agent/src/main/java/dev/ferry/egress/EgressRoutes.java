@@ -120,6 +120,11 @@ public final class EgressRoutes implements AutoCloseable {
                     .orElseThrow(() -> new IllegalArgumentException("key '" + key + ".device': '" + hop.device().get()
                             + "' is not an uplink (" + names + "); replies reach pods only through the uplinks"));
         }
+        if (hop.via().isLinkLocalAddress()) {
+            // Every uplink has a subnet of fe80::/64: the address alone names no uplink.
+            throw new IllegalArgumentException("key '" + key + ".via': " + hop.via().getHostAddress()
+                    + " is link-local, on every uplink's link; name the device");
+        }
         for (Link uplink : uplinks) {
             for (Address a : netlink.addresses(uplink.index())) {
                 if (a.prefix().isIpv4() == (hop.via() instanceof java.net.Inet4Address)
@@ -222,11 +227,16 @@ public final class EgressRoutes implements AutoCloseable {
     /**
      * A masqueraded route's packets go to the stack marked with their next hop
      * (from_pod chose it, as for the others); one rule and table per next hop
-     * send them there, and the node's masquerade table SNATs them to the uplink's
-     * address. Rules of routes that are gone (an earlier agent's) are deleted.
+     * send them there, and the node's masquerade table of the family ({@code table
+     * ip ferry}, {@code table ip6 ferry}) SNATs them to the uplink's address. An
+     * IPv6 next hop's rule and route are IPv6 ones (ip -6 rule), under the same
+     * mark. Rules of routes that are gone (an earlier agent's) are deleted.
      */
     private void writeMasqueradeRules() {
-        Set<Integer> wanted = new HashSet<>();
+        Map<Family, Set<Integer>> wanted = new HashMap<>();
+        for (Family family : List.of(Family.V4, Family.V6)) {
+            wanted.put(family, new HashSet<>());
+        }
         for (Resolved r : routes) {
             if (!r.route().masquerade()) {
                 continue;
@@ -234,24 +244,33 @@ public final class EgressRoutes implements AutoCloseable {
             for (int j = 0; j < r.hops().size(); j++) {
                 ResolvedHop h = r.hops().get(j);
                 int mark = mark(r.id(), j);
-                wanted.add(mark);
-                netlink.replaceRoute(new Route(IpPrefix.DEFAULT_V4, h.hop().via(), h.device().index(), Scope.UNIVERSE,
+                Family family = Family.of(h.hop().via());
+                wanted.get(family).add(mark);
+                netlink.replaceRoute(new Route(anywhere(family), h.hop().via(), h.device().index(), Scope.UNIVERSE,
                         Route.PROTO_FERRY, mark, 0, false));
-                netlink.addRule(rule(mark));
+                netlink.addRule(rule(family, mark));
             }
         }
-        for (Rule rule : netlink.rules(Family.V4)) {
-            if (rule.protocol() == Route.PROTO_FERRY && (rule.fwmark() & MARK_MASK) == MARK_BASE
-                    && !wanted.contains(rule.fwmark())) {
-                netlink.deleteRule(rule);
-                netlink.deleteRoute(new Route(IpPrefix.DEFAULT_V4, null, 0, Scope.UNIVERSE, Route.PROTO_FERRY, rule.table(), 0, false));
-                log.info("event=egress_rule_deleted mark=0x{} why=route_gone", Integer.toHexString(rule.fwmark()));
+        for (Family family : List.of(Family.V4, Family.V6)) {
+            for (Rule rule : netlink.rules(family)) {
+                if (rule.protocol() == Route.PROTO_FERRY && (rule.fwmark() & MARK_MASK) == MARK_BASE
+                        && !wanted.get(family).contains(rule.fwmark())) {
+                    netlink.deleteRule(rule);
+                    netlink.deleteRoute(new Route(anywhere(family), null, 0, Scope.UNIVERSE, Route.PROTO_FERRY, rule.table(), 0,
+                            false));
+                    log.info("event=egress_rule_deleted mark=0x{} family={} why=route_gone", Integer.toHexString(rule.fwmark()),
+                            family == Family.V4 ? "ipv4" : "ipv6");
+                }
             }
         }
     }
 
-    private static Rule rule(int mark) {
-        return new Rule(Family.V4, mark, -1, mark, RULE_PRIORITY, Route.PROTO_FERRY);
+    private static IpPrefix anywhere(Family family) {
+        return family == Family.V4 ? IpPrefix.DEFAULT_V4 : IpPrefix.DEFAULT_V6;
+    }
+
+    private static Rule rule(Family family, int mark) {
+        return new Rule(family, mark, -1, mark, RULE_PRIORITY, Route.PROTO_FERRY);
     }
 
     private void run() {
