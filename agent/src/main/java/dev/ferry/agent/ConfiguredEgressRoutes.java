@@ -5,6 +5,7 @@ import dev.ferry.egress.Fallback;
 import dev.ferry.egress.NextHop;
 import dev.ferry.masquerade.MasqueradeFamilies;
 import dev.ferry.net.IpPrefix;
+import dev.ferry.net.IpText;
 
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -113,14 +114,14 @@ final class ConfiguredEgressRoutes {
                     .orElseThrow(() -> new ConfigException("key '" + h.key("via") + "' is required (the router's address)"));
             for (IpPrefix cluster : clusterCidrs) {
                 if (cluster.contains(via)) {
-                    throw new ConfigException("key '" + h.key("via") + "': " + via.getHostAddress()
+                    throw new ConfigException("key '" + h.key("via") + "': " + IpText.format(via)
                             + " is a pod address (cluster CIDR " + cluster + "), not a router on an uplink");
                 }
             }
             Optional<String> device = h.string("device").map(d -> ConfigValues.ifname(h.key("device"), d));
             // Every uplink has a subnet of fe80::/64: the address alone names no uplink.
             if (via.isLinkLocalAddress() && device.isEmpty()) {
-                throw new ConfigException("key '" + h.key("via") + "': " + via.getHostAddress()
+                throw new ConfigException("key '" + h.key("via") + "': " + IpText.format(via)
                         + " is link-local, on every uplink's link; name the device");
             }
             if (device.isPresent() && !uplinks.isEmpty() && !uplinks.contains(device.get())) {
@@ -129,7 +130,7 @@ final class ConfiguredEgressRoutes {
             }
             NextHop hop = new NextHop(via, device);
             if (nextHops.stream().anyMatch(o -> o.via().equals(via))) {
-                throw new ConfigException("key '" + h.key("via") + "': " + via.getHostAddress() + " is listed twice");
+                throw new ConfigException("key '" + h.key("via") + "': " + IpText.format(via) + " is listed twice");
             }
             nextHops.add(hop);
         }

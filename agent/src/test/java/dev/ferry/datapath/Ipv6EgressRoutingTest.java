@@ -308,6 +308,13 @@ class Ipv6EgressRoutingTest {
                 "an IPv6 route has no IPv4 rule");
     }
 
+    @Test
+    void theStatusWritesIpv6AddressesAsIpRouteDoes() {
+        EgressStatus.Route route = status(0);
+        assertEquals(List.of("fd00:e6:12::2", "fe80::e6:3"), route.nextHops().stream().map(EgressStatus.Hop::via).toList());
+        assertEquals(List.of("fd00:e6:1::2"), route.pods().stream().map(EgressStatus.Pod::address).toList());
+    }
+
     // ---- harness --------------------------------------------------------------------------------
 
     /** Router i (0-based) drops the neighbour solicitations it receives: it no longer answers for its addresses. */
