@@ -53,7 +53,10 @@ import static org.junit.jupiter.api.Assertions.fail;
  * 1), masqueraded by the node's {@code table ip6 ferry}; pod C's route
  * masquerades. The server routes every reply to a pod back through router 1,
  * whose to_pod delivery reaches the pods. Which router a flow took is read from
- * the routers' own conntrack tables. Duplicate address detection is off in every
+ * the routers' own conntrack tables. Pod D is dual-stack and its route has next
+ * hops of both families: each family's flows take that family's next hop (the
+ * links carry IPv4 too, 172.23.i.0/24 to the node and 172.24.i.0/24 to the
+ * server). Duplicate address detection is off in every
  * namespace: a tentative link-local address sends no neighbour solicitation.
  */
 @RequiresRoot
@@ -62,6 +65,10 @@ class Ipv6EgressRoutingTest {
     static final String POD_A = "fd00:e6:1::2";
     static final String POD_B = "fd00:e6:1::3";
     static final String POD_C = "fd00:e6:1::4";
+    /** A dual-stack pod, whose route has an IPv4 next hop (router 2) and an IPv6 one (router 3). */
+    static final String POD_D = "10.227.1.5";
+    static final String POD_D6 = "fd00:e6:1::5";
+    static final String SERVER4 = "198.19.227.1";
     static final String POD_CIDR = "fd00:e6:1::/64";
     static final String SERVER = "2001:db8:e6::1";
     static final int PORT = 8216;
@@ -88,18 +95,22 @@ class Ipv6EgressRoutingTest {
 
     @BeforeAll
     void build() throws Exception {
-        node = AttachedNode.create("e6r", AttachMode.TC, List.of(POD_A, POD_B, POD_C));
+        node = AttachedNode.create("e6r", AttachMode.TC, List.of(POD_A, POD_B, POD_C, POD_D + "," + POD_D6));
         TestNetns n = node.topology.node;
         noDad(n);
         server = TestNetns.create("e6rs");
         noDad(server);
         server.ip("-6", "addr", "add", SERVER + "/128", "dev", "lo", "nodad");
+        server.ip("addr", "add", SERVER4 + "/32", "dev", "lo");
+        server.sysctl("net.ipv4.conf.all.rp_filter", "0");
+        server.sysctl("net.ipv4.conf.default.rp_filter", "0");
         n.sysctl("net.ipv6.conf.all.forwarding", "1");
         for (int i = 1; i <= 3; i++) {
             TestNetns r = TestNetns.create("e6r" + i);
             routers.add(r);
             noDad(r);
             r.sysctl("net.ipv6.conf.all.forwarding", "1");
+            r.sysctl("net.ipv4.conf.all.forwarding", "1");
             // Conntrack tracks a namespace's packets once something there asks for it.
             assertTrue(r.exec("nft", "add table inet e6rcap; add chain inet e6rcap through { type filter hook forward priority 0; };"
                     + " add rule inet e6rcap through ct state new counter").ok());
@@ -115,6 +126,12 @@ class Ipv6EgressRoutingTest {
             server.ip("link", "set", "r" + i, "up");
             r.ip("-6", "route", "add", SERVER + "/128", "via", "fd00:e6:2" + i + "::2");
             r.ip("-6", "route", "add", POD_CIDR, "via", NODE_ON_UPLINK[i - 1]);
+            n.ip("addr", "add", "172.23." + i + ".1/24", "dev", "e6r-u" + i);
+            r.ip("addr", "add", "172.23." + i + ".2/24", "dev", "to-node");
+            r.ip("addr", "add", "172.24." + i + ".1/24", "dev", "to-server");
+            server.ip("addr", "add", "172.24." + i + ".2/24", "dev", "r" + i);
+            r.ip("route", "add", SERVER4 + "/32", "via", "172.24." + i + ".2");
+            r.ip("route", "add", POD_D + "/32", "via", "172.23." + i + ".1");
             int ifindex = n.ifindex("e6r-u" + i);
             String uplink = "e6r-u" + i;
             n.handle().call(() -> node.datapath.attach(DatapathProgram.TO_POD, uplink, ifindex));
@@ -123,15 +140,18 @@ class Ipv6EgressRoutingTest {
         n.ip("-6", "route", "add", "default", "via", ROUTER_ON_UPLINK[0]);
         // Every reply goes back through router 1: all pods' replies arrive on an uplink, as from any router.
         server.ip("-6", "route", "add", POD_CIDR, "via", "fd00:e6:21::1");
+        server.ip("route", "add", POD_D + "/32", "via", "172.24.1.1");
         for (int i = 1; i <= 3; i++) {
             server.ip("-6", "route", "add", "fd00:e6:1" + i + "::/64", "via", "fd00:e6:2" + i + "::1");
         }
         node.datapath.clusterCidrs().add(IpPrefix.parse(POD_CIDR));
+        node.datapath.clusterCidrs().add(IpPrefix.parse("10.227.1.0/24"));
         // The node's masquerade table, as the agent writes it: it SNATs pod B's traffic and what a masquerading route marks.
         masquerade = new MasqueradeWriter(new Masquerade(n.handle()), MasqueradeFamilies.ALL, List.of(IpPrefix.parse(POD_CIDR)));
         masquerade.update(List.of(IpPrefix.parse(POD_CIDR))).join();
 
-        listener = server.handle().call(() -> new ServerSocket(PORT, 512, InetAddress.getByName(SERVER)));
+        // Every address of the server, both families (a dual-stack socket).
+        listener = server.handle().call(() -> new ServerSocket(PORT, 512));
         Thread.ofPlatform().daemon().name("e6r-echo").start(this::serveEcho);
 
         netlink = RtNetlink.open(n.handle());
@@ -143,15 +163,21 @@ class Ipv6EgressRoutingTest {
                 new EgressRoute("via-r2-r3", List.of(IpPrefix.parse(POD_A + "/128")), List.of(IpPrefix.DEFAULT_V6), hops,
                         false, Fallback.STACK),
                 new EgressRoute("masq-r2-r3", List.of(IpPrefix.parse(POD_C + "/128")), List.of(IpPrefix.DEFAULT_V6), hops,
-                        true, Fallback.STACK));
+                        true, Fallback.STACK),
+                new EgressRoute("dual-r2-r3", List.of(IpPrefix.parse(POD_D + "/32"), IpPrefix.parse(POD_D6 + "/128")),
+                        List.of(IpPrefix.DEFAULT_V4, IpPrefix.DEFAULT_V6),
+                        List.of(new NextHop(IpPrefix.literal("172.23.2.2"), Optional.empty()),
+                                new NextHop(IpPrefix.literal(ROUTER_ON_UPLINK[2]), Optional.empty())),
+                        false, Fallback.DROP));
         egress = EgressRoutes.start(routes, uplinks, netlink, node.datapath.egress(), node.datapath.endpoints(),
                 this::endpoints, Duration.ofMillis(500));
     }
 
     private List<Endpoint> endpoints() {
         return node.topology.pods.stream().map(p -> new Endpoint("c-" + p.endpointId(), "eth0", p.ns().name(), p.hostIfname(),
-                p.hostIfindex(), IpPrefix.parse(p.address() + "/128"), p.podMac(), p.hostMac(), p.endpointId(), 1500,
-                Optional.of("e6r"), Optional.of("pod-" + p.endpointId()), Optional.empty(), Instant.EPOCH)).toList();
+                p.hostIfindex(), IpPrefix.host(p.inet()), Optional.ofNullable(p.address6()).map(a -> IpPrefix.host(IpPrefix.literal(a))),
+                p.podMac(), p.hostMac(), p.endpointId(), 1500, Optional.of("e6r"), Optional.of("pod-" + p.endpointId()),
+                Optional.empty(), Instant.EPOCH)).toList();
     }
 
     private void serveEcho() {
@@ -315,6 +341,23 @@ class Ipv6EgressRoutingTest {
         assertEquals(List.of("fd00:e6:1::2"), route.pods().stream().map(EgressStatus.Pod::address).toList());
     }
 
+    @Test
+    void aRouteOfBothFamiliesSendsADualStackPodsFlowsOfEachFamilyToThatFamilysNextHop() throws Exception {
+        awaitLive(2, 1, true);
+        awaitLive(2, 2, true);
+        routers.forEach(r -> r.exec("conntrack", "-F"));
+
+        Set<Integer> v4 = connect(POD_D, SERVER4, 20);
+        Set<Integer> v6 = connect(POD_D6, SERVER, 20);
+
+        assertEquals(v4, flowsFrom(1, POD_D), "every IPv4 flow by router 2, the route's IPv4 next hop");
+        assertEquals(v6, flowsFrom(2, POD_D6), "every IPv6 flow by router 3, the route's IPv6 next hop");
+        assertEquals(Set.of(), union(flowsFrom(2, POD_D), flowsFrom(0, POD_D)));
+        assertEquals(Set.of(), union(flowsFrom(1, POD_D6), flowsFrom(0, POD_D6)));
+        EgressStatus.Route route = status(2);
+        assertEquals(List.of("10.227.1.5", "fd00:e6:1::5"), route.pods().stream().map(EgressStatus.Pod::address).toList());
+    }
+
     // ---- harness --------------------------------------------------------------------------------
 
     /** Router i (0-based) drops the neighbour solicitations it receives: it no longer answers for its addresses. */
@@ -329,14 +372,20 @@ class Ipv6EgressRoutingTest {
      * byte; returns their source ports.
      */
     private Set<Integer> connect(String pod, int count) throws Exception {
-        NodeWithPods.Pod p = node.topology.pods.stream().filter(x -> x.address().equals(pod)).findFirst().orElseThrow();
+        return connect(pod, SERVER, count);
+    }
+
+    private Set<Integer> connect(String pod, String to, int count) throws Exception {
+        NodeWithPods.Pod p = node.topology.pods.stream().filter(x -> x.address().equals(pod) || pod.equals(x.address6()))
+                .findFirst().orElseThrow();
+        InetAddress from = IpPrefix.literal(pod);
         return p.ns().handle().call(() -> {
             Set<Integer> ports = new HashSet<>();
             for (int i = 0; i < count; i++) {
                 try (Socket s = new Socket()) {
-                    s.bind(new InetSocketAddress(p.inet(), 0));
+                    s.bind(new InetSocketAddress(from, 0));
                     ports.add(s.getLocalPort());
-                    s.connect(new InetSocketAddress(SERVER, PORT), 5000);
+                    s.connect(new InetSocketAddress(to, PORT), 5000);
                     s.setSoTimeout(5000);
                     OutputStream out = s.getOutputStream();
                     InputStream in = s.getInputStream();
@@ -358,7 +407,8 @@ class Ipv6EgressRoutingTest {
 
     /** The source ports of the TCP flows from {@code source} router {@code index} (0-based) has conntrack entries for. */
     private Set<Integer> flowsFrom(int index, String source) {
-        String table = routers.get(index).exec("conntrack", "-L", "-f", "ipv6", "-p", "tcp", "--orig-src", source,
+        String table = routers.get(index).exec("conntrack", "-L", "-f", source.contains(":") ? "ipv6" : "ipv4", "-p", "tcp",
+                "--orig-src", source,
                 "--dport", String.valueOf(PORT)).stdout();
         InetAddress wanted = IpPrefix.literal(source);
         Set<Integer> ports = new HashSet<>();
