@@ -75,7 +75,8 @@ static __always_inline struct decision ipv4_to_pod(struct __sk_buff *ctx)
 /*
  * IPv6 out of a pod, in the order IPv4 takes: the source check first (a
  * link-scoped source needs no owner but is never routed), then the headers, then
- * where to: a local pod, a cluster pod elsewhere, or the stack.
+ * where to: a local pod, a cluster pod elsewhere, an egress route's next hop, or
+ * the stack.
  */
 static __always_inline struct decision ipv6_from_pod(struct __sk_buff *ctx)
 {
@@ -102,7 +103,7 @@ static __always_inline struct decision ipv6_from_pod(struct __sk_buff *ctx)
 	else if ((dst = endpoint_lookup_ipv6(&flow.daddr)))
 		d = ipv6_redirect_peer(ctx, &flow, dst, true);
 	else if (!cluster_contains_ipv6(&flow.daddr))
-		d = pass(FERRY_REASON_OUTSIDE_CLUSTER);
+		d = ipv6_egress(ctx, &flow, src);
 	else
 		d = ipv6_redirect_neigh(ctx, &flow);
 	d.src = src;

@@ -27,6 +27,9 @@
 #define FERRY_EGRESS_DESTS_MAX     4096   /* (table, destination) prefixes over all tables */
 #define FERRY_EGRESS_NEXTHOPS      8      /* next hops per route */
 #define FERRY_EGRESS_SLOTS         64     /* flow hash buckets per route: a power of two */
+/* IPv4 flows take the first half of a route's buckets, IPv6 flows the second: a route
+ * with next hops of both families spreads each family over its own (lib/egress.h). */
+#define FERRY_EGRESS_SLOTS_PER_FAMILY (FERRY_EGRESS_SLOTS / 2)
 #define FERRY_EGRESS_FALLBACK_SLOT FERRY_EGRESS_NEXTHOPS  /* per-route counter of fallbacks */
 #define FERRY_EGRESS_COUNTERS      (FERRY_EGRESS_ROUTES_MAX * (FERRY_EGRESS_NEXTHOPS + 1))
 
@@ -178,7 +181,7 @@ struct egress_route_value {
 	__u32 mark;                                /* masquerade: skb->mark is this | next hop index */
 	__u8  live;                                /* live next hops; 0: fallback */
 	__u8  pad[7];
-	__u8  slots[FERRY_EGRESS_SLOTS];           /* flow hash bucket -> index into nexthops */
+	__u8  slots[FERRY_EGRESS_SLOTS];           /* flow hash bucket -> index into nexthops: IPv4's half, then IPv6's */
 	struct egress_nexthop nexthops[FERRY_EGRESS_NEXTHOPS];
 };
 

@@ -122,6 +122,7 @@ int main(void)
 	printf("egress.routes_max %d\n", FERRY_EGRESS_ROUTES_MAX);
 	printf("egress.nexthops %d\n", FERRY_EGRESS_NEXTHOPS);
 	printf("egress.slots %d\n", FERRY_EGRESS_SLOTS);
+	printf("egress.slots_per_family %d\n", FERRY_EGRESS_SLOTS_PER_FAMILY);
 
 	printf("mirror.slots %d\n", FERRY_MIRROR_SLOTS);
 	return 0;

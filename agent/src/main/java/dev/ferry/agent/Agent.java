@@ -191,7 +191,7 @@ public final class Agent implements AutoCloseable {
             if (cluster != null) {
                 // The EgressRoute objects: until their first list the routes pinned before stay in force.
                 ObjectWatch<EgressRoute> egressWatch = components.add("egress_route_watch",
-                        cluster.watchEgressRoutes(config.clusterCidrs()));
+                        cluster.watchEgressRoutes(config.clusterCidrs(), config.masquerade()));
                 EgressRoutes routes = components.add("egress_routes", EgressRoutes.awaitRoutes(uplinks.links(), egressNetlink,
                         datapath.egress(), datapath.endpoints(), this::endpoints, cluster.podLabels(),
                         config.stateDir().resolve(EGRESS_ROUTE_IDS), EGRESS_TICK));

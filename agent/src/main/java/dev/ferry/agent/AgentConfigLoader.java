@@ -132,9 +132,9 @@ public final class AgentConfigLoader {
         }
         List<String> uplinks = f.list("uplinks", ConfigValues::ifname).orElse(List.of());
         MasqueradeFamilies masquerade = masquerade(f);
-        // Egress routes are IPv4: a route that masquerades needs the node's IPv4 masquerade table.
+        // A route that masquerades needs the node's masquerade table of each family it routes.
         List<EgressRoute> egressRoutes = mode == Mode.KUBERNETES ? List.of()
-                : ConfiguredEgressRoutes.parse(f, clusterCidrs, uplinks, masquerade.ipv4());
+                : ConfiguredEgressRoutes.parse(f, clusterCidrs, uplinks, masquerade);
         return new AgentConfig(
                 nodeName,
                 mode,

@@ -3,7 +3,9 @@ package dev.ferry.agent;
 import dev.ferry.egress.EgressRoute;
 import dev.ferry.egress.Fallback;
 import dev.ferry.egress.NextHop;
+import dev.ferry.masquerade.MasqueradeFamilies;
 import dev.ferry.net.IpPrefix;
+import dev.ferry.net.IpText;
 
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -19,8 +21,11 @@ import java.util.regex.Pattern;
  * Standalone mode's {@code egressRoutes}: which pods (by source CIDR) reach which
  * destinations outside the cluster through which next hops. Listed oldest first:
  * of two routes giving the same destination to a pod, the one listed first wins.
- * IPv4 only for now; a next hop's device, when named, must be an uplink (replies
- * come back into pods through to_pod, which only the uplinks run).
+ * A route may mix the families: each family of its destinations and sources
+ * needs a next hop of that family (a flow never changes family on the way), and
+ * left out, the destinations are everything outside the cluster for each family
+ * the route has next hops of. A next hop's device, when named, must be an uplink
+ * (replies come back into pods through to_pod, which only the uplinks run).
  */
 final class ConfiguredEgressRoutes {
     static final Set<String> KEYS = Set.of("name", "sources", "destinations", "nextHops", "masquerade", "fallback");
@@ -34,9 +39,10 @@ final class ConfiguredEgressRoutes {
     /**
      * @param uplinks the configured uplinks; empty when the default route's device is the uplink, which only the
      *                start knows (a named device is checked there)
-     * @param nodeMasquerade the node's {@code masquerade.ipv4}: a route's masquerade is done by its table
+     * @param nodeMasquerade the node's masquerade per family: a route's masquerade is done by the table of the family
      */
-    static List<EgressRoute> parse(YamlFields f, List<IpPrefix> clusterCidrs, List<String> uplinks, boolean nodeMasquerade) {
+    static List<EgressRoute> parse(YamlFields f, List<IpPrefix> clusterCidrs, List<String> uplinks,
+                                   MasqueradeFamilies nodeMasquerade) {
         List<YamlFields> entries = f.mappings("egressRoutes", KEYS).orElse(List.of());
         if (entries.size() > MAX_ROUTES) {
             throw new ConfigException("key 'egressRoutes' lists " + entries.size() + " routes; at most " + MAX_ROUTES);
@@ -55,10 +61,11 @@ final class ConfiguredEgressRoutes {
             List<IpPrefix> sources = r.list("sources", ConfigValues::cidr).filter(l -> !l.isEmpty())
                     .orElseThrow(() -> new ConfigException("key '" + r.key("sources")
                             + "' is required (the pod CIDRs whose traffic the route takes, e.g. [10.244.1.0/28])"));
+            List<NextHop> nextHops = nextHops(r, clusterCidrs, uplinks);
             for (int i = 0; i < sources.size(); i++) {
-                ipv4(r.key("sources") + "[" + i + "]", sources.get(i));
+                hasNextHopOfFamily(r.key("sources") + "[" + i + "]", sources.get(i), nextHops);
             }
-            List<IpPrefix> destinations = r.list("destinations", ConfigValues::cidr).orElse(EgressRoute.OUTSIDE_THE_CLUSTER);
+            List<IpPrefix> destinations = r.list("destinations", ConfigValues::cidr).orElseGet(() -> EgressRoute.outsideTheCluster(nextHops));
             if (destinations.isEmpty()) {
                 throw new ConfigException("key '" + r.key("destinations") + "' is empty; leave it out for every destination"
                         + " outside the cluster CIDRs");
@@ -66,22 +73,26 @@ final class ConfiguredEgressRoutes {
             for (int i = 0; i < destinations.size(); i++) {
                 String key = r.key("destinations") + "[" + i + "]";
                 IpPrefix d = destinations.get(i);
-                ipv4(key, d);
+                hasNextHopOfFamily(key, d, nextHops);
                 if (destinations.subList(0, i).contains(d)) {
                     throw new ConfigException("key '" + key + "': " + d + " is listed twice");
                 }
                 for (IpPrefix cluster : clusterCidrs) {
-                    if (cluster.isIpv4() && d.length() >= cluster.length() && cluster.contains(d.network())) {
+                    if (cluster.isIpv4() == d.isIpv4() && d.length() >= cluster.length() && cluster.contains(d.network())) {
                         throw new ConfigException("key '" + key + "': " + d + " is inside the cluster CIDR " + cluster
                                 + "; egress routes serve destinations outside the cluster");
                     }
                 }
             }
-            List<NextHop> nextHops = nextHops(r, clusterCidrs, uplinks);
             boolean masquerade = r.bool("masquerade").orElse(false);
-            if (masquerade && !nodeMasquerade) {
-                throw new ConfigException("key '" + r.key("masquerade") + "': needs the node's IPv4 masquerade (masquerade.ipv4:"
-                        + " true, the default), whose table SNATs the route's packets");
+            for (boolean ipv4 : new boolean[]{true, false}) {
+                boolean routed = nextHops.stream().anyMatch(h -> (h.via() instanceof Inet4Address) == ipv4);
+                if (masquerade && routed && !(ipv4 ? nodeMasquerade.ipv4() : nodeMasquerade.ipv6())) {
+                    String family = ipv4 ? "ipv4" : "ipv6";
+                    throw new ConfigException("key '" + r.key("masquerade") + "': needs the node's " + (ipv4 ? "IPv4" : "IPv6")
+                            + " masquerade (masquerade." + family + ": true, the default), whose table SNATs the route's "
+                            + (ipv4 ? "IPv4" : "IPv6") + " packets");
+                }
             }
             Fallback fallback = r.string("fallback").map(v -> fallback(r.key("fallback"), v)).orElse(Fallback.STACK);
             routes.add(new EgressRoute(name, sources, destinations, nextHops, masquerade, fallback));
@@ -101,33 +112,37 @@ final class ConfiguredEgressRoutes {
         for (YamlFields h : hops) {
             InetAddress via = h.string("via").map(v -> ConfigValues.address(h.key("via"), v))
                     .orElseThrow(() -> new ConfigException("key '" + h.key("via") + "' is required (the router's address)"));
-            if (!(via instanceof Inet4Address)) {
-                throw new ConfigException("key '" + h.key("via") + "': " + via.getHostAddress()
-                        + " is IPv6; egress routes are IPv4 only for now");
-            }
             for (IpPrefix cluster : clusterCidrs) {
                 if (cluster.contains(via)) {
-                    throw new ConfigException("key '" + h.key("via") + "': " + via.getHostAddress()
+                    throw new ConfigException("key '" + h.key("via") + "': " + IpText.format(via)
                             + " is a pod address (cluster CIDR " + cluster + "), not a router on an uplink");
                 }
             }
             Optional<String> device = h.string("device").map(d -> ConfigValues.ifname(h.key("device"), d));
+            // Every uplink has a subnet of fe80::/64: the address alone names no uplink.
+            if (via.isLinkLocalAddress() && device.isEmpty()) {
+                throw new ConfigException("key '" + h.key("via") + "': " + IpText.format(via)
+                        + " is link-local, on every uplink's link; name the device");
+            }
             if (device.isPresent() && !uplinks.isEmpty() && !uplinks.contains(device.get())) {
                 throw new ConfigException("key '" + h.key("device") + "': '" + device.get() + "' is not an uplink ("
                         + String.join(", ", uplinks) + "); replies reach pods only through the uplinks");
             }
             NextHop hop = new NextHop(via, device);
             if (nextHops.stream().anyMatch(o -> o.via().equals(via))) {
-                throw new ConfigException("key '" + h.key("via") + "': " + via.getHostAddress() + " is listed twice");
+                throw new ConfigException("key '" + h.key("via") + "': " + IpText.format(via) + " is listed twice");
             }
             nextHops.add(hop);
         }
         return nextHops;
     }
 
-    private static void ipv4(String key, IpPrefix prefix) {
-        if (!prefix.isIpv4()) {
-            throw new ConfigException("key '" + key + "': " + prefix + " is IPv6; egress routes are IPv4 only for now");
+    /** A flow keeps its family: a prefix of a family the route has no next hop of could never be routed. */
+    private static void hasNextHopOfFamily(String key, IpPrefix prefix, List<NextHop> nextHops) {
+        if (nextHops.stream().noneMatch(h -> (h.via() instanceof Inet4Address) == prefix.isIpv4())) {
+            String family = prefix.isIpv4() ? "IPv4" : "IPv6";
+            throw new ConfigException("key '" + key + "': " + prefix + " is " + family + " and the route has no " + family
+                    + " next hop");
         }
     }
 

@@ -89,7 +89,7 @@ public final class EgressMaps {
         return all;
     }
 
-    /** Writes the route's value: its next hops, and the flow buckets spread over the live ones. */
+    /** Writes the route's value: its next hops, and each family's flow buckets spread over its live ones. */
     public void putRoute(int route, EgressRouteEntry entry) {
         checkRoute(route);
         try (Arena arena = Arena.ofConfined()) {
@@ -98,16 +98,18 @@ public final class EgressMaps {
             value.set(JAVA_INT, MARK, entry.mark());
             value.set(JAVA_BYTE, LIVE, (byte) entry.liveCount());
             boolean[] live = new boolean[entry.nextHops().size()];
+            boolean[] ipv6 = new boolean[live.length];
             for (int i = 0; i < live.length; i++) {
                 EgressNextHop hop = entry.nextHops().get(i);
                 live[i] = hop.live();
+                ipv6[i] = !(hop.address() instanceof java.net.Inet4Address);
                 long at = NEXTHOPS_AT + i * EGRESS_NEXTHOP.byteSize();
                 byte[] address = hop.address().getAddress();
                 value.set(JAVA_INT, at + NH_IFINDEX, hop.ifindex());
                 value.set(JAVA_BYTE, at + NH_FAMILY, (byte) EndpointMap.family(hop.address()));
                 MemorySegment.copy(address, 0, value, JAVA_BYTE, at + NH_ADDR, address.length);
             }
-            int[] slots = EgressSlots.assign(live);
+            int[] slots = EgressSlots.assign(live, ipv6);
             for (int s = 0; s < slots.length; s++) {
                 value.set(JAVA_BYTE, SLOTS + s, (byte) slots[s]);
             }

@@ -133,6 +133,8 @@ public final class MapLayouts {
     public static final int EGRESS_NEXTHOPS = 8;
     /** FERRY_EGRESS_SLOTS: flow hash buckets per route. */
     public static final int EGRESS_SLOTS = 64;
+    /** FERRY_EGRESS_SLOTS_PER_FAMILY: IPv4 flows take the first half of the buckets, IPv6 flows the second. */
+    public static final int EGRESS_SLOTS_PER_FAMILY = EGRESS_SLOTS / 2;
     /** The table and family words of an egress_dest_key prefix. */
     public static final int EGRESS_KEY_BITS = 64;
 

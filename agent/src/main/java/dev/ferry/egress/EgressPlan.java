@@ -3,7 +3,6 @@ package dev.ferry.egress;
 import dev.ferry.selection.SelectablePod;
 import dev.ferry.net.IpPrefix;
 
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -34,7 +33,8 @@ public record EgressPlan(Map<InetAddress, Integer> tableOfPod, Map<Integer, Map<
 
     /**
      * @param routes   oldest first: the order conflicts of equal prefixes are settled in
-     * @param pods     this node's pods, one per address (IPv6 ones are not routed yet and get no table)
+     * @param pods     this node's pods, one per address, of either family (a dual-stack pod's two addresses are
+     *                 selected each: by the sources of its family, or both by labels)
      * @param previous the table ids of the plan before: a set of routes keeps its table
      */
     public static EgressPlan of(List<EgressRoute> routes, Collection<SelectablePod> pods, Map<List<String>, Integer> previous) {
@@ -42,9 +42,6 @@ public record EgressPlan(Map<InetAddress, Integer> tableOfPod, Map<Integer, Map<
         Map<String, List<InetAddress>> selected = new LinkedHashMap<>();
         routes.forEach(r -> selected.put(r.name(), new ArrayList<>()));
         for (SelectablePod pod : pods) {
-            if (!(pod.address() instanceof Inet4Address)) {
-                continue;
-            }
             List<String> names = new ArrayList<>();
             for (EgressRoute r : routes) {
                 if (r.selects(pod)) {

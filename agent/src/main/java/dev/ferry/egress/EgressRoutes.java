@@ -9,11 +9,8 @@ import dev.ferry.datapath.EgressRouteEntry;
 import dev.ferry.datapath.EndpointMap;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.net.IpPrefix;
+import dev.ferry.net.IpText;
 import dev.ferry.netlink.Address;
-import dev.ferry.netlink.Family;
-import dev.ferry.netlink.Route;
-import dev.ferry.netlink.Rule;
-import dev.ferry.netlink.Scope;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.Neighbour;
 import dev.ferry.netlink.RtNetlink;
@@ -56,7 +53,6 @@ public final class EgressRoutes implements AutoCloseable {
      * table of the same number, whose one route is the next hop.
      */
     public static final int MARK_BASE = 0xfe770000;
-    private static final int MARK_MASK = 0xffff0000;
     /** Before the main table's rule (32766): a marked packet never sees the default route. */
     public static final int RULE_PRIORITY = 1770;
 
@@ -155,6 +151,11 @@ public final class EgressRoutes implements AutoCloseable {
                     .orElseThrow(() -> new IllegalArgumentException("key '" + key + ".device': '" + hop.device().get()
                             + "' is not an uplink (" + names + "); replies reach pods only through the uplinks"));
         }
+        if (hop.via().isLinkLocalAddress()) {
+            // Every uplink has a subnet of fe80::/64: the address alone names no uplink.
+            throw new IllegalArgumentException("key '" + key + ".via': " + IpText.format(hop.via())
+                    + " is link-local, on every uplink's link; name the device");
+        }
         for (Link uplink : uplinks) {
             for (Address a : netlink.addresses(uplink.index())) {
                 if (a.prefix().isIpv4() == (hop.via() instanceof java.net.Inet4Address)
@@ -163,7 +164,7 @@ public final class EgressRoutes implements AutoCloseable {
                 }
             }
         }
-        throw new IllegalArgumentException("key '" + key + ".via': " + hop.via().getHostAddress()
+        throw new IllegalArgumentException("key '" + key + ".via': " + IpText.format(hop.via())
                 + " is in the subnet of no uplink (" + names + "); name the device");
     }
 
@@ -298,37 +299,21 @@ public final class EgressRoutes implements AutoCloseable {
 
     /**
      * A masqueraded route's packets go to the stack marked with their next hop
-     * (from_pod chose it, as for the others); one rule and table per next hop
-     * send them there, and the node's masquerade table SNATs them to the uplink's
-     * address. Rules of routes that are gone (an earlier agent's) are deleted.
+     * (from_pod chose it, as for the others); Ferry's policy rules send them there
+     * ({@link EgressPolicyRules}).
      */
     private void writeMasqueradeRules() {
-        Set<Integer> wanted = new HashSet<>();
+        List<EgressPolicyRules.Hop> wanted = new ArrayList<>();
         for (Resolved r : routes) {
             if (!r.route().masquerade()) {
                 continue;
             }
             for (int j = 0; j < r.hops().size(); j++) {
                 ResolvedHop h = r.hops().get(j);
-                int mark = mark(r.id(), j);
-                wanted.add(mark);
-                netlink.replaceRoute(new Route(IpPrefix.DEFAULT_V4, h.hop().via(), h.device().index(), Scope.UNIVERSE,
-                        Route.PROTO_FERRY, mark, 0, false));
-                netlink.addRule(rule(mark));
+                wanted.add(new EgressPolicyRules.Hop(mark(r.id(), j), h.hop().via(), h.device().index()));
             }
         }
-        for (Rule rule : netlink.rules(Family.V4)) {
-            if (rule.protocol() == Route.PROTO_FERRY && (rule.fwmark() & MARK_MASK) == MARK_BASE
-                    && !wanted.contains(rule.fwmark())) {
-                netlink.deleteRule(rule);
-                netlink.deleteRoute(new Route(IpPrefix.DEFAULT_V4, null, 0, Scope.UNIVERSE, Route.PROTO_FERRY, rule.table(), 0, false));
-                log.info("event=egress_rule_deleted mark=0x{} why=route_gone", Integer.toHexString(rule.fwmark()));
-            }
-        }
-    }
-
-    private static Rule rule(int mark) {
-        return new Rule(Family.V4, mark, -1, mark, RULE_PRIORITY, Route.PROTO_FERRY);
+        EgressPolicyRules.write(netlink, wanted);
     }
 
     private void run() {
@@ -446,12 +431,12 @@ public final class EgressRoutes implements AutoCloseable {
                 for (int j = 0; j < r.hops().size(); j++) {
                     ResolvedHop h = r.hops().get(j);
                     EgressCounter c = counted.get(j);
-                    hops.add(new EgressStatus.Hop(h.hop().via().getHostAddress(), h.device().name(), h.health().live(),
+                    hops.add(new EgressStatus.Hop(IpText.format(h.hop().via()), h.device().name(), h.health().live(),
                             h.health().state(), c == null ? 0 : c.packets(), c == null ? 0 : c.bytes()));
                 }
                 EgressCounter fallback = counted.get(EgressCounter.FALLBACK);
                 List<EgressStatus.Pod> selected = plan.selected().getOrDefault(r.route().name(), List.of()).stream()
-                        .map(a -> new EgressStatus.Pod(a.getHostAddress(), names.getOrDefault(a, ""))).toList();
+                        .map(a -> new EgressStatus.Pod(IpText.format(a), names.getOrDefault(a, ""))).toList();
                 out.add(new EgressStatus.Route(r.route().name(), r.id(), r.route().pods().toString(),
                         r.route().destinations().stream().map(IpPrefix::toString).toList(),
                         r.route().masquerade(), r.route().fallback().label(), selected, hops,

@@ -1,5 +1,7 @@
 package dev.ferry.egress;
 
+import dev.ferry.net.IpText;
+
 import java.net.InetAddress;
 import java.util.Optional;
 
@@ -10,6 +12,6 @@ import java.util.Optional;
 public record NextHop(InetAddress via, Optional<String> device) {
     @Override
     public String toString() {
-        return via.getHostAddress() + device.map(d -> " dev " + d).orElse("");
+        return IpText.format(via) + device.map(d -> " dev " + d).orElse("");
     }
 }

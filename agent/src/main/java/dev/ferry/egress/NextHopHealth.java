@@ -9,8 +9,10 @@ import java.util.Optional;
  * has it, checked on every tick of {@link EgressRoutes}. The kernel alone would
  * notice a router that stopped answering only after its entry went stale (tens
  * of seconds); so each tick asks it to confirm a confirmed entry again (state
- * PROBE: unicast ARP, REACHABLE on the answer, FAILED after ucast_solicit
- * unanswered probes, about 3 s), and to resolve a failed or missing one (NTF_USE).
+ * PROBE: unicast ARP, or for an IPv6 next hop a unicast neighbour solicitation;
+ * REACHABLE on the answer, FAILED after ucast_solicit unanswered probes, about 3 s),
+ * and to resolve a failed or missing one (NTF_USE). Both families' entries have
+ * the same states (the kernel's neighbour core serves ARP and NDP alike).
  * Only REACHABLE (or an entry the kernel never probes: PERMANENT, NOARP) makes a
  * next hop live; only FAILED takes it out; the states between keep the last word.
  */

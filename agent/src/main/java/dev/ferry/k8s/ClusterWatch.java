@@ -6,6 +6,7 @@ import dev.ferry.datapath.ClusterCidrMap;
 import dev.ferry.egress.EgressRoute;
 import dev.ferry.k8s.KubernetesObserver.Operation;
 import dev.ferry.k8s.KubernetesObserver.Resource;
+import dev.ferry.masquerade.MasqueradeFamilies;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.routes.PeerRoutes;
 import dev.ferry.selection.PodLabels;
@@ -132,10 +133,11 @@ public final class ClusterWatch implements AutoCloseable {
      * Not part of readiness: pods start without egress routes. The caller closes it.
      *
      * @param clusterCidrs the configured cluster CIDRs (empty when they come from the Nodes): no route may send them away
+     * @param masquerade   the node's masquerade families, which a route's masquerade needs
      */
-    public ObjectWatch<EgressRoute> watchEgressRoutes(List<IpPrefix> clusterCidrs) {
+    public ObjectWatch<EgressRoute> watchEgressRoutes(List<IpPrefix> clusterCidrs, MasqueradeFamilies masquerade) {
         ClusterLabels l = (ClusterLabels) podLabels();
-        return new ObjectWatch<>(client, EgressRouteObjects.CONTEXT, o -> EgressRouteObjects.read(o, clusterCidrs),
+        return new ObjectWatch<>(client, EgressRouteObjects.CONTEXT, o -> EgressRouteObjects.read(o, clusterCidrs, masquerade),
                 l::synced, observer, Resource.EGRESS_ROUTE, Operation.WATCH_EGRESS_ROUTES);
     }
 

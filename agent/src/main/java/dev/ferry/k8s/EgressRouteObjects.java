@@ -4,7 +4,9 @@ import dev.ferry.egress.EgressRoute;
 import dev.ferry.egress.Fallback;
 import dev.ferry.egress.NextHop;
 import dev.ferry.selection.PodSelection;
+import dev.ferry.masquerade.MasqueradeFamilies;
 import dev.ferry.net.IpPrefix;
+import dev.ferry.net.IpText;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 
@@ -32,7 +34,7 @@ import static dev.ferry.k8s.SpecFields.string;
  * routes. The CRD's schema refuses malformed objects before they are stored; this
  * checks them again, because a schema may be older than the agent or have been
  * edited, and judges what a schema cannot: prefixes with host bits, destinations
- * inside the cluster CIDRs, one family per route. An object it cannot use is
+ * inside the cluster CIDRs, a family of destinations without a next hop of it. An object it cannot use is
  * refused with a one-line reason naming the field; the others are in force.
  */
 public final class EgressRouteObjects {
@@ -46,10 +48,18 @@ public final class EgressRouteObjects {
 
     /** The route one object gives; an IllegalArgumentException naming the field when it gives none. */
     public static EgressRoute read(GenericKubernetesResource object, List<IpPrefix> clusterCidrs) {
-        return route(object.getMetadata().getName(), object.getAdditionalProperties().get("spec"), clusterCidrs);
+        return read(object, clusterCidrs, MasqueradeFamilies.ALL);
     }
 
-    private static EgressRoute route(String name, Object specObject, List<IpPrefix> clusterCidrs) {
+    /**
+     * @param clusterCidrs the configured cluster CIDRs (empty when they come from the Nodes): no route may send them away
+     * @param masquerade   the node's masquerade: a route's masquerade of a family needs the node's table of that family
+     */
+    public static EgressRoute read(GenericKubernetesResource object, List<IpPrefix> clusterCidrs, MasqueradeFamilies masquerade) {
+        return route(object.getMetadata().getName(), object.getAdditionalProperties().get("spec"), clusterCidrs, masquerade);
+    }
+
+    private static EgressRoute route(String name, Object specObject, List<IpPrefix> clusterCidrs, MasqueradeFamilies nodeMasquerade) {
         Map<String, Object> spec = map("spec", specObject);
         for (String key : spec.keySet()) {
             if (!SPEC_KEYS.contains(key)) {
@@ -67,22 +77,23 @@ public final class EgressRouteObjects {
             String key = "spec.nextHops[" + i + "]";
             Map<String, Object> hop = map(key, hopList.get(i));
             InetAddress via = address(key + ".via", string(key + ".via", hop.get("via")));
-            if (!(via instanceof Inet4Address)) {
-                throw bad(key + ".via", via.getHostAddress() + " is IPv6; egress routes are IPv4 only for now");
-            }
             for (IpPrefix cluster : clusterCidrs) {
                 if (cluster.contains(via)) {
-                    throw bad(key + ".via", via.getHostAddress() + " is a pod address (cluster CIDR " + cluster + ")");
+                    throw bad(key + ".via", IpText.format(via) + " is a pod address (cluster CIDR " + cluster + ")");
                 }
             }
             Optional<String> device = Optional.ofNullable(hop.get("device")).map(d -> ifname(key + ".device", string(key + ".device", d)));
+            // Every uplink has a subnet of fe80::/64: the address alone names no uplink.
+            if (via.isLinkLocalAddress() && device.isEmpty()) {
+                throw bad(key + ".via", IpText.format(via) + " is link-local, on every uplink's link; name the device");
+            }
             if (hops.stream().anyMatch(h -> h.via().equals(via))) {
-                throw bad(key + ".via", via.getHostAddress() + " is listed twice");
+                throw bad(key + ".via", IpText.format(via) + " is listed twice");
             }
             hops.add(new NextHop(via, device));
         }
 
-        List<IpPrefix> destinations = EgressRoute.OUTSIDE_THE_CLUSTER;
+        List<IpPrefix> destinations = EgressRoute.outsideTheCluster(hops);
         if (spec.containsKey("destinations")) {
             List<Object> list = list("spec.destinations", spec.get("destinations"));
             if (list.isEmpty()) {
@@ -92,11 +103,12 @@ public final class EgressRouteObjects {
             for (int i = 0; i < list.size(); i++) {
                 String key = "spec.destinations[" + i + "]";
                 IpPrefix d = cidr(key, string(key, list.get(i)));
-                if (!d.isIpv4()) {
-                    throw bad(key, d + " is IPv6; egress routes are IPv4 only for now");
+                if (hops.stream().noneMatch(h -> (h.via() instanceof Inet4Address) == d.isIpv4())) {
+                    String family = d.isIpv4() ? "IPv4" : "IPv6";
+                    throw bad(key, d + " is " + family + " and the route has no " + family + " next hop");
                 }
                 for (IpPrefix cluster : clusterCidrs) {
-                    if (cluster.isIpv4() && d.length() >= cluster.length() && cluster.contains(d.network())) {
+                    if (cluster.isIpv4() == d.isIpv4() && d.length() >= cluster.length() && cluster.contains(d.network())) {
                         throw bad(key, d + " is inside the cluster CIDR " + cluster + "; egress routes serve destinations outside it");
                     }
                 }
@@ -107,6 +119,13 @@ public final class EgressRouteObjects {
             destinations = List.copyOf(seen);
         }
         boolean masquerade = Optional.ofNullable(spec.get("masquerade")).map(m -> bool("spec.masquerade", m)).orElse(false);
+        for (boolean ipv4 : new boolean[]{true, false}) {
+            boolean routed = hops.stream().anyMatch(h -> (h.via() instanceof Inet4Address) == ipv4);
+            if (masquerade && routed && !(ipv4 ? nodeMasquerade.ipv4() : nodeMasquerade.ipv6())) {
+                throw bad("spec.masquerade", "needs the node's " + (ipv4 ? "IPv4" : "IPv6") + " masquerade (masquerade."
+                        + (ipv4 ? "ipv4" : "ipv6") + " in the agent's configuration), whose table SNATs the route's packets");
+            }
+        }
         Fallback fallback = Optional.ofNullable(spec.get("fallback")).map(f -> switch (string("spec.fallback", f)) {
             case "stack" -> Fallback.STACK;
             case "drop" -> Fallback.DROP;

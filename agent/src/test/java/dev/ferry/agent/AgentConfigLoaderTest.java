@@ -161,7 +161,7 @@ class AgentConfigLoaderTest {
 
         assertEquals(1, mirrors.size());
         assertEquals("ids", mirrors.getFirst().name());
-        assertEquals(List.of(dev.ferry.net.IpPrefix.parse("10.244.1.0/28")), mirrors.getFirst().pods());
+        assertEquals(new dev.ferry.selection.PodSelection.SourceCidrs(List.of(dev.ferry.net.IpPrefix.parse("10.244.1.0/28"))), mirrors.getFirst().pods());
         assertEquals("ids0", mirrors.getFirst().device());
         assertEquals(new dev.ferry.capture.CaptureRequest.Filter(dev.ferry.datapath.MirrorSlot.OUT, 6, java.util.Optional.empty(), 443),
                 mirrors.getFirst().filter());

@@ -19,8 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Standalone egressRoutes: what a route means when keys are left out, and a one-line error naming the key for each mistake. */
 class ConfiguredEgressRoutesTest {
-    private static final String HEAD = "mode: standalone\nnodeName: n1\npodCIDRs: [10.244.1.0/24]\nclusterCIDRs: [10.244.0.0/16]\n"
-            + "uplinks: [up1, up2]\n";
+    private static final String HEAD = "mode: standalone\nnodeName: n1\npodCIDRs: [10.244.1.0/24, 'fd00:e6:0:1::/64']\n"
+            + "clusterCIDRs: [10.244.0.0/16, 'fd00:e6::/48']\nuplinks: [up1, up2]\n";
 
     private static AgentConfig parse(String yaml) {
         return new AgentConfigLoader(Map.of(), () -> "n1").parse(HEAD + yaml);
@@ -39,6 +39,54 @@ class ConfiguredEgressRoutesTest {
 
         assertEquals(List.of(new EgressRoute("via-fw", List.of(IpPrefix.parse("10.244.1.0/28")), List.of(IpPrefix.parse("0.0.0.0/0")),
                 List.of(new NextHop(IpPrefix.literal("192.168.10.1"), Optional.empty())), false, Fallback.STACK)), routes);
+    }
+
+    @Test
+    void anIpv6RouteWithOnlyItsRequiredKeysTakesEveryOutsideIpv6Destination() {
+        EgressRoute r = parse("egressRoutes:\n- name: via-fw6\n  sources: ['fd00:e6:0:1::/120']\n"
+                + "  nextHops: [{via: 'fd00:20::1'}]\n").egressRoutes().getFirst();
+
+        assertEquals(List.of(IpPrefix.parse("fd00:e6:0:1::/120")), ((dev.ferry.selection.PodSelection.SourceCidrs) r.pods()).cidrs());
+        assertEquals(List.of(IpPrefix.parse("::/0")), r.destinations());
+        assertEquals(List.of(new NextHop(IpPrefix.literal("fd00:20::1"), Optional.empty())), r.nextHops());
+    }
+
+    @Test
+    void aRouteWithNextHopsOfBothFamiliesTakesEveryOutsideDestinationOfBoth() {
+        EgressRoute r = parse("egressRoutes:\n- name: dual\n  sources: [10.244.1.0/28, 'fd00:e6:0:1::/120']\n"
+                + "  nextHops: [{via: 192.168.10.1}, {via: 'fd00:20::1'}]\n").egressRoutes().getFirst();
+
+        assertEquals(List.of(IpPrefix.parse("0.0.0.0/0"), IpPrefix.parse("::/0")), r.destinations());
+    }
+
+    @Test
+    void aRouteMayListDestinationsOfBothFamiliesWhenItHasNextHopsOfBoth() {
+        EgressRoute r = parse("egressRoutes:\n- name: dual\n  sources: [10.244.1.0/28]\n"
+                + "  destinations: [203.0.113.0/24, '2001:db8:e6::/48']\n"
+                + "  nextHops: [{via: 192.168.10.1}, {via: 'fd00:20::1'}]\n").egressRoutes().getFirst();
+
+        assertEquals(List.of(IpPrefix.parse("203.0.113.0/24"), IpPrefix.parse("2001:db8:e6::/48")), r.destinations());
+    }
+
+    @Test
+    void aLinkLocalNextHopIsTakenWithItsDevice() {
+        EgressRoute r = parse("egressRoutes:\n- {name: a, sources: ['fd00:e6:0:1::/64'], nextHops: [{via: 'fe80::1', device: up2}]}\n")
+                .egressRoutes().getFirst();
+
+        assertEquals(List.of(new NextHop(IpPrefix.literal("fe80::1"), Optional.of("up2"))), r.nextHops());
+    }
+
+    @Test
+    void aMasqueradingRouteWithIpv6NextHopsNeedsTheNodesIpv6Masquerade() {
+        assertTrue(error("masquerade: {ipv4: true, ipv6: false}\negressRoutes:\n- {name: a, sources: ['fd00:e6:0:1::/64'],"
+                + " nextHops: [{via: 'fd00:20::1'}], masquerade: true}\n")
+                .startsWith("key 'egressRoutes[0].masquerade': needs the node's IPv6 masquerade (masquerade.ipv6: true"));
+    }
+
+    @Test
+    void aMasqueradingIpv4RouteDoesNotNeedTheNodesIpv6Masquerade() {
+        assertTrue(parse("masquerade: {ipv4: true, ipv6: false}\negressRoutes:\n- {name: a, sources: [10.244.1.0/28],"
+                + " nextHops: [{via: 192.168.10.1}], masquerade: true}\n").egressRoutes().getFirst().masquerade());
     }
 
     @Test
@@ -68,7 +116,11 @@ class ConfiguredEgressRoutesTest {
             "bad name       | - {name: Via_FW, sources: [10.244.1.0/28], nextHops: [{via: 192.168.10.1}]}          | key 'egressRoutes[0].name': 'Via_FW' is not a valid route name",
             "no sources     | - {name: a, nextHops: [{via: 192.168.10.1}]}                                         | key 'egressRoutes[0].sources' is required",
             "source no CIDR | - {name: a, sources: [10.244.1.7], nextHops: [{via: 192.168.10.1}]}                  | key 'egressRoutes[0].sources[0]': '10.244.1.7' is not a CIDR",
-            "ipv6 source    | - {name: a, sources: ['fd00::/64'], nextHops: [{via: 192.168.10.1}]}                 | key 'egressRoutes[0].sources[0]': fd00::/64 is IPv6",
+            "ipv6 source, no ipv6 hop | - {name: a, sources: [\"fd00:e6:0:1::/64\"], nextHops: [{via: 192.168.10.1}]}  | key 'egressRoutes[0].sources[0]': fd00:e6:0:1::/64 is IPv6 and the route has no IPv6 next hop",
+            "ipv4 dest, no ipv4 hop | - {name: a, sources: [\"fd00:e6:0:1::/64\"], destinations: [203.0.113.0/24], nextHops: [{via: \"fd00:20::1\"}]} | key 'egressRoutes[0].destinations[0]': 203.0.113.0/24 is IPv4 and the route has no IPv4 next hop",
+            "ipv6 cluster dest | - {name: a, sources: [\"fd00:e6:0:1::/64\"], destinations: [\"fd00:e6:0:2::/64\"], nextHops: [{via: \"fd00:20::1\"}]} | key 'egressRoutes[0].destinations[0]': fd00:e6:0:2::/64 is inside the cluster CIDR fd00:e6::/48",
+            "ipv6 pod via   | - {name: a, sources: [\"fd00:e6:0:1::/64\"], nextHops: [{via: \"fd00:e6:0:3::1\"}]}          | key 'egressRoutes[0].nextHops[0].via': fd00:e6:0:3::1 is a pod address",
+            "link-local via | - {name: a, sources: [\"fd00:e6:0:1::/64\"], nextHops: [{via: \"fe80::1\"}]}               | key 'egressRoutes[0].nextHops[0].via': fe80::1 is link-local, on every uplink's link; name the device",
             "cluster dest   | - {name: a, sources: [10.244.1.0/28], destinations: [10.244.2.0/24], nextHops: [{via: 192.168.10.1}]} | key 'egressRoutes[0].destinations[0]': 10.244.2.0/24 is inside the cluster CIDR 10.244.0.0/16",
             "empty dests    | - {name: a, sources: [10.244.1.0/28], destinations: [], nextHops: [{via: 192.168.10.1}]} | key 'egressRoutes[0].destinations' is empty",
             "no next hops   | - {name: a, sources: [10.244.1.0/28]}                                                | key 'egressRoutes[0].nextHops' is required",

@@ -39,6 +39,7 @@ class MapLayoutsTest {
         java.put("egress.routes_max", String.valueOf(MapLayouts.EGRESS_ROUTES_MAX));
         java.put("egress.nexthops", String.valueOf(MapLayouts.EGRESS_NEXTHOPS));
         java.put("egress.slots", String.valueOf(MapLayouts.EGRESS_SLOTS));
+        java.put("egress.slots_per_family", String.valueOf(MapLayouts.EGRESS_SLOTS_PER_FAMILY));
         java.put("mirror.slots", String.valueOf(MapLayouts.MIRROR_SLOTS));
         assertEquals(c, java);
     }

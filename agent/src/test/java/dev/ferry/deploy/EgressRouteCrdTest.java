@@ -62,6 +62,15 @@ class EgressRouteCrdTest {
         assertEquals(List.of(IpPrefix.DEFAULT_V4), route.destinations());
     }
 
+    @Test
+    void anIpv6RouteIsAdmittedAndTakesEveryOutsideIpv6DestinationByDefault() {
+        String text = object("{podSelector: {}, nextHops: [{via: 'fd00:20::1'}, {via: 'fe80::1', device: eth1}]}");
+
+        assertEquals(List.of(), SCHEMA.validate(text));
+        var route = EgressRouteObjects.read(Serialization.unmarshal(text, GenericKubernetesResource.class), List.of());
+        assertEquals(List.of(IpPrefix.DEFAULT_V6), route.destinations());
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
             no spec               | NONE                                                                                 | spec: Required value
@@ -100,6 +109,8 @@ class EgressRouteCrdTest {
             inside the cluster    | {podSelector: {}, destinations: [10.244.3.0/24], nextHops: [{via: 192.168.10.1}]}  | field 'spec.destinations[0]': 10.244.3.0/24 is inside the cluster CIDR 10.244.0.0/16
             via a pod address     | {podSelector: {}, nextHops: [{via: 10.244.1.9}]}                                   | field 'spec.nextHops[0].via': 10.244.1.9 is a pod address
             via twice             | {podSelector: {}, nextHops: [{via: 192.168.10.1}, {via: 192.168.10.1}]}            | field 'spec.nextHops[1].via': 192.168.10.1 is listed twice
+            family without hop    | {podSelector: {}, destinations: [203.0.113.0/24], nextHops: [{via: 'fd00:20::1'}]}   | field 'spec.destinations[0]': 203.0.113.0/24 is IPv4 and the route has no IPv4 next hop
+            link-local no device  | {podSelector: {}, nextHops: [{via: 'fe80::1'}]}                                    | field 'spec.nextHops[0].via': fe80::1 is link-local, on every uplink's link; name the device
             in with no values     | {podSelector: {matchExpressions: [{key: app, operator: In}]}, nextHops: [{via: 192.168.10.1}]} | field 'spec.podSelector.matchExpressions[0].values' must not be empty for In
             """)
     void whatOnlyTheAgentCanJudgeIsRefusedByItWithTheField(String what, String spec, String error) {

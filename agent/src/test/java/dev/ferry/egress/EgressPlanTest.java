@@ -75,9 +75,26 @@ class EgressPlanTest {
     }
 
     @Test
-    void ipv6PodsGetNoTable() {
+    void anIpv6PodIsSelectedByTheIpv6SourcesOfARouteAndItsTableHoldsTheIpv6Destinations() {
+        EgressRoute dual = new EgressRoute("dual", List.of(IpPrefix.parse("10.244.1.0/24"), IpPrefix.parse("fd00::/64")),
+                List.of(IpPrefix.parse("0.0.0.0/0"), IpPrefix.parse("::/0")),
+                List.of(new NextHop(IpPrefix.literal("192.168.10.1"), Optional.empty()),
+                        new NextHop(IpPrefix.literal("fd00:20::1"), Optional.empty())), false, Fallback.STACK);
+
+        EgressPlan plan = EgressPlan.of(List.of(dual), pods(POD_A, POD_V6), Map.of());
+
+        assertNotEquals(0, plan.tableOfPod().get(POD_V6));
+        assertEquals(plan.tableOfPod().get(POD_A), plan.tableOfPod().get(POD_V6), "one pod's two addresses share the table");
+        assertEquals(Map.of(IpPrefix.parse("0.0.0.0/0"), "dual", IpPrefix.parse("::/0"), "dual"),
+                plan.tables().get(plan.tableOfPod().get(POD_V6)));
+        assertEquals(List.of(POD_A, POD_V6), plan.selected().get("dual"));
+        assertEquals(List.of(), plan.conflicts(), "prefixes of two families never conflict");
+    }
+
+    @Test
+    void anIpv6PodNoSourceOfItsFamilyCoversHasNoTable() {
         EgressPlan plan = EgressPlan.of(List.of(route("r1", "10.244.1.0/24")), pods(POD_V6), Map.of());
-        assertEquals(Map.of(), plan.tableOfPod());
+        assertEquals(Map.of(POD_V6, 0), plan.tableOfPod());
     }
 
     static EgressRoute labelled(String name, LabelSelector namespaces, LabelSelector pods) {
