@@ -38,6 +38,12 @@ final class MockApi implements AutoCloseable {
     private KubernetesMockServer server;
     private KubernetesClient client;
 
+    /** Every request the server was sent, in order, across restarts. */
+    private final List<Request> requests = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** One request: its method, path with query, and Authorization header (null without one). */
+    record Request(String method, String path, String authorization) {}
+
     private MockApi(int port) {
         this.port = port;
         boot();
@@ -50,7 +56,7 @@ final class MockApi implements AutoCloseable {
 
     private void boot() {
         server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-                new Dispatcher(List.of(EGRESS_ROUTES, TRAFFIC_MIRRORS)), false);
+                new Dispatcher(List.of(EGRESS_ROUTES, TRAFFIC_MIRRORS), requests), false);
         if (port == 0) {
             server.init();
             port = server.getPort();
@@ -81,10 +87,12 @@ final class MockApi implements AutoCloseable {
     private static final class Dispatcher extends KubernetesCrudDispatcher {
         private static final Pattern NODE_NAME_SELECTOR = Pattern.compile("fieldSelector=spec\\.nodeName%3D[^&]*&?");
         private final List<CrdSchema> schemas;
+        private final List<Request> requests;
 
-        Dispatcher(List<CrdSchema> schemas) {
+        Dispatcher(List<CrdSchema> schemas, List<Request> requests) {
             super(schemas.stream().map(s -> CustomResourceDefinitionContext.fromCrd(s.crd())).toList());
             this.schemas = schemas;
+            this.requests = requests;
         }
 
         @Override
@@ -126,6 +134,7 @@ final class MockApi implements AutoCloseable {
 
         @Override
         public MockResponse dispatch(RecordedRequest request) {
+            requests.add(new Request(request.getMethod(), request.getPath(), request.getHeader("Authorization")));
             String path = request.getPath();
             if (path == null || !NODE_NAME_SELECTOR.matcher(path).find()) {
                 return super.dispatch(request);
@@ -134,6 +143,11 @@ final class MockApi implements AutoCloseable {
             return super.dispatch(new RecordedRequest(request.getHttpVersion(), request.method(), unfiltered,
                     request.getHeaders(), request.getBody()));
         }
+    }
+
+    /** The requests sent with the kubeconfig's token ({@link #writeKubeconfig}): the agent's, not the test's own client's. */
+    List<Request> agentRequests() {
+        return requests.stream().filter(r -> "Bearer test".equals(r.authorization())).toList();
     }
 
     /** The port it serves on (127.0.0.1). */
