@@ -287,7 +287,7 @@ public final class EgressRoutes implements AutoCloseable {
     /** One tick: next hop health, then the plan if this node's pods changed. Safe to call from any thread. */
     public void reconcile() {
         synchronized (lock) {
-            checkHealth();
+            checkHealth("tick");
             List<Endpoint> now = pods.get();
             Set<InetAddress> addresses = new HashSet<>();
             Set<String> identities = new HashSet<>();
@@ -302,7 +302,8 @@ public final class EgressRoutes implements AutoCloseable {
         }
     }
 
-    private void checkHealth() {
+    /** {@code learned}: what made the agent look, for the log. */
+    private void checkHealth(String learned) {
         Map<Integer, List<Neighbour>> byDevice = new HashMap<>();
         for (Resolved r : routes) {
             for (ResolvedHop h : r.hops()) {
@@ -314,7 +315,7 @@ public final class EgressRoutes implements AutoCloseable {
                     case RESOLVE -> netlink.resolveNeighbour(h.device().index(), h.hop().via());
                     case NONE -> { }
                 }
-                reportChange(r, h, before, "tick");
+                reportChange(r, h, before, learned);
             }
             writeRoute(r);
         }
@@ -337,7 +338,7 @@ public final class EgressRoutes implements AutoCloseable {
                 case NeighbourEvent.Deleted(Neighbour n) -> heard(n, Optional.empty());
                 case NeighbourEvent.Resync() -> {
                     log.info("event=egress_neighbours_resync why=notifications_lost");
-                    checkHealth();
+                    checkHealth("resync");
                 }
             }
         }

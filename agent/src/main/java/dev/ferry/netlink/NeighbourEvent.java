@@ -12,7 +12,9 @@ public sealed interface NeighbourEvent {
     /**
      * The kernel dropped notifications that did not fit the socket's receive
      * buffer (ENOBUFS): what the consumer knows may be stale, and only a fresh
-     * read of the table tells it what is true now. Later events are complete again.
+     * read of the table tells it what is true now. The notifications still
+     * queued were discarded (older than that read, they would undo it); the
+     * events after this one are complete again.
      */
     record Resync() implements NeighbourEvent {}
 }

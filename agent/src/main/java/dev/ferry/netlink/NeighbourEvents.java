@@ -23,7 +23,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * platform thread that hands each RTM_NEWNEIGH and RTM_DELNEIGH, decoded, to the
  * consumer, in the kernel's order. When the kernel had to drop notifications
  * (the socket's buffer was full) the consumer gets {@link NeighbourEvent.Resync}
- * instead, and must read the table again. Entries nobody manages (proxy, bridge
+ * instead of them and of those still queued, and must read the table again. Entries nobody manages (proxy, bridge
  * fdb, the kernel's multicast NOARP ones) are skipped, as
  * {@link RtNetlink#neighbours} skips them.
  *
@@ -160,9 +160,9 @@ public final class NeighbourEvents implements AutoCloseable {
                     return;
                 }
                 if (errno == Libc.ENOBUFS) {
-                    // Reading the error cleared it; what arrives from now on is complete again.
+                    discardQueued(state, buffer);
                     deliver(new NeighbourEvent.Resync());
-                    continue;
+                    return;
                 }
                 if (errno == Libc.EINTR) {
                     continue;
@@ -171,13 +171,37 @@ public final class NeighbourEvents implements AutoCloseable {
             }
             if (n > buffer.byteSize()) {
                 // Never seen: one neighbour per datagram. Lost all the same, so the consumer reads again.
+                discardQueued(state, buffer);
                 deliver(new NeighbourEvent.Resync());
-                continue;
+                return;
             }
             for (Message m : Message.split(ByteBuffer.wrap(buffer.asSlice(0, n).toArray(JAVA_BYTE)))) {
                 NeighbourEvent event = decode(m);
                 if (event != null) {
                     deliver(event);
+                }
+            }
+        }
+    }
+
+    /**
+     * After an overrun, what is still queued is older than the notifications
+     * the kernel dropped: delivered after the consumer's fresh read, it would
+     * undo what that read found (a REACHABLE queued before a lost FAILED). The
+     * socket takes notifications again once it is empty, so all that follows
+     * is newer than the consumer's read and may be delivered.
+     */
+    private void discardQueued(MemorySegment state, MemorySegment buffer) {
+        while (true) {
+            long n = Libc.recvfrom(state, socket, buffer, buffer.byteSize(), Libc.MSG_TRUNC | Libc.MSG_DONTWAIT,
+                    MemorySegment.NULL, MemorySegment.NULL);
+            if (n < 0) {
+                int errno = Libc.errno(state);
+                if (errno == Libc.EAGAIN) {
+                    return;
+                }
+                if (errno != Libc.ENOBUFS && errno != Libc.EINTR) {
+                    throw new Errno("failed to receive neighbour notifications", errno);
                 }
             }
         }
