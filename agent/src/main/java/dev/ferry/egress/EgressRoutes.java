@@ -43,8 +43,9 @@ import java.util.function.Supplier;
  * move a next hop in or out as soon as its entry turns REACHABLE or FAILED; both
  * write under one lock, so the maps have one writer at a time.
  *
- * <p>Closing stops the thread and the notifications only: the pinned maps keep the routes in force while
- * no agent runs, and the next agent's first tick takes them over.
+ * <p>Closing stops the thread and the notifications only: the pinned maps keep
+ * the routes in force while no agent runs, and the next agent's first tick takes
+ * them over.
  */
 public final class EgressRoutes implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EgressRoutes.class);

@@ -23,9 +23,9 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * platform thread that hands each RTM_NEWNEIGH and RTM_DELNEIGH, decoded, to the
  * consumer, in the kernel's order. When the kernel had to drop notifications
  * (the socket's buffer was full) the consumer gets {@link NeighbourEvent.Resync}
- * instead of them and of those still queued, and must read the table again. Entries nobody manages (proxy, bridge
- * fdb, the kernel's multicast NOARP ones) are skipped, as
- * {@link RtNetlink#neighbours} skips them.
+ * instead of them and of those still queued, and must read the table again.
+ * Entries nobody manages (proxy, bridge fdb, the kernel's multicast NOARP ones)
+ * are skipped, as {@link RtNetlink#neighbours} skips them.
  *
  * <p>The consumer runs on the reading thread: while it runs, notifications wait
  * in the socket's buffer. An exception it throws is logged and the next event
@@ -35,9 +35,6 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  */
 public final class NeighbourEvents implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NeighbourEvents.class);
-    // linux/rtnetlink.h, linux/netlink.h
-    private static final int RTNLGRP_NEIGH = 3;
-    private static final int NETLINK_ADD_MEMBERSHIP = 1;
     private static final int SOCKADDR_NL_LEN = 12;
     /** One notification is a few hundred bytes; a datagram never holds more than one. */
     private static final int DATAGRAM_BUFFER = 64 * 1024;
@@ -103,8 +100,8 @@ public final class NeighbourEvents implements AutoCloseable {
                 if (Libc.bind(state, fd, addr, SOCKADDR_NL_LEN) != 0) {
                     throw new Errno("failed to bind the neighbour notifications' socket", Libc.errno(state));
                 }
-                if (Libc.setsockopt(state, fd, Uapi.SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
-                        arena.allocateFrom(JAVA_INT, RTNLGRP_NEIGH), 4) != 0) {
+                if (Libc.setsockopt(state, fd, Uapi.SOL_NETLINK, Uapi.NETLINK_ADD_MEMBERSHIP,
+                        arena.allocateFrom(JAVA_INT, Uapi.RTNLGRP_NEIGH), 4) != 0) {
                     throw new Errno("failed to join RTNLGRP_NEIGH", Libc.errno(state));
                 }
                 return fd;
@@ -152,28 +149,18 @@ public final class NeighbourEvents implements AutoCloseable {
     /** Reads every datagram waiting, without blocking. */
     private void drain(MemorySegment state, MemorySegment buffer) {
         while (!closed.get()) {
-            long n = Libc.recvfrom(state, socket, buffer, buffer.byteSize(), Libc.MSG_TRUNC | Libc.MSG_DONTWAIT,
-                    MemorySegment.NULL, MemorySegment.NULL);
-            if (n < 0) {
-                int errno = Libc.errno(state);
-                if (errno == Libc.EAGAIN) {
-                    return;
-                }
-                if (errno == Libc.ENOBUFS) {
-                    discardQueued(state, buffer);
-                    deliver(new NeighbourEvent.Resync());
-                    return;
-                }
-                if (errno == Libc.EINTR) {
-                    continue;
-                }
-                throw new Errno("failed to receive neighbour notifications", errno);
+            long n = receive(state, buffer);
+            if (n == -Libc.EAGAIN) {
+                return;
             }
-            if (n > buffer.byteSize()) {
-                // Never seen: one neighbour per datagram. Lost all the same, so the consumer reads again.
+            // A datagram cut by the buffer is never seen (one neighbour per datagram); lost all the same.
+            if (n == -Libc.ENOBUFS || n > buffer.byteSize()) {
                 discardQueued(state, buffer);
                 deliver(new NeighbourEvent.Resync());
                 return;
+            }
+            if (n < 0) {
+                throw new Errno("failed to receive neighbour notifications", (int) -n);
             }
             for (Message m : Message.split(ByteBuffer.wrap(buffer.asSlice(0, n).toArray(JAVA_BYTE)))) {
                 NeighbourEvent event = decode(m);
@@ -192,17 +179,24 @@ public final class NeighbourEvents implements AutoCloseable {
      * is newer than the consumer's read and may be delivered.
      */
     private void discardQueued(MemorySegment state, MemorySegment buffer) {
+        for (long n = receive(state, buffer); n != -Libc.EAGAIN; n = receive(state, buffer)) {
+            if (n < 0 && n != -Libc.ENOBUFS) {
+                throw new Errno("failed to receive neighbour notifications", (int) -n);
+            }
+        }
+    }
+
+    /** One datagram without waiting: its full length (MSG_TRUNC: more than the buffer when cut), or -errno. */
+    private long receive(MemorySegment state, MemorySegment buffer) {
         while (true) {
             long n = Libc.recvfrom(state, socket, buffer, buffer.byteSize(), Libc.MSG_TRUNC | Libc.MSG_DONTWAIT,
                     MemorySegment.NULL, MemorySegment.NULL);
-            if (n < 0) {
-                int errno = Libc.errno(state);
-                if (errno == Libc.EAGAIN) {
-                    return;
-                }
-                if (errno != Libc.ENOBUFS && errno != Libc.EINTR) {
-                    throw new Errno("failed to receive neighbour notifications", errno);
-                }
+            if (n >= 0) {
+                return n;
+            }
+            int errno = Libc.errno(state);
+            if (errno != Libc.EINTR) {
+                return -errno;
             }
         }
     }
