@@ -121,7 +121,7 @@ public final class NeighbourEvents implements AutoCloseable {
             fds.set(JAVA_INT, POLLFD_SIZE, wakeup);
             fds.set(JAVA_SHORT, POLLFD_SIZE + 4, Libc.POLLIN);
             MemorySegment buffer = arena.allocate(DATAGRAM_BUFFER);
-            while (true) {
+            while (!closed.get()) { // checked before waiting: a consumer that closed wrote no wakeup
                 if (Libc.poll(state, fds, 2, -1) < 0) {
                     int errno = Libc.errno(state);
                     if (errno == Libc.EINTR) {
@@ -129,7 +129,7 @@ public final class NeighbourEvents implements AutoCloseable {
                     }
                     throw new Errno("failed to wait for neighbour notifications", errno);
                 }
-                if (closed.get() || fds.get(JAVA_SHORT, POLLFD_SIZE + 6) != 0) {
+                if (fds.get(JAVA_SHORT, POLLFD_SIZE + 6) != 0) {
                     return;
                 }
                 if (fds.get(JAVA_SHORT, 6) != 0) {

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
+import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
@@ -273,7 +274,7 @@ class EgressNextHopEventsTest {
                 await(() -> {
                     try {
                         s.send(new DatagramPacket(payload, payload.length, OUTSIDE));
-                    } catch (java.io.IOException e) {
+                    } catch (IOException e) {
                         throw new IllegalStateException(e);
                     }
                     return condition.getAsBoolean();

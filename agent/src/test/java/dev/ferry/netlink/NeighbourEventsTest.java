@@ -6,12 +6,16 @@ import dev.ferry.testing.RequiresRoot;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetAddress;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -95,7 +99,7 @@ class NeighbourEventsTest extends TwoNamespaces {
         events.close();
 
         assertFalse(events.thread().isAlive(), "the reading thread has ended");
-        assertTrue(!Files.exists(socketFd, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+        assertTrue(!Files.exists(socketFd, LinkOption.NOFOLLOW_LINKS)
                         || !Files.readSymbolicLink(socketFd).toString().equals(socket),
                 "descriptor " + events.socketFd() + " no longer the subscribed socket");
         // A witness subscribed now sees the next change; the closed one must not have.
@@ -106,6 +110,35 @@ class NeighbourEventsTest extends TwoNamespaces {
         }
         assertEquals(null, delivered.poll(), "delivered after close");
         events.close(); // a second close is harmless
+    }
+
+    @Test
+    void aConsumerThatClosesItsOwnWatchEndsTheReaderAndItsSocketOnReturning() throws Exception {
+        Link hostEnd = plumbVeth();
+        AtomicReference<NeighbourEvents> self = new AtomicReference<>();
+        CountDownLatch opened = new CountDownLatch(1);
+        NeighbourEvents events = NeighbourEvents.open(host.handle(), e -> {
+            try {
+                opened.await();
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            delivered.add(e);
+            self.get().close();
+        });
+        self.set(events);
+        opened.countDown();
+        String socket = Files.readSymbolicLink(Path.of("/proc/self/fd/" + events.socketFd())).toString();
+        nl.replaceNeighbour(Neighbour.permanent(hostEnd.index(), NEIGHBOUR, MAC_1));
+        next(about(NEIGHBOUR));
+
+        events.thread().join(Duration.ofSeconds(10));
+
+        assertFalse(events.thread().isAlive(), "the reading thread has ended");
+        Path socketFd = Path.of("/proc/self/fd/" + events.socketFd());
+        assertTrue(!Files.exists(socketFd, LinkOption.NOFOLLOW_LINKS)
+                || !Files.readSymbolicLink(socketFd).toString().equals(socket), "the subscribed socket is closed");
+        events.close(); // and closing it again from outside is harmless
     }
 
     @Test
@@ -148,7 +181,7 @@ class NeighbourEventsTest extends TwoNamespaces {
     private static Message message(int type, int state) {
         byte[] bytes = new MessageBuilder(type, 0).u8(Uapi.AF_INET).u8(0).u16(0).u32(7).u16(state).u8(0).u8(0)
                 .attr(Uapi.NDA_DST, NEIGHBOUR.getAddress()).build();
-        return Message.split(java.nio.ByteBuffer.wrap(bytes)).getFirst();
+        return Message.split(ByteBuffer.wrap(bytes)).getFirst();
     }
 
     private static Predicate<NeighbourEvent> about(InetAddress address) {
