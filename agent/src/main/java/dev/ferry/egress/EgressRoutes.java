@@ -13,6 +13,8 @@ import dev.ferry.net.IpText;
 import dev.ferry.netlink.Address;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.Neighbour;
+import dev.ferry.netlink.NeighbourEvent;
+import dev.ferry.netlink.NeighbourEvents;
 import dev.ferry.netlink.RtNetlink;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,9 +38,13 @@ import java.util.function.Supplier;
  * probed, {@link NextHopHealth}); a route whose live set changed is rewritten;
  * when the pods changed, the plan ({@link EgressPlan}) is made again and written
  * in an order that never points a pod at a table before the table is there.
+ * Between ticks the kernel's neighbour notifications ({@link NeighbourEvents})
+ * move a next hop in or out as soon as its entry turns REACHABLE or FAILED; both
+ * write under one lock, so the maps have one writer at a time.
  *
- * <p>Closing stops the thread only: the pinned maps keep the routes in force while
- * no agent runs, and the next agent's first tick takes them over. In Kubernetes
+ * <p>Closing stops the thread and the notifications only: the pinned maps keep
+ * the routes in force while no agent runs, and the next agent's first tick takes
+ * them over. In Kubernetes
  * mode ({@link #awaitRoutes}) the routes come from the API server: until its first
  * full list arrives ({@link #update}) nothing is written or cleared, so an agent
  * that starts while the API server is away leaves the routes in force; route ids
@@ -76,6 +82,8 @@ public final class EgressRoutes implements AutoCloseable {
     private final Supplier<List<Endpoint>> pods;
     private final Duration tick;
     private final Thread thread;
+    /** The uplinks' neighbour notifications, which move next hops in and out between ticks. */
+    private NeighbourEvents events;
     private final Object lock = new Object();
     private volatile boolean stopped;
     /** Guarded by lock. */
@@ -119,9 +127,16 @@ public final class EgressRoutes implements AutoCloseable {
         }
         EgressRoutes egress = new EgressRoutes(resolved, true, uplinks, netlink, maps, endpoints, pods, PodLabels.NONE,
                 Optional.empty(), tick);
-        egress.writeMasqueradeRules();
-        egress.reconcile();
-        egress.clearUnusedIds();
+        // Before the first read of the table: a change after it is never missed.
+        egress.events = netlink.watchNeighbours(egress::onNeighbourEvent);
+        try {
+            egress.writeMasqueradeRules();
+            egress.reconcile();
+            egress.clearUnusedIds();
+        } catch (RuntimeException e) {
+            egress.events.close();
+            throw e;
+        }
         egress.thread.start();
         log.info("event=egress_routes_started routes={} tick_ms={}", routes.size(), tick.toMillis());
         return egress;
@@ -139,6 +154,7 @@ public final class EgressRoutes implements AutoCloseable {
                                            Duration tick) {
         EgressRoutes egress = new EgressRoutes(List.of(), false, uplinks, netlink, maps, endpoints, pods, labels,
                 Optional.of(new RouteIds(idsFile)), tick);
+        egress.events = netlink.watchNeighbours(egress::onNeighbourEvent);
         egress.thread.start();
         log.info("event=egress_routes_awaiting source=kubernetes tick_ms={}", tick.toMillis());
         return egress;
@@ -338,7 +354,7 @@ public final class EgressRoutes implements AutoCloseable {
             if (!known) {
                 return; // the routes in force are the earlier agent's until the API server has listed them
             }
-            checkHealth();
+            checkHealth("tick");
             List<Endpoint> now = pods.get();
             List<SelectablePod> selectable = new ArrayList<>();
             Set<String> identities = new HashSet<>();
@@ -358,7 +374,8 @@ public final class EgressRoutes implements AutoCloseable {
         }
     }
 
-    private void checkHealth() {
+    /** {@code learned}: what made the agent look, for the log. */
+    private void checkHealth(String learned) {
         Map<Integer, List<Neighbour>> byDevice = new HashMap<>();
         for (Resolved r : routes) {
             for (ResolvedHop h : r.hops()) {
@@ -370,17 +387,66 @@ public final class EgressRoutes implements AutoCloseable {
                     case RESOLVE -> netlink.resolveNeighbour(h.device().index(), h.hop().via());
                     case NONE -> { }
                 }
-                if (before != h.health().live()) {
-                    log.info("event=egress_next_hop_{} route={} via={} dev={} neighbour={}",
-                            h.health().live() ? "up" : "down", r.route().name(), h.hop().via().getHostAddress(),
-                            h.device().name(), h.health().state());
+                reportChange(r, h, before, learned);
+            }
+            writeRoute(r);
+        }
+    }
+
+    /**
+     * A neighbour notification of the node's namespace: the next hops with that
+     * address on that link take the entry's word at once, and their routes' live
+     * sets are rewritten; lost notifications make the whole table read again.
+     * Probing stays the tick's: answering the notifications with probes would
+     * answer each confirmation with another one.
+     */
+    private void onNeighbourEvent(NeighbourEvent event) {
+        synchronized (lock) {
+            if (stopped) {
+                return;
+            }
+            switch (event) {
+                case NeighbourEvent.Changed(Neighbour n) -> heard(n, Optional.of(n));
+                case NeighbourEvent.Deleted(Neighbour n) -> heard(n, Optional.empty());
+                case NeighbourEvent.Resync() -> {
+                    log.info("event=egress_neighbours_resync why=notifications_lost");
+                    checkHealth("resync");
                 }
             }
-            EgressRouteEntry entry = entry(r);
-            if (!entry.equals(written.get(r.id()))) {
-                maps.putRoute(r.id(), entry);
-                written.put(r.id(), entry);
+        }
+    }
+
+    private void heard(Neighbour neighbour, Optional<Neighbour> entry) {
+        for (Resolved r : routes) {
+            boolean changed = false;
+            for (ResolvedHop h : r.hops()) {
+                if (h.device().index() == neighbour.index() && h.hop().via().equals(neighbour.address())) {
+                    boolean before = h.health().live();
+                    h.health().observe(entry); // what to ask of the kernel is the tick's to decide
+                    reportChange(r, h, before, "notification");
+                    changed = true;
+                }
             }
+            if (changed) {
+                writeRoute(r);
+            }
+        }
+    }
+
+    private static void reportChange(Resolved r, ResolvedHop h, boolean before, String learned) {
+        if (before != h.health().live()) {
+            log.info("event=egress_next_hop_{} route={} via={} dev={} neighbour={} learned={}",
+                    h.health().live() ? "up" : "down", r.route().name(), IpText.format(h.hop().via()),
+                    h.device().name(), h.health().state(), learned);
+        }
+    }
+
+    /** The route's next hops and their health into the datapath, unless that is what it holds already. */
+    private void writeRoute(Resolved r) {
+        EgressRouteEntry entry = entry(r);
+        if (!entry.equals(written.get(r.id()))) {
+            maps.putRoute(r.id(), entry);
+            written.put(r.id(), entry);
         }
     }
 
@@ -417,7 +483,7 @@ public final class EgressRoutes implements AutoCloseable {
         plan = next;
     }
 
-    /** Routes, selected pods, next hops with their health and counters, conflicts: as of the last tick. */
+    /** Routes, selected pods, next hops with their health and counters, conflicts: as of the last tick or notification. */
     public EgressStatus status() {
         Map<InetAddress, String> names = new HashMap<>();
         pods.get().forEach(e -> e.addresses().forEach(a -> names.put(a.address(),
@@ -449,6 +515,7 @@ public final class EgressRoutes implements AutoCloseable {
     @Override
     public void close() {
         stopped = true;
+        events.close();
         thread.interrupt();
         try {
             thread.join(Duration.ofSeconds(5));

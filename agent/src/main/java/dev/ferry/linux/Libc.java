@@ -34,7 +34,17 @@ public final class Libc {
     public static final int SOCK_RAW = 3;
     public static final int SOCK_CLOEXEC = O_CLOEXEC;
     public static final int MSG_TRUNC = 0x20;
+    public static final int MSG_DONTWAIT = 0x40;
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_RCVBUF = 8;
+    /** SO_RCVBUF past net.core.rmem_max; needs CAP_NET_ADMIN. */
+    public static final int SO_RCVBUFFORCE = 33;
+    public static final int EFD_CLOEXEC = O_CLOEXEC;
+    public static final short POLLIN = 0x1;
     public static final int EINTR = 4;
+    public static final int EAGAIN = 11;
+    /** On a netlink socket: the kernel dropped notifications that did not fit the receive buffer. */
+    public static final int ENOBUFS = 105;
 
     static final Linker LINKER = Linker.nativeLinker();
     static final SymbolLookup LIBC = LINKER.defaultLookup();
@@ -180,6 +190,42 @@ public final class Libc {
                                 MemorySegment srcAddr, MemorySegment addrlen) {
         try {
             return (long) recvfrom.invokeExact(state, fd, buf, len, flags, srcAddr, addrlen);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    // int poll(struct pollfd *fds, nfds_t nfds, int timeout);  struct pollfd { int fd; short events; short revents; }
+    private static final MethodHandle poll = capturing("poll",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+
+    public static int poll(MemorySegment state, MemorySegment fds, long nfds, int timeout) {
+        try {
+            return (int) poll.invokeExact(state, fds, nfds, timeout);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    // int eventfd(unsigned int initval, int flags);
+    private static final MethodHandle eventfd = capturing("eventfd",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+
+    public static int eventfd(MemorySegment state, int initval, int flags) {
+        try {
+            return (int) eventfd.invokeExact(state, initval, flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    // ssize_t write(int fd, const void *buf, size_t count);
+    private static final MethodHandle write = capturing("write",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+
+    public static long write(MemorySegment state, int fd, MemorySegment buf, long count) {
+        try {
+            return (long) write.invokeExact(state, fd, buf, count);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -27,14 +28,17 @@ import java.util.function.Supplier;
  */
 public final class RtNetlink implements AutoCloseable {
     private final NetlinkSocket socket;
+    /** Not owned: only for sockets of the same namespace opened later ({@link #watchNeighbours}). */
+    private final NetNamespace namespace;
 
-    private RtNetlink(NetlinkSocket socket) {
+    private RtNetlink(NetlinkSocket socket, NetNamespace namespace) {
         this.socket = socket;
+        this.namespace = namespace;
     }
 
     /** Opens a socket in {@code namespace}; the caller's thread stays where it is. */
     public static RtNetlink open(NetNamespace namespace) {
-        return namespace.run(() -> new RtNetlink(NetlinkSocket.open()));
+        return namespace.run(() -> new RtNetlink(NetlinkSocket.open(), namespace));
     }
 
     // Links
@@ -303,6 +307,15 @@ public final class RtNetlink implements AutoCloseable {
     public List<Neighbour> neighbours(int index) {
         return dump(NeighbourMessages.dump(), () -> "failed to list neighbours", NeighbourMessages::parse).stream()
                 .filter(n -> n.index() == index).toList();
+    }
+
+    /**
+     * Starts handing this namespace's neighbour notifications to {@code consumer}
+     * on a thread of their own, through a socket of their own
+     * ({@link NeighbourEvents}); the namespace this was opened with must still be open.
+     */
+    public NeighbourEvents watchNeighbours(Consumer<NeighbourEvent> consumer) {
+        return NeighbourEvents.open(namespace, consumer);
     }
 
     private String describe(Neighbour n) {

@@ -11,6 +11,7 @@ final class Uapi {
     // linux/netlink.h
     static final int NETLINK_ROUTE = 0;
     static final int SOL_NETLINK = 270;
+    static final int NETLINK_ADD_MEMBERSHIP = 1;
     static final int NETLINK_CAP_ACK = 10;
     static final int NETLINK_EXT_ACK = 11;
 
@@ -39,6 +40,9 @@ final class Uapi {
     static final int AF_UNSPEC = 0;
     static final int AF_INET = 2;
     static final int AF_INET6 = 10;
+
+    // linux/rtnetlink.h: multicast groups (enum rtnetlink_groups)
+    static final int RTNLGRP_NEIGH = 3;
 
     // linux/rtnetlink.h: message types
     static final int RTM_NEWLINK = 16;
