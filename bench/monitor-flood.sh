@@ -170,17 +170,22 @@ by = {}
 for line in open(sys.argv[1]):
     f = line.split()
     by.setdefault(f[0], []).append(f[2:])
-med = lambda xs: statistics.median(xs)
-quiet = med([float(s[0]) for s in by["quiet"]])
-print("\ncase       pod1->pod2 Gbit/s  ratio to quiet  frames/s  drop events/s  emitted/s  suppressed/s  delivered/s")
+quiet = statistics.median([float(s[0]) for s in by["quiet"]])
+
+def show(values, digits):
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+print("\nmedians over the rounds (lowest-highest round); rates per second of flood")
+print(f"{'case':<10} {'pod1->pod2 Gbit/s':<20} {'ratio':>5}  {'frames/s':<24} {'drop events/s':<24} "
+      f"{'emitted/s':<18} {'suppressed/s':<24} delivered/s")
 for case in ("quiet", "flood", "unwatched"):
     rows = by.get(case, [])
     if not rows:
         continue
-    g = med([float(s[0]) for s in rows])
-    if case == "quiet":
-        print(f"{case:<10} {g:>17.2f}  {g / quiet:>14.2f}")
-        continue
-    rate = lambda i: med([float(s[i]) / float(s[1]) for s in rows])
-    print(f"{case:<10} {g:>17.2f}  {g / quiet:>14.2f}  {rate(2):>8.0f}  {rate(3):>13.0f}  {rate(4):>9.0f}  {rate(5):>12.0f}  {rate(6):>11.0f}")
+    gbps = [float(s[0]) for s in rows]
+    line = f"{case:<10} {show(gbps, 2):<20} {statistics.median(gbps) / quiet:>5.2f}"
+    if case != "quiet":
+        rate = lambda i: [float(s[i]) / float(s[1]) for s in rows]
+        line += f"  {show(rate(2), 0):<24} {show(rate(3), 0):<24} {show(rate(4), 0):<18} {show(rate(5), 0):<24} {show(rate(6), 0)}"
+    print(line)
 PY
