@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a flood of drops does to ferry monitor and to the node, with real packets:
-# pod0 sends spoofed UDP as fast as bench/flood.c gets it onto its veth (AF_PACKET,
+# pod0 sends spoofed UDP as fast as bpf/test/flood.c gets it onto its veth (AF_PACKET,
 # PACKET_QDISC_BYPASS, sendmmsg), every frame dropped by from_pod as spoofed_source,
 # while pod1 sends TCP to pod2 (iperf3, one stream, pinned CPUs). In one run,
 # round after round, in an order that rotates:
@@ -55,7 +55,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-cc -O2 -Wall -Werror -pthread -o "$RUN_DIR/flood" bench/flood.c
+cc -O2 -Wall -Werror -pthread -o "$RUN_DIR/flood" bpf/test/flood.c
 
 start_agent() {
   mkdir -p "$RUN_DIR/node"

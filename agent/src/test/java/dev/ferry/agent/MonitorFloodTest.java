@@ -41,7 +41,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A flood of real packets the datapath drops, while {@code ferry monitor} is
- * attached: pod A sends spoofed UDP as fast as bench/flood.c gets it onto its
+ * attached: pod A sends spoofed UDP as fast as bpf/test/flood.c gets it onto its
  * veth (AF_PACKET, PACKET_QDISC_BYPASS, sendmmsg, two threads), each frame
  * dropped by from_pod and offered to the monitor's per-CPU rate limit. The
  * events the CLI gets stay within what the limit lets through, what it held
@@ -157,7 +157,7 @@ class MonitorFloodTest {
 
     // ---- helpers ---------------------------------------------------------------------------------
 
-    /** bench/flood.c as the build compiled it (bpf/Makefile, beside the other test helpers). */
+    /** bpf/test/flood.c as the build compiled it (bpf/Makefile, beside the other test helpers). */
     private static Path floodTool() throws Exception {
         return Path.of(MonitorFloodTest.class.getResource("/bpf/flood").toURI());
     }

@@ -1,7 +1,9 @@
 // A flood of frames the datapath drops, from inside a pod: IPv4/UDP from a
 // source address that is not the pod's (from_pod drops it as spoofed_source and,
 // while `ferry monitor` is attached, reports each drop to the rate limit), as
-// fast as the kernel takes them. For MonitorFloodTest and bench/monitor-flood.sh.
+// fast as the kernel takes them. For MonitorFloodTest and bench/monitor-flood.sh;
+// it lives in bpf/test because the image build copies bpf/ and builds the test
+// helpers (bpf/Makefile's test-objects) with the rest.
 //
 //   flood IFNAME SOURCE DESTINATION PORT SECONDS [THREADS]
 //       sends for SECONDS (or until SIGTERM/SIGINT) on IFNAME from SOURCE to
