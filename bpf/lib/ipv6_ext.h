@@ -6,7 +6,7 @@
  *
  * Walked: hop-by-hop options, routing, destination options (next header, length
  * in 8-octet units past the first 8), the authentication header (length in
- * 4-octet units past the first 8) and the fragment header (8 bytes). A fragment
+ * 4-octet units, less 2: RFC 4302) and the fragment header (8 bytes). A fragment
  * whose offset is not 0 carries no upper-layer header: its protocol is known (the
  * fragment header names it), its ports are in the first fragment only. ESP and
  * "no next header" end the walk like any upper layer: there is nothing to read.
@@ -36,8 +36,15 @@ static __always_inline bool ipv6_is_walked_ext(__u8 nexthdr)
 }
 
 /* How ipv6_upper_layer() packs its answer: scalars only, so the call needs no pointer argument proved. */
-#define FERRY_UL_PROTO(ul)  ((__u8)((ul) & 0xff))
-#define FERRY_UL_OFFSET(ul) ((__u32)(ul) >> 8)
+static __always_inline __u8 upper_layer_protocol(int ul)
+{
+	return ul & 0xff;
+}
+
+static __always_inline __u32 upper_layer_offset(int ul)
+{
+	return (__u32)ul >> 8;
+}
 
 /*
  * The upper-layer protocol of the IPv6 packet after the Ethernet header, and the

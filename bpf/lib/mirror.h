@@ -91,8 +91,8 @@ static __always_inline void mirror_parse(struct __sk_buff *ctx, struct mirror_fl
 		__builtin_memcpy(f->daddr, &ip6.daddr, sizeof(f->daddr));
 		/* Behind any extension headers; 0 for a later fragment (no ports), as for IPv4. */
 		ul = ipv6_upper_layer(ctx);
-		f->proto = FERRY_UL_PROTO(ul);
-		l4_off = FERRY_UL_OFFSET(ul);
+		f->proto = upper_layer_protocol(ul);
+		l4_off = upper_layer_offset(ul);
 	} else {
 		return;
 	}

@@ -135,8 +135,8 @@ static __always_inline void monitor_read_headers(struct __sk_buff *ctx, struct m
 		__builtin_memcpy(ev->saddr, &ip6.saddr, sizeof(ev->saddr));
 		__builtin_memcpy(ev->daddr, &ip6.daddr, sizeof(ev->daddr));
 		ul = ipv6_upper_layer(ctx); /* behind any extension headers */
-		ev->protocol = FERRY_UL_PROTO(ul);
-		l4 = FERRY_UL_OFFSET(ul);
+		ev->protocol = upper_layer_protocol(ul);
+		l4 = upper_layer_offset(ul);
 		if (!l4)
 			return; /* a later fragment, or a chain too long to walk: no ports */
 	} else {

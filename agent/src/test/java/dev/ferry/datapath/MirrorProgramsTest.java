@@ -239,4 +239,12 @@ class MirrorProgramsTest extends ProgramTestBench {
         mirror(POD_A6, new MirrorSlot(capture, MirrorSlot.OUT, IPPROTO_UDP, 5353, Optional.empty()));
         assertEquals(0, clonedDuring(() -> run(DatapathProgram.FROM_POD, later, hostA)), "--proto udp --port 5353");
     }
+
+    @Test
+    void icmpv6FilterMatchesMldBehindItsHopByHopHeader() throws Exception {
+        podAHasAnIpv6Address();
+        mirror(POD_A6, new MirrorSlot(capture, MirrorSlot.OUT, Packets.IPPROTO_ICMPV6, 0, Optional.empty()));
+        assertEquals(1, clonedDuring(() -> run(DatapathProgram.FROM_POD, Packets.mldReport(POD_A6), hostA)
+                .assertPassedUnchanged(Direction.EGRESS, Reason.IPV6_MLD)));
+    }
 }
