@@ -41,6 +41,7 @@ class MonitorProgramsTest extends ProgramTestBench {
 
     RingBuffer events;
 
+    /** As a dual-stack pod's: one veth, one endpoint id (1) in both entries, so every event still names pod A. */
     @BeforeAll
     void podAHasAnIpv6Address() throws Exception {
         datapath.endpoints().put(ip(POD_A6), datapath.endpoints().get(ip(POD_A)).orElseThrow());
