@@ -24,6 +24,7 @@
 #include <linux/ipv6.h>
 #include "common.h"
 #include "endpoint.h"
+#include "ipv6_ext.h"
 
 #define FERRY_IPPROTO_TCP 6
 #define FERRY_IPPROTO_UDP 17
@@ -57,7 +58,8 @@ struct mirror_flow {
 /* Its own parse, not the datapath's: it runs after the decision, only for
  * mirrored pods, and reads with bpf_skb_load_bytes (a copy: no pull, no packet
  * pointer to prove, options and variable offsets are fine). IPv6 extension
- * headers are not walked: such packets match on addresses only. */
+ * headers are walked to the upper layer (ipv6_ext.h), up to a bound: a longer
+ * chain matches on addresses only. */
 static __always_inline void mirror_parse(struct __sk_buff *ctx, struct mirror_flow *f)
 {
 	__u32 l4_off = 0;
@@ -80,14 +82,17 @@ static __always_inline void mirror_parse(struct __sk_buff *ctx, struct mirror_fl
 			l4_off = ETH_HLEN + ip.ihl * 4;
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
+		int ul;
 
 		if (bpf_skb_load_bytes(ctx, ETH_HLEN, &ip6, sizeof(ip6)) < 0)
 			return;
 		f->family = FERRY_FAMILY_IPV6;
-		f->proto = ip6.nexthdr;
 		__builtin_memcpy(f->saddr, &ip6.saddr, sizeof(f->saddr));
 		__builtin_memcpy(f->daddr, &ip6.daddr, sizeof(f->daddr));
-		l4_off = ETH_HLEN + sizeof(ip6);
+		/* Behind any extension headers; 0 for a later fragment (no ports), as for IPv4. */
+		ul = ipv6_upper_layer(ctx);
+		f->proto = upper_layer_protocol(ul);
+		l4_off = upper_layer_offset(ul);
 	} else {
 		return;
 	}

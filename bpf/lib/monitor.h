@@ -16,6 +16,7 @@
 
 #include <linux/ipv6.h>
 #include "common.h"
+#include "ipv6_ext.h"
 
 /* 512 KiB: about 6500 events (72 bytes and the ring's 8-byte header each),
  * several seconds of every CPU at the default rate when the reader stalls. */
@@ -126,14 +127,18 @@ static __always_inline void monitor_read_headers(struct __sk_buff *ctx, struct m
 		l4 = ETH_HLEN + ip.ihl * 4;
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
+		int ul;
 
 		if (bpf_skb_load_bytes(ctx, ETH_HLEN, &ip6, sizeof(ip6)) < 0)
 			return;
 		ev->family = FERRY_FAMILY_IPV6;
 		__builtin_memcpy(ev->saddr, &ip6.saddr, sizeof(ev->saddr));
 		__builtin_memcpy(ev->daddr, &ip6.daddr, sizeof(ev->daddr));
-		ev->protocol = ip6.nexthdr; /* extension headers are not walked: their ports stay 0 */
-		l4 = ETH_HLEN + sizeof(ip6);
+		ul = ipv6_upper_layer(ctx); /* behind any extension headers */
+		ev->protocol = upper_layer_protocol(ul);
+		l4 = upper_layer_offset(ul);
+		if (!l4)
+			return; /* a later fragment, or a chain too long to walk: no ports */
 	} else {
 		return;
 	}

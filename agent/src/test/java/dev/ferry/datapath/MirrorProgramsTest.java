@@ -6,10 +6,15 @@ import dev.ferry.testing.RequiresRoot;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.net.InetAddress;
 import java.util.Optional;
+import java.util.stream.Stream;
 
+import static dev.ferry.datapath.Packets.Extension;
 import static dev.ferry.datapath.Packets.IPPROTO_TCP;
 import static dev.ferry.datapath.Packets.IPPROTO_UDP;
 import static dev.ferry.datapath.Packets.Ipv4;
@@ -25,6 +30,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @RequiresRoot
 class MirrorProgramsTest extends ProgramTestBench {
     static final int SLOT = 5;
+    /** Pod A's IPv6 address, for the extension header cases. */
+    static final String POD_A6 = "fd77:1::2";
+    static final String POD_B6 = "fd77:1::3";
     int capture;
 
     @BeforeAll
@@ -40,6 +48,11 @@ class MirrorProgramsTest extends ProgramTestBench {
         datapath.endpoints().setMirror(ip(POD_A), 0);
         datapath.endpoints().setMirror(ip(POD_B), 0);
         datapath.mirrors().clear(SLOT);
+        if (datapath.endpoints().get(ip(POD_A6)).isPresent()) {
+            datapath.endpoints().delete(ip(POD_A6));
+            // Pod A's veth names its IPv4 entry again, whose mirror word mirror_to_pod reads.
+            datapath.endpoints().put(ip(POD_A), datapath.endpoints().get(ip(POD_A)).orElseThrow());
+        }
     }
 
     private void mirror(String pod, MirrorSlot slot) throws Exception {
@@ -182,5 +195,56 @@ class MirrorProgramsTest extends ProgramTestBench {
         InetAddress address = ip(UNROUTED_CLUSTER_ADDRESS);
         assertEquals(false, datapath.endpoints().setMirror(address, 1));
         assertEquals(Optional.empty(), datapath.endpoints().mirror(address));
+    }
+
+    // ---- IPv6 extension headers: the protocol and port filters see the upper layer behind them ----
+
+    static Stream<Arguments> chains() {
+        return Stream.of(
+                Arguments.of("hop-by-hop", new Extension[]{Extension.hopByHop()}),
+                Arguments.of("routing", new Extension[]{Extension.routing()}),
+                Arguments.of("destination options", new Extension[]{Extension.destination(2)}),
+                Arguments.of("first fragment", new Extension[]{Extension.fragment(0, true)}),
+                Arguments.of("authentication", new Extension[]{Extension.auth()}),
+                Arguments.of("all six RFC 8200 allows", new Extension[]{Extension.hopByHop(), Extension.destination(0),
+                        Extension.routing(), Extension.fragment(0, true), Extension.auth(), Extension.destination(1)}));
+    }
+
+    /** Pod A gets an IPv6 address (a dual-stack pod: one veth, two entries) until the test ends. */
+    private void podAHasAnIpv6Address() throws Exception {
+        datapath.endpoints().put(ip(POD_A6), datapath.endpoints().get(ip(POD_A)).orElseThrow());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("chains")
+    void protocolAndPortFilterMatchIpv6BehindExtensionHeaders(String name, Extension[] chain) throws Exception {
+        podAHasAnIpv6Address();
+        mirror(POD_A6, new MirrorSlot(capture, MirrorSlot.OUT, IPPROTO_UDP, 5353, Optional.empty()));
+        byte[] matching = Packets.ipv6Behind(POD_A6, POD_B6, IPPROTO_UDP, 40000, 5353, chain);
+        byte[] otherPort = Packets.ipv6Behind(POD_A6, POD_B6, IPPROTO_UDP, 40000, 5354, chain);
+        byte[] tcp = Packets.ipv6Behind(POD_A6, POD_B6, IPPROTO_TCP, 40000, 5353, chain);
+
+        assertEquals(1, clonedDuring(() -> run(DatapathProgram.FROM_POD, matching, hostA)), "udp port 5353");
+        assertEquals(0, clonedDuring(() -> run(DatapathProgram.FROM_POD, otherPort, hostA)), "udp port 5354");
+        assertEquals(0, clonedDuring(() -> run(DatapathProgram.FROM_POD, tcp, hostA)), "tcp port 5353");
+    }
+
+    @Test
+    void laterIpv6FragmentMatchesItsProtocolButNoPort() throws Exception {
+        // Its ports are in the first fragment only: a port filter cannot tell, so it does not match.
+        podAHasAnIpv6Address();
+        byte[] later = Packets.ipv6Behind(POD_A6, POD_B6, IPPROTO_UDP, 40000, 5353, Extension.fragment(8, false));
+        mirror(POD_A6, new MirrorSlot(capture, MirrorSlot.OUT, IPPROTO_UDP, 0, Optional.empty()));
+        assertEquals(1, clonedDuring(() -> run(DatapathProgram.FROM_POD, later, hostA)), "--proto udp");
+        mirror(POD_A6, new MirrorSlot(capture, MirrorSlot.OUT, IPPROTO_UDP, 5353, Optional.empty()));
+        assertEquals(0, clonedDuring(() -> run(DatapathProgram.FROM_POD, later, hostA)), "--proto udp --port 5353");
+    }
+
+    @Test
+    void icmpv6FilterMatchesMldBehindItsHopByHopHeader() throws Exception {
+        podAHasAnIpv6Address();
+        mirror(POD_A6, new MirrorSlot(capture, MirrorSlot.OUT, Packets.IPPROTO_ICMPV6, 0, Optional.empty()));
+        assertEquals(1, clonedDuring(() -> run(DatapathProgram.FROM_POD, Packets.mldReport(POD_A6), hostA)
+                .assertPassedUnchanged(Direction.EGRESS, Reason.IPV6_MLD)));
     }
 }

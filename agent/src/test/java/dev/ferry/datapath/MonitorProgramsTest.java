@@ -4,13 +4,21 @@ import dev.ferry.bpf.RingBuffer;
 import dev.ferry.bpf.TestRun;
 import dev.ferry.testing.RequiresRoot;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.net.InetAddress;
 import java.util.List;
 import java.util.Optional;
+import java.util.stream.Stream;
 
+import static dev.ferry.datapath.Packets.Extension;
+import static dev.ferry.datapath.Packets.IPPROTO_TCP;
+import static dev.ferry.datapath.Packets.IPPROTO_UDP;
 import static dev.ferry.datapath.Packets.Ipv4;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -27,7 +35,17 @@ class MonitorProgramsTest extends ProgramTestBench {
     /** Enough that no test but the rate limit's meets the limit. */
     static final MonitorMaps.Config ON = new MonitorMaps.Config(true, 0, 1_000_000, 1_000);
 
+    /** Pod A's IPv6 address, for the extension header cases: they go to the stack, each with its reason. */
+    static final String POD_A6 = "fd77:1::2";
+    static final String POD_B6 = "fd77:1::3";
+
     RingBuffer events;
+
+    /** As a dual-stack pod's: one veth, one endpoint id (1) in both entries, so every event still names pod A. */
+    @BeforeAll
+    void podAHasAnIpv6Address() throws Exception {
+        datapath.endpoints().put(ip(POD_A6), datapath.endpoints().get(ip(POD_A)).orElseThrow());
+    }
 
     @BeforeEach
     void openReader() {
@@ -191,5 +209,77 @@ class MonitorProgramsTest extends ProgramTestBench {
         assertEquals(runs, emitted + suppressed, "every drop either emitted or counted as suppressed");
         assertTrue(suppressed > runs / 2, "most of the flood was held back: " + after);
         assertEquals(emitted, drained().size(), "what was counted as emitted is what the reader got");
+    }
+
+    // ---- IPv6 extension headers: the event's protocol and ports are those of the upper layer behind them ----
+
+    static Stream<Arguments> chainsWithPorts() {
+        return Stream.of(
+                Arguments.of("hop-by-hop", Reason.IPV6_HOP_BY_HOP, new Extension[]{Extension.hopByHop()}),
+                Arguments.of("routing", Reason.IPV6_ROUTING, new Extension[]{Extension.routing()}),
+                Arguments.of("destination options", Reason.IPV6_EXT_HEADER, new Extension[]{Extension.destination(2)}),
+                Arguments.of("first fragment", Reason.FRAGMENT, new Extension[]{Extension.fragment(0, true)}),
+                Arguments.of("authentication", Reason.IPV6_EXT_HEADER, new Extension[]{Extension.auth()}),
+                Arguments.of("all six RFC 8200 allows", Reason.IPV6_HOP_BY_HOP, new Extension[]{Extension.hopByHop(),
+                        Extension.destination(0), Extension.routing(), Extension.fragment(0, true), Extension.auth(),
+                        Extension.destination(1)}));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("chainsWithPorts")
+    void ipv6EventCarriesTheUdpPortsBehindExtensionHeaders(String name, Reason reason, Extension[] chain) throws Exception {
+        MonitorEvent e = passedEvent(Packets.ipv6Behind(POD_A6, POD_B6, IPPROTO_UDP, 40002, 5353, chain), reason);
+
+        assertEquals(IPPROTO_UDP, e.protocol(), "the upper layer's, not the first extension header's");
+        assertEquals(40002, e.sourcePort());
+        assertEquals(5353, e.destinationPort());
+    }
+
+    @Test
+    void ipv6EventCarriesTheTcpPortsBehindAHopByHopHeader() throws Exception {
+        MonitorEvent e = passedEvent(Packets.ipv6Behind(POD_A6, POD_B6, IPPROTO_TCP, 40003, 8080, Extension.hopByHop()),
+                Reason.IPV6_HOP_BY_HOP);
+
+        assertEquals(IPPROTO_TCP, e.protocol());
+        assertEquals(40003, e.sourcePort());
+        assertEquals(8080, e.destinationPort());
+    }
+
+    @Test
+    void laterIpv6FragmentHasItsProtocolAndNoPorts() throws Exception {
+        // Offset 8 (64 bytes in): what sits where ports would be is payload, so none are reported.
+        MonitorEvent e = passedEvent(Packets.ipv6Behind(POD_A6, POD_B6, IPPROTO_UDP, 40004, 5353,
+                Extension.fragment(8, false)), Reason.FRAGMENT);
+
+        assertEquals(IPPROTO_UDP, e.protocol(), "named by the fragment header");
+        assertEquals(0, e.sourcePort());
+        assertEquals(0, e.destinationPort());
+    }
+
+    @Test
+    void moreExtensionHeadersThanTheWalkReadsLeaveNoPorts() throws Exception {
+        Extension[] seven = Stream.generate(() -> Extension.destination(0)).limit(7).toArray(Extension[]::new);
+
+        MonitorEvent e = passedEvent(Packets.ipv6Behind(POD_A6, POD_B6, IPPROTO_UDP, 40005, 5353, seven),
+                Reason.IPV6_EXT_HEADER);
+
+        assertEquals(Extension.DESTINATION, e.protocol(), "the seventh header, where the walk stopped");
+        assertEquals(0, e.sourcePort());
+        assertEquals(0, e.destinationPort());
+    }
+
+    /** The one event of a frame pod A sends that goes to the stack with {@code reason}. */
+    private MonitorEvent passedEvent(byte[] frame, Reason reason) throws Exception {
+        datapath.monitor().configure(ON);
+
+        run(DatapathProgram.FROM_POD, frame, hostA).assertPassedUnchanged(Direction.EGRESS, reason);
+
+        List<MonitorEvent> seen = drained();
+        assertEquals(1, seen.size(), "one event: " + seen);
+        MonitorEvent e = seen.getFirst();
+        assertEquals(Verdict.PASS, e.verdict());
+        assertEquals(reason, e.reason());
+        assertEquals(Optional.of(InetAddress.getByName(POD_A6)), e.source());
+        return e;
     }
 }

@@ -170,6 +170,80 @@ final class Packets {
     }
 
     /**
+     * An IPv6 extension header as a packet carries it; its first byte, the next
+     * header, is filled in by {@link #ipv6Behind}. {@code type} is the value that
+     * names it in the header before.
+     */
+    record Extension(int type, byte[] bytes) {
+        static final int HOP_BY_HOP = 0;
+        static final int ROUTING = 43;
+        static final int FRAGMENT = 44;
+        static final int AUTH = 51;
+        static final int DESTINATION = 60;
+
+        static Extension hopByHop() {
+            return options(HOP_BY_HOP, 0);
+        }
+
+        /** Destination options of 8 * (1 + {@code extraUnits}) bytes, all padding. */
+        static Extension destination(int extraUnits) {
+            return options(DESTINATION, extraUnits);
+        }
+
+        /** A segment routing header with no segment left: the receiver reads on past it. */
+        static Extension routing() {
+            ByteBuffer b = ByteBuffer.allocate(24);
+            b.put((byte) 0).put((byte) 2).put((byte) 4).put((byte) 0); // length 2 (24 bytes), type 4 (SRH), segments left 0
+            b.put((byte) 0).put((byte) 0).putShort((short) 0).put(addr("fd77:1::99")); // last entry, flags, tag, one segment
+            return new Extension(ROUTING, b.array());
+        }
+
+        /** A fragment header: {@code offset} in 8-octet units, {@code more} the M flag. */
+        static Extension fragment(int offset, boolean more) {
+            ByteBuffer b = ByteBuffer.allocate(8);
+            b.put((byte) 0).put((byte) 0).putShort((short) (offset << 3 | (more ? 1 : 0))).putInt(0x0f0f0f0f);
+            return new Extension(FRAGMENT, b.array());
+        }
+
+        /** An authentication header with a 12-byte ICV: 24 bytes, its length counted in 4-octet units (RFC 4302). */
+        static Extension auth() {
+            ByteBuffer b = ByteBuffer.allocate(24);
+            b.put((byte) 0).put((byte) 4).putShort((short) 0).putInt(0x100).putInt(1);
+            return new Extension(AUTH, b.array());
+        }
+
+        private static Extension options(int type, int extraUnits) {
+            ByteBuffer b = ByteBuffer.allocate(8 * (1 + extraUnits));
+            b.put((byte) 0).put((byte) extraUnits).put((byte) 1).put((byte) (b.capacity() - 4)); // PadN over the rest
+            return new Extension(type, b.array());
+        }
+    }
+
+    /** UDP or TCP over IPv6 behind {@code chain}, in its order, from the pod to its gateway. */
+    static byte[] ipv6Behind(String src, String dst, int protocol, int srcPort, int dstPort, Extension... chain) {
+        int ext = java.util.Arrays.stream(chain).mapToInt(e -> e.bytes().length).sum();
+        int l4 = protocol == IPPROTO_TCP ? 20 : 8;
+        int payload = 16;
+        ByteBuffer b = ByteBuffer.allocate(ETH_HLEN + 40 + ext + l4 + payload);
+        ethernet(b, GATEWAY_MAC, SENDER_MAC, ETH_P_IPV6);
+        b.putInt(0x60000000).putShort((short) (ext + l4 + payload))
+                .put((byte) (chain.length > 0 ? chain[0].type() : protocol)).put((byte) 64);
+        b.put(addr(src)).put(addr(dst));
+        for (int i = 0; i < chain.length; i++) {
+            int start = b.position();
+            b.put(chain[i].bytes());
+            b.put(start, (byte) (i + 1 < chain.length ? chain[i + 1].type() : protocol));
+        }
+        if (protocol == IPPROTO_UDP) {
+            b.putShort((short) srcPort).putShort((short) dstPort).putShort((short) (8 + payload)).putShort((short) 0);
+        } else {
+            b.putShort((short) srcPort).putShort((short) dstPort).putInt(1).putInt(0)
+                    .put((byte) 0x50).put((byte) Ipv4.TCP_SYN).putShort((short) 65535).putShort((short) 0).putShort((short) 0);
+        }
+        return b.array();
+    }
+
+    /**
      * An MLDv2 report as hosts send it: from {@code src} to ff02::16, hop limit 1,
      * behind a hop-by-hop header with the router alert option (RFC 3810).
      */
