@@ -81,14 +81,15 @@ static __always_inline void mirror_parse(struct __sk_buff *ctx, struct mirror_fl
 		if (!(ip.frag_off & bpf_htons(IP_OFFSET)))
 			l4_off = ETH_HLEN + ip.ihl * 4;
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
 		int ul;
 
-		if (bpf_skb_load_bytes(ctx, ETH_HLEN, &ip6, sizeof(ip6)) < 0)
+		/* Straight into the flow, not through a copy of the header on the
+		 * stack: from_pod -> mirror_clone -> ipv6_upper_layer must fit the
+		 * verifier's 512 bytes of combined stack. */
+		if (bpf_skb_load_bytes(ctx, ETH_HLEN + offsetof(struct ipv6hdr, saddr), f->saddr, sizeof(f->saddr)) < 0 ||
+		    bpf_skb_load_bytes(ctx, ETH_HLEN + offsetof(struct ipv6hdr, daddr), f->daddr, sizeof(f->daddr)) < 0)
 			return;
 		f->family = FERRY_FAMILY_IPV6;
-		__builtin_memcpy(f->saddr, &ip6.saddr, sizeof(f->saddr));
-		__builtin_memcpy(f->daddr, &ip6.daddr, sizeof(f->daddr));
 		/* Behind any extension headers; 0 for a later fragment (no ports), as for IPv4. */
 		ul = ipv6_upper_layer(ctx);
 		f->proto = upper_layer_protocol(ul);
