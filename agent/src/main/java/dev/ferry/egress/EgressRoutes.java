@@ -2,15 +2,9 @@ package dev.ferry.egress;
 
 import dev.ferry.selection.PodLabels;
 import dev.ferry.selection.SelectablePod;
-import dev.ferry.datapath.EgressCounter;
 import dev.ferry.datapath.EgressMaps;
-import dev.ferry.datapath.EgressNextHop;
-import dev.ferry.datapath.EgressRouteEntry;
 import dev.ferry.datapath.EndpointMap;
 import dev.ferry.endpoint.Endpoint;
-import dev.ferry.net.IpPrefix;
-import dev.ferry.net.IpText;
-import dev.ferry.netlink.Address;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.Neighbour;
 import dev.ferry.netlink.NeighbourEvent;
@@ -65,7 +59,8 @@ public final class EgressRoutes implements AutoCloseable {
     /** A configured next hop with the uplink it goes out of. */
     record ResolvedHop(NextHop hop, Link device, NextHopHealth health) {}
 
-    private record Resolved(EgressRoute route, int id, List<ResolvedHop> hops) {}
+    /** A route with its datapath id and its next hops resolved. */
+    record Resolved(EgressRoute route, int id, List<ResolvedHop> hops) {}
 
     /** Guarded by lock. */
     private List<Resolved> routes;
@@ -90,7 +85,7 @@ public final class EgressRoutes implements AutoCloseable {
     private EgressPlan plan = EgressPlan.of(List.of(), List.of(), Map.of());
     /** The pods the plan was made for, by container and address: a new pod on a freed address is a change. */
     private Set<String> plannedPods = null;
-    private final Map<Integer, EgressRouteEntry> written = new HashMap<>();
+    private final NextHops health;
 
     private EgressRoutes(List<Resolved> routes, boolean known, List<Link> uplinks, RtNetlink netlink, EgressMaps maps,
                          EndpointMap endpoints, Supplier<List<Endpoint>> pods, PodLabels labels, Optional<RouteIds> ids,
@@ -102,6 +97,7 @@ public final class EgressRoutes implements AutoCloseable {
         this.uplinks = List.copyOf(uplinks);
         this.netlink = netlink;
         this.maps = maps;
+        this.health = new NextHops(netlink, maps);
         this.endpoints = endpoints;
         this.pods = pods;
         this.tick = tick;
@@ -120,7 +116,7 @@ public final class EgressRoutes implements AutoCloseable {
             EgressRoute r = routes.get(i);
             List<ResolvedHop> hops = new ArrayList<>();
             for (int j = 0; j < r.nextHops().size(); j++) {
-                hops.add(new ResolvedHop(r.nextHops().get(j), device(r.nextHops().get(j),
+                hops.add(new ResolvedHop(r.nextHops().get(j), NextHops.uplinkOf(r.nextHops().get(j),
                         "egressRoutes[" + i + "].nextHops[" + j + "]", uplinks, netlink), new NextHopHealth()));
             }
             resolved.add(new Resolved(r, i + 1, hops));
@@ -160,29 +156,6 @@ public final class EgressRoutes implements AutoCloseable {
         return egress;
     }
 
-    private static Link device(NextHop hop, String key, List<Link> uplinks, RtNetlink netlink) {
-        String names = String.join(", ", uplinks.stream().map(Link::name).toList());
-        if (hop.device().isPresent()) {
-            return uplinks.stream().filter(l -> l.name().equals(hop.device().get())).findFirst()
-                    .orElseThrow(() -> new IllegalArgumentException("key '" + key + ".device': '" + hop.device().get()
-                            + "' is not an uplink (" + names + "); replies reach pods only through the uplinks"));
-        }
-        if (hop.via().isLinkLocalAddress()) {
-            // Every uplink has a subnet of fe80::/64: the address alone names no uplink.
-            throw new IllegalArgumentException("key '" + key + ".via': " + IpText.format(hop.via())
-                    + " is link-local, on every uplink's link; name the device");
-        }
-        for (Link uplink : uplinks) {
-            for (Address a : netlink.addresses(uplink.index())) {
-                if (a.prefix().isIpv4() == (hop.via() instanceof java.net.Inet4Address)
-                        && new IpPrefix(a.prefix().network(), a.prefix().length()).contains(hop.via())) {
-                    return uplink;
-                }
-            }
-        }
-        throw new IllegalArgumentException("key '" + key + ".via': " + IpText.format(hop.via())
-                + " is in the subnet of no uplink (" + names + "); name the device");
-    }
 
     /**
      * Replaces the routes (Kubernetes mode's EgressRoute objects changed; the
@@ -248,7 +221,7 @@ public final class EgressRoutes implements AutoCloseable {
                         NextHop hop = r.nextHops().get(j);
                         Optional<ResolvedHop> same = before == null ? Optional.empty()
                                 : before.hops().stream().filter(h -> h.hop().equals(hop)).findFirst();
-                        hops.add(same.orElseGet(() -> new ResolvedHop(hop, device(hop,
+                        hops.add(same.orElseGet(() -> new ResolvedHop(hop, NextHops.uplinkOf(hop,
                                 "egress route '" + r.name() + "' nextHops[" + hops.size() + "]", uplinks, netlink),
                                 new NextHopHealth())));
                     }
@@ -279,7 +252,7 @@ public final class EgressRoutes implements AutoCloseable {
             for (Resolved gone : old.values()) {
                 if (!inUse.contains(gone.id())) {
                     maps.clearRoute(gone.id());
-                    written.remove(gone.id());
+                    health.forget(gone.id());
                 }
             }
             if (first) {
@@ -354,7 +327,7 @@ public final class EgressRoutes implements AutoCloseable {
             if (!known) {
                 return; // the routes in force are the earlier agent's until the API server has listed them
             }
-            checkHealth("tick");
+            health.check(routes, "tick");
             List<Endpoint> now = pods.get();
             List<SelectablePod> selectable = new ArrayList<>();
             Set<String> identities = new HashSet<>();
@@ -374,25 +347,6 @@ public final class EgressRoutes implements AutoCloseable {
         }
     }
 
-    /** {@code learned}: what made the agent look, for the log. */
-    private void checkHealth(String learned) {
-        Map<Integer, List<Neighbour>> byDevice = new HashMap<>();
-        for (Resolved r : routes) {
-            for (ResolvedHop h : r.hops()) {
-                List<Neighbour> entries = byDevice.computeIfAbsent(h.device().index(), netlink::neighbours);
-                Optional<Neighbour> entry = entries.stream().filter(n -> n.address().equals(h.hop().via())).findFirst();
-                boolean before = h.health().live();
-                switch (h.health().observe(entry)) {
-                    case CONFIRM -> netlink.setNeighbourState(h.device().index(), h.hop().via(), Neighbour.NUD_PROBE);
-                    case RESOLVE -> netlink.resolveNeighbour(h.device().index(), h.hop().via());
-                    case NONE -> { }
-                }
-                reportChange(r, h, before, learned);
-            }
-            writeRoute(r);
-        }
-    }
-
     /**
      * A neighbour notification of the node's namespace: the next hops with that
      * address on that link take the entry's word at once, and their routes' live
@@ -406,54 +360,14 @@ public final class EgressRoutes implements AutoCloseable {
                 return;
             }
             switch (event) {
-                case NeighbourEvent.Changed(Neighbour n) -> heard(n, Optional.of(n));
-                case NeighbourEvent.Deleted(Neighbour n) -> heard(n, Optional.empty());
+                case NeighbourEvent.Changed(Neighbour n) -> health.heard(routes, n, Optional.of(n));
+                case NeighbourEvent.Deleted(Neighbour n) -> health.heard(routes, n, Optional.empty());
                 case NeighbourEvent.Resync() -> {
                     log.info("event=egress_neighbours_resync why=notifications_lost");
-                    checkHealth("resync");
+                    health.check(routes, "resync");
                 }
             }
         }
-    }
-
-    private void heard(Neighbour neighbour, Optional<Neighbour> entry) {
-        for (Resolved r : routes) {
-            boolean changed = false;
-            for (ResolvedHop h : r.hops()) {
-                if (h.device().index() == neighbour.index() && h.hop().via().equals(neighbour.address())) {
-                    boolean before = h.health().live();
-                    h.health().observe(entry); // what to ask of the kernel is the tick's to decide
-                    reportChange(r, h, before, "notification");
-                    changed = true;
-                }
-            }
-            if (changed) {
-                writeRoute(r);
-            }
-        }
-    }
-
-    private static void reportChange(Resolved r, ResolvedHop h, boolean before, String learned) {
-        if (before != h.health().live()) {
-            log.info("event=egress_next_hop_{} route={} via={} dev={} neighbour={} learned={}",
-                    h.health().live() ? "up" : "down", r.route().name(), IpText.format(h.hop().via()),
-                    h.device().name(), h.health().state(), learned);
-        }
-    }
-
-    /** The route's next hops and their health into the datapath, unless that is what it holds already. */
-    private void writeRoute(Resolved r) {
-        EgressRouteEntry entry = entry(r);
-        if (!entry.equals(written.get(r.id()))) {
-            maps.putRoute(r.id(), entry);
-            written.put(r.id(), entry);
-        }
-    }
-
-    private static EgressRouteEntry entry(Resolved r) {
-        List<EgressNextHop> hops = r.hops().stream()
-                .map(h -> new EgressNextHop(h.device().index(), h.hop().via(), h.health().live())).toList();
-        return new EgressRouteEntry(r.route().masquerade(), r.route().fallback() == Fallback.DROP, mark(r.id(), 0), hops);
     }
 
     /**
@@ -489,26 +403,7 @@ public final class EgressRoutes implements AutoCloseable {
         pods.get().forEach(e -> e.addresses().forEach(a -> names.put(a.address(),
                 e.podNamespace().map(ns -> ns + "/" + e.podName().orElse("")).orElse(e.containerId()))));
         synchronized (lock) {
-            List<EgressStatus.Route> out = new ArrayList<>();
-            for (Resolved r : routes) {
-                Map<Integer, EgressCounter> counted = new HashMap<>();
-                maps.counters(r.id()).forEach(c -> counted.put(c.nextHop(), c));
-                List<EgressStatus.Hop> hops = new ArrayList<>();
-                for (int j = 0; j < r.hops().size(); j++) {
-                    ResolvedHop h = r.hops().get(j);
-                    EgressCounter c = counted.get(j);
-                    hops.add(new EgressStatus.Hop(IpText.format(h.hop().via()), h.device().name(), h.health().live(),
-                            h.health().state(), c == null ? 0 : c.packets(), c == null ? 0 : c.bytes()));
-                }
-                EgressCounter fallback = counted.get(EgressCounter.FALLBACK);
-                List<EgressStatus.Pod> selected = plan.selected().getOrDefault(r.route().name(), List.of()).stream()
-                        .map(a -> new EgressStatus.Pod(IpText.format(a), names.getOrDefault(a, ""))).toList();
-                out.add(new EgressStatus.Route(r.route().name(), r.id(), r.route().pods().toString(),
-                        r.route().destinations().stream().map(IpPrefix::toString).toList(),
-                        r.route().masquerade(), r.route().fallback().label(), selected, hops,
-                        fallback == null ? 0 : fallback.packets(), fallback == null ? 0 : fallback.bytes()));
-            }
-            return new EgressStatus(known, out, plan.conflicts().stream().map(EgressStatus.ConflictView::of).toList(), refused);
+            return EgressStatusView.of(known, routes, plan, maps, names, refused);
         }
     }
 
