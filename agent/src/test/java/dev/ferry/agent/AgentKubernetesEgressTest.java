@@ -48,14 +48,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * with their name, so each connection says which way it went. A flow routed by
  * an EgressRoute leaves through router 2 with the pod's address (router 2 routes
  * the pod CIDR back to the node); any other leaves by the default route, through
- * router 1, masqueraded. Addresses 10.242.0.0/16, 192.168.52.0/24, 198.18.42.1 and
+ * router 1, masqueraded. Addresses 10.247.0.0/16, 192.168.52.0/24, 198.18.42.1 and
  * namespace names k8segr* are this class's.
  */
 @RequiresRoot
 class AgentKubernetesEgressTest {
     static final String SERVER = "198.18.42.1";
     static final int PORT = 8242;
-    static final String POD_CIDR = "10.242.1.0/24";
+    static final String POD_CIDR = "10.247.1.0/24";
     /** How long an object change may take to move traffic here; the 2 s of the issue are measured, not asserted. */
     static final Duration MOVES = Duration.ofSeconds(15);
 
@@ -81,7 +81,7 @@ class AgentKubernetesEgressTest {
         node.ip("link", "set", "upl1", "up");
         router2.ip("address", "add", "192.168.52.2/24", "dev", "r2");
         router2.ip("link", "set", "r2", "up");
-        router2.ip("route", "add", "10.242.0.0/16", "via", "192.168.52.1");
+        router2.ip("route", "add", "10.247.0.0/16", "via", "192.168.52.1");
         node.ip("route", "add", "default", "via", "192.168.50.2");
         node.sysctl("net.ipv4.conf.all.forwarding", "1");
         serve(nodes.peer, "router-1");

@@ -41,7 +41,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Issue 19's persistent mirrors in Kubernetes mode: TrafficMirror objects on the
  * (mock) API server copy the packets of the pods they select, by labels, to an
  * analyzer's device of the node. Real pods, a real datapath, real packets counted
- * where the copies arrive. Addresses 10.243.1.0/24 and namespace names k8smir*
+ * where the copies arrive. Addresses 10.249.1.0/24 and namespace names k8smir*
  * are this class's.
  */
 @RequiresRoot
@@ -64,7 +64,7 @@ class AgentKubernetesTrafficMirrorTest {
             nodes.node.ip("link", "set", end, "addrgenmode", "none"); // sends nothing of its own
             nodes.node.ip("link", "set", end, "up");
         }
-        api.createNode("node-a", "10.243.1.0/24", "192.168.50.1");
+        api.createNode("node-a", "10.249.1.0/24", "192.168.50.1");
         api.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("shop")
                 .withLabels(Map.of("team", "shop")).endMetadata().build()).create();
         Agent agent = nodes.start(nodes.kubernetesConfig(api.writeKubeconfig(dir), Duration.ofMinutes(10)));

@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * ADD and its endpoint GC, an EgressRoute and a TrafficMirror applied, stop),
  * and every request it sent must be one the shipped ClusterRole grants, and
  * every grant must have been used. Requests are told apart from the test's own
- * by the kubeconfig's token.
+ * by the kubeconfig's token. Addresses 10.246.20.0/24 and namespace rbacpod are this class's.
  */
 @RequiresRoot
 class AgentRbacTest {
@@ -95,7 +95,7 @@ class AgentRbacTest {
     void everyRequestOfTheAgentIsGrantedByTheClusterRoleAndEveryGrantIsUsed() throws Exception {
         try (AgentFixture nodes = AgentFixture.withApiServer(dir)) {
             MockApi api = nodes.api;
-            api.createNode("node-a", "10.244.1.0/24", "192.168.50.1");
+            api.createNode("node-a", "10.246.20.0/24", "192.168.50.1");
             api.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("shop").endMetadata()
                     .build()).create();
             Pod pod = api.createPod("shop", "web-1", "node-a");
