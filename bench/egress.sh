@@ -49,7 +49,7 @@ cleanup() {
   return 0
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT; trap 'exit 143' TERM
 
 [ $# -eq 0 ] || { echo "usage: [ROUNDS=N] [TPUT_SECONDS=N] [RR_SECONDS=N] bench/egress.sh (no arguments)" >&2; exit 2; }
 for var in ROUNDS TPUT_SECONDS RR_SECONDS; do
