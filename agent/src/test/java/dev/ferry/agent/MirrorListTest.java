@@ -29,6 +29,10 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -41,7 +45,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * standalone agent whose configuration has one persistent mirror ({@code ids}:
  * ICMP of 10.248.1.1/32, the node's first pod, to the analyzer's device). Pod
  * CIDR 10.248.1.0/24, pod namespaces mlsp*, analyzer devices mla0/mla0p and
- * mlgone (never made) are this class's.
+ * mlgone (never made) are this class's; a capture of pod-b runs beside the mirror in one test.
  */
 @RequiresRoot
 class MirrorListTest {
@@ -51,6 +55,7 @@ class MirrorListTest {
     Path dir;
     private AgentFixture nodes;
     private final List<TestNetns> pods = new ArrayList<>();
+    private final ExecutorService threads = Executors.newCachedThreadPool();
 
     private record Run(int exit, String out, String err) {
     }
@@ -62,7 +67,7 @@ class MirrorListTest {
 
     @AfterEach
     void cleanUp() throws Exception {
-        Cleanup.all(() -> {
+        Cleanup.all(threads::shutdownNow, () -> {
             if (nodes != null) {
                 nodes.close();
             }
@@ -142,6 +147,29 @@ class MirrorListTest {
         assertEquals(ifindex("mlgone"), made.path("deviceIfindex").asInt());
     }
 
+    @Test
+    void aCaptureRunningIsListedWithItsSlotPodAndFilterUntilItEnds() throws Exception {
+        analyzerDevice();
+        startWithMirrorTo("mla0");
+        Traffic.End a = pod("mlspa", "mls0a", "pod-a");
+        Traffic.End b = pod("mlspb", "mls0b", "pod-b");
+        Path pcap = dir.resolve("b.pcap");
+        CompletableFuture<Run> capture = CompletableFuture.supplyAsync(
+                () -> cli("capture", "mls/pod-b", "-w", pcap.toString(), "--count", "1", "--proto", "udp"), threads);
+
+        JsonNode running = awaitList(m -> m.path("captures").size() == 1).path("captures").path(0);
+        assertEquals(1, running.path("slot").asInt(), "the mirror holds slot 0, the capture the next");
+        assertEquals("mls/pod-b", running.path("pod").asText());
+        assertEquals(b.address(), running.path("addresses").path(0).asText());
+        assertEquals("proto udp", running.path("filter").asText());
+        Run table = cli("mirror", "list");
+        assertTrue(table.out().contains("capture: slot 1: mls/pod-b (proto udp)"), table.out());
+
+        Traffic.udpEcho(a, b, 7311, 1);
+        assertEquals(0, capture.get(10, TimeUnit.SECONDS).exit());
+        assertEquals(0, mirrors().path("captures").size(), "an ended capture is no longer listed");
+    }
+
     private Traffic.End pod(String netns, String container, String name) {
         TestNetns ns = TestNetns.create(netns);
         pods.add(ns);
@@ -162,15 +190,18 @@ class MirrorListTest {
 
     /** The first mirror once it meets the condition (the reconcile runs every second). */
     private JsonNode awaitMirror(Predicate<JsonNode> condition) throws Exception {
+        return awaitList(all -> condition.test(all.path("mirrors").path(0))).path("mirrors").path(0);
+    }
+
+    private JsonNode awaitList(Predicate<JsonNode> condition) throws Exception {
         Instant deadline = Instant.now().plusSeconds(10);
         while (true) {
             JsonNode all = mirrors();
-            JsonNode mirror = all.path("mirrors").path(0);
-            if (condition.test(mirror)) {
-                return mirror;
+            if (condition.test(all)) {
+                return all;
             }
             if (Instant.now().isAfter(deadline)) {
-                fail("the mirror never got there: " + all);
+                fail("the list never got there: " + all);
             }
             Thread.sleep(100);
         }
