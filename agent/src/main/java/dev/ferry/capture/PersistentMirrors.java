@@ -141,7 +141,12 @@ public final class PersistentMirrors implements AutoCloseable {
 
     private Held hold(MirrorConfig config) {
         int slot = slots.take();
-        return new Held(config, slot, slots.clones(slot));
+        try {
+            return new Held(config, slot, slots.clones(slot));
+        } catch (RuntimeException e) {
+            slots.free(slot); // not held: nobody would free it
+            throw e;
+        }
     }
 
     /**
