@@ -3,6 +3,7 @@ package dev.ferry.agent;
 import dev.ferry.capture.Captures;
 import dev.ferry.capture.MirrorSlots;
 import dev.ferry.capture.MirrorConfig;
+import dev.ferry.capture.MirrorStatus;
 import dev.ferry.capture.PersistentMirrors;
 import dev.ferry.cni.CniObserver;
 import dev.ferry.cni.CniService;
@@ -171,6 +172,7 @@ public final class Agent implements AutoCloseable {
 
             // Before the socket that starts captures: what a killed agent left turned on goes first.
             MirrorSlots mirrorSlots = MirrorSlots.reset(node, datapath);
+            List<PersistentMirrors> persistentMirrors = new java.util.ArrayList<>();
             if (cluster != null) {
                 // The configuration's mirrors and the TrafficMirror objects' side by side: each holds its own slots.
                 ObjectWatch<MirrorConfig> mirrorWatch = components.add("traffic_mirror_watch", cluster.watchTrafficMirrors());
@@ -178,8 +180,10 @@ public final class Agent implements AutoCloseable {
                         this::endpoints, cluster.podLabels()));
                 mirrorWatch.start((mirrors, refused) -> objects.update(mirrors,
                         refused.stream().map(r -> new PersistentMirrors.Refused(r.name(), r.reason())).toList()));
+                persistentMirrors.add(objects);
             }
-            components.add("mirrors", new PersistentMirrors(netlink, mirrorSlots, this::endpoints, config.mirrors()));
+            persistentMirrors.addFirst(components.add("mirrors", new PersistentMirrors(netlink, mirrorSlots, this::endpoints,
+                    config.mirrors())));
             Captures captures = components.add("captures",
                     new Captures(node, netlink, datapath, mirrorSlots, this::endpoints, config.nodeName(),
                             address -> config.peers().stream()
@@ -210,7 +214,7 @@ public final class Agent implements AutoCloseable {
                     Monitor.DEFAULT_EVENTS_PER_SECOND, Monitor.DEFAULT_BURST));
             metrics.bindMonitor(monitor);
             AgentApi api = new AgentApi(config, uplinks.links(), pools, datapath.counters(), pods, this::notReadyReason,
-                    monitor, egress::status, captures);
+                    monitor, egress::status, () -> MirrorStatus.of(persistentMirrors, captures), captures);
             socket = components.add("socket", AgentSocket.start(config.socket(), api.routes(), new DelSpool(config.spoolDir()), pods));
             // Serving (DEL, status, the reason) but not taking pods while the configuration contradicts the Node.
             Optional<String> misconfigured = clusterCidrFamilyMissing(config.clusterCidrs(), podCidrs, config.nodeName());

@@ -12,6 +12,7 @@ import dev.ferry.api.Routes;
 import dev.ferry.capture.CaptureException;
 import dev.ferry.capture.CaptureRequest;
 import dev.ferry.capture.Captures;
+import dev.ferry.capture.MirrorStatus;
 import dev.ferry.cni.PodNetwork;
 import dev.ferry.datapath.CounterMaps;
 import dev.ferry.datapath.KernelFeatures;
@@ -69,15 +70,18 @@ final class AgentApi {
     private final MonitorRoute monitor;
     private final Supplier<EgressStatus> egress;
     private final Captures captures;
+    private final Supplier<MirrorStatus> mirrors;
 
     /**
      * @param pools  the node's IPAM pools, the first one's figures reported as {@code podCIDR} and {@code ipam}
      * @param egress the egress routes as of their last tick
+     * @param mirrors the persistent mirrors and captures, as they are at each request
      */
     AgentApi(AgentConfig config, List<Link> uplinks, List<Ipam> pools, CounterMaps counters, PodNetwork pods,
              Supplier<Optional<String>> notReadyReason, Monitor monitor, Supplier<EgressStatus> egress,
-             Captures captures) {
+             Supplier<MirrorStatus> mirrors, Captures captures) {
         this.egress = egress;
+        this.mirrors = mirrors;
         this.captures = captures;
         this.config = config;
         this.uplinks = List.copyOf(uplinks);
@@ -99,6 +103,7 @@ final class AgentApi {
                 .post(MonitorRoute.PATH, monitor)
                 .get("/v1/egress", (request, vars) -> json(egress.get()))
                 .post("/v1/capture", (request, vars) -> capture(request.body()))
+                .get("/v1/mirrors", (request, vars) -> json(mirrors.get()))
                 .build();
     }
 

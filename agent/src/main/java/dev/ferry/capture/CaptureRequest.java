@@ -42,6 +42,28 @@ public record CaptureRequest(String pod, long count, Duration duration, Filter f
             return new MirrorSlot(ifindex, directions, protocol, port, peer);
         }
 
+        /** The filter in the words {@code ferry capture} and the configuration take it in; "all" for any packet. */
+        public String words() {
+            java.util.List<String> words = new java.util.ArrayList<>();
+            if (directions != (MirrorSlot.IN | MirrorSlot.OUT)) {
+                words.add("direction " + (directions == MirrorSlot.IN ? "in" : "out"));
+            }
+            if (protocol != 0) {
+                words.add("proto " + switch (protocol) {
+                    case 1 -> "icmp";
+                    case 6 -> "tcp";
+                    case 17 -> "udp";
+                    case 58 -> "icmpv6";
+                    default -> Integer.toString(protocol);
+                });
+            }
+            peer.ifPresent(p -> words.add("peer " + p.getHostAddress()));
+            if (port != 0) {
+                words.add("port " + port);
+            }
+            return words.isEmpty() ? "all" : String.join(" ", words);
+        }
+
         /** Parses the filter words of the CLI and the configuration; null or empty means any. */
         public static Filter parse(String direction, String proto, String peer, String port) {
             int directions = switch (blankToNull(direction) == null ? "both" : direction.toLowerCase(Locale.ROOT)) {

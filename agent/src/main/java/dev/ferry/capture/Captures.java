@@ -113,6 +113,14 @@ public final class Captures implements AutoCloseable {
         return active.size();
     }
 
+    /** The captures running now, by id: what {@code GET /v1/mirrors} lists beside the persistent mirrors. */
+    public List<MirrorStatus.Running> running() {
+        return active.stream().map(c -> new MirrorStatus.Running(c.id, c.slot, c.pod,
+                        c.addresses.stream().map(InetAddress::getHostAddress).toList(), c.request.filter().words()))
+                .sorted(java.util.Comparator.comparingInt(MirrorStatus.Running::id))
+                .toList();
+    }
+
     private Endpoint find(String pod) {
         List<Endpoint> all = endpoints.get();
         Optional<InetAddress> address = address(pod);

@@ -3,6 +3,7 @@ package dev.ferry.capture;
 import dev.ferry.datapath.Datapath;
 import dev.ferry.datapath.EndpointEntry;
 import dev.ferry.datapath.MapLayouts;
+import dev.ferry.datapath.MirrorMap;
 import dev.ferry.datapath.MirrorSlot;
 import dev.ferry.netns.NetNamespace;
 import org.slf4j.Logger;
@@ -131,6 +132,11 @@ public final class MirrorSlots {
     synchronized void free(int slot) {
         quietly("clear_slot", () -> datapath.mirrors().clear(slot));
         taken.clear(slot);
+    }
+
+    /** The copies the slot made (and the kernel refused) since its counters were made: a holder subtracts what it found. */
+    MirrorMap.Clones clones(int slot) {
+        return datapath.mirrors().clones(slot);
     }
 
     synchronized int inUse() {

@@ -1,5 +1,6 @@
 package dev.ferry.capture;
 
+import dev.ferry.datapath.MirrorMap;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.netlink.Link;
@@ -34,6 +35,11 @@ import java.util.function.Supplier;
 public final class PersistentMirrors implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PersistentMirrors.class);
     static final Duration INTERVAL = Duration.ofSeconds(1);
+    /** Where a mirror comes from, as {@code GET /v1/mirrors} names it. */
+    public static final String CONFIG = "config";
+    public static final String TRAFFIC_MIRROR = "TrafficMirror";
+
+    private final String kind;
 
     private final RtNetlink netlink;
     private final MirrorSlots slots;
@@ -55,32 +61,36 @@ public final class PersistentMirrors implements AutoCloseable {
         int ifindex;
         /** Endpoints whose word has the bit, by host veth ifindex, with the addresses it was set on. */
         final Map<Integer, List<InetAddress>> mirrored = new HashMap<>();
+        /** The slot's counters when this mirror took it: a slot's counters outlive its earlier holders. */
+        final MirrorMap.Clones before;
 
-        Held(MirrorConfig config, int slot) {
+        Held(MirrorConfig config, int slot, MirrorMap.Clones before) {
             this.config = config;
             this.slot = slot;
+            this.before = before;
         }
     }
 
     /** The configuration's mirrors, selecting by address. */
     public PersistentMirrors(RtNetlink netlink, MirrorSlots slots, Supplier<List<Endpoint>> endpoints, List<MirrorConfig> mirrors) {
-        this(netlink, slots, endpoints, PodLabels.NONE, mirrors, !mirrors.isEmpty());
+        this(CONFIG, netlink, slots, endpoints, PodLabels.NONE, mirrors, !mirrors.isEmpty());
     }
 
     /** Kubernetes mode's: none until {@link #update}, selecting by the labels {@code labels} gives. */
     public static PersistentMirrors ofObjects(RtNetlink netlink, MirrorSlots slots, Supplier<List<Endpoint>> endpoints,
                                               PodLabels labels) {
-        return new PersistentMirrors(netlink, slots, endpoints, labels, List.of(), true);
+        return new PersistentMirrors(TRAFFIC_MIRROR, netlink, slots, endpoints, labels, List.of(), true);
     }
 
-    private PersistentMirrors(RtNetlink netlink, MirrorSlots slots, Supplier<List<Endpoint>> endpoints, PodLabels labels,
-                              List<MirrorConfig> mirrors, boolean reconciling) {
+    private PersistentMirrors(String kind, RtNetlink netlink, MirrorSlots slots, Supplier<List<Endpoint>> endpoints,
+                              PodLabels labels, List<MirrorConfig> mirrors, boolean reconciling) {
+        this.kind = kind;
         this.netlink = netlink;
         this.slots = slots;
         this.endpoints = endpoints;
         this.labels = labels;
         for (MirrorConfig config : mirrors) {
-            held.add(new Held(config, slots.take()));
+            held.add(hold(config));
         }
         reconcile();
         this.reconciler = !reconciling ? null : Executors.newSingleThreadScheduledExecutor(
@@ -112,7 +122,7 @@ public final class PersistentMirrors implements AutoCloseable {
                 continue;
             }
             try {
-                held.add(new Held(config, slots.take()));
+                held.add(hold(config));
             } catch (CaptureException e) {
                 notInForce.add(new Refused(config.name(), e.getMessage()));
             }
@@ -127,6 +137,50 @@ public final class PersistentMirrors implements AutoCloseable {
     /** The mirrors not in force, with why: refused objects, and mirrors that found every slot taken. */
     public synchronized List<Refused> refused() {
         return refused;
+    }
+
+    private Held hold(MirrorConfig config) {
+        int slot = slots.take();
+        try {
+            return new Held(config, slot, slots.clones(slot));
+        } catch (RuntimeException e) {
+            slots.free(slot); // not held: nobody would free it
+            throw e;
+        }
+    }
+
+    /**
+     * The mirrors in force, as they are now: each one's device looked up again
+     * (present, or missing and waited for), its slot, filter and selector, the
+     * pods of this node its slot is set on, and the copies its slot made since
+     * it took it. Read-only: what the last reconcile did, not a reconcile.
+     */
+    public synchronized List<MirrorStatus.Mirror> status() {
+        Map<Integer, Endpoint> byVeth = new HashMap<>();
+        endpoints.get().forEach(e -> byVeth.put(e.hostIfindex(), e));
+        List<MirrorStatus.Mirror> mirrors = new ArrayList<>();
+        for (Held h : held) {
+            int ifindex = netlink.link(h.config.device()).map(Link::index).orElse(0);
+            List<MirrorStatus.Pod> pods = h.mirrored.entrySet().stream()
+                    .map(m -> new MirrorStatus.Pod(Optional.ofNullable(byVeth.get(m.getKey())).map(PersistentMirrors::name)
+                            .orElse("veth " + m.getKey()), m.getValue().stream().map(InetAddress::getHostAddress).toList()))
+                    .sorted(java.util.Comparator.comparing(MirrorStatus.Pod::name))
+                    .toList();
+            MirrorMap.Clones now = slots.clones(h.slot);
+            mirrors.add(new MirrorStatus.Mirror(h.config.name(), kind, h.config.device(), ifindex, ifindex != 0, h.slot,
+                    h.config.filter().words(), h.config.pods().toString(), pods,
+                    now.cloned() - h.before.cloned(), now.failed() - h.before.failed()));
+        }
+        return mirrors;
+    }
+
+    /** {@link #refused} with where they come from. */
+    public synchronized List<MirrorStatus.Refused> refusedStatus() {
+        return refused.stream().map(r -> new MirrorStatus.Refused(r.name(), kind, r.reason())).toList();
+    }
+
+    private static String name(Endpoint e) {
+        return e.podName().map(n -> e.podNamespace().orElse("") + "/" + n).orElse(e.containerId());
     }
 
     private void turnOff(Held h) {

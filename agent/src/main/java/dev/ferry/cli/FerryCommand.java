@@ -11,7 +11,8 @@ import java.nio.file.Path;
 /** The root: names the commands; on its own it is a usage error. */
 @Command(name = "ferry", mixinStandardHelpOptions = true, versionProvider = FerryCommand.Version.class,
         description = "The operator's view of this node's Ferry agent, over its socket.",
-        subcommands = {StatusCommand.class, EndpointCommand.class, DatapathCommand.class, MonitorCommand.class, EgressCommand.class, CaptureCommand.class,
+        subcommands = {StatusCommand.class, EndpointCommand.class, DatapathCommand.class, MonitorCommand.class, EgressCommand.class, MirrorCommand.class,
+                CaptureCommand.class,
                 CompletionCommand.class},
         footer = {"", "Exit status: 0 done, 1 the agent said no or is unreachable, 2 usage."})
 final class FerryCommand implements Runnable {

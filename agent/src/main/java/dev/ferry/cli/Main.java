@@ -19,6 +19,8 @@ import java.nio.file.NoSuchFileException;
  * ferry [--socket PATH] endpoint list [-o json]
  * ferry [--socket PATH] endpoint get CONTAINER_ID [-o json]
  * ferry [--socket PATH] datapath stats [--interval SECONDS] [-o json]
+ * ferry [--socket PATH] egress list [-o json]
+ * ferry [--socket PATH] mirror list [-o json]
  * ferry [--socket PATH] monitor [--pod NS/NAME] [--verdict V] [--reason R] [--sample-redirects N] [-o json]
  * ferry [--socket PATH] capture POD [-w FILE|-] [--count N] [--duration TIME] [--direction in|out|both]
  *                                 [--proto tcp|udp|icmp|icmpv6] [--peer ADDR] [--port N]

@@ -27,7 +27,7 @@ class CliUsageTest {
         Run r = ferry("--help");
 
         assertEquals(0, r.exit());
-        for (String command : new String[] {"status", "endpoint", "datapath", "completion"}) {
+        for (String command : new String[] {"status", "endpoint", "datapath", "egress", "mirror", "completion"}) {
             assertTrue(r.out().contains("  " + command + " "), command + " missing from: " + r.out());
         }
     }
@@ -114,6 +114,23 @@ class CliUsageTest {
         assertEquals(1, after.exit());
         assertTrue(before.err().contains("cannot reach the agent at /nonexistent/ferry-cli-test.sock"), before.err());
         assertTrue(after.err().contains("cannot reach the agent at /nonexistent/ferry-cli-test.sock"), after.err());
+    }
+
+    @Test
+    void mirrorListWithNoAgentIsExitOneNamingTheSocket() {
+        Run r = ferry("--socket", "/nonexistent/ferry-cli-test.sock", "mirror", "list");
+
+        assertEquals(1, r.exit(), r.out());
+        assertTrue(r.err().startsWith("ferry: cannot reach the agent at /nonexistent/ferry-cli-test.sock"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+    }
+
+    @Test
+    void mirrorWithoutListIsExitTwo() {
+        Run r = ferry("mirror");
+
+        assertEquals(2, r.exit());
+        assertTrue(r.err().startsWith("ferry: mirror needs a command: list"), r.err());
     }
 
     @Test
