@@ -69,7 +69,9 @@ final class PacketSocket implements AutoCloseable {
         return node.run(() -> {
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment state = Libc.callState(arena);
-                int fd = Libc.socket(state, AF_PACKET, SOCK_RAW | Libc.SOCK_CLOEXEC, Short.toUnsignedInt(ETH_P_ALL_BE));
+                // Protocol 0: the socket takes nothing until bind names the device and ETH_P_ALL. Opened with
+                // ETH_P_ALL it would take every device's frames from here to bind, and read them as the capture's.
+                int fd = Libc.socket(state, AF_PACKET, SOCK_RAW | Libc.SOCK_CLOEXEC, 0);
                 if (fd < 0) {
                     int errno = Libc.errno(state);
                     throw new Errno("failed to open a packet socket to read the capture", errno,

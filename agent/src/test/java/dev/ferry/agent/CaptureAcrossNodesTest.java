@@ -278,6 +278,32 @@ class CaptureAcrossNodesTest {
         assertNothingLeftOn(nodeA, nodeB);
     }
 
+    /**
+     * The capture's socket is the capture device's from the start: nothing of
+     * the node's other devices is read, however busy they are (here the uplink,
+     * flooded with pings from node-b while captures start and stop).
+     */
+    @Test
+    void aCaptureHoldsNothingOfTheNodesOtherDevicesEvenWhenTheyAreBusy() throws Exception {
+        Process flood = new ProcessBuilder("nsenter", "--net=/run/netns/" + nodes.peer.name(),
+                "ping", "-f", "-q", "-w", "15", "192.168.50.1").redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            for (int i = 0; i < 5; i++) {
+                Path pcap = dir.resolve("busy-" + i + ".pcap");
+
+                Run run = cli(nodeA, "capture", a.get(0).address(), "-w", pcap.toString(), "--proto", "udp", "--port", "9",
+                        "--duration", "1s");
+
+                assertEquals(0, run.exit(), run.err());
+                assertEquals(List.of(), tcpdump(pcap), "capture " + i);
+            }
+        } finally {
+            flood.destroy();
+            flood.waitFor(10, TimeUnit.SECONDS);
+        }
+        assertNothingLeftOn(nodeA, nodeB);
+    }
+
     // ---- helpers -----------------------------------------------------------------------------------
 
     /**
