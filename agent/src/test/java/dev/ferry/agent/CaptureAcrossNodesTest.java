@@ -58,8 +58,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * exactly the echo requests and replies, with both pods' addresses, in both
  * directions: copies made by from_pod where a packet leaves by
  * bpf_redirect_neigh, and by to_pod where it arrives from the wire by
- * bpf_redirect_peer. Each case then finds everything turned off on both nodes.
- * Addresses 10.229.0.0/16 and fd00:f17:229::/48 are this class's.
+ * bpf_redirect_peer. And nothing else: not what the capture device sends of its
+ * own, nor the frames of a busy uplink. Each case then finds everything turned
+ * off on both nodes (capture devices, slots, mirror words, egress hooks), and
+ * after it the namespaces and pins are gone. Addresses 10.229.0.0/16 and
+ * fd00:f17:229::/48 are this class's.
  */
 @RequiresRoot
 class CaptureAcrossNodesTest {
