@@ -6,6 +6,7 @@ import dev.ferry.netlink.Ipv6AddrGenMode;
 import dev.ferry.netlink.Link;
 import dev.ferry.netlink.RtNetlink;
 import dev.ferry.netlink.VethPair;
+import dev.ferry.net.MacAddress;
 import dev.ferry.netns.NetNamespace;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,8 +18,11 @@ import org.slf4j.LoggerFactory;
  * drops them at tc ingress, right after the packet taps: the copies must reach
  * nothing else (the stack would route them, answer them, or count them twice).
  * Both ends keep no IPv6 link-local address (address generation off), so they
- * send nothing of their own (no router or neighbour solicitations, no MLD), and
- * forwarding is off on both: even a copy that escaped the sink is not routed.
+ * send no router or neighbour solicitations, and IPv4 forwarding is off on both:
+ * even a copy that escaped the sink is not routed. They still send MLD reports
+ * for ff02::2 on a node that forwards IPv6 (no netlink setting turns IPv6 off on
+ * a device, and /proc/sys is read-only in the agent's container): the packet
+ * socket leaves those out ({@link PacketSocket}).
  */
 final class CaptureDevice implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CaptureDevice.class);
@@ -63,6 +67,11 @@ final class CaptureDevice implements AutoCloseable {
     /** Where the datapath sends the copies. */
     int writeIfindex() {
         return writeEnd.index();
+    }
+
+    /** The writing end's MAC: a frame from it carrying it as its source is the device's own, not a copy. */
+    MacAddress writeMac() {
+        return writeEnd.mac();
     }
 
     /** Where the packet socket reads them. */

@@ -74,7 +74,7 @@ public final class Captures implements AutoCloseable {
         try {
             device = CaptureDevice.create(node, netlink, datapath, slot);
             // The socket first, the mirror last: every copy made finds a reader.
-            socket = PacketSocket.open(node, device.readIfindex());
+            socket = PacketSocket.open(node, device.readIfindex(), device.writeMac());
             slots.configure(slot, request.filter().toward(device.writeIfindex()));
             Capture capture = new Capture(ids.incrementAndGet(), slot, name(pod), addresses, pod.hostIfindex(), request,
                     device, socket, this);

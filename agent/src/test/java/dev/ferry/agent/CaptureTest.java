@@ -114,6 +114,11 @@ class CaptureTest {
         awaitNothingTurnedOn();
     }
 
+    /**
+     * node-a's side only: the far end is an address on node-b's lo, with no agent there. Two agents with a pod
+     * each, and captures on both nodes (the copies from_pod makes on bpf_redirect_neigh and to_pod on
+     * bpf_redirect_peer from the wire), are {@link CaptureAcrossNodesTest}'s.
+     */
     @Test
     void captureOfAPodPingingAPodOnAnotherNodeHoldsExactlyTheEchoRequestsAndReplies() throws Exception {
         Path pcap = dir.resolve("across.pcap");
