@@ -72,20 +72,11 @@ final class ConfigValues {
 
     /** A CIDR with its network address: 10.244.1.0/24, not 10.244.1.7/24 and not a bare address. */
     static IpPrefix cidr(String key, String text) {
-        IpPrefix prefix;
         try {
-            if (!text.contains("/")) {
-                throw new IllegalArgumentException("no prefix length");
-            }
-            prefix = IpPrefix.parse(text);
+            return IpPrefix.parseNetwork(text);
         } catch (IllegalArgumentException e) {
-            throw new ConfigException("key '" + key + "': '" + text + "' is not a CIDR (" + e.getMessage() + ")");
+            throw new ConfigException("key '" + key + "': " + e.getMessage());
         }
-        if (!prefix.network().equals(prefix.address())) {
-            throw new ConfigException("key '" + key + "': '" + text + "' has host bits set; did you mean "
-                    + new IpPrefix(prefix.network(), prefix.length()) + "?");
-        }
-        return prefix;
     }
 
     static InetAddress address(String key, String text) {

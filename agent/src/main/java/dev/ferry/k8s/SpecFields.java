@@ -67,19 +67,11 @@ final class SpecFields {
     }
 
     static IpPrefix cidr(String key, String text) {
-        IpPrefix prefix;
         try {
-            if (!text.contains("/")) {
-                throw new IllegalArgumentException("no prefix length");
-            }
-            prefix = IpPrefix.parse(text);
+            return IpPrefix.parseNetwork(text);
         } catch (IllegalArgumentException e) {
-            throw bad(key, "'" + text + "' is not a CIDR");
+            throw bad(key, e.getMessage());
         }
-        if (!prefix.network().equals(prefix.address())) {
-            throw bad(key, "'" + text + "' has host bits set; did you mean " + new IpPrefix(prefix.network(), prefix.length()) + "?");
-        }
-        return prefix;
     }
 
     static InetAddress address(String key, String text) {

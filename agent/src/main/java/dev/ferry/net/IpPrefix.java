@@ -33,6 +33,29 @@ public record IpPrefix(InetAddress address, int length) {
         }
     }
 
+    /**
+     * A CIDR as an operator writes one: an address, a length, and no host bits
+     * ({@code 10.244.1.0/24}, not {@code 10.244.1.7/24} and not a bare address).
+     * Refused with a message that quotes the text and, for host bits, says what
+     * was probably meant.
+     */
+    public static IpPrefix parseNetwork(String text) {
+        IpPrefix prefix;
+        try {
+            if (!text.contains("/")) {
+                throw new IllegalArgumentException("no prefix length");
+            }
+            prefix = parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("'" + text + "' is not a CIDR (" + e.getMessage() + ")", e);
+        }
+        if (!prefix.network().equals(prefix.address())) {
+            throw new IllegalArgumentException("'" + text + "' has host bits set; did you mean "
+                    + new IpPrefix(prefix.network(), prefix.length()) + "?");
+        }
+        return prefix;
+    }
+
     /** The prefix covering exactly one address. */
     public static IpPrefix host(InetAddress address) {
         return new IpPrefix(address, address.getAddress().length * 8);

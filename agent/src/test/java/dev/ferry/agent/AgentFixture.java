@@ -2,6 +2,8 @@ package dev.ferry.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.ferry.agent.AgentConfig.Mode;
+import dev.ferry.bpf.BpfMap;
+import dev.ferry.datapath.MapLayouts;
 import dev.ferry.routes.Peer;
 import dev.ferry.datapath.AttachMode;
 import dev.ferry.net.IpPrefix;
@@ -10,6 +12,9 @@ import dev.ferry.testing.Cleanup;
 import dev.ferry.testing.TestNetns;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetAddress;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -18,6 +23,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
@@ -131,6 +138,23 @@ final class AgentFixture implements AutoCloseable {
         Agent agent = Agent.start(config, Path.of("/run/netns", node.name()), pods);
         agents.add(agent);
         return agent;
+    }
+
+    /** The mirror word of the endpoint with this IPv4 address in the agent's pinned map; 0 when it has none. */
+    int mirrorWord(InetAddress address) {
+        try (BpfMap map = BpfMap.openPinned(pinnedMap("ferry_endpoints_v3"));
+             Arena arena = Arena.ofConfined()) {
+            MemorySegment key = arena.allocate(MapLayouts.ENDPOINT_KEY);
+            key.set(JAVA_BYTE, 0, (byte) MapLayouts.FAMILY_IPV4);
+            MemorySegment.copy(address.getAddress(), 0, key, JAVA_BYTE, 4, 4);
+            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
+            if (!map.lookup(key, values)) {
+                return 0;
+            }
+            return values.get(JAVA_INT,
+                    MapLayouts.offset(MapLayouts.ENDPOINT_VALUE, "info")
+                            + MapLayouts.offset(MapLayouts.ENDPOINT_INFO, "mirror"));
+        }
     }
 
     /** A GET that must answer 200; its JSON. */

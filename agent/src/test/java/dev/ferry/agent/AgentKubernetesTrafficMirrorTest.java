@@ -1,7 +1,6 @@
 package dev.ferry.agent;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.ferry.bpf.BpfMap;
 import dev.ferry.datapath.MapLayouts;
 import dev.ferry.k8s.TrafficMirrorObjects;
 import dev.ferry.testing.Cleanup;
@@ -21,8 +20,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,8 +27,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import static dev.ferry.datapath.MapLayouts.offset;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -160,15 +155,6 @@ class AgentKubernetesTrafficMirrorTest {
     }
 
     private int mirrorWord(InetAddress address) {
-        try (BpfMap map = BpfMap.openPinned(nodes.pinnedMap("ferry_endpoints_v3")); Arena arena = Arena.ofConfined()) {
-            MemorySegment key = arena.allocate(MapLayouts.ENDPOINT_KEY);
-            key.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0, (byte) MapLayouts.FAMILY_IPV4);
-            MemorySegment.copy(address.getAddress(), 0, key, java.lang.foreign.ValueLayout.JAVA_BYTE, 4, 4);
-            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
-            if (!map.lookup(key, values)) {
-                return 0;
-            }
-            return values.get(JAVA_INT, offset(MapLayouts.ENDPOINT_VALUE, "info") + offset(MapLayouts.ENDPOINT_INFO, "mirror"));
-        }
+        return nodes.mirrorWord(address);
     }
 }

@@ -1,7 +1,6 @@
 package dev.ferry.agent;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.ferry.bpf.BpfMap;
 import dev.ferry.capture.CaptureRequest;
 import dev.ferry.capture.MirrorConfig;
 import dev.ferry.datapath.MapLayouts;
@@ -16,16 +15,12 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 
-import static dev.ferry.datapath.MapLayouts.offset;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -104,16 +99,7 @@ class PersistentMirrorTest {
     }
 
     private int mirrorWord(InetAddress address) {
-        try (BpfMap map = BpfMap.openPinned(nodes.pinnedMap("ferry_endpoints_v3")); Arena arena = Arena.ofConfined()) {
-            MemorySegment key = arena.allocate(MapLayouts.ENDPOINT_KEY);
-            key.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0, (byte) MapLayouts.FAMILY_IPV4);
-            MemorySegment.copy(address.getAddress(), 0, key, java.lang.foreign.ValueLayout.JAVA_BYTE, 4, 4);
-            MemorySegment values = arena.allocate(map.valueSegmentSize(), 8);
-            if (!map.lookup(key, values)) {
-                return 0;
-            }
-            return values.get(JAVA_INT, offset(MapLayouts.ENDPOINT_VALUE, "info") + offset(MapLayouts.ENDPOINT_INFO, "mirror"));
-        }
+        return nodes.mirrorWord(address);
     }
 
     private static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
