@@ -209,9 +209,7 @@ class EgressRoutingTest {
         }
         awaitLive(1, true);
         awaitLive(2, true);
-        for (TestNetns r : routers) {
-            r.exec("conntrack", "-F");
-        }
+        forgetFlows();
     }
 
     // ---- the tests ------------------------------------------------------------------------------
@@ -227,7 +225,9 @@ class EgressRoutingTest {
         connect(POD_B, 20);
 
         // The node's masquerade table SNATs the default route's traffic to its address on router 1's link.
-        assertEquals(20, flowsFrom(0, NODE_ON_R1).size(), "pod B's flows all went by router 1");
+        assertEquals(20, flowsFrom(0, NODE_ON_R1).size(), () -> "pod B's flows all went by router 1, masqueraded; router 1 holds:\n"
+                + routers.get(0).exec("conntrack", "-L", "-p", "tcp", "--dport", String.valueOf(PORT)).stdout()
+                + "the node holds:\n" + node.topology.node.exec("conntrack", "-L", "-p", "tcp", "--dport", String.valueOf(PORT)).stdout());
         assertEquals(Set.of(), flowsFrom(1, POD_B));
         assertEquals(Set.of(), flowsFrom(2, POD_B));
         assertEquals(Set.of(), flowsFrom(1, "172.27.2.1"));

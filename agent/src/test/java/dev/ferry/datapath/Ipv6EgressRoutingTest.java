@@ -235,9 +235,7 @@ class Ipv6EgressRoutingTest {
         }
         awaitLive(0, 1, true);
         awaitLive(0, 2, true);
-        for (TestNetns r : routers) {
-            r.exec("conntrack", "-F");
-        }
+        forgetFlows();
     }
 
     // ---- the tests ------------------------------------------------------------------------------
