@@ -222,12 +222,11 @@ class EgressRoutingTest {
         assertEquals(Set.of(), flowsFrom(0, NODE_ON_R1));
         assertEquals(a, union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)), "pod A's flows went by routers 2 and 3, unmasqueraded");
 
-        connect(POD_B, 20);
+        Set<Integer> b = connect(POD_B, 20);
 
         // The node's masquerade table SNATs the default route's traffic to its address on router 1's link.
-        assertEquals(20, flowsFrom(0, NODE_ON_R1).size(), () -> "pod B's flows all went by router 1, masqueraded; router 1 holds:\n"
-                + routers.get(0).exec("conntrack", "-L", "-p", "tcp", "--dport", String.valueOf(PORT)).stdout()
-                + "the node holds:\n" + node.topology.node.exec("conntrack", "-L", "-p", "tcp", "--dport", String.valueOf(PORT)).stdout());
+        // Counted by distinct source ports: the server closes first, so a pod may draw a port twice, one flow after another.
+        assertEquals(b.size(), flowsFrom(0, NODE_ON_R1).size(), "pod B's flows all went by router 1");
         assertEquals(Set.of(), flowsFrom(1, POD_B));
         assertEquals(Set.of(), flowsFrom(2, POD_B));
         assertEquals(Set.of(), flowsFrom(1, "172.27.2.1"));
@@ -289,8 +288,8 @@ class EgressRoutingTest {
 
             egress.update(List.of(routes.get(1)));
             forgetFlows();
-            connect(POD_A, 10);
-            assertEquals(10, flowsFrom(0, NODE_ON_R1).size(), "without its route pod A takes the default route");
+            Set<Integer> without = connect(POD_A, 10);
+            assertEquals(without.size(), flowsFrom(0, NODE_ON_R1).size(), "without its route pod A takes the default route");
             assertEquals(Set.of(), union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)));
             assertEquals(0, node.datapath.endpoints().egressRoute(node.pod(0).inet()).orElseThrow(), "pod A has no table");
             assertEquals(List.of("masq-r2-r3"), egress.status().routes().stream().map(EgressStatus.Route::name).toList());
@@ -348,9 +347,9 @@ class EgressRoutingTest {
         awaitLive(2, false);
         forgetFlows();
 
-        connect(POD_A, 10);
+        Set<Integer> fallen = connect(POD_A, 10);
 
-        assertEquals(10, flowsFrom(0, NODE_ON_R1).size(), "pod A's flows went by the default route (and its masquerade)");
+        assertEquals(fallen.size(), flowsFrom(0, NODE_ON_R1).size(), "pod A's flows went by the default route (and its masquerade)");
         assertTrue(status().fallbackPackets() > fallbackBefore, "counted as the route's fallback");
     }
 

@@ -248,10 +248,11 @@ class Ipv6EgressRoutingTest {
         assertEquals(Set.of(), flowsFrom(0, NODE_ON_UPLINK[0]));
         assertEquals(a, union(flowsFrom(1, POD_A), flowsFrom(2, POD_A)), "pod A's flows went by routers 2 and 3, unmasqueraded");
 
-        connect(POD_B, 20);
+        Set<Integer> b = connect(POD_B, 20);
 
         // The node's ip6 masquerade table SNATs the default route's traffic to its address on router 1's link.
-        assertEquals(20, flowsFrom(0, NODE_ON_UPLINK[0]).size(), "pod B's flows all went by router 1");
+        // Counted by distinct source ports: the server closes first, so a pod may draw a port twice, one flow after another.
+        assertEquals(b.size(), flowsFrom(0, NODE_ON_UPLINK[0]).size(), "pod B's flows all went by router 1");
         assertEquals(Set.of(), flowsFrom(1, POD_B));
         assertEquals(Set.of(), flowsFrom(2, POD_B));
         assertEquals(Set.of(), flowsFrom(1, NODE_ON_UPLINK[1]));
@@ -304,9 +305,9 @@ class Ipv6EgressRoutingTest {
         awaitLive(0, 2, false);
         forgetFlows();
 
-        connect(POD_A, 10);
+        Set<Integer> fallen = connect(POD_A, 10);
 
-        assertEquals(10, flowsFrom(0, NODE_ON_UPLINK[0]).size(), "pod A's flows went by the default route (and its masquerade)");
+        assertEquals(fallen.size(), flowsFrom(0, NODE_ON_UPLINK[0]).size(), "pod A's flows went by the default route (and its masquerade)");
         assertTrue(status(0).fallbackPackets() > fallbackBefore, "counted as the route's fallback");
     }
 
