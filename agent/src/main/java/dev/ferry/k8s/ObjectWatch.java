@@ -86,7 +86,7 @@ public final class ObjectWatch<T> implements AutoCloseable {
         this.apply = apply;
         informer.exceptionHandler((started, t) -> {
             observer.apiError(operation);
-            if (t instanceof KubernetesClientException k && k.getCode() == 404) {
+            if (notFound(t)) {
                 if (crdMissingLogged.compareAndSet(false, true)) {
                     log.warn("event=crd_missing crd={} action=retry why=\"the CRD is not installed (deploy/crds/);"
                             + " what it configures stays as it is\"", crd);
@@ -123,6 +123,16 @@ public final class ObjectWatch<T> implements AutoCloseable {
             }
             changed();
         });
+    }
+
+    /** A 404 anywhere in the chain: the informer's first list arrives wrapped in a CompletionException. */
+    private static boolean notFound(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof KubernetesClientException k && k.getCode() == 404) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether the informer has listed every object (false while the CRD is missing). */

@@ -305,4 +305,19 @@ class AgentKubernetesEgressTest {
         String ids = Files.readString(dir.resolve("state/" + Agent.EGRESS_ROUTE_IDS));
         assertTrue(ids.contains(" shop-db"), ids);
     }
+
+    @Test
+    void withoutTheCrdTheAgentIsReadyWaitsForTheObjectsAndAppliesThemOnceItIsInstalled() throws Exception {
+        api.crdsInstalled(false);
+        startReady(); // pods start without egress routes
+        TestNetns web = pod("shop", "web-1", Map.of("app", "web"));
+        assertEquals(false, egress().path("known").asBoolean(true), "waiting for the objects: " + egress());
+        assertEquals("router-1", wayOut(web));
+
+        api.crdsInstalled(true);
+        create(route("shop-web", "{podSelector: {matchLabels: {app: web}}, nextHops: [{via: 192.168.52.2}]}"));
+
+        await().atMost(Duration.ofSeconds(60)).until(() -> wayOut(web).equals("router-2"));
+        assertEquals(true, egress().path("known").asBoolean(false));
+    }
 }

@@ -38,6 +38,9 @@ final class MockApi implements AutoCloseable {
     private KubernetesMockServer server;
     private KubernetesClient client;
 
+    /** False: Ferry's CRDs are not installed, and their paths answer 404 as a real server's would. */
+    private volatile boolean crdsInstalled = true;
+
     /** Every request the server was sent, in order, across restarts. */
     private final List<Request> requests = new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -56,7 +59,7 @@ final class MockApi implements AutoCloseable {
 
     private void boot() {
         server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-                new Dispatcher(List.of(EGRESS_ROUTES, TRAFFIC_MIRRORS), requests), false);
+                new Dispatcher(List.of(EGRESS_ROUTES, TRAFFIC_MIRRORS), requests, () -> crdsInstalled), false);
         if (port == 0) {
             server.init();
             port = server.getPort();
@@ -88,11 +91,13 @@ final class MockApi implements AutoCloseable {
         private static final Pattern NODE_NAME_SELECTOR = Pattern.compile("fieldSelector=spec\\.nodeName%3D[^&]*&?");
         private final List<CrdSchema> schemas;
         private final List<Request> requests;
+        private final java.util.function.BooleanSupplier installed;
 
-        Dispatcher(List<CrdSchema> schemas, List<Request> requests) {
+        Dispatcher(List<CrdSchema> schemas, List<Request> requests, java.util.function.BooleanSupplier installed) {
             super(schemas.stream().map(s -> CustomResourceDefinitionContext.fromCrd(s.crd())).toList());
             this.schemas = schemas;
             this.requests = requests;
+            this.installed = installed;
         }
 
         @Override
@@ -136,6 +141,11 @@ final class MockApi implements AutoCloseable {
         public MockResponse dispatch(RecordedRequest request) {
             requests.add(new Request(request.getMethod(), request.getPath(), request.getHeader("Authorization")));
             String path = request.getPath();
+            if (!installed.getAsBoolean() && path != null && path.startsWith("/apis/ferry.dev/")) {
+                Status status = new StatusBuilder().withStatus("Failure").withCode(404).withReason("NotFound")
+                        .withMessage("the server could not find the requested resource").build();
+                return new MockResponse().setResponseCode(404).setBody(Serialization.asJson(status));
+            }
             if (path == null || !NODE_NAME_SELECTOR.matcher(path).find()) {
                 return super.dispatch(request);
             }
@@ -143,6 +153,11 @@ final class MockApi implements AutoCloseable {
             return super.dispatch(new RecordedRequest(request.getHttpVersion(), request.method(), unfiltered,
                     request.getHeaders(), request.getBody()));
         }
+    }
+
+    /** Installs or removes Ferry's CRDs: without them their paths answer 404 (objects stored before stay, as in etcd). */
+    void crdsInstalled(boolean installed) {
+        crdsInstalled = installed;
     }
 
     /** The requests sent with the kubeconfig's token ({@link #writeKubeconfig}): the agent's, not the test's own client's. */
