@@ -1,13 +1,13 @@
 package dev.ferry.agent;
 
 import dev.ferry.egress.EgressRoute;
+import dev.ferry.egress.EgressRouteRules;
 import dev.ferry.egress.Fallback;
 import dev.ferry.egress.NextHop;
 import dev.ferry.masquerade.MasqueradeFamilies;
 import dev.ferry.net.IpPrefix;
 import dev.ferry.net.IpText;
 
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -77,23 +77,10 @@ final class ConfiguredEgressRoutes {
                 if (destinations.subList(0, i).contains(d)) {
                     throw new ConfigException("key '" + key + "': " + d + " is listed twice");
                 }
-                for (IpPrefix cluster : clusterCidrs) {
-                    if (cluster.isIpv4() == d.isIpv4() && d.length() >= cluster.length() && cluster.contains(d.network())) {
-                        throw new ConfigException("key '" + key + "': " + d + " is inside the cluster CIDR " + cluster
-                                + "; egress routes serve destinations outside the cluster");
-                    }
-                }
+                EgressRouteRules.outsideTheCluster(d, clusterCidrs).ifPresent(why -> bad(key, why));
             }
             boolean masquerade = r.bool("masquerade").orElse(false);
-            for (boolean ipv4 : new boolean[]{true, false}) {
-                boolean routed = nextHops.stream().anyMatch(h -> (h.via() instanceof Inet4Address) == ipv4);
-                if (masquerade && routed && !(ipv4 ? nodeMasquerade.ipv4() : nodeMasquerade.ipv6())) {
-                    String family = ipv4 ? "ipv4" : "ipv6";
-                    throw new ConfigException("key '" + r.key("masquerade") + "': needs the node's " + (ipv4 ? "IPv4" : "IPv6")
-                            + " masquerade (masquerade." + family + ": true, the default), whose table SNATs the route's "
-                            + (ipv4 ? "IPv4" : "IPv6") + " packets");
-                }
-            }
+            EgressRouteRules.masquerade(masquerade, nextHops, nodeMasquerade).ifPresent(why -> bad(r.key("masquerade"), why));
             Fallback fallback = r.string("fallback").map(v -> fallback(r.key("fallback"), v)).orElse(Fallback.STACK);
             routes.add(new EgressRoute(name, sources, destinations, nextHops, masquerade, fallback));
         }
@@ -112,18 +99,8 @@ final class ConfiguredEgressRoutes {
         for (YamlFields h : hops) {
             InetAddress via = h.string("via").map(v -> ConfigValues.address(h.key("via"), v))
                     .orElseThrow(() -> new ConfigException("key '" + h.key("via") + "' is required (the router's address)"));
-            for (IpPrefix cluster : clusterCidrs) {
-                if (cluster.contains(via)) {
-                    throw new ConfigException("key '" + h.key("via") + "': " + IpText.format(via)
-                            + " is a pod address (cluster CIDR " + cluster + "), not a router on an uplink");
-                }
-            }
             Optional<String> device = h.string("device").map(d -> ConfigValues.ifname(h.key("device"), d));
-            // Every uplink has a subnet of fe80::/64: the address alone names no uplink.
-            if (via.isLinkLocalAddress() && device.isEmpty()) {
-                throw new ConfigException("key '" + h.key("via") + "': " + IpText.format(via)
-                        + " is link-local, on every uplink's link; name the device");
-            }
+            EgressRouteRules.nextHop(via, device, clusterCidrs).ifPresent(why -> bad(h.key("via"), why));
             if (device.isPresent() && !uplinks.isEmpty() && !uplinks.contains(device.get())) {
                 throw new ConfigException("key '" + h.key("device") + "': '" + device.get() + "' is not an uplink ("
                         + String.join(", ", uplinks) + "); replies reach pods only through the uplinks");
@@ -137,13 +114,12 @@ final class ConfiguredEgressRoutes {
         return nextHops;
     }
 
-    /** A flow keeps its family: a prefix of a family the route has no next hop of could never be routed. */
     private static void hasNextHopOfFamily(String key, IpPrefix prefix, List<NextHop> nextHops) {
-        if (nextHops.stream().noneMatch(h -> (h.via() instanceof Inet4Address) == prefix.isIpv4())) {
-            String family = prefix.isIpv4() ? "IPv4" : "IPv6";
-            throw new ConfigException("key '" + key + "': " + prefix + " is " + family + " and the route has no " + family
-                    + " next hop");
-        }
+        EgressRouteRules.family(prefix, nextHops).ifPresent(why -> bad(key, why));
+    }
+
+    private static void bad(String key, String why) {
+        throw new ConfigException("key '" + key + "': " + why);
     }
 
     private static Fallback fallback(String key, String text) {

@@ -1,12 +1,10 @@
 package dev.ferry.k8s;
 
-import dev.ferry.k8s.KubernetesObserver.Action;
 import dev.ferry.k8s.KubernetesObserver.Operation;
 import dev.ferry.k8s.KubernetesObserver.Resource;
 import dev.ferry.selection.PodLabels;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 
 import java.util.Map;
@@ -26,22 +24,7 @@ final class ClusterLabels implements PodLabels, AutoCloseable {
         this.pods = pods;
         this.namespaces = client.namespaces().runnableInformer(0);
         namespaces.exceptionHandler(Informers.retryAlways(observer, Operation.WATCH_NAMESPACES));
-        namespaces.addEventHandler(new ResourceEventHandler<>() {
-            @Override
-            public void onAdd(Namespace ns) {
-                observer.watchEvent(Resource.NAMESPACE, Action.ADD);
-            }
-
-            @Override
-            public void onUpdate(Namespace before, Namespace ns) {
-                observer.watchEvent(Resource.NAMESPACE, Action.UPDATE);
-            }
-
-            @Override
-            public void onDelete(Namespace ns, boolean finalStateUnknown) {
-                observer.watchEvent(Resource.NAMESPACE, Action.DELETE);
-            }
-        });
+        namespaces.addEventHandler(Informers.counting(observer, Resource.NAMESPACE, () -> { }));
         namespaces.start();
     }
 

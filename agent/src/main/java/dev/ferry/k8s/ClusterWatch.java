@@ -117,7 +117,11 @@ public final class ClusterWatch implements AutoCloseable {
      * TrafficMirror objects select by; call after {@link #collectEndpoints}, whose
      * Pod cache has the pods'. One Namespace informer serves every caller.
      */
-    public synchronized PodLabels podLabels() {
+    public PodLabels podLabels() {
+        return labels();
+    }
+
+    private synchronized ClusterLabels labels() {
         if (labels == null) {
             EndpointGc gc = endpointGc;
             if (gc == null) {
@@ -136,16 +140,14 @@ public final class ClusterWatch implements AutoCloseable {
      * @param masquerade   the node's masquerade families, which a route's masquerade needs
      */
     public ObjectWatch<EgressRoute> watchEgressRoutes(List<IpPrefix> clusterCidrs, MasqueradeFamilies masquerade) {
-        ClusterLabels l = (ClusterLabels) podLabels();
         return new ObjectWatch<>(client, EgressRouteObjects.CONTEXT, o -> EgressRouteObjects.read(o, clusterCidrs, masquerade),
-                l::synced, observer, Resource.EGRESS_ROUTE, Operation.WATCH_EGRESS_ROUTES);
+                labels()::synced, observer, Resource.EGRESS_ROUTE, Operation.WATCH_EGRESS_ROUTES);
     }
 
     /** The TrafficMirror objects (start the watch with the persistent mirrors' update). The caller closes it. */
     public ObjectWatch<MirrorConfig> watchTrafficMirrors() {
-        ClusterLabels l = (ClusterLabels) podLabels();
         return new ObjectWatch<>(client, TrafficMirrorObjects.CONTEXT, TrafficMirrorObjects::read,
-                l::synced, observer, Resource.TRAFFIC_MIRROR, Operation.WATCH_TRAFFIC_MIRRORS);
+                labels()::synced, observer, Resource.TRAFFIC_MIRROR, Operation.WATCH_TRAFFIC_MIRRORS);
     }
 
     /** Empty when ready: the pod CIDR known, the API server reachable, and every informer synced and watching. */

@@ -1,6 +1,7 @@
 package dev.ferry.k8s;
 
 import dev.ferry.egress.EgressRoute;
+import dev.ferry.egress.EgressRouteRules;
 import dev.ferry.egress.Fallback;
 import dev.ferry.egress.NextHop;
 import dev.ferry.selection.PodSelection;
@@ -10,7 +11,6 @@ import dev.ferry.net.IpText;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.LinkedHashSet;
 import java.util.ArrayList;
@@ -77,16 +77,10 @@ public final class EgressRouteObjects {
             String key = "spec.nextHops[" + i + "]";
             Map<String, Object> hop = map(key, hopList.get(i));
             InetAddress via = address(key + ".via", string(key + ".via", hop.get("via")));
-            for (IpPrefix cluster : clusterCidrs) {
-                if (cluster.contains(via)) {
-                    throw bad(key + ".via", IpText.format(via) + " is a pod address (cluster CIDR " + cluster + ")");
-                }
-            }
             Optional<String> device = Optional.ofNullable(hop.get("device")).map(d -> ifname(key + ".device", string(key + ".device", d)));
-            // Every uplink has a subnet of fe80::/64: the address alone names no uplink.
-            if (via.isLinkLocalAddress() && device.isEmpty()) {
-                throw bad(key + ".via", IpText.format(via) + " is link-local, on every uplink's link; name the device");
-            }
+            EgressRouteRules.nextHop(via, device, clusterCidrs).ifPresent(why -> {
+                throw bad(key + ".via", why);
+            });
             if (hops.stream().anyMatch(h -> h.via().equals(via))) {
                 throw bad(key + ".via", IpText.format(via) + " is listed twice");
             }
@@ -103,15 +97,10 @@ public final class EgressRouteObjects {
             for (int i = 0; i < list.size(); i++) {
                 String key = "spec.destinations[" + i + "]";
                 IpPrefix d = cidr(key, string(key, list.get(i)));
-                if (hops.stream().noneMatch(h -> (h.via() instanceof Inet4Address) == d.isIpv4())) {
-                    String family = d.isIpv4() ? "IPv4" : "IPv6";
-                    throw bad(key, d + " is " + family + " and the route has no " + family + " next hop");
-                }
-                for (IpPrefix cluster : clusterCidrs) {
-                    if (cluster.isIpv4() == d.isIpv4() && d.length() >= cluster.length() && cluster.contains(d.network())) {
-                        throw bad(key, d + " is inside the cluster CIDR " + cluster + "; egress routes serve destinations outside it");
-                    }
-                }
+                EgressRouteRules.family(d, hops).or(() -> EgressRouteRules.outsideTheCluster(d, clusterCidrs))
+                        .ifPresent(why -> {
+                            throw bad(key, why);
+                        });
                 if (!seen.add(d)) {
                     throw bad(key, d + " is listed twice");
                 }
@@ -119,13 +108,9 @@ public final class EgressRouteObjects {
             destinations = List.copyOf(seen);
         }
         boolean masquerade = Optional.ofNullable(spec.get("masquerade")).map(m -> bool("spec.masquerade", m)).orElse(false);
-        for (boolean ipv4 : new boolean[]{true, false}) {
-            boolean routed = hops.stream().anyMatch(h -> (h.via() instanceof Inet4Address) == ipv4);
-            if (masquerade && routed && !(ipv4 ? nodeMasquerade.ipv4() : nodeMasquerade.ipv6())) {
-                throw bad("spec.masquerade", "needs the node's " + (ipv4 ? "IPv4" : "IPv6") + " masquerade (masquerade."
-                        + (ipv4 ? "ipv4" : "ipv6") + " in the agent's configuration), whose table SNATs the route's packets");
-            }
-        }
+        EgressRouteRules.masquerade(masquerade, hops, nodeMasquerade).ifPresent(why -> {
+            throw bad("spec.masquerade", why);
+        });
         Fallback fallback = Optional.ofNullable(spec.get("fallback")).map(f -> switch (string("spec.fallback", f)) {
             case "stack" -> Fallback.STACK;
             case "drop" -> Fallback.DROP;

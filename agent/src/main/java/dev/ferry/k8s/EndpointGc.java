@@ -3,12 +3,10 @@ package dev.ferry.k8s;
 import dev.ferry.cni.PodNetwork;
 import dev.ferry.endpoint.Endpoint;
 import dev.ferry.endpoint.EndpointKey;
-import dev.ferry.k8s.KubernetesObserver.Action;
 import dev.ferry.k8s.KubernetesObserver.Operation;
 import dev.ferry.k8s.KubernetesObserver.Resource;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -76,23 +74,8 @@ public final class EndpointGc implements AutoCloseable {
         // selector is filtered again in podExists.
         SharedIndexInformer<Pod> informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
         informer.exceptionHandler(Informers.retryAlways(observer, Operation.WATCH_PODS));
-        informer.addEventHandler(new ResourceEventHandler<>() {
-            // The GC reads the informer's store when it sweeps; the events are only counted.
-            @Override
-            public void onAdd(Pod pod) {
-                observer.watchEvent(Resource.POD, Action.ADD);
-            }
-
-            @Override
-            public void onUpdate(Pod before, Pod pod) {
-                observer.watchEvent(Resource.POD, Action.UPDATE);
-            }
-
-            @Override
-            public void onDelete(Pod pod, boolean finalStateUnknown) {
-                observer.watchEvent(Resource.POD, Action.DELETE);
-            }
-        });
+        // The GC reads the informer's store when it sweeps; the events are only counted.
+        informer.addEventHandler(Informers.counting(observer, Resource.POD, () -> { }));
         informer.start().thenRun(synced);
         return informer;
     }

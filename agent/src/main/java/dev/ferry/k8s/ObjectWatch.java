@@ -1,13 +1,11 @@
 package dev.ferry.k8s;
 
-import dev.ferry.k8s.KubernetesObserver.Action;
 import dev.ferry.k8s.KubernetesObserver.Operation;
 import dev.ferry.k8s.KubernetesObserver.Resource;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -97,25 +95,7 @@ public final class ObjectWatch<T> implements AutoCloseable {
             }
             return true;
         });
-        informer.addEventHandler(new ResourceEventHandler<>() {
-            @Override
-            public void onAdd(GenericKubernetesResource obj) {
-                observer.watchEvent(resource, Action.ADD);
-                changed();
-            }
-
-            @Override
-            public void onUpdate(GenericKubernetesResource before, GenericKubernetesResource obj) {
-                observer.watchEvent(resource, Action.UPDATE);
-                changed();
-            }
-
-            @Override
-            public void onDelete(GenericKubernetesResource obj, boolean finalStateUnknown) {
-                observer.watchEvent(resource, Action.DELETE);
-                changed();
-            }
-        });
+        informer.addEventHandler(Informers.counting(observer, resource, this::changed));
         informer.start().thenRun(() -> {
             synced = true;
             if (crdMissingLogged.get()) {
